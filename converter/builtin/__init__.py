@@ -1,0 +1,1 @@
+"""Built-in plugins: registered by :mod:`converter.plugins` exactly like third-party ones."""

@@ -1,0 +1,29 @@
+"""Option types shared by the commands, defined once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from converter.errors import UsageError
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")]
+Plugins = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin", metavar="MODULE", help="Load a plugin module by import path (repeatable)."
+    ),
+]
+
+
+def pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    """Parse repeated ``KEY=VALUE`` options into a dict; UsageError naming ``what`` if malformed."""
+    result: dict[str, str] = {}
+    for value in values or []:
+        key, sep, val = value.partition("=")
+        if not sep or not key or not val:
+            raise UsageError(f"{what} takes KEY=VALUE, got {value!r}")
+        result[key.strip()] = val.strip()
+    return result

@@ -1,0 +1,153 @@
+"""``convert stream LANG=PATH ...``: a thin typer command over ``run_stream``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from converter.cli.options import Debug, Plugins, Quiet, pairs
+from converter.errors import UsageError
+from converter.output import STDOUT
+from converter.pipeline import StreamJob, run_stream
+
+
+class Unequal(str, Enum):
+    """What to do when the sources have different record counts."""
+
+    error = "error"
+    shortest = "shortest"
+
+
+def stream(
+    sources: Annotated[
+        list[str],
+        typer.Argument(metavar="LANG=PATH...", help="Sources in output order; PATH '-' is stdin."),
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output file ('-' = stdout).")
+    ] = STDOUT,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Writer (json, jsonl, ...); default from the output suffix, jsonl on stdout.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help="Only the first N records of each source.")
+    ] = None,
+    unequal: Annotated[
+        Unequal,
+        typer.Option(
+            "--unequal", help="Different record counts: error, or pair up to the shortest."
+        ),
+    ] = Unequal.error,
+    rejects: Annotated[
+        str | None,
+        typer.Option(
+            "--rejects", help="Rejects file (default <output>.rejects.jsonl, or rejects.jsonl)."
+        ),
+    ] = None,
+    report: Annotated[
+        str | None, typer.Option("--report", help="Write the run's report as JSON here.")
+    ] = None,
+    keep_tags: Annotated[
+        bool,
+        typer.Option(
+            "--keep-tags", help="Add a 'tags' object to each record (schema record-tags)."
+        ),
+    ] = False,
+    input_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input-format",
+            metavar="LANG=FORMAT",
+            help="Force a source's input format (alpaca, dolly, dolly-ja, seed-tasks).",
+        ),
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--check",
+            metavar="NAME=POLICY",
+            help="Set a check's policy: off, warn or reject (repeatable).",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Every check that warns rejects instead.")
+    ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar on stderr (default: when it is a terminal).",
+        ),
+    ] = None,
+    quiet: Quiet = False,
+    plugin: Plugins = None,
+    debug: Debug = False,
+) -> int:
+    """Pair the sources record by record into one tagged, interleaved, validated output."""
+    job = StreamJob(
+        sources=[_source(s) for s in sources],
+        output=output,
+        format=format,
+        limit=limit,
+        unequal=unequal.value,
+        rejects=rejects,
+        report=report,
+        keep_tags=keep_tags,
+        input_formats=pairs(input_format, "--input-format"),
+        checks=pairs(check, "--check"),
+        strict=strict,
+        plugins=tuple(plugin or ()),
+    )
+    show = sys.stderr.isatty() if progress is None else progress
+    with _progress_bar(job, show and not quiet) as update:
+        result, status = run_stream(job, progress=update)
+    if not quiet:
+        sys.stderr.write(result.summary() + "\n")
+    return status
+
+
+def _source(value: str) -> tuple[str, str]:
+    lang, sep, path = value.partition("=")
+    if not sep or not lang or not path:
+        raise UsageError(f"a source is LANG=PATH (e.g. en=alpaca.json), got {value!r}")
+    return lang.strip(), path
+
+
+@contextmanager
+def _progress_bar(job: StreamJob, show: bool) -> Iterator[Callable[[int], None] | None]:
+    if not show:
+        yield None
+        return
+    import os
+
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    sizes = [os.path.getsize(p) for _, p in job.sources if p != STDOUT and os.path.isfile(p)]
+    total = sum(sizes) if len(sizes) == len(job.sources) else None
+    columns = (
+        BarColumn(),
+        TaskProgressColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True, redirect_stdout=False) as bar:
+        task = bar.add_task("stream", total=total)
+        yield lambda done: bar.update(task, completed=done)

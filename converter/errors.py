@@ -1,0 +1,40 @@
+"""The few domain errors the core raises; the CLI maps each to one line and an exit status."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_FATAL = 3
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class ConverterError(Exception):
+    """Base of every error shown to the user as one line."""
+
+    exit_code = EXIT_FATAL
+
+
+class UsageError(ConverterError):
+    """The command line or a configuration value is wrong (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(ConverterError):
+    """An input cannot be read or is malformed as a whole (exit 3)."""
+
+
+class OutputError(ConverterError):
+    """An output cannot be written (exit 3)."""
+
+
+class PluginError(ConverterError):
+    """A plugin failed to load, registered a duplicate, or raised inside a hook."""
+
+    exit_code = EXIT_USAGE
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; raised from the signal handler so clean-up runs (exit 143)."""

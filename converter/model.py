@@ -1,0 +1,131 @@
+"""The record model and the things plugins register: languages, input formats, writers, checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
+
+#: The three text fields every input format maps onto, in output order.
+TEXT_FIELDS = ("instruction", "input", "output")
+
+
+@dataclass(slots=True)
+class Record:
+    """One input record mapped onto the common shape, plus its tags.
+
+    ``tags`` holds input keys beyond the format's own (e.g. ``category``, ``id``) and what
+    taggers add; ``features`` holds per-record values computed for translator-checks;
+    ``original`` is the record as read (for the rejects file), ``line`` its JSONL line.
+    """
+
+    lang: str
+    index: int
+    instruction: str
+    input: str
+    output: str
+    tags: dict[str, Any] = field(default_factory=dict)
+    seq: str = ""
+    reasoning: str = ""
+    features: dict[str, Any] = field(default_factory=dict)
+    original: Any = None
+    line: int | None = None
+
+
+@dataclass(slots=True)
+class Rejected:
+    """An input record that could not be mapped onto a :class:`Record`, and why."""
+
+    lang: str
+    index: int
+    reasons: list[str]
+    original: Any = None
+    raw: bytes | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language a source can be declared in (``en=FILE``).
+
+    ``code`` is the name used on the command line, ``suffix`` ends each ``seq`` (``6EN``),
+    ``reasoning`` is the sentence written into every record of this language, and ``scripts``
+    says how the language shows in the shared classifier (:mod:`converter.langid`):
+    ``latin``, ``ja``, ``zh`` or ``ko``.
+    """
+
+    code: str
+    name: str
+    suffix: str
+    reasoning: str
+    scripts: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """A shape of input record and how it maps onto ``instruction``/``input``/``output``.
+
+    ``detect`` is asked with the first record of a source; ``fields`` returns the three texts
+    (raising ``KeyError``/``IndexError``/``TypeError`` on a malformed record); keys not in
+    ``own_keys`` become tags.
+    """
+
+    name: str
+    own_keys: frozenset[str]
+    detect: Callable[[Mapping[str, Any]], bool]
+    fields: Callable[[Mapping[str, Any]], tuple[Any, Any, Any]]
+    field_names: tuple[str, str, str] = TEXT_FIELDS
+    schema: str | None = None
+
+
+class Writer(Protocol):
+    """A per-run writer: shapes each record into a row, encodes it, writes batches."""
+
+    #: Name of the bundled schema every row is validated against.
+    schema: str
+
+    def row(self, record: Record) -> dict[str, Any]:
+        """Return the object that represents ``record`` in the output."""
+
+    def encode(self, row: dict[str, Any]) -> bytes:
+        """Serialise one row (raise ``ValueError``/``TypeError`` if it cannot be)."""
+
+    def write(self, chunks: list[bytes]) -> None:
+        """Write a batch of encoded rows, in order."""
+
+    def close(self) -> None:
+        """Finish the output (closing brackets); the stream itself is closed by the core."""
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    """Run options a writer may use."""
+
+    keep_tags: bool = False
+
+
+@dataclass(frozen=True)
+class WriterSpec:
+    """A named output format: ``make(stream, options)`` returns the run's :class:`Writer`."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    make: Callable[[BinaryIO, WriterOptions], Writer]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """A translator-check, in two parts so any parallel layout can run it.
+
+    ``features(record)`` runs where the record is parsed and returns a small value (or None to
+    store nothing); ``compare(group)`` runs on each aligned group (records in source order, the
+    first the source of the translation) and returns finding messages, empty when the group is
+    fine. ``default_policy`` is ``off``, ``warn`` or ``reject``.
+    """
+
+    name: str
+    compare: Callable[[list[Record]], list[str]]
+    features: Callable[[Record], Any] | None = None
+    default_policy: str = "warn"
+    description: str = ""

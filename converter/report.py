@@ -1,0 +1,161 @@
+"""Counting: per source and per check, so that read = written + rejected (+ unpaired) always."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from converter import __version__
+
+#: Examples kept per check and per rejection kind in the report.
+EXAMPLES = 5
+
+
+def reason_kind(reason: str) -> str:
+    """The countable part of a reason: the text before its first colon."""
+    return reason.split(":", 1)[0]
+
+
+@dataclass
+class SourceStats:
+    """What happened to one source's records."""
+
+    lang: str
+    path: str
+    format: str = ""
+    shape: str = ""
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+    unpaired: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    dropped_keys: Counter[str] = field(default_factory=Counter)
+    bytes: int = 0
+    sha256: str | None = None
+
+    def set_format(self, name: str) -> None:
+        """Record the input format used (given or detected)."""
+        self.format = name
+
+    def to_json(self) -> dict[str, Any]:
+        """The report entry for this source."""
+        return {
+            "lang": self.lang,
+            "path": self.path,
+            "format": self.format,
+            "shape": self.shape,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "read": self.read,
+            "written": self.written,
+            "rejected": self.rejected,
+            "unpaired": self.unpaired,
+            "reconciles": self.read == self.written + self.rejected + self.unpaired,
+            "rejected_by_reason": dict(self.reasons.most_common()),
+            "dropped_keys": dict(self.dropped_keys.most_common()),
+        }
+
+
+@dataclass
+class CheckStats:
+    """Groups one check warned about or rejected, with the first few examples."""
+
+    policy: str
+    warned: int = 0
+    rejected: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, index: int, findings: list[str], rejected: bool) -> None:
+        """Count one group's findings."""
+        if rejected:
+            self.rejected += 1
+        else:
+            self.warned += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append({"index": index, "findings": findings})
+
+
+@dataclass
+class RunReport:
+    """Everything ``--report`` writes and the summary prints."""
+
+    sources: list[SourceStats]
+    checks: dict[str, CheckStats]
+    output: str
+    writer: str
+    rejects: str
+    options: dict[str, Any]
+    groups_read: int = 0
+    groups_written: int = 0
+    groups_rejected: int = 0
+    records_written: int = 0
+    rejects_written: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0
+    plugins: list[dict[str, str]] = field(default_factory=list)
+
+    def finish(self) -> None:
+        """Stop the clock."""
+        self.seconds = time.perf_counter() - self.started
+
+    def to_json(self, exit_status: int) -> dict[str, Any]:
+        """The ``--report`` document."""
+        return {
+            "tool": {"name": "langpair-converter", "version": __version__, "plugins": self.plugins},
+            "exit_status": exit_status,
+            "options": self.options,
+            "output": {"path": self.output, "format": self.writer, "records": self.records_written},
+            "rejects": {"path": self.rejects, "records": self.rejects_written},
+            "groups": {
+                "read": self.groups_read,
+                "written": self.groups_written,
+                "rejected": self.groups_rejected,
+            },
+            "sources": [s.to_json() for s in self.sources],
+            "checks": {
+                name: {
+                    "policy": c.policy,
+                    "warned": c.warned,
+                    "rejected": c.rejected,
+                    "examples": c.examples,
+                }
+                for name, c in self.checks.items()
+            },
+            "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        """One or a few lines for stderr."""
+        total = sum(s.bytes for s in self.sources)
+        secs = max(self.seconds, 1e-9)
+        lines = [
+            f"convert: {self.groups_read:,} groups read, {self.records_written:,} records written "
+            f"to {self.output}, {self.groups_rejected:,} groups rejected"
+            + (
+                f" ({self.rejects_written:,} records in {self.rejects})"
+                if self.rejects_written
+                else ""
+            )
+            + f"; {self.seconds:.2f} s, {total / secs / 1e6:.1f} MB/s, "
+            f"{self.records_written / secs:,.0f} records/s"
+        ]
+        for s in self.sources:
+            if s.unpaired:
+                lines.append(
+                    f"convert: {s.lang}: {s.unpaired:,} records left unpaired (--unequal shortest)"
+                )
+            if s.dropped_keys:
+                keys = ", ".join(f"{k} ({n:,})" for k, n in s.dropped_keys.most_common(5))
+                lines.append(f"convert: {s.lang}: input keys not written (use --keep-tags): {keys}")
+        for name, c in self.checks.items():
+            if c.warned or c.rejected:
+                first = c.examples[0] if c.examples else None
+                example = (
+                    f"; first at index {first['index']}: {first['findings'][0]}" if first else ""
+                )
+                lines.append(
+                    f"convert: check {name}: {c.warned:,} warned, {c.rejected:,} rejected{example}"
+                )
+        return "\n".join(lines)
