@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 #: The three text fields every input format maps onto, in output order.
 TEXT_FIELDS = ("instruction", "input", "output")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Record:
     """One input record mapped onto the common shape, plus its tags.
 
@@ -24,15 +24,15 @@ class Record:
     instruction: str
     input: str
     output: str
-    tags: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any]
     seq: str = ""
     reasoning: str = ""
-    features: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Any] | None = None
     original: Any = None
     line: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Rejected:
     """An input record that could not be mapped onto a :class:`Record`, and why."""
 

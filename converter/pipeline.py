@@ -239,6 +239,11 @@ class _Loop:
         self.features = [(c.name, c.features) for c in checks if c.features is not None]
         self.compares = [(c.name, c.compare, policies[c.name] == "reject") for c in checks]
         self.validator = validator_for(writer.schema)
+        self.row, self.encode, self.is_valid = (
+            writer.row,
+            writer.encode,
+            self.validator.fast.is_valid,
+        )
         self.streams = []
         for (lang, _), source, stats in zip(job.sources, inputs, report.sources):
             forced = job.input_formats.get(lang)
@@ -254,36 +259,37 @@ class _Loop:
             groups = islice(groups, self.job.limit)
         pending: list[bytes] = []
         report, stats = self.report, self.report.sources
-        keep_tags = self.job.keep_tags
-        for group in groups:
+        count_dropped = not self.job.keep_tags
+        process, write = self._process, self.writer.write
+        read = 0
+        for read, group in enumerate(groups, 1):
             if None in group:
-                self._unequal(group)
+                read -= 1
+                self._unequal(group, read)
                 break
-            report.groups_read += 1
-            for s in stats:
-                s.read += 1
-            if progress is not None and report.groups_read % PROGRESS_EVERY == 0:
-                progress(sum(source.disk.bytes_read for source in self.inputs))
-            if any(type(m) is Rejected for m in group):
+            if Rejected in map(type, group):
                 self._reject(group, None)
                 continue
-            if not keep_tags:
+            if count_dropped:
                 for member, s in zip(group, stats):
                     if member.tags:
-                        s.dropped_keys.update(member.tags)
-            chunks = self._process(list(group))
-            if chunks is None:
-                continue
-            pending.extend(chunks)
-            report.groups_written += 1
-            report.records_written += len(chunks)
-            for s in stats:
-                s.written += 1
-            if len(pending) >= BATCH:
-                self.writer.write(pending)
-                pending = []
-        self.writer.write(pending)
+                        s.dropped_keys.update(member.tags.keys())
+            chunks = process(list(group))
+            if chunks is not None:
+                pending += chunks
+                if len(pending) >= BATCH:
+                    write(pending)
+                    pending = []
+                    if progress is not None:
+                        progress(sum(source.disk.bytes_read for source in self.inputs))
+        write(pending)
+        report.groups_read = read
+        report.groups_written = read - report.groups_rejected
         report.rejects_written = self.rejects.count
+        for s in stats:
+            s.read += read
+            s.written = report.groups_written
+            s.rejected = report.groups_rejected
 
     def _process(self, group: list[Record]) -> list[bytes] | None:
         """Tag, check, order, validate and encode one group; None when it was rejected."""
@@ -292,6 +298,8 @@ class _Loop:
                 tag(record)
         for name, features in self.features:
             for record in group:
+                if record.features is None:
+                    record.features = {}
                 record.features[name] = features(record)
         failed: list[str] = []
         for name, compare, rejecting in self.compares:
@@ -303,15 +311,13 @@ class _Loop:
         if failed:
             self._reject(group, failed)
             return None
+        row, encode, is_valid = self.row, self.encode, self.is_valid
         chunks = []
-        row, encode, is_valid = self.writer.row, self.writer.encode, self.validator.is_valid
         for record in self.interleave(group):
             obj = row(record)
             if not is_valid(obj):
                 found = self.validator.violations(obj)
-                failed = [f"schema: {record.lang}: {v}" for v in found] or [
-                    "schema: invalid record"
-                ]
+                failed = [f"schema: {record.lang}: {v}" for v in found] or ["schema: invalid"]
                 self._reject(group, failed)
                 return None
             try:
@@ -319,6 +325,7 @@ class _Loop:
             except (TypeError, ValueError) as exc:
                 self._reject(group, [f"cannot encode: {record.lang}: {exc}"])
                 return None
+        self.report.records_written += len(chunks)
         return chunks
 
     def _reject(self, group: tuple[Any, ...] | list[Any], group_reasons: list[str] | None) -> None:
@@ -328,14 +335,12 @@ class _Loop:
         partner = [f"partner rejected: {lang}: {'; '.join(r)}" for lang, r in own.items()]
         for member, source, stats in zip(group, self.inputs, self.report.sources):
             reasons = group_reasons or own.get(member.lang) or partner
-            stats.rejected += 1
             for reason in reasons:
                 stats.reasons[reason.split(":", 1)[0]] += 1
             self.rejects.write(source, member, reasons)
 
-    def _unequal(self, group: tuple[Any, ...]) -> None:
+    def _unequal(self, group: tuple[Any, ...], done: int) -> None:
         """A source ended before the others: an error, or (``--unequal shortest``) stop there."""
-        done = self.report.groups_read
         short = [s for m, s in zip(group, self.report.sources) if m is None]
         longer = [s for m, s in zip(group, self.report.sources) if m is not None]
         if self.job.unequal != "shortest":
@@ -348,6 +353,5 @@ class _Loop:
         for member, stream, stats in zip(group, self.streams, self.report.sources):
             if member is None:
                 continue
-            extra = 1 + sum(1 for _ in stream)
-            stats.read += extra
-            stats.unpaired += extra
+            stats.unpaired = 1 + sum(1 for _ in stream)
+            stats.read = stats.unpaired

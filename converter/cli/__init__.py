@@ -11,6 +11,7 @@ import typer
 
 from converter.cli import stream
 from converter.errors import (
+    EXIT_FATAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
@@ -74,4 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         status = EXIT_OK
+    except Exception as exc:  # a bug: still one line, unless --debug
+        if debug:
+            raise
+        _say(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
+        status = EXIT_FATAL
     sys.exit(status if isinstance(status, int) else EXIT_OK)
