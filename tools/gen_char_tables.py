@@ -7,9 +7,10 @@ The tables are the three Han character classes used by :mod:`converter.langid`:
   ``TSCharacters.txt`` but never as a Traditional form;
 * ``TRADITIONAL_ONLY`` -- the converse;
 * ``JA_ONLY`` -- Japanese shinjitai forms (the right-hand side of ``JPVariants.txt``) that are
-  neither a Simplified nor a Traditional form and occur in no Chinese phrase of OpenCC's phrase
-  dictionaries, plus a short hand-checked list of Japanese-made characters (kokuji) and marks
-  (``EXTRA_JA_ONLY`` below) that OpenCC has no reason to list.
+  neither a Simplified nor a Traditional form and occur in none of OpenCC's other Chinese
+  dictionaries (phrases, Taiwan/Hong Kong variants), plus a short hand-checked list of
+  Japanese-made characters (kokuji) and marks (``EXTRA_JA_ONLY`` below) that OpenCC has no
+  reason to list.
 
 Usage (needs the OpenCC dictionary text files, e.g. from ``pip install
 opencc-python-reimplemented==0.1.7``, which ships them; nothing of it is needed at run time)::
@@ -38,8 +39,9 @@ ST_FILE = "STCharacters.txt"
 TS_FILE = "TSCharacters.txt"
 JP_FILE = "JPVariants.txt"
 
-#: Chinese phrase files; any character in them is a form written in Chinese, so never "JA only".
-PHRASE_FILES = (
+#: Further Chinese dictionaries (phrases, Taiwan and Hong Kong variants): any character in them is
+#: a form written in Chinese, so never "JA only".
+CHINESE_FILES = (
     "STPhrases.txt",
     "TSPhrases.txt",
     "TWPhrases.txt",
@@ -55,7 +57,7 @@ PHRASE_FILES = (
 
 #: Hand-added Japanese-only characters: kokuji (characters coined in Japan, no Chinese use) and
 #: the kanji marks 々 (iteration) and 〆. Each is checked below not to be a Chinese form in OpenCC.
-EXTRA_JA_ONLY = "込働畑峠枠匂栃笹辻凧雫噺躾搾榊凪々〆"
+EXTRA_JA_ONLY = "込働畑峠枠匂栃笹辻凧雫噺躾榊凪々〆"
 
 CHARS_PER_LINE = 40  # CJK characters are two columns wide: 4 + 1 + 80 + 1 columns per line
 
@@ -88,20 +90,20 @@ def build_tables(dict_dir: Path) -> dict[str, str]:
         traditional |= single_chars([key])
         simplified |= single_chars(values)
 
-    chinese_phrase_chars: set[str] = set()
-    for name in PHRASE_FILES:
+    chinese_chars: set[str] = set()
+    for name in CHINESE_FILES:
         path = dict_dir / name
         if not path.exists():
             continue
         for key, values in read_mapping(path):
-            chinese_phrase_chars.update(key)
+            chinese_chars.update(key)
             for value in values:
-                chinese_phrase_chars.update(value)
+                chinese_chars.update(value)
 
     shinjitai: set[str] = set()
     for _key, values in read_mapping(dict_dir / JP_FILE):
         shinjitai |= single_chars(values)
-    chinese = simplified | traditional | chinese_phrase_chars
+    chinese = simplified | traditional | chinese_chars
     extra = set(EXTRA_JA_ONLY)
     clash = extra & chinese
     if clash:
@@ -117,7 +119,7 @@ def build_tables(dict_dir: Path) -> dict[str, str]:
 
 def render(tables: dict[str, str], dict_dir: Path, source: str) -> str:
     """Render the Python module text."""
-    used = [ST_FILE, TS_FILE, JP_FILE, *(n for n in PHRASE_FILES if (dict_dir / n).exists())]
+    used = [ST_FILE, TS_FILE, JP_FILE, *(n for n in CHINESE_FILES if (dict_dir / n).exists())]
     lines = [
         '"""Han character classes for :mod:`converter.langid` -- GENERATED, do not edit.',
         "",
@@ -135,7 +137,7 @@ def render(tables: dict[str, str], dict_dir: Path, source: str) -> str:
     lines += [
         "",
         "``JA_ONLY``: Japanese shinjitai forms from ``JPVariants.txt`` that are no Chinese form",
-        "(not in ``STCharacters``/``TSCharacters`` nor in any Chinese phrase file), plus a few",
+        "(not in ``STCharacters``/``TSCharacters`` nor in the other files above), plus a few",
         "hand-checked kokuji and marks. ``SIMPLIFIED_ONLY`` / ``TRADITIONAL_ONLY``: characters",
         "that occur only as Simplified (resp. only as Traditional) forms in ``STCharacters`` and",
         "``TSCharacters``. Each is a string of characters sorted by code point.",
@@ -156,15 +158,21 @@ def default_dict_dir() -> tuple[Path, str]:
     from importlib import metadata, util
 
     spec = util.find_spec("opencc")
+    try:
+        version = metadata.version(DEFAULT_PACKAGE)
+    except metadata.PackageNotFoundError:
+        spec = None
     if spec is None or spec.origin is None:
-        raise SystemExit(f"install {DEFAULT_PACKAGE} or pass --dict-dir")
-    version = metadata.version(DEFAULT_PACKAGE)
-    return Path(spec.origin).parent / "dictionary", f"{DEFAULT_PACKAGE} {version}"
+        raise SystemExit(f"pip install {DEFAULT_PACKAGE}, or pass --dict-dir")
+    dict_dir = Path(spec.origin).parent / "dictionary"
+    if not (dict_dir / ST_FILE).exists():
+        raise SystemExit(f"no OpenCC dictionaries in {dict_dir}; pass --dict-dir")
+    return dict_dir, f"{DEFAULT_PACKAGE} {version}"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--dict-dir", type=Path, help="folder with the OpenCC .txt dictionaries")
     parser.add_argument("--source", help="name of the OpenCC data release (for the header)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -174,9 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dict_dir is None:
         dict_dir, source = default_dict_dir()
     else:
-        dict_dir, source = args.dict_dir, args.source or f"OpenCC data in {args.dict_dir.name}"
-    if args.source:
-        source = args.source
+        dict_dir, source = args.dict_dir, f"OpenCC data in {args.dict_dir}"
+    source = args.source or source
     text = render(build_tables(dict_dir), dict_dir, source)
 
     if args.check:
