@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
@@ -51,7 +51,8 @@ class Language:
     ``code`` is the name used on the command line, ``suffix`` ends each ``seq`` (``6EN``),
     ``reasoning`` is the sentence written into every record of this language, and ``scripts``
     says how the language shows in the shared classifier (:mod:`converter.langid`):
-    ``latin``, ``ja``, ``zh`` or ``ko``.
+    ``latin``, ``ja``, ``zh`` or ``ko``. ``accepts`` is an optional finer test of a text:
+    True (it is this language), False (it is not) or None (unsure: the classifier decides).
     """
 
     code: str
@@ -59,6 +60,7 @@ class Language:
     suffix: str
     reasoning: str
     scripts: frozenset[str] = frozenset()
+    accepts: Callable[[str], bool | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,22 @@ class Check:
     ``features(record)`` runs where the record is parsed and returns a small value (or None to
     store nothing); ``compare(group)`` runs on each aligned group (records in source order, the
     first the source of the translation) and returns finding messages, empty when the group is
-    fine. ``default_policy`` is ``off``, ``warn`` or ``reject``.
+    fine. ``default_policy`` is ``off``, ``warn`` or ``reject``. A check that needs the run's
+    languages or keeps state across groups gives ``configure(languages)`` instead of
+    ``compare``: it is called once per run and returns the run's compare callable.
     """
 
     name: str
-    compare: Callable[[list[Record]], list[str]]
+    compare: Callable[[list[Record]], list[str]] | None = None
     features: Callable[[Record], Any] | None = None
     default_policy: str = "warn"
     description: str = ""
+    configure: Callable[[Sequence[Language]], Callable[[list[Record]], list[str]]] | None = None
+
+    def start(self, languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
+        """The compare callable for one run."""
+        if self.configure is not None:
+            return self.configure(languages)
+        if self.compare is None:
+            raise TypeError(f"check {self.name!r} has neither compare nor configure")
+        return self.compare

@@ -237,7 +237,8 @@ class _Loop:
         self.taggers, self.interleave = taggers, interleave
         checks = [registry.checks[name] for name, policy in policies.items() if policy != "off"]
         self.features = [(c.name, c.features) for c in checks if c.features is not None]
-        self.compares = [(c.name, c.compare, policies[c.name] == "reject") for c in checks]
+        languages = [registry.languages[lang] for lang, _ in job.sources]
+        self.compares = [(c.name, c.start(languages), policies[c.name] == "reject") for c in checks]
         self.validator = validator_for(writer.schema)
         self.row, self.encode, self.is_valid = (
             writer.row,

@@ -1,11 +1,48 @@
-"""Built-in translator-checks that need no language knowledge."""
+"""Built-in translator-checks. Each is per-record features plus a cheap per-group comparison;
+the first record of a group is the source of the translation, the others its translations."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Sequence
 
 from converter import hookimpl
-from converter.model import Check, Record
+from converter.anchors import find_anchors, missing
+from converter.langid import classify
+from converter.model import Check, Language, Record
+from converter.seen import SeenSet, key_of
+
+#: Texts with fewer letters than this are not judged by the language check.
+MIN_LETTERS = 12
+#: Words a field needs before an identical copy counts as untranslated prose.
+PROSE_WORDS = 4
+#: Fields shorter than this (characters) are not judged by the length-ratio check.
+MIN_RATIO_LENGTH = 24
+#: A field whose length ratio is this many times off the run's typical ratio is an outlier.
+RATIO_FACTOR = 5.0
+#: Groups the typical ratio is learned from before the length-ratio check judges any.
+RATIO_WARMUP = 32
+_KANA = re.compile("[\u3041-\u309f\u30a1-\u30fa]")
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+_WORD = re.compile("[A-Za-z]{3}")
+_SPACES = re.compile(r"\s+")
+_CODE_LINE = re.compile(
+    r"^(?:\s{2,}\S|\s*(?:def|class|import|from|return|SELECT|INSERT|UPDATE|for|while|if|"
+    r"function|var|let|const|#include|public|print)\b)",
+    re.MULTILINE,
+)
+_CODE_SYMBOLS = str.maketrans("", "", "{}[]()<>=;_\\$^*|")
+#: Share of code symbols above which a field is taken for code (or a formula), not prose.
+CODE_SYMBOL_SHARE = 0.05
+
+
+def looks_like_code(text: str) -> bool:
+    """True for code, SQL, regular expressions and formulas, which are not translated."""
+    if _CODE_LINE.search(text):
+        return True
+    symbols = len(text) - len(text.translate(_CODE_SYMBOLS))
+    return symbols > CODE_SYMBOL_SHARE * len(text)
 
 
 def _blank(text: str) -> bool:
@@ -13,14 +50,12 @@ def _blank(text: str) -> bool:
 
 
 def compare_empty(group: list[Record]) -> list[str]:
-    """Find required fields left empty, and fields empty on one side of the pair only."""
+    """Find required fields left empty, and an input empty on one side of the pair only."""
     blank_inputs = 0
     for record in group:  # fast path: the common all-filled group allocates nothing
-        if not record.instruction or not record.output:
+        if _blank(record.instruction) or _blank(record.output):
             break
-        if record.instruction.isspace() or record.output.isspace():
-            break
-        blank_inputs += not record.input or record.input.isspace()
+        blank_inputs += _blank(record.input)
     else:
         if blank_inputs == 0 or blank_inputs == len(group):
             return []
@@ -36,15 +71,183 @@ def compare_empty(group: list[Record]) -> list[str]:
     return findings
 
 
-EMPTY = Check(
-    name="empty",
-    compare=compare_empty,
-    default_policy="warn",
-    description="instruction or output empty, or input empty on one side only",
+def script_of(record: Record) -> tuple[str, str]:
+    """The scripts of the record's instruction and output (``und`` when unsure or code)."""
+    return tuple(  # type: ignore[return-value]
+        "und" if looks_like_code(text) else field_script(text)
+        for text in (record.instruction, record.output)
+    )
+
+
+def field_script(text: str) -> str:
+    """The script ``text`` is written in, ``und`` when too short or ambiguous to tell.
+
+    Cheap tests first: ASCII text is Latin (or nothing); mostly non-ASCII text with kana and
+    no Hangul is Japanese; only the rest goes through the full classifier. Han without kana
+    and without Simplified-only forms may be Japanese or Traditional Chinese: ``und``.
+    """
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    if ascii_chars == len(text):
+        return "latin" if len(text) >= MIN_LETTERS and _WORD.search(text) else "und"
+    if ascii_chars < 0.7 * len(text) and _KANA.search(text) and not _HANGUL.search(text):
+        return "ja"
+    guess = classify(text[:2000])
+    counts = guess.counts
+    if counts.latin + counts.cjk < MIN_LETTERS // 3:
+        return "und"
+    if guess.script == "zh" and not counts.kana and not counts.simplified_only:
+        return "und"
+    return guess.script
+
+
+def _language_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
+    expected = {lang.code: lang.scripts for lang in languages}
+
+    def compare(group: list[Record]) -> list[str]:
+        findings = []
+        for record in group:
+            scripts = expected[record.lang]
+            assert record.features is not None
+            for name, script in zip(("instruction", "output"), record.features["language"]):
+                if script != "und" and scripts and script not in scripts:
+                    want = "/".join(sorted(scripts))
+                    findings.append(f"{record.lang}: {name} looks {script}, not {want}")
+        return findings
+
+    return compare
+
+
+LANGUAGE = Check(
+    name="language",
+    features=script_of,
+    description="instruction or output not in the declared language (code, URLs set aside)",
+    configure=_language_check,
+)
+
+
+def compare_untranslated(group: list[Record]) -> list[str]:
+    """Find translated fields identical to the source's, when they are prose (not code, data
+    or a name)."""
+    source = group[0]
+    findings = []
+    for record in group[1:]:
+        for name in ("instruction", "input", "output"):
+            text = getattr(record, name)
+            if text == getattr(source, name) and _is_prose(text):
+                findings.append(f"{record.lang}: {name} is identical to {source.lang}'s")
+    return findings
+
+
+def _is_prose(text: str) -> bool:
+    return len(text.split()) >= PROSE_WORDS and not looks_like_code(text)
+
+
+def record_anchors(record: Record) -> object:
+    """Numbers, URLs, placeholders and code blocks of the whole record."""
+    return find_anchors(f"{record.instruction}\n{record.input}\n{record.output}")
+
+
+def compare_preserved(group: list[Record]) -> list[str]:
+    """Find anchors of the source that a translation lost."""
+    assert group[0].features is not None
+    source = group[0].features["preserved"]
+    if not source:
+        return []
+    findings = []
+    for record in group[1:]:
+        assert record.features is not None
+        lost = missing(source, record.features["preserved"])
+        if lost:
+            findings.append(f"{record.lang}: lost {', '.join(lost[:5])}")
+    return findings
+
+
+def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
+    typical: dict[tuple[str, str], float] = {}
+    seen: dict[tuple[str, str], list[float]] = {}
+    limit = math.log(RATIO_FACTOR)
+
+    def compare(group: list[Record]) -> list[str]:
+        source = group[0]
+        findings = []
+        for record in group[1:]:
+            for name in ("instruction", "output"):
+                a, b = len(getattr(source, name)), len(getattr(record, name))
+                if a < MIN_RATIO_LENGTH or b < MIN_RATIO_LENGTH:
+                    continue
+                key, ratio = (record.lang, name), math.log(b / a)
+                if key not in typical:
+                    warm = seen.setdefault(key, [])
+                    warm.append(ratio)
+                    if len(warm) >= RATIO_WARMUP:
+                        typical[key] = sorted(warm)[len(warm) // 2]
+                    continue
+                centre = typical[key]
+                if abs(ratio - centre) > limit:
+                    findings.append(
+                        f"{record.lang}: {name} is {b} characters for {source.lang}'s {a}"
+                    )
+                else:
+                    typical[key] = centre + (ratio - centre) / 64
+        return findings
+
+    return compare
+
+
+LENGTH_RATIO = Check(
+    name="length-ratio",
+    description=f"a field more than {RATIO_FACTOR:g}x longer or shorter than usual for the pair",
+    configure=_length_ratio_check,
+)
+
+
+def _duplicate_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
+    seen = SeenSet()
+
+    def compare(group: list[Record]) -> list[str]:
+        source = group[0]
+        text = _SPACES.sub(" ", f"{source.instruction}\n{source.input}").strip().casefold()
+        earlier = seen.first_seen(key_of(text), source.index)
+        return (
+            []
+            if earlier is None
+            else [f"same {source.lang} instruction and input as index {earlier}"]
+        )
+
+    return compare
+
+
+DUPLICATE = Check(
+    name="duplicate",
+    description="the source's instruction and input were seen before (exact after normalising)",
+    configure=_duplicate_check,
+)
+
+BUILTIN_CHECKS = (
+    Check(
+        name="empty",
+        compare=compare_empty,
+        description="instruction or output empty, or input empty on one side only",
+    ),
+    LANGUAGE,
+    Check(
+        name="untranslated",
+        compare=compare_untranslated,
+        description="a translated field identical to the source's (prose, not code)",
+    ),
+    Check(
+        name="preserved",
+        compare=compare_preserved,
+        features=record_anchors,
+        description="numbers, URLs, code blocks or placeholders lost in translation",
+    ),
+    LENGTH_RATIO,
+    DUPLICATE,
 )
 
 
 @hookimpl
 def register_checks(register: Callable[[Check], None]) -> None:
-    """Register the ``empty`` check."""
-    register(EMPTY)
+    """Register the built-in checks."""
+    for check in BUILTIN_CHECKS:
+        register(check)
