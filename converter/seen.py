@@ -13,6 +13,7 @@ import tempfile
 from array import array
 from bisect import bisect_left
 from hashlib import blake2b
+from typing import BinaryIO
 
 #: Filter size in bits (4 MiB): about 1 false "maybe" in 5,000 lookups at a million keys.
 BITS = 1 << 25
@@ -53,7 +54,7 @@ class SeenSet:
         self.bits = bytearray(BITS // 8)
         self.pending: dict[int, int] = {}
         self.runs: list[_Run] = []
-        self._file: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._file: BinaryIO | None = None
 
     def first_seen(self, key: int, value: int) -> int | None:
         """Add ``key``; return the value stored with it before, or None if it is new."""
