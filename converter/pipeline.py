@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from itertools import islice, zip_longest
+from itertools import islice
 from typing import Any
 
 import orjson
 
+from converter.alignment import GAP, Aligner, positional
 from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
 from converter.inputs import Input, open_input
 from converter.model import Language, Record, Rejected, WriterOptions, WriterSpec
@@ -49,6 +50,9 @@ class StreamJob:
     checks: dict[str, str] = field(default_factory=dict)
     strict: bool = False
     plugins: tuple[str, ...] = ()
+    realign: bool = False
+    #: Per language, the ijson prefix of the records (``data.item``) for wrapped arrays.
+    items_paths: dict[str, str] = field(default_factory=dict)
 
 
 def run_stream(
@@ -158,6 +162,16 @@ def _policies(job: StreamJob, registry: Registry) -> dict[str, str]:
     return policies
 
 
+def _renumber(group: tuple[Any, ...]) -> None:
+    """After a repair, records of one group come from different positions: number the group
+    by its first source and keep each record's own position as the ``source_index`` tag."""
+    first = group[0].index
+    for member in group:
+        if member.index != first:
+            member.tags["source_index"] = member.index
+            member.index = first
+
+
 def _default_rejects(output: str) -> str:
     if output == STDOUT or (os.path.exists(output) and not os.path.isfile(output)):
         return "rejects.jsonl"
@@ -250,12 +264,17 @@ class _Loop:
             forced = job.input_formats.get(lang)
             fmt = format_named(forced, registry.formats) if forced else None
             stats.shape = source.shape
-            detected = to_records(lang, read_items(source), fmt, registry.formats, stats.set_format)
+            items = read_items(source, job.items_paths.get(lang))
+            detected = to_records(lang, items, fmt, registry.formats, stats.set_format)
             self.streams.append(detected)
+        watch = job.realign or policies.get("misalignment", "off") != "off"
+        self.aligner = Aligner(self.streams, job.realign) if watch and len(inputs) > 1 else None
+        self.gaps = [0] * len(inputs)
 
     def run(self, progress: Callable[[int], None] | None) -> None:
         """Read every group, write or reject it, and settle unequal lengths."""
-        groups: Iterator[tuple[Any, ...]] = zip_longest(*self.streams)
+        aligner = self.aligner
+        groups = aligner.groups() if aligner else positional(self.streams)
         if self.job.limit is not None:
             groups = islice(groups, self.job.limit)
         pending: list[bytes] = []
@@ -271,6 +290,11 @@ class _Loop:
             if Rejected in map(type, group):
                 self._reject(group, None)
                 continue
+            if aligner is not None and aligner.repairs:
+                if GAP in group:
+                    self._reject_orphans(group)
+                    continue
+                _renumber(group)
             if count_dropped:
                 for member, s in zip(group, stats):
                     if member.tags:
@@ -287,10 +311,12 @@ class _Loop:
         report.groups_read = read
         report.groups_written = read - report.groups_rejected
         report.rejects_written = self.rejects.count
-        for s in stats:
-            s.read += read
+        for s, gaps in zip(stats, self.gaps):
+            s.read += read - gaps
             s.written = report.groups_written
-            s.rejected = report.groups_rejected
+            s.rejected = report.groups_rejected - gaps
+        if aligner is not None:
+            report.repairs = aligner.repairs
 
     def _process(self, group: list[Record]) -> list[bytes] | None:
         """Tag, check, order, validate and encode one group; None when it was rejected."""
@@ -340,6 +366,18 @@ class _Loop:
                 stats.reasons[reason.split(":", 1)[0]] += 1
             self.rejects.write(source, member, reasons)
 
+    def _reject_orphans(self, group: tuple[Any, ...]) -> None:
+        """A repaired shift left these records without their partner in the GAP's source."""
+        missing = [s.lang for m, s in zip(group, self.report.sources) if m is GAP]
+        reason = f"misalignment: no {','.join(missing)} partner (the pairing was repaired here)"
+        self.report.groups_rejected += 1
+        for k, (member, source) in enumerate(zip(group, self.inputs)):
+            if member is GAP:
+                self.gaps[k] += 1
+            else:
+                self.report.sources[k].reasons["misalignment"] += 1
+                self.rejects.write(source, member, [reason])
+
     def _unequal(self, group: tuple[Any, ...], done: int) -> None:
         """A source ended before the others: an error, or (``--unequal shortest``) stop there."""
         short = [s for m, s in zip(group, self.report.sources) if m is None]
@@ -347,12 +385,17 @@ class _Loop:
         if self.job.unequal != "shortest":
             names = ", ".join(f"{s.lang}={s.path}" for s in short)
             others = ", ".join(f"{s.lang}={s.path}" for s in longer)
+            hint = ""
+            if self.aligner is not None and self.aligner.repairs:
+                first = self.aligner.repairs[0]["from_index"]
+                hint = f"; pairs look shifted from index {first}: --realign repairs that"
             raise InputError(
                 f"{names}: ends after {done:,} records but {others} has more; "
-                f"pair the first {done:,} with --unequal shortest (or --limit {done})"
+                f"pair the first {done:,} with --unequal shortest (or --limit {done}){hint}"
             )
-        for member, stream, stats in zip(group, self.streams, self.report.sources):
+        for k, (member, stream, stats) in enumerate(zip(group, self.streams, self.report.sources)):
             if member is None:
                 continue
-            stats.unpaired = 1 + sum(1 for _ in stream)
+            left = self.aligner.drain(k) if self.aligner else sum(1 for _ in stream)
+            stats.unpaired = 1 + left
             stats.read = stats.unpaired

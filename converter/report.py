@@ -95,6 +95,7 @@ class RunReport:
     started: float = field(default_factory=time.perf_counter)
     seconds: float = 0.0
     plugins: list[dict[str, str]] = field(default_factory=list)
+    repairs: list[dict[str, Any]] = field(default_factory=list)
 
     def finish(self) -> None:
         """Stop the clock."""
@@ -123,6 +124,7 @@ class RunReport:
                 }
                 for name, c in self.checks.items()
             },
+            "repairs": self.repairs,
             "seconds": round(self.seconds, 3),
         }
 

@@ -95,3 +95,10 @@ class SeenSet:
         file.flush()
         self.runs.append(_Run(file.fileno(), offset, len(items)))
         self.pending = {}
+
+    def close(self) -> None:
+        """Remove the temporary file now (it is unlinked already; this frees the space)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self.runs = []

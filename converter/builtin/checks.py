@@ -223,6 +223,14 @@ DUPLICATE = Check(
     configure=_duplicate_check,
 )
 
+
+def compare_misalignment(group: list[Record]) -> list[str]:
+    """Report the shift the aligner found around this group (see converter.alignment)."""
+    return [
+        r.features["misalignment"] for r in group if r.features and "misalignment" in r.features
+    ]
+
+
 BUILTIN_CHECKS = (
     Check(
         name="empty",
@@ -243,6 +251,11 @@ BUILTIN_CHECKS = (
     ),
     LENGTH_RATIO,
     DUPLICATE,
+    Check(
+        name="misalignment",
+        compare=compare_misalignment,
+        description="pairs shifted by a lost or extra record (window detector; --realign repairs)",
+    ),
 )
 
 

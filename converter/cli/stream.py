@@ -82,6 +82,19 @@ def stream(
     strict: Annotated[
         bool, typer.Option("--strict", help="Every check that warns rejects instead.")
     ] = False,
+    realign: Annotated[
+        bool,
+        typer.Option("--realign", help="Repair detected shifts: re-pair, reject the orphan."),
+    ] = False,
+    items_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--items-path",
+            metavar="[LANG=]PREFIX",
+            help="Where the records are in a wrapping object, e.g. data.item for "
+            '{"data": [...]}; without LANG for every source.',
+        ),
+    ] = None,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -94,8 +107,9 @@ def stream(
     debug: Debug = False,
 ) -> int:
     """Pair the sources record by record into one tagged, interleaved, validated output."""
+    job_sources = [_source(s) for s in sources]
     job = StreamJob(
-        sources=[_source(s) for s in sources],
+        sources=job_sources,
         output=output,
         format=format,
         limit=limit,
@@ -106,7 +120,9 @@ def stream(
         input_formats=pairs(input_format, "--input-format"),
         checks=pairs(check, "--check"),
         strict=strict,
+        realign=realign,
         plugins=tuple(plugin or ()),
+        items_paths=_items_paths(items_path, [lang for lang, _ in job_sources]),
     )
     show = sys.stderr.isatty() if progress is None else progress
     with _progress_bar(job, show and not quiet) as update:
@@ -121,6 +137,17 @@ def _source(value: str) -> tuple[str, str]:
     if not sep or not lang or not path:
         raise UsageError(f"a source is LANG=PATH (e.g. en=alpaca.json), got {value!r}")
     return lang.strip(), path
+
+
+def _items_paths(values: list[str] | None, langs: list[str]) -> dict[str, str]:
+    """``--items-path [LANG=]PREFIX`` values as a prefix per source language."""
+    paths: dict[str, str] = {}
+    for value in values or []:
+        lang, sep, prefix = value.rpartition("=")
+        if sep and lang not in langs:
+            raise UsageError(f"--items-path names {lang!r}, which is not a source")
+        paths.update({lang: prefix} if sep else dict.fromkeys(langs, prefix))
+    return paths
 
 
 @contextmanager
