@@ -35,28 +35,32 @@ NONE = Anchors()
 
 
 def find_anchors(text: str) -> Anchors:
-    """The anchors of ``text`` (numbers without thousands separators, URLs without trailing
-    punctuation, placeholders such as ``[__]``, ``{x}``, ``%s``, and the count of code fences)."""
+    """The anchors of ``text``: numbers of two or more characters (single digits are list
+    markers and counters as often as quantities) without thousands separators, URLs without
+    trailing punctuation, placeholders such as ``[__]``, ``{x}``, ``%s``, and code fences."""
     if not _MAYBE.search(text):
         return NONE
     text = text.translate(_FULL_WIDTH)
     urls = frozenset(u.rstrip(".,;:!?)]'") for u in _URL.findall(text))
     bare = _URL.sub(" ", text) if urls else text
-    numbers = frozenset(n.replace(",", "") for n in _NUMBER.findall(bare))
+    numbers = frozenset(
+        n for n in (m.replace(",", "") for m in _NUMBER.findall(bare)) if len(n) > 1
+    )
     return Anchors(numbers, urls, frozenset(_PLACEHOLDER.findall(bare)), text.count(_FENCE) // 2)
 
 
 def missing(source: Anchors, target: Anchors) -> list[str]:
     """Anchors of ``source`` that ``target`` lacks, as short descriptions.
 
-    Numbers count as lost only when the target has fewer of them: a translation often writes
-    "1.7 billion" as "17億", a different number, not a missing one.
+    Numbers count as lost only when more are missing than the target has numbers of its own:
+    a translation often writes "1.7 billion" as "17億", a different number, not a lost one.
     """
     if not source:
         return []
     found = []
-    if len(target.numbers) < len(source.numbers):  # else numbers were likely re-expressed
-        found += [f"number {n}" for n in sorted(source.numbers - target.numbers)]
+    lost = source.numbers - target.numbers
+    if len(lost) > len(target.numbers - source.numbers):  # else likely re-expressed
+        found += [f"number {n}" for n in sorted(lost)]
     for kind, have, want in (
         ("URL", target.urls, source.urls),
         ("placeholder", target.placeholders, source.placeholders),

@@ -1,0 +1,140 @@
+"""Pair checks on the real EN/JA pair: false flags on good data, detection of planted faults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import faults as F
+import pytest
+from helpers import DOLLY_DIR, run_cli
+
+from converter.pipeline import StreamJob, run_stream
+
+
+def test_false_flag_rates_on_the_real_pair_are_low() -> None:
+    rates = F.false_flag_rates(F.EN, F.JA)
+    assert (
+        rates["empty"] == rates["duplicate"] == rates["misalignment"] == rates["length-ratio"] == 0
+    )
+    assert max(rates.values()) <= 0.02, rates
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [
+        (F.untranslated_copy, "untranslated"),
+        (F.english_in_japanese, "language"),
+        (F.chinese_in_japanese, "language"),
+        (F.emptied_output, "empty"),
+    ],
+)
+def test_planted_faults_are_found_where_they_are(fault, check: str) -> None:
+    en, ja = F.plant(fault)
+    found, _ = F.flagged(en, ja, check)
+    assert set(F.POSITIONS) <= found
+    assert len(found - set(F.POSITIONS)) <= 2  # the real pair's own few oddities
+
+
+def test_duplicated_groups_are_found() -> None:
+    en, ja = F.plant(F.duplicated_group)
+    found, report = F.flagged(en, ja, "duplicate")
+    assert found == {p + 1 for p in F.POSITIONS}
+    first = report["checks"]["duplicate"]["examples"][0]["findings"][0]
+    assert first == f"same en instruction and input as index {F.POSITIONS[0]}"
+
+
+def test_dropped_numbers_are_found_in_most_records() -> None:
+    en, ja, planted = F.dropped_numbers()
+    found, _ = F.flagged(en, ja, "preserved")
+    assert len(planted) >= 40
+    assert len(found & set(planted)) >= 0.55 * len(planted)
+    assert len(found - set(planted)) <= 2
+
+
+def test_a_deleted_record_is_located_within_one_at_95_percent_of_positions() -> None:
+    hits = F.deletion_hits(list(range(0, 173, 3)))
+    located = [p for p, found in hits if found is not None and abs(found - p) <= 1]
+    assert len(located) >= 0.95 * len(hits), [h for h in hits if h[0] not in located]
+
+
+def test_realign_repairs_the_pairing_and_the_counts_reconcile(tmp_path: Path) -> None:
+    ja = tmp_path / "ja.json"
+    ja.write_text(json.dumps(F.JA[:90] + F.JA[91:], ensure_ascii=False))
+    en = F.DATA / "alpaca-en-ja" / "alpaca_seed_tasks.en.json"
+    out, report = tmp_path / "out.jsonl", tmp_path / "r.json"
+    done = run_cli(
+        "stream", f"en={en}", f"ja={ja}", "--realign", "-o", out, "--report", report, "--keep-tags"
+    )
+    assert done.returncode == 1, done.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 2 * 174
+    for en_row, ja_row in zip(records[::2], records[1::2]):
+        index = int(en_row["seq"][:-2])
+        assert ja_row["seq"] == f"{index}JA"
+        assert ja_row["instruction"] == F.JA[index]["instruction"]
+    assert records[180]["seq"] == "91EN" and records[181]["tags"] == {"source_index": 90}
+    rejects = [
+        json.loads(line) for line in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()
+    ]
+    assert [(r["lang"], r["index"]) for r in rejects] == [("en", 90)]
+    assert rejects[0]["reasons"][0].startswith("misalignment: no ja partner")
+    doc = json.loads(report.read_text())
+    assert doc["repairs"] == [{"source": 1, "shift": 1, "from_index": 90, "repaired": True}]
+    assert all(s["reconciles"] for s in doc["sources"])
+    assert [(s["read"], s["written"], s["rejected"]) for s in doc["sources"]] == [
+        (175, 174, 1),
+        (174, 174, 0),
+    ]
+
+
+def test_without_realign_a_shift_is_reported_and_suggested(tmp_path: Path) -> None:
+    ja = tmp_path / "ja.json"
+    ja.write_text(json.dumps(F.JA[:40] + F.JA[41:], ensure_ascii=False))
+    en = F.DATA / "alpaca-en-ja" / "alpaca_seed_tasks.en.json"
+    done = run_cli("stream", f"en={en}", f"ja={ja}", "-o", tmp_path / "o.json")
+    assert done.returncode == 3
+    assert "pairs look shifted from index 40: --realign repairs that" in done.stderr.decode()
+    done = run_cli(
+        "stream", f"en={en}", f"ja={ja}", "-o", tmp_path / "o.json", "--unequal", "shortest"
+    )
+    assert done.returncode == 0
+    assert (
+        "check misalignment: 134 warned, 0 rejected; first at index 40: ja: pairs look shifted by +1 from index 40"
+        in done.stderr.decode()
+    )
+
+
+def test_policies_reject_and_strict(tmp_path: Path) -> None:
+    en, ja = F.plant(F.emptied_output)
+    found, report = F.flagged(en, ja, "empty")
+    assert report["checks"]["empty"]["rejected"] == len(F.POSITIONS) == len(found)
+    paths = []
+    for name, records in (("en", en), ("ja", ja)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(records, ensure_ascii=False))
+        paths.append((name, str(path)))
+    warned, status = run_stream(StreamJob(sources=paths, output=str(tmp_path / "a.jsonl")))
+    assert status == 0 and warned.checks["empty"].warned == len(F.POSITIONS)
+    strict, status = run_stream(
+        StreamJob(sources=paths, output=str(tmp_path / "b.jsonl"), strict=True)
+    )
+    assert status == 1 and strict.checks["empty"].rejected == len(F.POSITIONS)
+
+
+def test_dolly_excerpts_pass_the_per_pair_checks(tmp_path: Path) -> None:
+    flagged = 0
+    total = 0
+    for en in sorted((DOLLY_DIR / "en-excerpts").glob("*.jsonl")):
+        ja = (
+            DOLLY_DIR
+            / "ja-excerpts"
+            / en.name.replace("databricks-dolly-15k.en.", "databricks-dolly-15k-ja.")
+        )
+        report, status = run_stream(
+            StreamJob(sources=[("en", str(en)), ("ja", str(ja))], output=str(tmp_path / "o.jsonl"))
+        )
+        total += report.groups_read
+        flagged += sum(c.warned for c in report.checks.values())
+    assert total == 38
+    assert flagged <= 2
