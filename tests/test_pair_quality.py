@@ -131,7 +131,7 @@ def test_dolly_excerpts_pass_the_per_pair_checks(tmp_path: Path) -> None:
             / "ja-excerpts"
             / en.name.replace("databricks-dolly-15k.en.", "databricks-dolly-15k-ja.")
         )
-        report, status = run_stream(
+        report, _status = run_stream(
             StreamJob(sources=[("en", str(en)), ("ja", str(ja))], output=str(tmp_path / "o.jsonl"))
         )
         total += report.groups_read
