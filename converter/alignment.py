@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from itertools import zip_longest
 from typing import Any
 
-from converter.anchors import Anchors, find_anchors
+from converter.anchors import Anchors, record_anchors
 from converter.model import Record
 
 #: Upcoming groups looked at before the first of them is let through.
@@ -43,15 +43,14 @@ def _features(record: Record) -> tuple[int, bool, int, Anchors]:
         record.features = {}
     found = record.features.get("align")
     if found is None:
-        text = f"{record.instruction}\n{record.input}\n{record.output}"
         found = (
             len(record.instruction),
-            not record.input.strip(),
+            not record.input or record.input.isspace(),
             len(record.output),
-            find_anchors(text),
+            record_anchors(record),
         )
         record.features["align"] = found
-    return found
+    return found  # type: ignore[no-any-return]
 
 
 class _Ratios:
@@ -124,6 +123,8 @@ class Aligner:
         # scores by (target, id(source record), id(target record)); the records are kept in
         # the value so that their ids cannot be reused while the entry lives
         self.cache: dict[tuple[int, int, int], tuple[float, Any, Any]] = {}
+        # positional scores of each target's front pairs, in buffer order
+        self.diagonals: list[deque[float]] = [deque() for _ in streams]
 
     def groups(self) -> Iterator[tuple[Any, ...]]:
         """Every group in order; the shift findings are set on the records' features."""
@@ -153,6 +154,9 @@ class Aligner:
     def _pop(self) -> tuple[Any, ...]:
         if len(self.cache) > 64 * WINDOW:
             self.cache.clear()
+        for scores in self.diagonals:
+            if scores:
+                scores.popleft()
         return tuple(buffer.popleft() if buffer else None for buffer in self.buffers)
 
     def _score(self, k: int, offset_source: int, offset_target: int, count: int) -> list[float]:
@@ -181,10 +185,11 @@ class Aligner:
         if self.shift[k]:
             self._continue_shift(k, n)
             return
-        diagonal = self._score(k, 0, 0, n)
+        diagonal = self._diagonal(k, n)
         if diagonal[0] > 0 and sum(diagonal) >= 0:
             self._learn(k)
             return
+        diagonal = list(diagonal)[:n]
         best = None
         for d, (os_, ot) in ((1, (1, 0)), (-1, (0, 1))):
             shifted = self._score(k, os_, ot, n)
@@ -200,6 +205,14 @@ class Aligner:
             self._learn(k)
             return
         self._found(k, best[0])
+
+    def _diagonal(self, k: int, n: int) -> deque[float]:
+        """Scores of the first ``n`` positional pairs of target ``k``, kept as the front moves."""
+        scores = self.diagonals[k]
+        src, tgt, centre = self.buffers[0], self.buffers[k], self.ratios[k].get()
+        for j in range(len(scores), n):
+            scores.append(similarity(src[j], tgt[j], centre))
+        return scores
 
     def _learn(self, k: int) -> None:
         source, target = self.buffers[0][0], self.buffers[k][0]
@@ -217,6 +230,8 @@ class Aligner:
             self.shift[k], self.shift_from[k] = d, where
             self._mark(k)
             return
+        for scores in self.diagonals:
+            scores.clear()
         if d == 1:  # target k lost a record: its partner-to-be is a GAP in k
             tgt.appendleft(GAP)
         else:  # target k has an extra record: the others get a GAP

@@ -8,13 +8,15 @@ import re
 from collections.abc import Callable, Sequence
 
 from converter import hookimpl
-from converter.anchors import find_anchors, missing
+from converter.anchors import missing, record_anchors
 from converter.langid import classify
 from converter.model import Check, Language, Record
 from converter.seen import SeenSet, key_of
 
 #: Texts with fewer letters than this are not judged by the language check.
 MIN_LETTERS = 12
+#: Share of ASCII characters from which a field is taken for Latin script without counting.
+ASCII_LATIN_SHARE = 0.9
 #: Words a field needs before an identical copy counts as untranslated prose.
 PROSE_WORDS = 4
 #: Fields shorter than this (characters) are not judged by the length-ratio check.
@@ -24,7 +26,6 @@ RATIO_FACTOR = 5.0
 #: Groups the typical ratio is learned from before the length-ratio check judges any.
 RATIO_WARMUP = 32
 _KANA = re.compile("[\u3041-\u309f\u30a1-\u30fa]")
-_HANGUL = re.compile("[\uac00-\ud7a3]")
 _WORD = re.compile("[A-Za-z]{3}")
 _SPACES = re.compile(r"\s+")
 _CODE_LINE = re.compile(
@@ -32,7 +33,7 @@ _CODE_LINE = re.compile(
     r"function|var|let|const|#include|public|print)\b)",
     re.MULTILINE,
 )
-_CODE_SYMBOLS = str.maketrans("", "", "{}[]()<>=;_\\$^*|")
+_CODE_SYMBOLS = "{}[]()<>=;_\\$^*|"
 #: Share of code symbols above which a field is taken for code (or a formula), not prose.
 CODE_SYMBOL_SHARE = 0.05
 
@@ -41,8 +42,7 @@ def looks_like_code(text: str) -> bool:
     """True for code, SQL, regular expressions and formulas, which are not translated."""
     if _CODE_LINE.search(text):
         return True
-    symbols = len(text) - len(text.translate(_CODE_SYMBOLS))
-    return symbols > CODE_SYMBOL_SHARE * len(text)
+    return sum(map(text.count, _CODE_SYMBOLS)) > CODE_SYMBOL_SHARE * len(text)
 
 
 def _blank(text: str) -> bool:
@@ -72,24 +72,21 @@ def compare_empty(group: list[Record]) -> list[str]:
 
 
 def script_of(record: Record) -> tuple[str, str]:
-    """The scripts of the record's instruction and output (``und`` when unsure or code)."""
-    return tuple(  # type: ignore[return-value]
-        "und" if looks_like_code(text) else field_script(text)
-        for text in (record.instruction, record.output)
-    )
+    """The scripts of the record's instruction and output (``und`` when unsure)."""
+    return field_script(record.instruction), field_script(record.output)
 
 
 def field_script(text: str) -> str:
     """The script ``text`` is written in, ``und`` when too short or ambiguous to tell.
 
-    Cheap tests first: ASCII text is Latin (or nothing); mostly non-ASCII text with kana and
-    no Hangul is Japanese; only the rest goes through the full classifier. Han without kana
+    Cheap tests first: (almost) all-ASCII text is Latin (or nothing); mostly non-ASCII text with kana is
+    Japanese; only the rest goes through the full classifier. Han without kana
     and without Simplified-only forms may be Japanese or Traditional Chinese: ``und``.
     """
     ascii_chars = len(text.encode("ascii", "ignore"))
-    if ascii_chars == len(text):
+    if ascii_chars >= ASCII_LATIN_SHARE * len(text):  # Latin by rule 2 of the classifier
         return "latin" if len(text) >= MIN_LETTERS and _WORD.search(text) else "und"
-    if ascii_chars < 0.7 * len(text) and _KANA.search(text) and not _HANGUL.search(text):
+    if ascii_chars < 0.7 * len(text) and _KANA.search(text):
         return "ja"
     guess = classify(text[:2000])
     counts = guess.counts
@@ -109,7 +106,9 @@ def _language_check(languages: Sequence[Language]) -> Callable[[list[Record]], l
             scripts = expected[record.lang]
             assert record.features is not None
             for name, script in zip(("instruction", "output"), record.features["language"]):
-                if script != "und" and scripts and script not in scripts:
+                if script == "und" or not scripts or script in scripts:
+                    continue
+                if not looks_like_code(getattr(record, name)):  # code is not translated
                     want = "/".join(sorted(scripts))
                     findings.append(f"{record.lang}: {name} looks {script}, not {want}")
         return findings
@@ -140,11 +139,6 @@ def compare_untranslated(group: list[Record]) -> list[str]:
 
 def _is_prose(text: str) -> bool:
     return len(text.split()) >= PROSE_WORDS and not looks_like_code(text)
-
-
-def record_anchors(record: Record) -> object:
-    """Numbers, URLs, placeholders and code blocks of the whole record."""
-    return find_anchors(f"{record.instruction}\n{record.input}\n{record.output}")
 
 
 def compare_preserved(group: list[Record]) -> list[str]:
