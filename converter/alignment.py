@@ -50,7 +50,7 @@ def _features(record: Record) -> tuple[int, bool, int, Anchors]:
             record_anchors(record),
         )
         record.features["align"] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 class _Ratios:
@@ -185,11 +185,11 @@ class Aligner:
         if self.shift[k]:
             self._continue_shift(k, n)
             return
-        diagonal = self._diagonal(k, n)
-        if diagonal[0] > 0 and sum(diagonal) >= 0:
+        front = self._diagonal(k, n)
+        if front[0] > 0 and sum(front) >= 0:
             self._learn(k)
             return
-        diagonal = list(diagonal)[:n]
+        diagonal = list(front)[:n]
         best = None
         for d, (os_, ot) in ((1, (1, 0)), (-1, (0, 1))):
             shifted = self._score(k, os_, ot, n)

@@ -80,7 +80,7 @@ def record_anchors(record: Record) -> Anchors:
     if found is None:
         found = find_anchors(f"{record.instruction}\n{record.input}\n{record.output}")
         record.features["anchors"] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def missing(source: Anchors, target: Anchors) -> list[str]:

@@ -79,8 +79,8 @@ def script_of(record: Record) -> tuple[str, str]:
 def field_script(text: str) -> str:
     """The script ``text`` is written in, ``und`` when too short or ambiguous to tell.
 
-    Cheap tests first: (almost) all-ASCII text is Latin (or nothing); mostly non-ASCII text with kana is
-    Japanese; only the rest goes through the full classifier. Han without kana
+    Cheap tests first: (almost) all-ASCII text is Latin (or nothing); mostly non-ASCII text
+    with kana is Japanese; only the rest goes through the full classifier. Han without kana
     and without Simplified-only forms may be Japanese or Traditional Chinese: ``und``.
     """
     ascii_chars = len(text.encode("ascii", "ignore"))
