@@ -28,14 +28,16 @@ MARGIN = 0.8
 WARMUP = 16
 
 
-class _Gap:
-    """Placeholder for the record a repaired group lacks."""
+class Gap:
+    """Stands in a group for the record a source lacks there, with the reason."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
     def __repr__(self) -> str:
-        return "GAP"
-
-
-GAP = _Gap()
+        return f"Gap({self.reason!r})"
 
 
 def _features(record: Record) -> tuple[int, bool, int, Anchors]:
@@ -108,11 +110,12 @@ class Aligner:
     """Groups the sources' records by position, watching for shifts against the first source.
 
     Yields tuples with one member per source: a Record, a Rejected, None once that source has
-    ended, or GAP where a repair left a record without its partner.
+    ended, or a Gap where a repair left a record without its partner.
     """
 
-    def __init__(self, streams: list[Iterator[Any]], realign: bool) -> None:
+    def __init__(self, streams: list[Iterator[Any]], langs: list[str], realign: bool) -> None:
         self.streams = streams
+        self.langs = langs
         self.realign = realign
         self.buffers: list[deque[Any]] = [deque() for _ in streams]
         self.ended = [False] * len(streams)
@@ -232,12 +235,15 @@ class Aligner:
             return
         for scores in self.diagonals:
             scores.clear()
-        if d == 1:  # target k lost a record: its partner-to-be is a GAP in k
-            tgt.appendleft(GAP)
-        else:  # target k has an extra record: the others get a GAP
+        if d == 1:  # target k lost a record: its partner-to-be is a gap in k
+            tgt.appendleft(self._gap(k))
+        else:  # target k has an extra record: the others get a gap
             for j, buffer in enumerate(self.buffers):
                 if j != k:
-                    buffer.appendleft(GAP)
+                    buffer.appendleft(self._gap(j))
+
+    def _gap(self, k: int) -> Gap:
+        return Gap(f"misalignment: no {self.langs[k]} partner (the shifted pairing was repaired)")
 
     def _continue_shift(self, k: int, n: int) -> None:
         d = self.shift[k]

@@ -26,6 +26,18 @@ class InputError(ConverterError):
     """An input cannot be read or is malformed as a whole (exit 3)."""
 
 
+class MalformedInput(InputError):
+    """An input was read but its content is not a record container.
+
+    ``kind`` is ``malformed`` (not JSON, or not UTF-8), ``empty`` (no JSON value at all) or
+    ``not-container`` (one valid top-level scalar). ``convert validate`` reports it as a finding.
+    """
+
+    def __init__(self, message: str, kind: str = "malformed") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class OutputError(ConverterError):
     """An output cannot be written (exit 3)."""
 
@@ -36,5 +48,13 @@ class PluginError(ConverterError):
     exit_code = EXIT_USAGE
 
 
+class OutputClosed(Exception):
+    """The reader of stdout went away (``convert stream ... | head``): a quiet stop (exit 0).
+
+    Not an OSError, so that click's own broken-pipe handling (exit 1) does not take it.
+    """
+
+
 class Terminated(BaseException):
-    """SIGTERM arrived; raised from the signal handler so clean-up runs (exit 143)."""
+    """SIGTERM or SIGINT (its number is the argument) arrived; raised from the signal handler
+    so clean-up runs (exit 143 or 130)."""

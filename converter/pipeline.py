@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
-from converter.alignment import GAP, Aligner, positional
+from converter.alignment import Aligner, Gap, positional
 from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
 from converter.inputs import Input, open_input
+from converter.keyed import KeyedPairing
 from converter.model import Language, Record, Rejected, WriterOptions, WriterSpec
 from converter.output import STDOUT, AtomicOutput, open_output
 from converter.plugins import Registry, build_manager, build_registry, run_factories
@@ -51,6 +52,7 @@ class StreamJob:
     strict: bool = False
     plugins: tuple[str, ...] = ()
     realign: bool = False
+    key: str | None = None
     #: Per language, the ijson prefix of the records (``data.item``) for wrapped arrays.
     items_paths: dict[str, str] = field(default_factory=dict)
 
@@ -83,7 +85,7 @@ def run_stream(
             "keep_tags": job.keep_tags,
             "strict": job.strict,
         },
-        plugins=[{"name": pm.get_name(p) or "", "kind": "module"} for p in pm.get_plugins()],
+        plugins=pm.describe(),
     )
     with ExitStack() as stack:
         inputs = []
@@ -267,14 +269,19 @@ class _Loop:
             items = read_items(source, job.items_paths.get(lang))
             detected = to_records(lang, items, fmt, registry.formats, stats.set_format)
             self.streams.append(detected)
+        langs = [lang for lang, _ in job.sources]
         watch = job.realign or policies.get("misalignment", "off") != "off"
-        self.aligner = Aligner(self.streams, job.realign) if watch and len(inputs) > 1 else None
+        self.pairing: KeyedPairing | Aligner | None = None
+        if job.key is not None:
+            self.pairing = KeyedPairing(self.streams, langs, job.key)
+        elif watch and len(inputs) > 1:
+            self.pairing = Aligner(self.streams, langs, job.realign)
         self.gaps = [0] * len(inputs)
 
     def run(self, progress: Callable[[int], None] | None) -> None:
         """Read every group, write or reject it, and settle unequal lengths."""
-        aligner = self.aligner
-        groups = aligner.groups() if aligner else positional(self.streams)
+        pairing = self.pairing
+        groups = pairing.groups() if pairing else positional(self.streams)
         if self.job.limit is not None:
             groups = islice(groups, self.job.limit)
         pending: list[bytes] = []
@@ -287,18 +294,18 @@ class _Loop:
                 read -= 1
                 self._unequal(group, read)
                 break
+            if pairing is not None and Gap in map(type, group):
+                self._reject_orphans(group)
+                continue
             if Rejected in map(type, group):
                 self._reject(group, None)
                 continue
-            if aligner is not None and aligner.repairs:
-                if GAP in group:
-                    self._reject_orphans(group)
-                    continue
-                _renumber(group)
             if count_dropped:
                 for member, s in zip(group, stats):
                     if member.tags:
                         s.dropped_keys.update(member.tags.keys())
+            if pairing is not None:
+                _renumber(group)
             chunks = process(list(group))
             if chunks is not None:
                 pending += chunks
@@ -315,8 +322,8 @@ class _Loop:
             s.read += read - gaps
             s.written = report.groups_written
             s.rejected = report.groups_rejected - gaps
-        if aligner is not None:
-            report.repairs = aligner.repairs
+        if isinstance(pairing, Aligner):
+            report.repairs = pairing.repairs
 
     def _process(self, group: list[Record]) -> list[bytes] | None:
         """Tag, check, order, validate and encode one group; None when it was rejected."""
@@ -367,16 +374,17 @@ class _Loop:
             self.rejects.write(source, member, reasons)
 
     def _reject_orphans(self, group: tuple[Any, ...]) -> None:
-        """A repaired shift left these records without their partner in the GAP's source."""
-        missing = [s.lang for m, s in zip(group, self.report.sources) if m is GAP]
-        reason = f"misalignment: no {','.join(missing)} partner (the pairing was repaired here)"
+        """Records the pairing left without a partner (the Gaps say why) go to the rejects."""
+        reasons = list(dict.fromkeys(m.reason for m in group if type(m) is Gap))
         self.report.groups_rejected += 1
         for k, (member, source) in enumerate(zip(group, self.inputs)):
-            if member is GAP:
+            if type(member) is Gap:
                 self.gaps[k] += 1
-            else:
-                self.report.sources[k].reasons["misalignment"] += 1
-                self.rejects.write(source, member, [reason])
+                continue
+            own = member.reasons if type(member) is Rejected else []
+            for reason in own + reasons:
+                self.report.sources[k].reasons[reason.split(":", 1)[0]] += 1
+            self.rejects.write(source, member, own + reasons)
 
     def _unequal(self, group: tuple[Any, ...], done: int) -> None:
         """A source ended before the others: an error, or (``--unequal shortest``) stop there."""
@@ -386,8 +394,8 @@ class _Loop:
             names = ", ".join(f"{s.lang}={s.path}" for s in short)
             others = ", ".join(f"{s.lang}={s.path}" for s in longer)
             hint = ""
-            if self.aligner is not None and self.aligner.repairs:
-                first = self.aligner.repairs[0]["from_index"]
+            if isinstance(self.pairing, Aligner) and self.pairing.repairs:
+                first = self.pairing.repairs[0]["from_index"]
                 hint = f"; pairs look shifted from index {first}: --realign repairs that"
             raise InputError(
                 f"{names}: ends after {done:,} records but {others} has more; "
@@ -396,6 +404,7 @@ class _Loop:
         for k, (member, stream, stats) in enumerate(zip(group, self.streams, self.report.sources)):
             if member is None:
                 continue
-            left = self.aligner.drain(k) if self.aligner else sum(1 for _ in stream)
+            aligner = self.pairing if isinstance(self.pairing, Aligner) else None
+            left = aligner.drain(k) if aligner else sum(1 for _ in stream)
             stats.unpaired = 1 + left
             stats.read = stats.unpaired

@@ -1,20 +1,28 @@
-"""The plugin manager: loading built-ins, entry points and local modules; the registries."""
+"""The host side of the plugin API: the manager, the registries and the per-run factories."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 import pluggy
 
-from converter import PROJECT_NAME, hookspecs
+from converter import __version__
+from converter.discovery import (
+    Manager,
+    Origin,
+    check_hook_names,
+    load_entry_points,
+    load_modules,
+    register_plugin,
+)
 from converter.errors import PluginError
-from converter.model import Check, InputFormat, Language, WriterSpec
+from converter.model import Check, InputFormat, Language, Record, WriterSpec
 
 #: Built-in behaviour, registered exactly like third-party plugins.
 DEFAULT_PLUGINS = (
@@ -26,81 +34,32 @@ DEFAULT_PLUGINS = (
     "converter.builtin.checks",
 )
 
-#: Comma-separated distribution names allowed to load through entry points ("" loads none).
-ALLOW_ENV = "CONVERTER_LOAD_PLUGINS"
-#: Comma-separated module paths to load as plugins without packaging them.
-MODULES_ENV = "CONVERTER_PLUGINS"
-#: Any non-empty value prints every hook call to stderr.
+#: Any non-empty value prints every hook call and registration to stderr.
 TRACE_ENV = "CONVERTER_TRACE_PLUGINS"
 
+#: A language code as typed on the command line (``zh``, ``pt-br``).
+CODE_RE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
+#: A seq suffix: 2 to 8 uppercase letters (``EN``, ``ZH``).
+SUFFIX_RE = re.compile(r"[A-Z]{2,8}")
 
-def build_manager(
-    extra_modules: Iterable[str] = (), autoload: bool | None = None
-) -> pluggy.PluginManager:
+
+def build_manager(extra_modules: Iterable[str] = (), autoload: bool | None = None) -> Manager:
     """Return a plugin manager with the built-ins, the allowed entry points and ``extra_modules``.
 
     Entry points are not loaded under pytest unless ``autoload`` is true; ``CONVERTER_LOAD_PLUGINS``
-    restricts them to an allow-list of distribution names.
+    restricts them to an allow-list. A misspelled hook name is a PluginError naming the plugin.
     """
-    pm = pluggy.PluginManager(PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
+    pm = Manager()
     for name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(name), name=name)
+        builtin = importlib.import_module(name)
+        register_plugin(pm, builtin, name, Origin("builtin", "langpair-converter", __version__))
     if autoload is None:
         autoload = not hasattr(sys, "_called_from_test")
     if autoload:
-        _load_entry_points(pm)
-    modules = [m for m in os.environ.get(MODULES_ENV, "").split(",") if m.strip()]
-    for module in [*modules, *extra_modules]:
-        _load_module(pm, module.strip())
-    _check_hook_names(pm)
-    if os.environ.get(TRACE_ENV):
-        pm.trace.root.setwriter(lambda msg: sys.stderr.write(str(msg)))
-        pm.enable_tracing()
+        load_entry_points(pm)
+    load_modules(pm, list(extra_modules))
+    check_hook_names(pm)
     return pm
-
-
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    allowed = os.environ.get(ALLOW_ENV)
-    allow = None if allowed is None else {a.strip() for a in allowed.split(",") if a.strip()}
-    for ep in entry_points(group=PROJECT_NAME):
-        dist = ep.dist.name if ep.dist else ep.name
-        if allow is not None and dist not in allow:
-            continue
-        if pm.get_plugin(ep.name) is not None:
-            continue
-        try:
-            plugin = ep.load()
-        except Exception as exc:
-            raise PluginError(f"plugin {ep.name!r} ({dist}) failed to import: {exc}") from exc
-        pm.register(plugin, name=ep.name)
-        _DISTRIBUTIONS[ep.name] = (dist, ep.dist.version if ep.dist else "")
-
-
-#: plugin name -> (distribution, version) for plugins loaded through entry points.
-_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
-
-
-def plugin_distribution(name: str) -> tuple[str, str] | None:
-    """Return (distribution, version) of an entry-point plugin, None for others."""
-    return _DISTRIBUTIONS.get(name)
-
-
-def _load_module(pm: pluggy.PluginManager, module: str) -> None:
-    if pm.get_plugin(module) is not None:
-        return
-    try:
-        plugin = importlib.import_module(module)
-    except Exception as exc:
-        raise PluginError(f"plugin {module!r} failed to import: {exc}") from exc
-    pm.register(plugin, name=module)
-
-
-def _check_hook_names(pm: pluggy.PluginManager) -> None:
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {pm.get_name(exc.plugin)!r}: {exc}") from exc
 
 
 @dataclass
@@ -114,16 +73,34 @@ class Registry:
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
+def language_problem(lang: Language) -> str | None:
+    """What is wrong with a registered language (code, suffix, reasoning), or None."""
+    if not CODE_RE.fullmatch(lang.code):
+        return f"code {lang.code!r} is not a lowercase language code such as 'zh' or 'pt-br'"
+    if not SUFFIX_RE.fullmatch(lang.suffix):
+        return f"seq suffix {lang.suffix!r} is not 2 to 8 uppercase letters"
+    if not lang.reasoning.strip() or not lang.name.strip():
+        return "an empty name or reasoning sentence"
+    return None
+
+
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Call every ``register_*`` hook and return the registry; duplicates are a PluginError."""
     reg = Registry()
     _collect(pm, "register_languages", "language", reg.languages, lambda x: x.code, reg)
     suffixes: dict[str, str] = {}
-    for lang in reg.languages.values():
+    builtins_first = sorted(
+        reg.languages.values(), key=lambda x: reg.owners["language", x.code] not in DEFAULT_PLUGINS
+    )
+    for lang in builtins_first:
+        owner = reg.owners["language", lang.code]
+        problem = language_problem(lang)
+        if problem:
+            raise PluginError(f"plugin {owner!r} registers language {lang.code!r} with {problem}")
         if lang.suffix in suffixes:
             raise PluginError(
-                f"plugin {reg.owners['language', lang.code]!r} registers seq suffix "
-                f"{lang.suffix!r}, already used by language {suffixes[lang.suffix]!r}"
+                f"plugin {owner!r} registers seq suffix {lang.suffix!r}, "
+                f"already used by language {suffixes[lang.suffix]!r}"
             )
         suffixes[lang.suffix] = lang.code
     _collect(pm, "register_input_formats", "input format", reg.formats, lambda x: x.name, reg)
@@ -145,34 +122,88 @@ def _collect(
         def register(item: Any, _plugin: str = impl.plugin_name) -> None:
             name = key(item)
             if name in into:
+                first, second = _blame(reg.owners[kind, name], _plugin)
                 raise PluginError(
-                    f"plugin {_plugin!r} registers {kind} {name!r}, "
-                    f"already registered by {reg.owners[kind, name]!r}"
+                    f"plugin {second!r} registers {kind} {name!r}, already registered by {first!r}"
                 )
             into[name] = item
             reg.owners[kind, name] = _plugin
+            _trace(f"plugin {_plugin!r} registers {kind} {name!r}")
 
         call_hook(impl, register=register)
 
 
+def _blame(first: str, second: str) -> tuple[str, str]:
+    """Order two plugins that registered the same name so that a built-in is never blamed
+    (third-party plugins are called first, so they register first)."""
+    return (second, first) if second in DEFAULT_PLUGINS else (first, second)
+
+
+def _trace(message: str) -> None:
+    if os.environ.get(TRACE_ENV):
+        sys.stderr.write(f"convert: trace: {message}\n")
+
+
 def call_hook(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
-    """Call one plugin's implementation with the arguments it asks for; errors name the plugin."""
+    """Call one plugin's implementation with the arguments it asks for; errors name the plugin.
+
+    The core calls implementations one by one (not through ``pm.hook``) to know which plugin
+    failed, so ``CONVERTER_TRACE_PLUGINS`` tracing is done here.
+    """
+    hook = impl.opts.get("specname") or impl.function.__name__
+    _trace(f"{hook}: calling plugin {impl.plugin_name!r} with {', '.join(impl.argnames)}")
     try:
-        return impl.function(**{name: kwargs[name] for name in impl.argnames})
+        result = impl.function(**{name: kwargs[name] for name in impl.argnames})
     except PluginError:
         raise
     except Exception as exc:
         raise PluginError(
-            f"plugin {impl.plugin_name!r} failed in {impl.function.__name__}: "
-            f"{type(exc).__name__}: {exc}"
+            f"plugin {impl.plugin_name!r} failed in {hook}: {type(exc).__name__}: {exc}"
         ) from exc
+    _trace(f"{hook}: plugin {impl.plugin_name!r} returned {result!r}")
+    return result
 
 
 def run_factories(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[Any]:
-    """Call a ``make_*`` hook plugin by plugin (pluggy's order) and return the non-None results."""
+    """Call a ``make_*`` hook plugin by plugin (pluggy's order); return the non-None results.
+
+    A ``firstresult`` hook stops at the first. Each result is a one-argument callable for the
+    hot loop; a third-party one is wrapped once so that an error inside it names its plugin.
+    """
+    caller = getattr(pm.hook, hook_name)
+    first = bool(caller.spec and caller.spec.opts.get("firstresult"))
     results = []
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+    for impl in reversed(caller.get_hookimpls()):
         result = call_hook(impl, **kwargs)
-        if result is not None:
-            results.append(result)
+        if result is None:
+            continue
+        builtin = impl.plugin_name in DEFAULT_PLUGINS
+        results.append(result if builtin else _guard(result, impl.plugin_name, hook_name))
+        if first:
+            break
     return results
+
+
+def _guard(function: Callable[[Any], Any], plugin: str, hook: str) -> Callable[[Any], Any]:
+    """Wrap a plugin's per-run callable: any error becomes a PluginError naming the plugin."""
+
+    def guarded(arg: Any) -> Any:
+        try:
+            return function(arg)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {plugin!r} failed in the callable from {hook} on {_where(arg)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    return guarded
+
+
+def _where(arg: Any) -> str:
+    if isinstance(arg, Record):
+        return f"{arg.lang} record {arg.index}"
+    if isinstance(arg, list) and arg and isinstance(arg[0], Record):
+        return f"group {arg[0].index}"
+    return type(arg).__name__

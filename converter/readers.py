@@ -3,24 +3,27 @@
 JSON arrays go through ijson's C backend as ``basic_parse`` events, built into values by a small
 builder with a nesting limit (``items()`` costs memory quadratic in the depth). JSON Lines go
 through orjson one line at a time; a bad line is one bad item, the rest goes on. A ``{``-first
-file whose objects span lines is read as concatenated JSON through ijson.
+file whose objects span lines is read as concatenated JSON through ijson. ``--items-path``
+(an ijson prefix such as ``data.item``) reads the records of an array wrapped in an object.
 """
 
 from __future__ import annotations
 
-import ast
-import re
+from collections import deque
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import ijson
 import orjson
 
-from converter.errors import InputError
-from converter.inputs import Input, PositionedReader
+from converter.errors import MalformedInput
+from converter.inputs import CHUNK, SENTINEL, Input, PositionedReader
+from converter.jsonerrors import describe_bad_utf8, describe_yajl_error, jsonl_reason
 
 #: Deepest nesting accepted inside one record (Alpaca needs 2, seed tasks 3).
 MAX_DEPTH = 64
+#: How deep a lone object is searched for a wrapped array of records.
+WRAPPER_DEPTH = 3
 
 if ijson.backend != "yajl2_c":  # pragma: no cover - depends on the installed wheel
     import warnings
@@ -41,11 +44,20 @@ class Item(NamedTuple):
     raw: bytes | None = None
 
 
-def read_items(source: Input) -> Iterator[Item]:
-    """Yield every record of ``source`` in order; raise InputError on a fatal syntax error."""
-    if source.shape == "jsonl":
-        return _jsonl_items(source)
-    return _event_items(source, item_depth=1 if source.shape == "array" else 0)
+def read_items(source: Input, items_path: str | None = None) -> Iterator[Item]:
+    """Yield every record of ``source`` in order; raise InputError on a fatal syntax error.
+
+    ``items_path`` (an ijson prefix: ``data.item`` for ``{"data": [...]}``) says where the
+    records are; without it a source whose only value wraps an array of records is an error
+    that suggests the option.
+    """
+    if items_path is not None:
+        target = tuple(items_path.split(".")) if items_path else ()
+        return _event_items(source, target, items_path)
+    if source.shape == "array":
+        return _event_items(source, ("item",), None)
+    items = _jsonl_items(source) if source.shape == "jsonl" else _event_items(source, (), None)
+    return _refuse_wrapper(source.label, items)
 
 
 def _jsonl_items(source: Input) -> Iterator[Item]:
@@ -58,121 +70,187 @@ def _jsonl_items(source: Input) -> Iterator[Item]:
         try:
             yield Item(loads(line), line_no)
         except orjson.JSONDecodeError as exc:
-            reason = f"invalid JSON: {exc.msg} (line {line_no}, column {exc.colno})"
-            yield Item(None, line_no, reason, line)
+            yield Item(None, line_no, jsonl_reason(line, line_no, exc), line)
+
+
+def _refuse_wrapper(label: str, items: Iterator[Item]) -> Iterator[Item]:
+    """Pass ``items`` through, unless the only one is an object wrapping an array of records."""
+    first = next(items, None)
+    if first is None:
+        return
+    second = next(items, None)
+    if second is None:
+        path = _wrapped_array_path(first.value, WRAPPER_DEPTH)
+        if path is not None:
+            raise MalformedInput(
+                f"{label}: holds one object that wraps an array of records at {path!r}; "
+                f"read them with --items-path {path}",
+                "not-container",
+            )
+        yield first
+        return
+    yield first
+    yield second
+    yield from items
+
+
+def _wrapped_array_path(value: Any, depth: int) -> str | None:
+    """``key.item`` when ``value`` is an object (not a record) holding an array of objects."""
+    if type(value) is not dict or "instruction" in value or depth == 0:
+        return None
+    for key, inner in value.items():
+        if type(inner) is list and inner and type(inner[0]) is dict:
+            return f"{key}.item"
+        deeper = _wrapped_array_path(inner, depth - 1)
+        if deeper is not None:
+            return f"{key}.{deeper}"
+    return None
 
 
 class _TooDeep(Exception):
     pass
 
 
-def _event_items(source: Input, item_depth: int) -> Iterator[Item]:
+class _ReadOnly:
+    """Offers ijson ``read`` only: given ``readinto`` it reads into a fixed 64 KiB buffer, and
+    the reader could not hand it bigger chunks while a long string runs on."""
+
+    def __init__(self, stream: PositionedReader) -> None:
+        self.stream = stream
+        self.form_feed: str | None = None
+
+    def read(self, size: int) -> bytes:
+        """The next chunk, cut before a raw form feed: yajl takes one for whitespace, JSON does
+        not. What comes before it is parsed first (an earlier error wins), then it is refused."""
+        if self.form_feed is not None:
+            raise MalformedInput(self.form_feed)
+        data = self.stream.read(size)
+        at = data.find(b"\x0c")
+        if at >= 0:
+            where = self.stream.where(at)
+            self.form_feed = f"{self.stream.label}: {where}: raw form feed (U+000C) is not JSON"
+            if at == 0:
+                raise MalformedInput(self.form_feed)
+            self.stream.chunk = data = data[:at]  # what yajl saw, to place its errors
+        return data
+
+
+def _event_items(source: Input, target: tuple[str, ...], items_path: str | None) -> Iterator[Item]:
+    stream = source.stream
+    stream.for_parser = True
     events = ijson.basic_parse(
-        source.stream, use_float=True, multiple_values=item_depth == 0, buf_size=1 << 16
+        _ReadOnly(stream), use_float=True, multiple_values=source.shape != "array", buf_size=CHUNK
     )
+    opened = [not target]
+    lone = stream.lone_surrogates
+    objects_only = source.shape == "concatenated" and items_path is None
     try:
-        for value in _build(events, item_depth):
-            yield Item(value)
+        for value in _build(events, target, opened):
+            if objects_only and type(value) is not dict and type(value) is not list:
+                raise MalformedInput(
+                    f"{source.label}: between bytes {stream.chunk_start} and {stream.next_start}: "
+                    f"a top-level {type(value).__name__} among the objects (trailing garbage?)"
+                )
+            if lone and _count_sentinels(value):
+                yield Item(value, None, _surrogate_reason(lone, _count_sentinels(value)))
+            else:
+                yield Item(value)
     except _TooDeep:
-        raise InputError(
-            f"{source.label}: near byte {source.stream.next_start}: "
+        raise MalformedInput(
+            f"{source.label}: near byte {stream.next_start}: "
             f"value nested deeper than {MAX_DEPTH} levels"
         ) from None
     except ijson.JSONError as exc:
-        raise InputError(f"{source.label}: {locate_yajl_error(source.stream, exc)}") from None
+        raise MalformedInput(f"{source.label}: {describe_yajl_error(stream, exc)}") from None
+    except UnicodeDecodeError:  # yajl passes CESU-8 surrogates through; Python refuses them
+        raise MalformedInput(f"{source.label}: {describe_bad_utf8(stream)}") from None
+    if not opened[0]:
+        raise MalformedInput(
+            f"{source.label}: --items-path {items_path} matches nothing in this file "
+            '(for {"data": [...]} it is data.item)',
+            "not-container",
+        )
 
 
-def _build(events: Iterator[tuple[str, Any]], item_depth: int) -> Iterator[Any]:
-    """Build each value found at ``item_depth`` from parse events, refusing deep nesting."""
-    stack: list[Any] = []
-    key: str = ""
-    depth = 0
+def _build(
+    events: Iterator[tuple[str, Any]], target: tuple[str, ...], opened: list[bool]
+) -> Iterator[Any]:
+    """Build each value found at the ijson prefix ``target`` from parse events.
+
+    ``target`` is the prefix split on dots: ``("item",)`` for the elements of a top-level array,
+    ``()`` for each top-level value. Values elsewhere are skipped without being built; nesting
+    deeper than MAX_DEPTH inside an item raises _TooDeep. ``opened[0]`` is set once the
+    container holding the items was seen.
+    """
+    item_depth = len(target)
     limit = item_depth + MAX_DEPTH
+    stack: list[Any] = []
+    path: list[str] = []  # the key (or "item") at each level above the items
+    key = ""
+    depth = 0
     for event, value in events:
-        if event == "map_key":
-            key = value
-        elif event == "start_map" or event == "start_array":
-            if depth >= item_depth:
+        if stack:  # inside an item: the hot path
+            if event == "map_key":
+                key = value
+            elif event == "start_map" or event == "start_array":
                 if depth >= limit:
                     raise _TooDeep
                 container: Any = {} if event == "start_map" else []
-                if stack:
-                    parent = stack[-1]
-                    if type(parent) is dict:
-                        parent[key] = container
-                    else:
-                        parent.append(container)
+                parent = stack[-1]
+                if type(parent) is dict:
+                    parent[key] = container
+                else:
+                    parent.append(container)
                 stack.append(container)
-            depth += 1
-        elif event == "end_map" or event == "end_array":
-            depth -= 1
-            if depth >= item_depth:
+                depth += 1
+            elif event == "end_map" or event == "end_array":
+                depth -= 1
                 done = stack.pop()
                 if not stack:
                     yield done
-        elif depth == item_depth:
-            yield value
-        elif stack:
-            parent = stack[-1]
-            if type(parent) is dict:
-                parent[key] = value
             else:
-                parent.append(value)
+                parent = stack[-1]
+                if type(parent) is dict:
+                    parent[key] = value
+                else:
+                    parent.append(value)
+        elif event == "map_key":
+            if depth <= item_depth:
+                path[depth - 1] = value
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
+            if depth < item_depth:
+                path.pop()
+        elif depth == item_depth and tuple(path) == target:  # an item starts here
+            if event == "start_map" or event == "start_array":
+                stack.append({} if event == "start_map" else [])
+                depth += 1
+            else:
+                yield value
+        elif event == "start_map" or event == "start_array":
+            if depth < item_depth:
+                is_array = event == "start_array"
+                if depth == item_depth - 1 and tuple(path) == target[:-1]:
+                    opened[0] = opened[0] or is_array == (target[-1] == "item")
+                path.append("item" if is_array else "")
+            depth += 1
 
 
-_CONTEXT = 30  # bytes of input yajl shows either side of the error
-_PAD = 10  # spaces before the context when the error is 30 bytes or more into the chunk
-_CARET = 40  # column of the caret under the context
-_NEWLINES_AS_SPACES = bytes.maketrans(b"\n\r", b"  ")
-_ARROW = b"\n" + b" " * 21 + b"(right here)"
+def _count_sentinels(value: Any) -> int:
+    """How many lone-surrogate stand-ins ``value`` holds, in keys and strings at any depth."""
+    if type(value) is str:
+        return value.count(SENTINEL)
+    if type(value) is dict:
+        return sum(k.count(SENTINEL) + _count_sentinels(v) for k, v in value.items())
+    if type(value) is list:
+        return sum(map(_count_sentinels, value))
+    return 0
 
 
-def locate_yajl_error(stream: PositionedReader, exc: Exception) -> str:
-    """Turn a yajl error into ``line L, column C (byte B): what`` using the chunk it failed in.
-
-    yajl shows up to 30 bytes either side of the point where it stopped, under a caret at a fixed
-    column; finding that context in the chunk it was parsing gives the exact offset.
-    """
-    message = _message_bytes(str(exc))
-    first, _, rest = message.partition(b"\n")
-    what = re.sub(r"^(lexical|parse) error: ", "", first.decode("utf-8", "replace").strip())
-    what = what.rstrip(".")
-    if "premature EOF" in what:
-        return f"{stream.where(None)}: truncated JSON (premature end of input)"
-    context = rest[: rest.rfind(_ARROW)] if _ARROW in rest else b""
-    offset = _find_offset(stream.chunk, context)
-    if offset is None:
-        end = stream.chunk_start + len(stream.chunk)
-        return f"between bytes {stream.chunk_start} and {end}: {what}"
-    return f"{stream.where(max(offset - 1, 0))}: {what}"
-
-
-def _message_bytes(text: str) -> bytes:
-    """ijson gives the message as text, or as the repr of bytes when the context is not UTF-8."""
-    if text[:2] in ("b'", 'b"'):
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return text.encode("utf-8", "replace")
-        if isinstance(value, bytes):
-            return value
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _find_offset(chunk: bytes, context: bytes) -> int | None:
-    """The offset in ``chunk`` where yajl stopped, from the context it printed."""
-    chunk = chunk.translate(_NEWLINES_AS_SPACES)  # yajl shows line breaks as spaces
-    shown = context[_PAD:]
-    if context[:_PAD].isspace() and len(shown) >= _CONTEXT:
-        found = chunk.find(shown)
-        while found >= 0:
-            if len(shown) == min(2 * _CONTEXT, len(chunk) - found):
-                return found + _CONTEXT
-            found = chunk.find(shown, found + 1)
-    for offset in range(_CONTEXT):
-        pad = _CARET - offset
-        shown = context[pad:]
-        fits = len(shown) == min(offset + _CONTEXT, len(chunk))
-        if fits and context[:pad].strip() == b"" and chunk.startswith(shown):
-            return offset
-    return None
+def _surrogate_reason(lone: deque[str], count: int) -> str:
+    """The rejection reason for a record holding ``count`` lone surrogates (found in order)."""
+    found = [lone.popleft() for _ in range(min(count, len(lone)))]
+    return (
+        f"lone surrogate: {', '.join(found)}: not a character, cannot be written as UTF-8 "
+        "(shown as U+FFFF in the record)"
+    )

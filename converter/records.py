@@ -46,7 +46,7 @@ def to_records(
     for index, item in enumerate(items):
         obj = item.value
         if item.error is not None:
-            yield Rejected(lang, index, [item.error], None, item.raw, item.line)
+            yield Rejected(lang, index, [item.error], obj, item.raw, item.line)
             continue
         if fields is None:  # detect from the first record
             fmt = detect_format(obj, formats)

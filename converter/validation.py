@@ -81,10 +81,11 @@ def cut(text: str, limit: int = MAX_MESSAGE) -> str:
 
 @dataclass(frozen=True)
 class Violation:
-    """One schema violation: the JSON pointer of the field and the message."""
+    """One schema violation: the JSON pointer of the field, the message and the schema keyword."""
 
     pointer: str
     message: str
+    keyword: str = ""
 
     def __str__(self) -> str:
         return f"{self.pointer or '/'}: {self.message}"
@@ -125,7 +126,9 @@ class RecordValidator:
     def violations(self, obj: Any) -> list[Violation]:
         """Every violation of ``obj``, in document order, with messages cut to a sane length."""
         errors = sorted(self.reference.iter_errors(obj), key=lambda e: list(map(str, e.path)))
-        return [Violation(_pointer(e.absolute_path), cut(e.message)) for e in errors]
+        return [
+            Violation(_pointer(e.absolute_path), cut(e.message), str(e.validator)) for e in errors
+        ]
 
 
 def _pointer(path: Any) -> str:

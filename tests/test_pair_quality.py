@@ -138,3 +138,87 @@ def test_dolly_excerpts_pass_the_per_pair_checks(tmp_path: Path) -> None:
         flagged += sum(c.warned for c in report.checks.values())
     assert total == 38
     assert flagged <= 2
+
+
+SEED = F.DATA / "alpaca-seed-tasks-en-ja-zh"
+
+
+def test_key_pairs_the_shuffled_chinese_seed_tasks_and_reports_the_unmatched(
+    tmp_path: Path,
+) -> None:
+    out, report = tmp_path / "out.jsonl", tmp_path / "r.json"
+    done = run_cli(
+        "stream",
+        f"en={SEED / 'seed_tasks.en.jsonl'}",
+        f"zh={SEED / 'zh_seed_tasks.zh.jsonl'}",
+        "--key",
+        "id",
+        "--keep-tags",
+        "-o",
+        out,
+        "--report",
+        report,
+        "--plugin",
+        "converter_zh",
+    )
+    assert done.returncode == 1, done.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 2 * 171
+    for en_row, zh_row in zip(records[::2], records[1::2]):
+        assert en_row["tags"]["id"] == zh_row["tags"]["id"]
+        assert zh_row["seq"] == en_row["seq"][:-2] + "ZH"
+    rejects = [
+        json.loads(line) for line in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()
+    ]
+    unmatched = sorted((r["lang"], r["record"]["id"]) for r in rejects)
+    assert unmatched == [("en", f"seed_task_{i}") for i in (101, 119, 13, 62)] + [
+        ("zh", f"seed_task_add_{i}") for i in (1, 2, 3, 4)
+    ]
+    assert all(r["reasons"][0].startswith("unmatched: no ") for r in rejects)
+    doc = json.loads(report.read_text())
+    assert [(s["read"], s["written"], s["rejected"]) for s in doc["sources"]] == [
+        (175, 171, 4),
+        (175, 171, 4),
+    ]
+    assert all(s["reconciles"] for s in doc["sources"])
+
+
+def test_key_reports_the_duplicated_id_of_the_third_japanese_version(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    done = run_cli(
+        "stream",
+        f"en={SEED / 'seed_tasks.en.jsonl'}",
+        f"ja={SEED / 'seed_tasks_japanese.ja.jsonl'}",
+        "--key",
+        "id",
+        "-o",
+        out,
+    )
+    assert done.returncode == 1
+    rejects = [
+        json.loads(line) for line in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()
+    ]
+    reasons = {r["lang"]: r["reasons"][0] for r in rejects}
+    assert reasons["ja"] == "duplicate key: id 'seed_task_146' repeats the record at index 145"
+    assert reasons["en"] == "unmatched: no ja record with id 'seed_task_145'"
+
+
+def test_key_pairing_spills_waiting_records_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import converter.keyed
+
+    monkeypatch.setattr(converter.keyed, "MEMORY_RECORDS", 5)
+    en = [json.loads(line) for line in (SEED / "seed_tasks.en.jsonl").read_text().splitlines()]
+    shuffled = tmp_path / "en2.jsonl"
+    shuffled.write_text("".join(json.dumps(r) + "\n" for r in reversed(en)))
+    report, status = run_stream(
+        StreamJob(
+            sources=[("en", str(SEED / "seed_tasks.en.jsonl")), ("ja", str(shuffled))],
+            output=str(tmp_path / "o.jsonl"),
+            key="id",
+        )
+    )
+    assert status == 0 and report.groups_written == 175
+    rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert all(a["instruction"] == b["instruction"] for a, b in zip(rows[::2], rows[1::2]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -9,7 +10,7 @@ from typing import Any
 
 import typer
 
-from converter.cli import stream
+from converter.cli import plugins, stream, validate
 from converter.errors import (
     EXIT_FATAL,
     EXIT_INTERRUPTED,
@@ -17,6 +18,7 @@ from converter.errors import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     ConverterError,
+    OutputClosed,
     Terminated,
 )
 
@@ -28,6 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("stream", no_args_is_help=True)(stream.stream)
+app.command("validate", no_args_is_help=True)(validate.validate)
+app.add_typer(plugins.app, name="plugins")
 
 
 @app.callback()
@@ -35,8 +39,9 @@ def _root() -> None:
     """Pair parallel instruction datasets into one tagged, validated training file."""
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated
+def _on_signal(signum: int, frame: Any) -> None:
+    # Our own exception, not KeyboardInterrupt: click would print a blank line for that one.
+    raise Terminated(signum)
 
 
 def _say(message: str) -> None:
@@ -48,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure becomes one line on stderr and a defined exit status."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         status = app(args=args, prog_name="convert", standalone_mode=False)
     except typer.Exit as exc:
@@ -67,13 +73,16 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _say("interrupted")
         status = EXIT_INTERRUPTED
-    except Terminated:
-        _say("terminated")
-        status = EXIT_TERMINATED
-    except BrokenPipeError:
-        # The reader of stdout went away (``convert stream ... | head``): stop quietly.
+    except Terminated as exc:
+        interrupted = exc.args[:1] == (signal.SIGINT,)
+        _say("interrupted" if interrupted else "terminated")
+        status = EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
+    except (OutputClosed, BrokenPipeError):
+        # The reader of stdout went away (``convert stream ... | head``): stop quietly, and
+        # point stdout at /dev/null so that flushing it at exit cannot fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, sys.stdout.fileno())
         status = EXIT_OK
     except Exception as exc:  # a bug: still one line, unless --debug
         if debug:

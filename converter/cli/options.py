@@ -13,7 +13,9 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")]
 Plugins = Annotated[
     list[str] | None,
     typer.Option(
-        "--plugin", metavar="MODULE", help="Load a plugin module by import path (repeatable)."
+        "--plugin",
+        metavar="MODULE",
+        help="Load a plugin module by import path or .py file (repeatable).",
     ),
 ]
 

@@ -86,6 +86,12 @@ def stream(
         bool,
         typer.Option("--realign", help="Repair detected shifts: re-pair, reject the orphan."),
     ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key", metavar="FIELD", help="Pair records by this field (e.g. id), not by position."
+        ),
+    ] = None,
     items_path: Annotated[
         list[str] | None,
         typer.Option(
@@ -121,6 +127,7 @@ def stream(
         checks=pairs(check, "--check"),
         strict=strict,
         realign=realign,
+        key=key,
         plugins=tuple(plugin or ()),
         items_paths=_items_paths(items_path, [lang for lang, _ in job_sources]),
     )

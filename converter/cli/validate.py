@@ -1,0 +1,85 @@
+"""``convert validate FILE ...``: a thin typer command over ``validate_files``."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import orjson
+import typer
+
+from converter.cli.options import Debug, Plugins, Quiet
+from converter.validate import DEFAULT_MAX_ERRORS, Finding, validate_files
+
+
+class ReportFormat(str, Enum):
+    """The format of the report this command writes."""
+
+    text = "text"
+    json = "json"
+
+
+def validate(
+    files: Annotated[
+        list[str],
+        typer.Argument(metavar="FILE...", help="JSON array or JSON Lines files ('-' is stdin)."),
+    ],
+    schema: Annotated[
+        str,
+        typer.Option(
+            "--schema",
+            metavar="NAME|PATH",
+            help="A bundled schema (record, record-tags, alpaca, dolly, dolly-ja, seed-tasks, "
+            "...) or a JSON Schema file.",
+        ),
+    ] = "record",
+    max_errors: Annotated[
+        int,
+        typer.Option(
+            "--max-errors",
+            min=0,
+            metavar="N",
+            help="List at most N findings (problems with whole files are always listed); "
+            "the counting goes on.",
+        ),
+    ] = DEFAULT_MAX_ERRORS,
+    languages: Annotated[
+        str | None,
+        typer.Option(
+            "--languages",
+            metavar="en,ja",
+            help="Languages every index of converter output must have.",
+        ),
+    ] = None,
+    format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format", "-f", help="text: one line per finding; json: one object on stdout."
+        ),
+    ] = ReportFormat.text,
+    quiet: Quiet = False,
+    plugin: Plugins = None,
+    debug: Debug = False,
+) -> int:
+    """Validate every record of each file; exit 0 all valid, 1 findings, 3 a file unreadable."""
+    as_text = format is ReportFormat.text
+    result = validate_files(
+        paths=files,
+        schema=schema,
+        max_errors=max_errors,
+        languages=[code.strip() for code in (languages or "").split(",") if code.strip()],
+        plugins=tuple(plugin or ()),
+        on_finding=_print if as_text else None,
+    )
+    if as_text:
+        sys.stdout.flush()
+        if not quiet:
+            sys.stderr.write(result.summary() + "\n")
+    else:
+        sys.stdout.buffer.write(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    return result.exit_status
+
+
+def _print(finding: Finding) -> None:
+    sys.stdout.write(f"{finding}\n")

@@ -1,0 +1,326 @@
+"""``convert validate``: stream-validate files record by record, with exact locations.
+
+Files are read with the same shape detection and readers as ``convert stream`` (JSON arrays,
+JSON Lines, ``.gz``, ``-`` for stdin), one record at a time, so memory stays flat. Each record is
+validated on its own: the compiled validator decides, jsonschema lists every violation of an
+invalid record. For converter output (schemas ``record`` and ``record-tags``) the checks of
+:mod:`converter.seqchecks` run as well. Findings are listed up to ``max_errors``; counting goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from converter.errors import (
+    EXIT_FATAL,
+    EXIT_OK,
+    EXIT_REJECTED,
+    InputError,
+    MalformedInput,
+    UsageError,
+)
+from converter.inputs import open_input
+from converter.plugins import build_manager, build_registry
+from converter.readers import read_items
+from converter.seqchecks import NONE, Issue, SeqChecks
+from converter.validation import RecordValidator, Violation, validator_for
+
+#: Bundled schemas of converter output: the seq, language and reasoning checks apply to them.
+OUTPUT_SCHEMAS = frozenset({"record", "record-tags"})
+DEFAULT_MAX_ERRORS = 100
+_DISAGREE = "rejected by the compiled validator; jsonschema names no violation"
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong: in a record (index, JSONL line, JSON pointer) or in a file as a whole."""
+
+    path: str
+    kind: str
+    message: str
+    record: int | None = None
+    line: int | None = None
+    pointer: str | None = None
+
+    def __str__(self) -> str:
+        if self.record is None:
+            return f"{self.path}: {self.kind}: {self.message}"
+        where = f"{self.path}:record {self.record}"
+        if self.line is not None:
+            where += f" (line {self.line})"
+        if self.pointer is not None:
+            return f"{where}: {self.pointer or '/'}: {self.message}"
+        return f"{where}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The finding as a JSON object."""
+        return {
+            "file": self.path,
+            "record": self.record,
+            "line": self.line,
+            "pointer": self.pointer,
+            "kind": self.kind,
+            "message": self.message,
+        }
+
+
+@dataclass
+class FileResult:
+    """What validating one file found. ``problem`` is set when the file as a whole failed:
+    ``malformed``, ``empty``, ``not-container`` or ``unreadable``."""
+
+    path: str
+    shape: str = ""
+    records: int = 0
+    invalid: int = 0
+    problem: str | None = None
+    kinds: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def valid(self) -> int:
+        """Records without a finding of their own."""
+        return self.records - self.invalid
+
+    @property
+    def status(self) -> str:
+        """``valid``, ``invalid`` or the file's problem."""
+        return self.problem or ("invalid" if self.kinds else "valid")
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's entry in the JSON report."""
+        return {
+            "path": self.path,
+            "shape": self.shape or None,
+            "status": self.status,
+            "records": self.records,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "by_kind": dict(self.kinds.most_common()),
+        }
+
+
+@dataclass
+class ValidationResult:
+    """The outcome of a run: per-file results, the listed findings and the counts."""
+
+    schema: str
+    files: list[FileResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    max_errors: int = DEFAULT_MAX_ERRORS
+    seconds: float = 0.0
+
+    @property
+    def kinds(self) -> Counter[str]:
+        """Findings of every file, counted by kind."""
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.kinds)
+        return total
+
+    @property
+    def exit_status(self) -> int:
+        """0 all valid; 1 invalid records or a malformed/empty/scalar file; 3 a file unreadable."""
+        if any(f.problem == "unreadable" for f in self.files):
+            return EXIT_FATAL
+        return EXIT_REJECTED if any(f.kinds for f in self.files) else EXIT_OK
+
+    def totals(self) -> dict[str, int]:
+        """Files, records, valid, invalid, findings and listed findings."""
+        return {
+            "files": len(self.files),
+            "records": sum(f.records for f in self.files),
+            "valid": sum(f.valid for f in self.files),
+            "invalid": sum(f.invalid for f in self.files),
+            "findings": sum(self.kinds.values()),
+            "listed": len(self.findings),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole report as one JSON object (``--format json``)."""
+        return {
+            "ok": self.exit_status == EXIT_OK,
+            "exit_status": self.exit_status,
+            "schema": self.schema,
+            "totals": self.totals(),
+            "by_kind": dict(self.kinds.most_common()),
+            "files": [f.to_json() for f in self.files],
+            "findings": [f.to_json() for f in self.findings],
+            "max_errors": self.max_errors,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        """A few lines for people: counts, findings by kind, what was not listed."""
+        t = self.totals()
+        rate = t["records"] / self.seconds if self.seconds > 0 else 0.0
+        files = "file" if t["files"] == 1 else "files"
+        lines = [
+            f"checked {t['files']} {files}, {t['records']:,} records against {self.schema} "
+            f"in {self.seconds:.2f} s ({rate:,.0f} records/s): "
+            f"{t['valid']:,} valid, {t['invalid']:,} invalid"
+        ]
+        if t["findings"]:
+            kinds = ", ".join(f"{k} {n:,}" for k, n in self.kinds.most_common())
+            lines.append(f"findings: {kinds}")
+        if t["findings"] > t["listed"]:
+            listed = f"listed {t['listed']:,} of {t['findings']:,} findings"
+            lines.append(f"{listed} (--max-errors {self.max_errors})")
+        return "\n".join(lines)
+
+
+def validate_files(
+    *,
+    paths: Sequence[str],
+    schema: str = "record",
+    max_errors: int = DEFAULT_MAX_ERRORS,
+    languages: Sequence[str] = (),
+    plugins: Sequence[str] = (),
+    on_finding: Callable[[Finding], None] | None = None,
+) -> ValidationResult:
+    """Validate every record of each file in ``paths`` against ``schema`` (a bundled name or a
+    schema file); ``on_finding`` sees each listed finding as it is found.
+
+    ``max_errors`` bounds the listing (file-level problems are always listed), not the counting.
+    ``languages`` (codes such as ``en``) must all be present at every index of converter output.
+    Raises UsageError for a bad schema or option; problems with the files are findings.
+    """
+    if not paths:
+        raise UsageError("give at least one file to validate ('-' for stdin)")
+    if sum(p == STDIN for p in paths) > 1:
+        raise UsageError("stdin ('-') can be given once")
+    if max_errors < 0:
+        raise UsageError(f"--max-errors must be 0 or more, not {max_errors}")
+    validator = validator_for(schema)
+    make_checks = _seq_checks(schema, languages, plugins)
+    result = ValidationResult(schema=schema, max_errors=max_errors)
+    started = time.perf_counter()
+    for path in paths:
+        file = FileResult(path)
+        result.files.append(file)
+        _validate_file(file, validator, make_checks, _Sink(result, file, on_finding))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _seq_checks(
+    schema: str, languages: Sequence[str], plugins: Sequence[str]
+) -> Callable[[], SeqChecks] | None:
+    """A factory of per-file output checks, or None when ``schema`` is not converter output."""
+    if schema not in OUTPUT_SCHEMAS:
+        if languages:
+            raise UsageError("--languages checks converter output (--schema record or record-tags)")
+        return None
+    registry = build_registry(build_manager(plugins))
+    unknown = [code for code in languages if code not in registry.languages]
+    if unknown:
+        known = ", ".join(sorted(registry.languages))
+        raise UsageError(f"unknown language {unknown[0]!r} in --languages; known: {known}")
+    required = [registry.languages[code] for code in languages]
+    return lambda: SeqChecks(registry.languages.values(), required)
+
+
+class _Sink:
+    """Counts every finding of one file and lists the first ``max_errors`` of the run."""
+
+    def __init__(
+        self,
+        result: ValidationResult,
+        file: FileResult,
+        on_finding: Callable[[Finding], None] | None,
+    ) -> None:
+        self.result, self.file, self.on_finding = result, file, on_finding
+
+    def add(self, finding: Finding, listed: bool = False) -> None:
+        self.file.kinds[finding.kind] += 1
+        if listed or len(self.result.findings) < self.result.max_errors:
+            self.result.findings.append(finding)
+            if self.on_finding is not None:
+                self.on_finding(finding)
+
+    def problem(self, exc: InputError, kind: str) -> None:
+        """The file as a whole failed: always listed."""
+        self.file.problem = kind
+        message = str(exc).removeprefix(f"{self.file.path}: ")
+        self.add(Finding(self.file.path, kind, message), listed=True)
+
+
+def _validate_file(
+    file: FileResult,
+    validator: RecordValidator,
+    make_checks: Callable[[], SeqChecks] | None,
+    sink: _Sink,
+) -> None:
+    try:
+        source = open_input(file.path, file.path)
+    except MalformedInput as exc:
+        return sink.problem(exc, exc.kind)
+    except InputError as exc:
+        return sink.problem(exc, "unreadable")
+    checks = make_checks() if make_checks is not None else None
+    try:
+        file.shape = source.shape
+        file.records = _validate_records(read_items(source), validator, checks, sink)
+        if checks is not None:
+            _report(checks.finish(), sink)
+        if file.records == 0 and file.shape == "array":
+            file.problem = "empty"
+            sink.add(Finding(file.path, "empty", "the array holds no records"), listed=True)
+    except MalformedInput as exc:
+        sink.problem(exc, exc.kind)
+    except InputError as exc:
+        sink.problem(exc, "unreadable")
+    finally:
+        if checks is not None:
+            checks.close()
+        source.close()
+
+
+def _validate_records(
+    items: Iterator[Any], validator: RecordValidator, checks: SeqChecks | None, sink: _Sink
+) -> int:
+    """The hot loop: the compiled validator, then the cheap output checks, for every record;
+    jsonschema only for the invalid ones. Returns the number of records read."""
+    is_valid = validator.fast.is_valid  # the compiled validator itself: no wrapper per record
+    check = checks.check if checks is not None else None
+    count = 0
+    for count, (obj, line, error, _raw) in enumerate(items, 1):
+        if error is None and is_valid(obj):
+            if check is None or not (issues := check(count - 1, line, obj)):
+                continue
+            _record_findings(count - 1, line, issues, None, sink)
+        elif error is None:
+            issues = checks.check_any(count - 1, line, obj) if checks is not None else NONE
+            found = validator.violations(obj) or [Violation("", _DISAGREE, "invalid")]
+            _record_findings(count - 1, line, issues, found, sink)
+        else:
+            _record_findings(
+                count - 1, line, ((count - 1, line, "malformed", "", error),), None, sink
+            )
+    return count
+
+
+def _record_findings(
+    index: int,
+    line: int | None,
+    issues: tuple[Issue, ...],
+    violations: list[Violation] | None,
+    sink: _Sink,
+) -> None:
+    """List the findings of the index group this record closed, then the record's own."""
+    _report([i for i in issues if i[0] != index], sink)
+    own = [i for i in issues if i[0] == index]
+    for v in violations or ():
+        sink.add(Finding(sink.file.path, f"schema/{v.keyword}", v.message, index, line, v.pointer))
+    if violations or own:
+        sink.file.invalid += 1
+    _report(own, sink)
+
+
+def _report(issues: Iterable[Issue], sink: _Sink) -> None:
+    for index, line, kind, pointer, message in issues:
+        sink.add(Finding(sink.file.path, kind, message, index, line, pointer or None))

@@ -1,0 +1,665 @@
+"""Robustness of ``convert stream``: bad input, faults and signals.
+
+Every fatal case must give exactly one ``convert: error: ...`` line naming the file (and the
+position where there is one), exit status 3 (130/143 for signals), no traceback and nothing
+written — no output, no rejects, no report, no temporary file. Every non-fatal case must reject
+whole groups with their reasons, write the rest, and account for every record it read.
+
+Most cases run the CLI's ``main()`` in-process (the same function the console script calls,
+~50x faster than a subprocess); faults that need a real process (signals, pipes, /dev/full,
+memory limits) run ``python -m converter``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from helpers import ALPACA_EN, ALPACA_JA, SEED_DIR, SHARED, run_cli
+
+from converter.cli import main
+from converter.errors import ConverterError
+from converter.inputs import open_input
+from converter.readers import read_items
+
+SUITE = SHARED / "jsontestsuite" / "test_parsing"
+SEED_EN = SEED_DIR / "seed_tasks.en.jsonl"
+SEED_JA = SEED_DIR / "seed_tasks_jp_cleaned.ja.jsonl"
+EN = ALPACA_EN.read_bytes()
+JA = ALPACA_JA.read_bytes()
+EN_RECORDS: list[dict[str, Any]] = json.loads(EN)
+POSITION = re.compile(r"line (\d+), column (\d+) \(byte (\d+)\)")
+
+
+@dataclass
+class Run:
+    """One CLI run: exit status, stderr, and the folder it ran in."""
+
+    status: int
+    err: str
+    folder: Path
+
+
+@pytest.fixture
+def convert(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Run ``convert ARGS`` in-process in ``tmp_path``; give back status and stderr."""
+    monkeypatch.chdir(tmp_path)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def run(*args: str | Path) -> Run:
+        with pytest.raises(SystemExit) as exited:
+            main([str(a) for a in args])
+        return Run(int(exited.value.code or 0), capsys.readouterr().err, tmp_path)
+
+    yield run
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+
+
+def put(folder: Path, name: str, data: bytes | list[Any]) -> Path:
+    """Write an input file (a list is written as a JSON array)."""
+    path = folder / name
+    path.write_bytes(data if isinstance(data, bytes) else orjson.dumps(data))
+    return path
+
+
+def stream(
+    convert: Callable[..., Run],
+    en: bytes | list[Any],
+    ja: bytes | list[Any] = JA,
+    *extra: str,
+    suffix: str = ".json",
+) -> Run:
+    """In the current folder: ``convert stream en=en.json ja=ja.json -o out.json --report
+    report.json EXTRA`` (``.jsonl`` names with ``suffix=".jsonl"``)."""
+    put(Path.cwd(), "en" + suffix, en)
+    put(Path.cwd(), "ja" + suffix, ja)
+    args = [f"en=en{suffix}", f"ja=ja{suffix}", "-o", "out.json", "--report", "report.json"]
+    return convert("stream", *args, *extra)
+
+
+def fatal(run: Run, *names: str, status: int = 3) -> str:
+    """Assert one clean error line, the exit status and that nothing was written."""
+    assert run.status == status, run.err
+    lines = run.err.splitlines()
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("convert: "), run.err
+    assert "Traceback" not in run.err
+    for name in names:
+        assert name in lines[0], lines[0]
+    nothing_written(run.folder)
+    return lines[0]
+
+
+def nothing_written(folder: Path) -> None:
+    """No output, rejects, report or temporary file in ``folder`` (inputs are en.*/ja.*)."""
+    written = [p.name for p in folder.iterdir() if not p.name.startswith(("en.", "ja."))]
+    assert written == [], written
+
+
+def position(line: str, data: bytes) -> int:
+    """The byte offset an error line names, after checking its line and column agree."""
+    found = POSITION.search(line)
+    assert found, line
+    line_no, column, offset = map(int, found.groups())
+    assert line_no == data[:offset].count(b"\n") + 1, line
+    assert column == offset - (data.rfind(b"\n", 0, offset) + 1) + 1, line
+    return offset
+
+
+def reconciled(folder: Path) -> dict[str, Any]:
+    """Load the run's report and check read = written + rejected + unpaired for every source."""
+    report = json.loads((folder / "report.json").read_bytes())
+    for source in report["sources"]:
+        assert source["reconciles"] is True, source
+        assert source["read"] == source["written"] + source["rejected"] + source["unpaired"]
+    return report
+
+
+def value_at(data: bytes, index: int, key: bytes = b"instruction") -> int:
+    """Offset of the first character of record ``index``'s ``key`` string value."""
+    at = -1
+    for _ in range(index + 1):
+        at = data.index(b'"' + key + b'": "', at + 1)
+    return at + len(key) + 5
+
+
+def insert(data: bytes, at: int, text: bytes) -> bytes:
+    """``data`` with ``text`` inserted at ``at``."""
+    return data[:at] + text + data[at:]
+
+
+# --- malformed JSON arrays: fatal, with the exact position ---------------------------------
+
+AT = value_at(EN, 3)
+KEY_AT = AT - len(b'"instruction": "')
+MALFORMED = {
+    "trailing-garbage": (EN.rstrip() + b" xyz", len(EN.rstrip()) + 1, "trailing garbage"),
+    "control-character": (insert(EN, AT, b"\x01"), AT, "control character 0x01"),
+    "raw-newline-in-string": (insert(EN, AT, b"\n"), AT, "control character 0x0A"),
+    "nan": (insert(EN, KEY_AT, b'"x": NaN, '), KEY_AT + 5, "JSON has no NaN or Infinity"),
+    "infinity": (insert(EN, KEY_AT, b'"x": Infinity, '), KEY_AT + 5, "JSON has no NaN"),
+    "minus-infinity": (insert(EN, KEY_AT, b'"x": -Infinity, '), KEY_AT + 5, "JSON has no NaN"),
+    "invalid-escape": (insert(EN, AT, b"\\q"), AT, "'\\' occurs before a character"),
+    "invalid-utf8": (insert(EN, AT, b"\xff"), AT, "not valid UTF-8: byte 0xFF"),
+    "huge-integer": (
+        insert(EN, KEY_AT, b'"id": 123456789012345678901, '),
+        KEY_AT + 6,
+        "number 123456789012345678901 is too large",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=list(MALFORMED))
+def test_malformed_array_is_fatal_at_its_position(convert, case: str) -> None:
+    data, offset, what = MALFORMED[case]
+    line = fatal(stream(convert, data), "en=en.json: ", what)
+    assert position(line, data) == offset
+
+
+def test_truncated_array_names_the_end_of_input(convert) -> None:
+    data = EN[: value_at(EN, 5) + 20]
+    line = fatal(stream(convert, data), "en=en.json: ", "truncated JSON")
+    assert f"end of input (byte {len(data)})" in line
+
+
+def test_latin1_array_is_reported_as_not_utf8(convert) -> None:
+    records = [dict(r) for r in EN_RECORDS[:5]]
+    records[2]["instruction"] = "Recommend a café for breakfast."
+    data = json.dumps(records, ensure_ascii=False, indent=2).encode("latin-1")
+    line = fatal(stream(convert, data, JA, "--limit", "5"), "en=en.json", "not valid UTF-8")
+    assert "Latin-1" in line
+    assert position(line, data) == data.index("é".encode("latin-1"))
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("bom", [True, False], ids=["bom", "no-bom"])
+def test_utf16_and_utf32_are_named(convert, codec: str, bom: bool) -> None:
+    boms = {
+        "utf-16-le": codecs.BOM_UTF16_LE,
+        "utf-16-be": codecs.BOM_UTF16_BE,
+        "utf-32-le": codecs.BOM_UTF32_LE,
+        "utf-32-be": codecs.BOM_UTF32_BE,
+    }
+    data = (boms[codec] if bom else b"") + EN.decode().encode(codec)
+    width, order = codec.split("-")[1:]
+    name = f"UTF-{width} ({'little' if order == 'le' else 'big'}-endian)"
+    fatal(stream(convert, data), "en=en.json", name, "UTF-8 only")
+
+
+def test_utf8_bom_is_accepted(convert) -> None:
+    plain = stream(convert, EN)
+    expected = (plain.folder / "out.json").read_bytes()
+    with_bom = stream(convert, codecs.BOM_UTF8 + EN)
+    assert (with_bom.status, plain.status) == (0, 0)
+    assert (with_bom.folder / "out.json").read_bytes() == expected
+
+
+# --- wrong shapes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [b"42", b'"text"', b"true", b"null", b"-1.5"])
+def test_top_level_scalar_is_fatal(convert, data: bytes) -> None:
+    fatal(stream(convert, data), "en=en.json: byte 0: ", "not a record container")
+
+
+def wrapped(records: list[Any], pretty: bool) -> bytes:
+    """``{"meta": ..., "data": records}`` as one line or pretty-printed over many."""
+    document = {"meta": {"source": "test"}, "data": records}
+    return json.dumps(document, ensure_ascii=False, indent=2 if pretty else None).encode()
+
+
+@pytest.mark.parametrize("pretty", [True, False], ids=["pretty", "one-line"])
+def test_wrapped_array_suggests_items_path(convert, pretty: bool) -> None:
+    fatal(stream(convert, wrapped(EN_RECORDS, pretty)), "en=en.json", "--items-path data.item")
+
+
+@pytest.mark.parametrize("pretty", [True, False], ids=["pretty", "one-line"])
+def test_items_path_streams_a_wrapped_array(convert, pretty: bool) -> None:
+    plain = stream(convert, EN)
+    expected = (plain.folder / "out.json").read_bytes()
+    run = stream(convert, wrapped(EN_RECORDS, pretty), JA, "--items-path", "en=data.item")
+    assert run.status == plain.status == 0, run.err
+    assert (run.folder / "out.json").read_bytes() == expected
+    both = stream(
+        convert,
+        wrapped(EN_RECORDS, pretty),
+        wrapped(json.loads(JA), pretty),
+        "--items-path",
+        "data.item",
+    )
+    assert both.status == 0, both.err
+    assert (both.folder / "out.json").read_bytes() == expected
+    reconciled(both.folder)
+
+
+def test_items_path_that_matches_nothing_is_fatal(convert) -> None:
+    fatal(
+        stream(convert, wrapped(EN_RECORDS, True), JA, "--items-path", "en=rows.item"),
+        "en=en.json",
+        "--items-path rows.item matches nothing",
+    )
+
+
+# --- groups rejected whole, with reasons; the rest written; everything accounted for ------
+
+
+def edited(records: list[Any], edits: dict[int, Callable[[dict[str, Any]], Any]]) -> list[Any]:
+    """A copy of ``records`` with record ``i`` replaced by ``edits[i](record)``."""
+    return [edits[i](dict(r)) if i in edits else r for i, r in enumerate(records)]
+
+
+def jsonl_with(path: Path, edits: dict[int, Callable[[bytes], bytes]]) -> bytes:
+    """The lines of ``path`` with line ``i`` (0-based) replaced by ``edits[i](line)``."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    return b"".join(edits[i](line) if i in edits else line for i, line in enumerate(lines))
+
+
+def without(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda r: {k: v for k, v in r.items() if k != key}
+
+
+def setting(key: str, value: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda r: {**r, key: value}
+
+
+def latin1_line(line: bytes) -> bytes:
+    return line.decode().replace('"instruction": "', '"instruction": "Café: ').encode("latin-1")
+
+
+# name -> (EN data, JA data, suffix, {rejected index: reason in the EN rejects line})
+REJECTED: dict[str, tuple[Any, Any, str, dict[int, str]]] = {
+    "not-objects": (
+        edited(
+            EN_RECORDS, {2: lambda r: 42, 5: lambda r: "text", 7: lambda r: None, 9: lambda r: [r]}
+        ),
+        JA,
+        ".json",
+        {
+            2: "record is a number, not an object",
+            5: "record is a string, not an object",
+            7: "record is null, not an object",
+            9: "record is an array, not an object",
+        },
+    ),
+    "bad-fields": (
+        edited(
+            EN_RECORDS,
+            {
+                1: without("output"),
+                4: setting("input", None),
+                6: setting("instruction", 7),
+                8: setting("output", ["a"]),
+            },
+        ),
+        JA,
+        ".json",
+        {
+            1: "missing field 'output'",
+            4: "field 'input' is null, not a string",
+            6: "field 'instruction' is a number, not a string",
+            8: "field 'output' is an array, not a string",
+        },
+    ),
+    "lone-surrogate-array": (
+        insert(EN, value_at(EN, 3), b"\\ud800"),
+        JA,
+        ".json",
+        {3: "lone surrogate: \\ud800 at line"},
+    ),
+    "lone-low-surrogate-array": (
+        insert(EN, value_at(EN, 6), b"\\uDC00x"),
+        JA,
+        ".json",
+        {6: "lone surrogate: \\uDC00 at line"},
+    ),
+    "corrupt-jsonl-line": (
+        jsonl_with(SEED_EN, {9: lambda line: line[:60] + b"\n"}),
+        SEED_JA.read_bytes(),
+        ".jsonl",
+        {9: "invalid JSON: line 10, column"},
+    ),
+    "lone-surrogate-jsonl": (
+        jsonl_with(
+            SEED_EN,
+            {4: lambda line: line.replace(b'"instruction": "', b'"instruction": "\\ud800', 1)},
+        ),
+        SEED_JA.read_bytes(),
+        ".jsonl",
+        {4: "lone surrogate: line 5"},
+    ),
+    "latin1-jsonl-line": (
+        jsonl_with(SEED_EN, {3: latin1_line}),
+        SEED_JA.read_bytes(),
+        ".jsonl",
+        {3: "not valid UTF-8: line 4, column"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REJECTED, ids=list(REJECTED))
+def test_bad_records_reject_their_group_and_the_rest_goes_through(convert, case: str) -> None:
+    en, ja, suffix, expected = REJECTED[case]
+    run = stream(convert, en, ja, suffix=suffix)
+    assert run.status == 1, run.err
+    assert "Traceback" not in run.err
+    lines = [
+        orjson.loads(x) for x in (run.folder / "out.json.rejects.jsonl").read_bytes().splitlines()
+    ]
+    assert sorted({line["index"] for line in lines}) == sorted(expected)
+    for line in lines:
+        assert {"source", "lang", "index", "reasons"} <= line.keys()
+        assert ("raw" in line) != ("record" in line)
+        if line["lang"] == "en":
+            assert line["source"] == "en" + suffix
+            assert expected[line["index"]] in line["reasons"][0], line["reasons"]
+        else:
+            assert line["reasons"][0].startswith("partner rejected: en: "), line
+    if suffix == ".jsonl":  # the raw line, as read, for lines that did not parse
+        raw_lines = [line for line in lines if "raw" in line]
+        assert len(raw_lines) == len(expected)
+        source_lines = en.splitlines()
+        for line in raw_lines:
+            assert line["raw"] == source_lines[line["index"]].decode("utf-8", "backslashreplace")
+    written = orjson.loads((run.folder / "out.json").read_bytes())
+    n = len(orjson.loads(ja) if suffix == ".json" else ja.splitlines())
+    assert [r["seq"] for r in written[::2]] == [f"{i}EN" for i in range(n) if i not in expected]
+    report = reconciled(run.folder)
+    assert report["groups"] == {"read": n, "written": n - len(expected), "rejected": len(expected)}
+
+
+def test_extra_keys_become_tags_and_are_counted(convert) -> None:
+    records = edited(EN_RECORDS, {i: setting("id", i) for i in range(3)})
+    records = [{**r, "category": "seed"} for r in records]
+    run = stream(convert, records)
+    assert run.status == 0, run.err
+    report = reconciled(run.folder)
+    assert report["sources"][0]["dropped_keys"] == {"category": 175, "id": 3}
+    assert report["sources"][1]["dropped_keys"] == {}
+    kept = stream(convert, records, JA, "--keep-tags")
+    rows = orjson.loads((kept.folder / "out.json").read_bytes())
+    assert rows[0]["tags"] == {"id": 0, "category": "seed"}
+    assert rows[6]["tags"] == {"category": "seed"}
+    assert reconciled(kept.folder)["sources"][0]["dropped_keys"] == {}
+
+
+# --- extreme values ------------------------------------------------------------------------
+
+
+def limited_memory(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    "name", ["n_structure_100000_opening_arrays.json", "n_structure_open_array_object.json"]
+)
+def test_deep_nesting_fails_fast_in_little_memory(tmp_path: Path, name: str) -> None:
+    # ijson.items() needs over 4 GB on these files; the address space here is 1 GiB.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "converter",
+            "stream",
+            f"en={SUITE / name}",
+            f"ja={ALPACA_JA}",
+            "-o",
+            tmp_path / "out.json",
+        ],
+        capture_output=True,
+        timeout=30,
+        preexec_fn=limited_memory(1 << 30),
+        env={**os.environ, "CONVERTER_LOAD_PLUGINS": ""},
+    )
+    fatal(Run(proc.returncode, proc.stderr.decode(), tmp_path), name, "nested deeper than 64")
+
+
+def test_very_long_strings_go_through(tmp_path: Path, checks_off_args: list[str]) -> None:
+    long_en = "All work and no play. " * 2_300_000  # 50.6 MB
+    long_ja = "仕事ばかりで遊ばない。" * 600_000
+    put(tmp_path, "en.json", [{"instruction": "Repeat.", "input": long_en, "output": "ok"}])
+    put(
+        tmp_path,
+        "ja.jsonl",
+        orjson.dumps({"instruction": "繰り返す。", "input": long_ja, "output": "はい"}) + b"\n",
+    )
+    proc = run_cli(
+        "stream", "en=en.json", "ja=ja.jsonl", "-o", "out.jsonl", *checks_off_args, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    en_row, ja_row = map(orjson.loads, (tmp_path / "out.jsonl").read_bytes().splitlines())
+    assert en_row["input"] == long_en and ja_row["input"] == long_ja
+
+
+def test_json_test_suite_never_crashes_the_readers() -> None:
+    # Known leniencies: yajl takes a form feed as whitespace; a '{'-first file holding two
+    # values is read as concatenated JSON (the string is then rejected as not an object).
+    lenient = {
+        "n_structure_whitespace_formfeed.json",
+        "n_structure_object_with_trailing_garbage.json",
+    }
+    for path in sorted(SUITE.iterdir()):
+        started = time.perf_counter()
+        try:
+            source = open_input(path.name, str(path))
+            try:
+                items = list(read_items(source))
+            finally:
+                source.close()
+        except ConverterError as exc:
+            assert str(exc).startswith(path.name), exc
+            items = None
+        assert time.perf_counter() - started < 5, path.name
+        if path.name.startswith("n_") and path.name not in lenient:
+            assert items is None or any(item.error for item in items), path.name
+
+
+# --- empty files and unequal counts --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b" \n\t\r\n", codecs.BOM_UTF8], ids=["empty", "spaces", "bom"]
+)
+def test_empty_file_is_fatal(convert, data: bytes) -> None:
+    line = fatal(stream(convert, data), "en=en.json: ")
+    assert "empty file" in line or "only whitespace" in line
+
+
+def test_empty_arrays_give_an_empty_output(convert) -> None:
+    run = stream(convert, b"[]", b"[ ]\n")
+    assert run.status == 0, run.err
+    assert (run.folder / "out.json").read_bytes() == b"[]"
+    assert reconciled(run.folder)["groups"]["read"] == 0
+
+
+def test_unequal_counts_name_the_shorter_file(convert) -> None:
+    short_ja = json.loads(JA)[:100]
+    line = fatal(stream(convert, EN, short_ja), "ja=ja.json: ends after 100 records")
+    assert "en=en.json" in line and "--unequal shortest" in line
+
+
+def test_unequal_shortest_reports_unpaired_records(convert) -> None:
+    run = stream(convert, EN, json.loads(JA)[:100], "--unequal", "shortest")
+    assert run.status == 0, run.err
+    assert "en: 75 records left unpaired" in run.err
+    en, ja = reconciled(run.folder)["sources"]
+    assert (en["read"], en["written"], en["unpaired"]) == (175, 100, 75)
+    assert (ja["read"], ja["written"], ja["unpaired"]) == (100, 100, 0)
+
+
+# --- I/O faults ----------------------------------------------------------------------------
+
+
+def test_missing_input(convert) -> None:
+    put(Path.cwd(), "ja.json", JA)
+    fatal(
+        convert("stream", "en=en.json", "ja=ja.json", "-o", "out.json"), "en=en.json: no such file"
+    )
+
+
+def test_directory_as_input(convert) -> None:
+    (Path.cwd() / "en.d").mkdir()
+    put(Path.cwd(), "ja.json", JA)
+    run = convert("stream", "en=en.d", "ja=ja.json", "-o", "out.json")
+    assert run.status == 3 and run.err == "convert: error: en=en.d: is a directory, not a file\n"
+
+
+def unreadable(folder: Path) -> str:
+    """A path this process may not read: a chmod 000 file, or (as root) a guarded /proc file."""
+    if os.geteuid() != 0:
+        path = put(folder, "en.json", EN)
+        path.chmod(0)
+        return str(path)
+    for candidate in ("/proc/1/environ", "/proc/1/mem"):
+        try:
+            os.close(os.open(candidate, os.O_RDONLY))
+        except PermissionError:
+            return candidate
+        except OSError:
+            continue
+    pytest.skip("running as root with no unreadable file to test with")
+
+
+def test_unreadable_input(convert) -> None:
+    path = unreadable(Path.cwd())
+    put(Path.cwd(), "ja.json", JA)
+    fatal(convert("stream", f"en={path}", "ja=ja.json", "-o", "out.json"), "permission denied")
+
+
+def test_output_folder_missing(convert) -> None:
+    put(Path.cwd(), "en.json", EN)
+    put(Path.cwd(), "ja.json", JA)
+    fatal(
+        convert("stream", "en=en.json", "ja=ja.json", "-o", "no/such/out.json"),
+        "no/such/out.json: folder",
+        "does not exist",
+    )
+
+
+def test_full_device_is_a_clean_error(tmp_path: Path) -> None:
+    proc = run_cli(
+        "stream",
+        f"en={ALPACA_EN}",
+        f"ja={ALPACA_JA}",
+        "-o",
+        "/dev/full",
+        "--rejects",
+        "r.jsonl",
+        cwd=tmp_path,
+    )
+    fatal(
+        Run(proc.returncode, proc.stderr.decode(), tmp_path),
+        "/dev/full: cannot write: No space left on device",
+    )
+
+
+class FailingFile:
+    """A file whose writes fail with ENOSPC once ``room`` bytes were written."""
+
+    def __init__(self, real: Any, room: int) -> None:
+        self.real, self.room = real, room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return self.real.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_injected_write_error_keeps_the_previous_output(convert, monkeypatch) -> None:
+    folder = Path.cwd()
+    put(folder, "en.json", EN)
+    put(folder, "ja.json", JA)
+    (folder / "out.jsonl").write_bytes(b"previous good output\n")
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: FailingFile(real_fdopen(*a, **k), 50_000))
+    run = convert("stream", "en=en.json", "ja=ja.json", "-o", "out.jsonl", "--format", "jsonl")
+    assert run.status == 3, run.err
+    assert run.err == "convert: error: out.jsonl: cannot write: No space left on device\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["en.json", "ja.json", "out.jsonl"]
+    assert (folder / "out.jsonl").read_bytes() == b"previous good output\n"
+
+
+@pytest.fixture(scope="module")
+def big_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 200,000-record EN/JA JSON Lines pair (~110 MB): long enough to interrupt."""
+    folder = tmp_path_factory.mktemp("big")
+    texts = {
+        "en": "Explain the water cycle to a child.",
+        "ja": "子供に水の循環を説明してください。",
+    }
+    for lang, text in texts.items():
+        record = {"instruction": text, "input": "", "output": text * 3}
+        line = orjson.dumps(record) + b"\n"
+        (folder / f"big.{lang}.jsonl").write_bytes(line * 200_000)
+    return folder / "big.en.jsonl", folder / "big.ja.jsonl"
+
+
+def start(tmp_path: Path, *args: str | Path, **popen: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "converter", *map(str, args)],
+        cwd=tmp_path,
+        env={**os.environ, "CONVERTER_LOAD_PLUGINS": ""},
+        stderr=subprocess.PIPE,
+        **popen,
+    )
+
+
+def test_stdout_closed_early_exits_quietly(tmp_path: Path, big_pair: tuple[Path, Path]) -> None:
+    en, ja = big_pair
+    proc = start(tmp_path, "stream", f"en={en}", f"ja={ja}", stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    head = proc.stdout.read(100)  # like `| head -c 100`
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert len(head) == 100
+    assert (proc.returncode, err) == (0, b"")
+    assert list(tmp_path.iterdir()) == []
+
+
+def temporaries(folder: Path) -> Iterator[Path]:
+    return folder.glob(".out.json.*.tmp")
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_signal_removes_the_temporary_output(
+    tmp_path: Path, big_pair: tuple[Path, Path], signum: int, status: int, word: str
+) -> None:
+    en, ja = big_pair
+    (tmp_path / "out.json").write_bytes(b"previous good output\n")
+    proc = start(tmp_path, "stream", f"en={en}", f"ja={ja}", "-o", "out.json")
+    deadline = time.monotonic() + 20
+    while not any(temporaries(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before the signal: make the input bigger"
+    assert any(temporaries(tmp_path))
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err.decode()) == (status, f"convert: {word}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    assert (tmp_path / "out.json").read_bytes() == b"previous good output\n"

@@ -1,0 +1,423 @@
+"""`convert validate` on real files: input schemas, converter output and its corrupted copies,
+the report formats, --max-errors and the exit statuses."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SEED_DIR, SHARED, run_cli
+
+import converter.seqchecks
+from converter.errors import UsageError
+from converter.validate import ValidationResult, validate_files
+from converter.validation import validator_for
+
+FIRST_COMMIT = next((SHARED / "alpaca-ja-unpaired").glob("*first-commit.json"))
+HEAD_COMMIT = next((SHARED / "alpaca-ja-unpaired").glob("*head.json"))
+DOLLY_EN = sorted((DOLLY_DIR / "en-excerpts").glob("*.jsonl"))
+DOLLY_JA_FULL = DOLLY_DIR / "ja-full" / "databricks-dolly-15k-ja.jsonl"
+EVERYTHING = 1_000_000  # --max-errors that lists every finding
+
+
+def pointers(result: ValidationResult, pointer: str) -> set[int | None]:
+    """The records with a listed finding at ``pointer``."""
+    return {f.record for f in result.findings if f.pointer == pointer}
+
+
+# --- input schemas on real files -------------------------------------------------------------
+
+
+def test_alpaca_flags_exactly_the_empty_outputs_and_instructions() -> None:
+    result = validate_files(paths=[str(FIRST_COMMIT)], schema="alpaca", max_errors=EVERYTHING)
+    assert result.exit_status == 1
+    assert result.totals()["records"] == 10_000
+    assert result.totals()["invalid"] == 8_544
+    assert len(pointers(result, "/output")) == 8_544
+    assert len(pointers(result, "/instruction")) == 8_542
+    assert min(pointers(result, "/output")) == 1456  # the first 1,456 records are complete
+    assert pointers(result, "/input") == set()  # an empty input is fine
+    assert result.kinds == {"schema/minLength": 8_544 + 8_542}
+    assert str(result.findings[0]) == f"{FIRST_COMMIT}:record 1456: /output: '' should be non-empty"
+
+
+def test_alpaca_cli_lists_up_to_max_errors_and_counts_everything() -> None:
+    done = run_cli("validate", "--schema", "alpaca", "--max-errors", "3", FIRST_COMMIT)
+    assert done.returncode == 1
+    lines = done.stdout.decode().splitlines()
+    assert lines == [
+        f"{FIRST_COMMIT}:record 1456: /output: '' should be non-empty",
+        f"{FIRST_COMMIT}:record 1457: /output: '' should be non-empty",
+        f"{FIRST_COMMIT}:record 1458: /instruction: '' should be non-empty",
+    ]
+    summary = done.stderr.decode()
+    assert "10,000 records" in summary and "1,456 valid, 8,544 invalid" in summary
+    assert "listed 3 of 17,086 findings" in summary
+
+
+@pytest.mark.parametrize(
+    ("schema", "paths", "records"),
+    [
+        ("alpaca", [HEAD_COMMIT, ALPACA_EN, ALPACA_JA], 1456 + 175 + 175),
+        ("alpaca", sorted((SHARED / "alpaca-zh").glob("*.json")), 999 + 1000),
+        ("dolly", DOLLY_EN, 38),
+        ("dolly-ja", [DOLLY_JA_FULL], 15_015),
+        ("seed-tasks", sorted(SEED_DIR.glob("*.jsonl")), 5 * 175),
+    ],
+)
+def test_real_files_are_valid_against_their_schema(
+    schema: str, paths: list[Path], records: int
+) -> None:
+    result = validate_files(paths=[str(p) for p in paths], schema=schema)
+    assert (result.exit_status, result.totals()["records"]) == (0, records), result.findings[:3]
+    assert result.totals()["valid"] == records
+
+
+@pytest.mark.parametrize(
+    ("schema", "path", "pointer", "message"),
+    [
+        ("dolly", DOLLY_DIR / "ja-excerpts", "", "'context' is a required property"),
+        ("dolly-ja", DOLLY_DIR / "en-excerpts", "", "'index' is a required property"),
+        ("alpaca", DOLLY_DIR / "en-excerpts", "", "'output' is a required property"),
+        ("seed-tasks", DOLLY_DIR / "en-excerpts", "", "'instances' is a required property"),
+    ],
+)
+def test_a_file_against_the_wrong_schema_fails_every_record(
+    schema: str, path: Path, pointer: str, message: str
+) -> None:
+    files = sorted(path.glob("*.jsonl"))
+    result = validate_files(paths=[str(p) for p in files], schema=schema, max_errors=EVERYTHING)
+    assert result.totals()["invalid"] == result.totals()["records"] == 38
+    assert sum(f.message == message and f.pointer == pointer for f in result.findings) == 38
+    assert {f.line for f in result.findings} <= set(range(1, 21))  # JSONL: lines are given
+
+
+@pytest.mark.parametrize("schema", ["alpaca", "dolly", "dolly-ja", "seed-tasks"])
+def test_input_schemas_compiled_and_reference_validators_agree(schema: str) -> None:
+    validator = validator_for(schema)
+    rows: list[Any] = []
+    for path in [ALPACA_EN, *DOLLY_EN, *sorted((DOLLY_DIR / "ja-excerpts").glob("*.jsonl"))]:
+        text = path.read_text(encoding="utf-8")
+        rows += json.loads(text) if path.suffix == ".json" else map(json.loads, text.splitlines())
+    rows += [json.loads(line) for line in (SEED_DIR / "seed_tasks.en.jsonl").open()][:20]
+    broken = [{**r, k: v} for r in rows[:10] for k in r for v in ("", None, 3, [], {"a": 1})]
+    broken += [{**r, "instances": [r["instances"][0]] * 2} for r in rows if "instances" in r]
+    verdicts = set()
+    for row in rows + broken + ["x", 1, None, []]:
+        fast = validator.is_valid(row)
+        assert fast == (not validator.violations(row)), row
+        verdicts.add(fast)
+    assert verdicts == {True, False}
+
+
+# --- converter output ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pair_output(tmp_path_factory: pytest.TempPathFactory, checks_off_args: list[str]) -> Path:
+    """The real EN/JA pair through `convert stream` (JSON Lines, 350 records)."""
+    out = tmp_path_factory.mktemp("pair") / "pair.jsonl"
+    done = run_cli("stream", f"en={ALPACA_EN}", f"ja={ALPACA_JA}", *checks_off_args, "-o", out)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def records_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def write_jsonl(path: Path, records: list[Any]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    return path
+
+
+def test_converter_output_is_valid_as_jsonl_array_gzip_and_stdin(
+    tmp_path: Path, pair_output: Path, checks_off_args: list[str]
+) -> None:
+    array = tmp_path / "pair.json"
+    done = run_cli("stream", f"en={ALPACA_EN}", f"ja={ALPACA_JA}", *checks_off_args, "-o", array)
+    assert done.returncode == 0
+    packed = tmp_path / "pair.jsonl.gz"
+    packed.write_bytes(gzip.compress(pair_output.read_bytes()))
+    result = validate_files(
+        paths=[str(pair_output), str(array), str(packed)], languages=["en", "ja"]
+    )
+    assert result.exit_status == 0, result.findings
+    assert [(f.shape, f.records) for f in result.files] == [
+        ("jsonl", 350),
+        ("array", 350),
+        ("jsonl", 350),
+    ]
+    done = run_cli("validate", "-", "--languages", "en,ja", stdin=pair_output.read_bytes())
+    assert done.returncode == 0 and done.stdout == b""
+    assert "350 valid, 0 invalid" in done.stderr.decode()
+
+
+def corrupt(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """A copy of converter output with one defect of ``kind``."""
+    rs = [dict(r) for r in records]
+    if kind == "duplicate-seq":
+        rs[10] = dict(rs[4])  # 5EN where 5EN was; its partner 5JA is left alone
+    elif kind == "missing":
+        del rs[21]  # 10JA
+    elif kind == "reasoning":
+        rs[7]["reasoning"] = rs[6]["reasoning"]  # 3JA says English
+    elif kind == "extra-key":
+        rs[3]["notes"] = "x" * 10_000
+    elif kind == "order":
+        rs[40], rs[41] = rs[41], rs[40]  # 20JA before 20EN
+    elif kind == "unknown-language":
+        rs[9]["seq"] = "4XX"
+    return rs
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("duplicate-seq", [(10, "duplicate-seq", "/seq", "'2EN' occurs earlier")]),
+        ("missing", [(20, "missing-language", "/seq", "index 10 lacks JA (has EN)")]),
+        (
+            "reasoning",
+            [
+                (
+                    7,
+                    "reasoning",
+                    "/reasoning",
+                    "'AI assistant should reply in English language.' does not fit Japanese "
+                    "(3JA); expected 'AI assistant should reply in Japanese language.'",
+                )
+            ],
+        ),
+        (
+            "extra-key",
+            [
+                (
+                    3,
+                    "schema/additionalProperties",
+                    "",
+                    "Additional properties are not allowed ('notes' was unexpected)",
+                )
+            ],
+        ),
+        ("order", [(40, "languages", "/seq", "index 20 has JA, EN; index 0 has EN, JA")]),
+        (
+            "unknown-language",
+            [
+                (
+                    9,
+                    "unknown-language",
+                    "/seq",
+                    "suffix 'XX' is no registered language (known: EN, JA)",
+                )
+            ],
+        ),
+    ],
+)
+def test_each_defect_of_converter_output_is_found_exactly(
+    tmp_path: Path, pair_output: Path, kind: str, expected: list[tuple[Any, ...]]
+) -> None:
+    bad = write_jsonl(tmp_path / f"{kind}.jsonl", corrupt(records_of(pair_output), kind))
+    result = validate_files(paths=[str(bad)], languages=["en", "ja"] if kind == "missing" else ())
+    found = [(f.record, f.kind, f.pointer, f.message) for f in result.findings]
+    if kind == "duplicate-seq":  # index 2 lost its partner and index 5 its English record
+        assert found[0] == expected[0]
+        assert [f[1] for f in found[1:]] == ["languages", "languages"]
+    elif kind == "unknown-language":  # 4JA stands alone at index 4 too
+        assert found[0] == expected[0]
+    else:
+        assert found == expected
+    assert all(f.line == f.record + 1 for f in result.findings)  # JSONL: line = record + 1
+    assert result.exit_status == 1
+    assert len(str(result.findings[0])) < 400  # a 10,000-character value is never dumped
+
+
+FRENCH_PLUGIN = """
+from converter import hookimpl
+from converter.model import Language
+
+@hookimpl
+def register_languages(register):
+    register(Language("fr", "French", "FR", "AI assistant should reply in French language."))
+"""
+
+
+def test_languages_option_names_what_every_index_must_have(
+    tmp_path: Path, pair_output: Path
+) -> None:
+    plugin = tmp_path / "french.py"
+    plugin.write_text(FRENCH_PLUGIN)
+    result = validate_files(
+        paths=[str(pair_output)], languages=["en", "fr"], plugins=[str(plugin)], max_errors=2
+    )
+    assert result.kinds == {"missing-language": 175}
+    assert result.totals()["invalid"] == 0  # a group finding: no record is invalid by itself
+    assert [f.message for f in result.findings] == [
+        "index 0 lacks FR (has EN, JA)",
+        "index 1 lacks FR (has EN, JA)",
+    ]
+    done = run_cli("validate", pair_output, "--languages", "fr", "--plugin", plugin, "-q")
+    assert done.returncode == 1 and len(done.stdout.splitlines()) == 100  # the default listing
+
+
+def test_stages_and_gaps_are_checked_per_stage_prefix(tmp_path: Path, pair_output: Path) -> None:
+    records = records_of(pair_output)
+    staged = [{**r, "seq": f"init/{r['seq']}"} for r in records[:6]]
+    staged += [r for r in records[10:14] if r["seq"].endswith("EN")]  # stage "": EN only
+    staged += [{**r, "seq": f"init/{r['seq']}"} for r in records[20:22]]  # a gap at init/3..9
+    result = validate_files(paths=[str(write_jsonl(tmp_path / "s.jsonl", staged))])
+    assert result.exit_status == 0, result.findings
+    staged.append({**records[0], "seq": "init/0EN"})
+    result = validate_files(paths=[str(write_jsonl(tmp_path / "t.jsonl", staged))])
+    found = [(f.kind, f.message) for f in result.findings]
+    assert found == [
+        ("duplicate-seq", "'init/0EN' occurs earlier"),
+        ("languages", "stage 'init', index 0 has EN; index 0 has EN, JA"),
+    ]
+
+
+def test_duplicates_are_found_past_the_bitmap_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(converter.seqchecks, "BITMAP_BUDGET", 1 << 15)  # indexes < 32,768 fit
+    reasoning = "AI assistant should reply in English language."
+    seqs = [f"{i}EN" for i in (5, 40_000, 70_000, 5, 70_000, 100)]
+    row = {"reasoning": reasoning, "instruction": "i", "input": "", "output": "o"}
+    path = write_jsonl(tmp_path / "big.jsonl", [{"seq": s, **row} for s in seqs])
+    result = validate_files(paths=[str(path)])
+    dups = [(f.record, f.message) for f in result.findings if f.kind == "duplicate-seq"]
+    assert dups == [(3, "'5EN' occurs earlier"), (4, "'70000EN' occurs earlier")]
+
+
+def test_keep_tags_output_needs_the_record_tags_schema(
+    tmp_path: Path, checks_off_args: list[str]
+) -> None:
+    out = tmp_path / "tags.json"
+    ja = sorted((DOLLY_DIR / "ja-excerpts").glob("*.jsonl"))[0]  # records 0-11, like DOLLY_EN[0]
+    done = run_cli(
+        "stream", f"en={DOLLY_EN[0]}", f"ja={ja}", "--keep-tags", *checks_off_args, "-o", out
+    )
+    assert done.returncode == 0, done.stderr
+    assert validate_files(paths=[str(out)], schema="record-tags").exit_status == 0
+    plain = validate_files(paths=[str(out)], schema="record", max_errors=0)
+    assert plain.kinds == {"schema/additionalProperties": 24}
+    assert plain.findings == []  # --max-errors 0: nothing listed, everything counted
+
+
+# --- report formats and exit statuses --------------------------------------------------------
+
+
+def test_json_report_is_one_object_for_ci(tmp_path: Path, pair_output: Path) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", corrupt(records_of(pair_output), "reasoning"))
+    missing = tmp_path / "missing.json"
+    done = run_cli("validate", bad, pair_output, missing, "--format", "json")
+    assert done.returncode == 3  # one file could not be read: that wins
+    assert done.stderr == b""
+    report = json.loads(done.stdout)
+    assert report["ok"] is False and report["exit_status"] == 3
+    assert report["totals"] == {
+        "files": 3,
+        "records": 700,
+        "valid": 699,
+        "invalid": 1,
+        "findings": 2,
+        "listed": 2,
+    }
+    assert report["by_kind"] == {"reasoning": 1, "unreadable": 1}
+    assert [f["status"] for f in report["files"]] == ["invalid", "valid", "unreadable"]
+    first, second = report["findings"]
+    assert first == {
+        "file": str(bad),
+        "record": 7,
+        "line": 8,
+        "pointer": "/reasoning",
+        "kind": "reasoning",
+        "message": first["message"],
+    }
+    assert second == {
+        "file": str(missing),
+        "record": None,
+        "line": None,
+        "pointer": None,
+        "kind": "unreadable",
+        "message": "no such file",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "message"),
+    [
+        (b"", "empty", "empty file"),
+        (b" \n\t", "empty", "file holds only whitespace"),
+        (b"[]", "empty", "the array holds no records"),
+        (b'"a record?"', "not-container", "byte 0: top-level string is not a record container"),
+        (b'[{"seq": "0EN"},\n {"a": 1,]', "malformed", "line 2, column"),
+        (b"\xff\xfe[\x00]\x00", "malformed", "UTF-16"),
+    ],
+)
+def test_whole_file_problems_are_told_apart_with_exit_1(
+    tmp_path: Path, content: bytes, kind: str, message: str
+) -> None:
+    path = tmp_path / "f.json"
+    path.write_bytes(content)
+    done = run_cli("validate", path, "--quiet")
+    assert done.returncode == 1, done.stderr
+    last = done.stdout.decode().splitlines()[-1]
+    assert last.startswith(f"{path}: {kind}: ") and message in last
+    assert done.stderr == b""
+
+
+def test_unreadable_files_exit_3_and_the_others_are_still_checked(
+    tmp_path: Path, pair_output: Path
+) -> None:
+    done = run_cli("validate", tmp_path / "nope.json", tmp_path, pair_output)
+    assert done.returncode == 3
+    assert done.stdout.decode().splitlines() == [
+        f"{tmp_path / 'nope.json'}: unreadable: no such file",
+        f"{tmp_path}: unreadable: is a directory, not a file",
+    ]
+    assert "350 valid" in done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--schema", "nope"], "no schema 'nope'"),
+        (["--schema", "alpaca", "--languages", "en"], "--languages checks converter output"),
+        (["--languages", "en,xx"], "unknown language 'xx'"),
+        (["--max-errors", "-1"], "--max-errors"),
+        (["--format", "xml"], "--format"),
+    ],
+)
+def test_bad_command_lines_exit_2(pair_output: Path, args: list[str], message: str) -> None:
+    done = run_cli("validate", pair_output, *args)
+    assert done.returncode == 2
+    assert message in done.stderr.decode() and b"Traceback" not in done.stderr
+
+
+def test_api_refuses_two_stdins_and_no_files() -> None:
+    with pytest.raises(UsageError, match="once"):
+        validate_files(paths=["-", "-"])
+    with pytest.raises(UsageError, match="at least one"):
+        validate_files(paths=[])
+
+
+def test_a_schema_file_with_a_ref_to_its_neighbour(tmp_path: Path) -> None:
+    (tmp_path / "text.json").write_text('{"type": "string", "minLength": 2}')
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"instruction": {"$ref": "text.json"}},
+        "required": ["instruction"],
+    }
+    (tmp_path / "mine.schema.json").write_text(json.dumps(schema))
+    short = write_jsonl(tmp_path / "short.jsonl", [{"instruction": "ok"}, {"instruction": "x"}])
+    result = validate_files(
+        paths=[str(ALPACA_EN), str(short)], schema=str(tmp_path / "mine.schema.json")
+    )
+    assert [f.invalid for f in result.files] == [0, 1]
+    assert [str(f) for f in result.findings] == [
+        f"{short}:record 1 (line 2): /instruction: 'x' is too short"
+    ]
