@@ -34,7 +34,19 @@ REPO_DIR = BENCH_DIR.parent
 
 # Extra `convert stream` flags for the "checks off" case, e.g. ["--check", "empty=off"] (one
 # `--check NAME=off` per check) once the check options settle. While empty, the case is skipped.
-CHECKS_OFF_FLAGS: list[str] = ["--check", "empty=off"]
+CHECKS_OFF_FLAGS: list[str] = [
+    flag
+    for check in (
+        "empty",
+        "language",
+        "untranslated",
+        "preserved",
+        "length-ratio",
+        "duplicate",
+        "misalignment",
+    )
+    for flag in ("--check", f"{check}=off")
+]
 # Flags added to every `convert stream` / `convert validate` command.
 STREAM_FLAGS: list[str] = ["--quiet"]
 VALIDATE_FLAGS: list[str] = []

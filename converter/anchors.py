@@ -10,6 +10,7 @@ Python; nothing here relies on it.
 from __future__ import annotations
 
 import re
+from operator import methodcaller
 from typing import NamedTuple
 
 from converter.model import Record
@@ -64,12 +65,14 @@ def find_anchors(text: str) -> Anchors:
 
 
 def _numbers(data: bytes) -> frozenset[str]:
-    found = set()
-    for token in data.translate(_DIGITS_ONLY).split():
-        number = token.strip(b".,").replace(b",", b"")
-        if len(number) > 1 and number[:1].isdigit():
-            found.add(number.decode())
+    tokens = filter(None, map(_strip_separators, data.translate(_DIGITS_ONLY).split()))
+    found = {
+        number.decode() for number in (t.replace(b",", b"") for t in tokens) if len(number) > 1
+    }
     return frozenset(found) if found else _NO_STRINGS
+
+
+_strip_separators = methodcaller("strip", b".,")
 
 
 def record_anchors(record: Record) -> Anchors:

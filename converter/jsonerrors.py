@@ -13,7 +13,7 @@ import re
 
 import orjson
 
-from converter.inputs import PositionedReader
+from converter.chunks import PositionedReader
 
 NOT_UTF8 = "not valid UTF-8"
 _LEGACY_HINT = "is the file Latin-1 or another legacy encoding? converter reads UTF-8 only"

@@ -151,7 +151,11 @@ def _writer_spec(job: StreamJob, registry: Registry) -> WriterSpec:
 
 def _policies(job: StreamJob, registry: Registry) -> dict[str, str]:
     policies = {name: check.default_policy for name, check in registry.checks.items()}
-    for name, policy in job.checks.items():
+    given = dict(job.checks)
+    if "all" in given:  # ``--check all=off``, then the named ones
+        policy = given.pop("all")
+        given = {**dict.fromkeys(registry.checks, policy), **given}
+    for name, policy in given.items():
         if name not in registry.checks:
             raise UsageError(f"unknown check {name!r}; known: {', '.join(registry.checks)}")
         if policy not in POLICIES:

@@ -16,8 +16,9 @@ from typing import Any, NamedTuple
 import ijson
 import orjson
 
+from converter.chunks import CHUNK, SENTINEL, PositionedReader
 from converter.errors import MalformedInput
-from converter.inputs import CHUNK, SENTINEL, Input, PositionedReader
+from converter.inputs import Input
 from converter.jsonerrors import describe_bad_utf8, describe_yajl_error, jsonl_reason
 
 #: Deepest nesting accepted inside one record (Alpaca needs 2, seed tasks 3).
@@ -157,7 +158,7 @@ def _event_items(source: Input, target: tuple[str, ...], items_path: str | None)
                 yield Item(value)
     except _TooDeep:
         raise MalformedInput(
-            f"{source.label}: near byte {stream.next_start}: "
+            f"{source.label}: between bytes {stream.chunk_start} and {stream.next_start}: "
             f"value nested deeper than {MAX_DEPTH} levels"
         ) from None
     except ijson.JSONError as exc:

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from converter.errors import UsageError
 from converter.model import Language
+from converter.plugins import build_manager, build_registry
 from converter.seen import SeenSet, key_of
 from converter.validation import cut, schema_path
 
+#: Bundled schemas of converter output: these checks apply to them.
+OUTPUT_SCHEMAS = frozenset({"record", "record-tags"})
 #: ``[<stage>/]<index><SUFFIX>``: the output schema's ``seq`` pattern (use ``fullmatch``).
 SEQ = re.compile(json.loads(schema_path("record").read_bytes())["properties"]["seq"]["pattern"])
 #: Bits of index bitmaps kept in memory across all prefixes and suffixes (32 MiB).
@@ -28,6 +32,27 @@ BITMAP_BUDGET = 1 << 28
 Issue = tuple[int, "int | None", str, str, str]
 NONE: tuple[Issue, ...] = ()
 DIGITS = "0123456789"
+
+
+def checks_for(
+    schema: str, languages: Sequence[str] = (), plugins: Sequence[str] = ()
+) -> Callable[[], SeqChecks] | None:
+    """A factory of per-file checks for ``schema``, or None when it is not converter output.
+
+    The languages (suffixes and reasoning sentences) come from the plugins, built-in and
+    ``plugins``; ``languages`` (codes) must be present at every index. UsageError if unknown.
+    """
+    if schema not in OUTPUT_SCHEMAS:
+        if languages:
+            raise UsageError("--languages checks converter output (--schema record or record-tags)")
+        return None
+    registry = build_registry(build_manager(plugins))
+    unknown = [code for code in languages if code not in registry.languages]
+    if unknown:
+        known = ", ".join(sorted(registry.languages))
+        raise UsageError(f"unknown language {unknown[0]!r} in --languages; known: {known}")
+    required = [registry.languages[code] for code in languages]
+    return lambda: SeqChecks(registry.languages.values(), required)
 
 
 class SeqChecks:
@@ -64,7 +89,7 @@ class SeqChecks:
             issues = self._next_group(key, slash, index, line)
         self.suffixes.append(suffix)
         if self.reasoning.get(suffix) != obj.get("reasoning"):
-            issues += (self._language_issue(index, line, suffix, obj),)
+            issues += self._language_issue(index, line, suffix, obj)
         bits = self.bits.get(suffix)  # _SeenSeqs.add inlined: this runs for every record
         if bits is None or self.byte >= len(bits):
             new = self.seen.add(self.prefix, suffix, self.number, seq)
@@ -134,17 +159,24 @@ class SeqChecks:
             )
         return ((*self.start, kind, "/seq", message),)
 
-    def _language_issue(self, index: int, line: int | None, suffix: str, obj: Any) -> Issue:
+    def _language_issue(
+        self, index: int, line: int | None, suffix: str, obj: Any
+    ) -> tuple[Issue, ...]:
+        """An unknown suffix, or a reasoning sentence of another language (a reasoning that
+        is missing or not a string is the schema's to report)."""
         lang = self.by_suffix.get(suffix)
         if lang is None:
             known = ", ".join(self.by_suffix)
             message = f"suffix {suffix!r} is no registered language (known: {known})"
-            return (index, line, "unknown-language", "/seq", message)
+            return ((index, line, "unknown-language", "/seq", message),)
+        reasoning = obj.get("reasoning")
+        if type(reasoning) is not str:
+            return NONE
         message = (
-            f"{cut(repr(obj.get('reasoning')), 80)} does not fit {lang.name} ({obj['seq']}); "
+            f"{cut(repr(reasoning), 80)} does not fit {lang.name} ({obj['seq']}); "
             f"expected {lang.reasoning!r}"
         )
-        return (index, line, "reasoning", "/reasoning", message)
+        return ((index, line, "reasoning", "/reasoning", message),)
 
 
 def _names(suffixes: Iterable[str]) -> str:

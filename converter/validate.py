@@ -24,13 +24,10 @@ from converter.errors import (
     UsageError,
 )
 from converter.inputs import open_input
-from converter.plugins import build_manager, build_registry
 from converter.readers import read_items
-from converter.seqchecks import NONE, Issue, SeqChecks
+from converter.seqchecks import NONE, Issue, SeqChecks, checks_for
 from converter.validation import RecordValidator, Violation, validator_for
 
-#: Bundled schemas of converter output: the seq, language and reasoning checks apply to them.
-OUTPUT_SCHEMAS = frozenset({"record", "record-tags"})
 DEFAULT_MAX_ERRORS = 100
 _DISAGREE = "rejected by the compiled validator; jsonschema names no violation"
 STDIN = "-"
@@ -196,7 +193,7 @@ def validate_files(
     if max_errors < 0:
         raise UsageError(f"--max-errors must be 0 or more, not {max_errors}")
     validator = validator_for(schema)
-    make_checks = _seq_checks(schema, languages, plugins)
+    make_checks = checks_for(schema, languages, plugins)
     result = ValidationResult(schema=schema, max_errors=max_errors)
     started = time.perf_counter()
     for path in paths:
@@ -205,23 +202,6 @@ def validate_files(
         _validate_file(file, validator, make_checks, _Sink(result, file, on_finding))
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _seq_checks(
-    schema: str, languages: Sequence[str], plugins: Sequence[str]
-) -> Callable[[], SeqChecks] | None:
-    """A factory of per-file output checks, or None when ``schema`` is not converter output."""
-    if schema not in OUTPUT_SCHEMAS:
-        if languages:
-            raise UsageError("--languages checks converter output (--schema record or record-tags)")
-        return None
-    registry = build_registry(build_manager(plugins))
-    unknown = [code for code in languages if code not in registry.languages]
-    if unknown:
-        known = ", ".join(sorted(registry.languages))
-        raise UsageError(f"unknown language {unknown[0]!r} in --languages; known: {known}")
-    required = [registry.languages[code] for code in languages]
-    return lambda: SeqChecks(registry.languages.values(), required)
 
 
 class _Sink:

@@ -222,3 +222,48 @@ def test_key_pairing_spills_waiting_records_to_disk(
     assert status == 0 and report.groups_written == 175
     rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert all(a["instruction"] == b["instruction"] for a, b in zip(rows[::2], rows[1::2]))
+
+
+def test_check_policies_from_a_config_file_and_all(tmp_path: Path) -> None:
+    config = tmp_path / "checks.toml"
+    config.write_text('[checks]\nempty = "reject"\nlanguage = "off"\n')
+    report = tmp_path / "r.json"
+    en = F.DATA / "alpaca-en-ja" / "alpaca_seed_tasks.en.json"
+    ja = F.DATA / "alpaca-en-ja" / "alpaca_seed_tasks.ja.json"
+    done = run_cli(
+        "stream",
+        f"en={en}",
+        f"ja={ja}",
+        "--checks-config",
+        config,
+        "--check",
+        "duplicate=off",
+        "-o",
+        "/dev/null",
+        "--report",
+        report,
+    )
+    assert done.returncode == 0, done.stderr
+    policies = {name: c["policy"] for name, c in json.loads(report.read_text())["checks"].items()}
+    assert (
+        policies["empty"] == "reject" and "language" not in policies and "duplicate" not in policies
+    )
+    assert policies["preserved"] == "warn"
+    done = run_cli(
+        "stream",
+        f"en={en}",
+        f"ja={ja}",
+        "--check",
+        "all=off",
+        "--check",
+        "empty=warn",
+        "-o",
+        "/dev/null",
+        "--report",
+        report,
+    )
+    assert list(json.loads(report.read_text())["checks"]) == ["empty"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[checks\n")
+    done = run_cli("stream", f"en={en}", "--checks-config", bad)
+    assert done.returncode == 2 and "cannot read the check configuration" in done.stderr.decode()

@@ -21,8 +21,9 @@ from helpers import ALPACA_EN, ALPACA_JA
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from converter.chunks import CHUNK, PositionedReader
 from converter.errors import ConverterError
-from converter.inputs import CHUNK, Input, PositionedReader
+from converter.inputs import Input
 from converter.pipeline import StreamJob, run_stream
 from converter.readers import read_items
 

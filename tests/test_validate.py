@@ -421,3 +421,30 @@ def test_a_schema_file_with_a_ref_to_its_neighbour(tmp_path: Path) -> None:
     assert [str(f) for f in result.findings] == [
         f"{short}:record 1 (line 2): /instruction: 'x' is too short"
     ]
+
+
+def test_seq_checks_go_on_for_records_the_schema_rejects(tmp_path: Path) -> None:
+    english, japanese = (
+        f"AI assistant should reply in {name} language." for name in ("English", "Japanese")
+    )
+    rows = [
+        {"seq": "0EN", "instruction": "a", "input": "", "output": "b"},  # no reasoning
+        {"seq": "0JA", "reasoning": japanese, "instruction": "a", "input": "", "output": 1},
+        {"seq": "1EN", "reasoning": english, "instruction": "a", "input": "", "output": "b"},
+        {
+            "seq": "1JA",
+            "reasoning": english,
+            "instruction": "a",
+            "input": "",
+            "output": "b",
+            "x": 1,
+        },
+    ]
+    result = validate_files(paths=[str(write_jsonl(tmp_path / "m.jsonl", rows))])
+    assert [(f.record, f.kind, f.pointer) for f in result.findings] == [
+        (0, "schema/required", ""),  # said once: no second finding about the reasoning
+        (1, "schema/type", "/output"),
+        (3, "schema/additionalProperties", ""),
+        (3, "reasoning", "/reasoning"),  # the schema passes it; the language check does not
+    ]
+    assert result.totals()["invalid"] == 3

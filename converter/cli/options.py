@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from typing import Annotated
 
 import typer
@@ -29,3 +30,19 @@ def pairs(values: list[str] | None, what: str) -> dict[str, str]:
             raise UsageError(f"{what} takes KEY=VALUE, got {value!r}")
         result[key.strip()] = val.strip()
     return result
+
+
+def check_policies(config: str | None, given: list[str] | None) -> dict[str, str]:
+    """Check policies from a TOML file's ``[checks]`` table, then ``--check`` (which wins)."""
+    policies: dict[str, str] = {}
+    if config is not None:
+        try:
+            with open(config, "rb") as f:
+                table = tomllib.load(f).get("checks", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"{config}: cannot read the check configuration: {exc}") from None
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise UsageError(f'{config}: [checks] holds NAME = "off" | "warn" | "reject" lines')
+        policies.update(table)
+    policies.update(pairs(given, "--check"))
+    return policies

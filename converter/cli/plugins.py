@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,7 +30,7 @@ _REGISTRIES = (
 )
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """The format of the listing."""
 
     text = "text"

@@ -5,18 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from converter.cli.options import Debug, Plugins, Quiet, pairs
+from converter.cli.options import Debug, Plugins, Quiet, check_policies, pairs
 from converter.errors import UsageError
 from converter.output import STDOUT
 from converter.pipeline import StreamJob, run_stream
 
 
-class Unequal(str, Enum):
+class Unequal(StrEnum):
     """What to do when the sources have different record counts."""
 
     error = "error"
@@ -76,7 +76,15 @@ def stream(
         typer.Option(
             "--check",
             metavar="NAME=POLICY",
-            help="Set a check's policy: off, warn or reject (repeatable).",
+            help="A check's policy: off, warn or reject; 'all' names every check (repeatable).",
+        ),
+    ] = None,
+    checks_config: Annotated[
+        str | None,
+        typer.Option(
+            "--checks-config",
+            metavar="FILE",
+            help='TOML with a [checks] table of NAME = "POLICY" (--check wins).',
         ),
     ] = None,
     strict: Annotated[
@@ -124,7 +132,7 @@ def stream(
         report=report,
         keep_tags=keep_tags,
         input_formats=pairs(input_format, "--input-format"),
-        checks=pairs(check, "--check"),
+        checks=check_policies(checks_config, check),
         strict=strict,
         realign=realign,
         key=key,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import orjson
@@ -13,7 +13,7 @@ from converter.cli.options import Debug, Plugins, Quiet
 from converter.validate import DEFAULT_MAX_ERRORS, Finding, validate_files
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     """The format of the report this command writes."""
 
     text = "text"

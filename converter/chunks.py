@@ -1,0 +1,170 @@
+"""A byte stream read in chunks that knows where each chunk starts, so that a parser error can
+be placed at ``line L, column C (byte B)``; for the JSON parser it also keeps escapes whole,
+stands in for lone surrogates and grows its chunks while a long string runs on.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from collections import deque
+from typing import BinaryIO
+
+from converter.errors import InputError
+
+#: Bytes read at a time.
+CHUNK = 1 << 16
+#: Largest chunk handed to the JSON parser while a long string runs on.
+MAX_CHUNK = 1 << 26
+#: What reading a file or a ``.gz`` stream may raise.
+READ_ERRORS = (OSError, EOFError, zlib.error)
+#: A ``\uD800``-``\uDFFF`` escape (a UTF-16 surrogate); yajl turns a lone one into ``?`` or
+#: into bytes that are not UTF-8, so the reader finds them first.
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LOW_SURROGATE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+#: What a lone surrogate escape is replaced with (same length, so positions stay right).
+SENTINEL_ESCAPE = b"\\uffff"
+SENTINEL = "\uffff"
+_LONGEST_ESCAPE = 12  # a surrogate pair: \uD83D\uDE00
+
+
+class PositionedReader(io.RawIOBase):
+    """Serves the sniffed head, then the rest of the stream; remembers where each chunk began
+    and how many newlines came before it, so a parser error can be placed exactly.
+
+    With ``for_parser`` set (yajl reads it through ``read``): each lone surrogate escape is
+    replaced by ``\\uffff`` and described in ``lone_surrogates``, so the record holding it can be
+    rejected; and chunks grow while a long string runs on, because yajl lexes a token cut by a
+    chunk again from its start (quadratic time on a 50 MB string read 64 KiB at a time).
+    """
+
+    def __init__(self, label: str, head: bytes, rest: BinaryIO, skipped: bytes) -> None:
+        self.label = label
+        self.head = head
+        self.head_at = 0
+        self.rest = rest
+        self.chunk = b""
+        self.chunk_start = self.next_start = len(skipped)
+        self.lines_before = self.next_lines = skipped.count(b"\n")
+        self.line_start = self.next_line_start = skipped.rfind(b"\n") + 1
+        self.for_parser = False
+        self.lone_surrogates: deque[str] = deque()
+        self.pending = b""
+        self.grow = CHUNK
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""
+        size = size if size > 0 else CHUNK
+        data = self._parser_chunk(size) if self.for_parser else self._take(size)
+        if not data:  # the end: errors found now are placed in the last chunk
+            return data
+        self.chunk_start, self.lines_before = self.next_start, self.next_lines
+        self.line_start = self.next_line_start
+        last_newline = data.rfind(b"\n")
+        if last_newline >= 0:
+            self.next_lines += data.count(b"\n")
+            self.next_line_start = self.chunk_start + last_newline + 1
+        self.next_start += len(data)
+        self.chunk = data
+        if self.for_parser and (b"\\ud" in data or b"\\uD" in data):
+            self.chunk = data = self._replace_lone_surrogates(data)
+        return data
+
+    def _parser_chunk(self, size: int) -> bytes:
+        """The next chunk for yajl: escapes kept whole, bigger while a long string runs on."""
+        while True:
+            new = self._take(max(max(size, self.grow) - len(self.pending), 1))
+            data, self.pending = self.pending + new, b""
+            if not new:
+                return data
+            data, self.pending = _split_tail(data)  # keep a cut escape for the next chunk
+            if data:
+                break
+        long_token = _last_quote(data) < len(data) // 2
+        self.grow = min(self.grow * 2, MAX_CHUNK) if long_token else CHUNK
+        return data
+
+    def _take(self, size: int) -> bytes:
+        if self.head:
+            data = self.head[self.head_at : self.head_at + size]
+            self.head_at += len(data)
+            if self.head_at == len(self.head):
+                self.head = b""
+            return data
+        try:
+            return self.rest.read(size)
+        except READ_ERRORS as exc:
+            raise InputError(
+                f"{self.label}: cannot read near byte {self.next_start}: {exc}"
+            ) from None
+
+    def _replace_lone_surrogates(self, data: bytes) -> bytes:
+        fixed = bytearray(data)
+        paired_until = 0
+        for match in _SURROGATE.finditer(data):
+            start, end = match.span()
+            if start < paired_until or _escaped_backslash(data, start):
+                continue
+            if _HIGH_SURROGATE.match(data, start) and _LOW_SURROGATE.match(data, end):
+                paired_until = end + 6
+                continue
+            escape = match.group().decode("ascii")
+            self.lone_surrogates.append(f"{escape} at {self.where(start)}")
+            fixed[start:end] = SENTINEL_ESCAPE
+        return bytes(fixed)
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def where(self, offset_in_chunk: int | None) -> str:
+        """Describe a position: ``line L, column C (byte B)``; None means the end of the input."""
+        if offset_in_chunk is None:
+            return f"end of input (byte {self.next_start})"
+        offset_in_chunk = max(0, min(offset_in_chunk, len(self.chunk)))
+        before = self.chunk[:offset_in_chunk]
+        offset = self.chunk_start + offset_in_chunk
+        newline = before.rfind(b"\n")
+        line_start = self.chunk_start + newline + 1 if newline >= 0 else self.line_start
+        line = self.lines_before + before.count(b"\n") + 1
+        return f"line {line}, column {offset - line_start + 1} (byte {offset})"
+
+
+def _escaped_backslash(data: bytes, start: int) -> bool:
+    """True when the backslash at ``start`` is the second half of an escaped backslash."""
+    return (start - _run_start(data, start)) % 2 == 1
+
+
+def _run_start(data: bytes, end: int) -> int:
+    """Where the run of backslashes that ends just before ``end`` begins."""
+    while end > 0 and data[end - 1] == 0x5C:
+        end -= 1
+    return end
+
+
+def _last_quote(data: bytes) -> int:
+    """The offset of the last ``"`` in ``data`` not escaped by a backslash (-1 if none)."""
+    at = data.rfind(b'"')
+    while at > 0 and data[at - 1] == 0x5C:
+        at = data.rfind(b'"', 0, at - 1)
+    return at
+
+
+def _split_tail(data: bytes) -> tuple[bytes, bytes]:
+    """Split off a tail that may hold the start of an escape cut by the chunk boundary."""
+    cut = data.find(b"\\", max(len(data) - _LONGEST_ESCAPE + 1, 0))
+    if cut < 0:
+        return data, b""
+    if _HIGH_SURROGATE.match(data, max(cut - 6, 0), cut):  # keep a pair together
+        cut -= 6
+    cut = _run_start(data, cut)
+    if len(data) - cut > 2 * _LONGEST_ESCAPE:  # a long run of backslashes: no escape to keep
+        return data, b""
+    return data[:cut], data[cut:]
