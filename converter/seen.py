@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from hashlib import blake2b
 from typing import BinaryIO
 
@@ -20,6 +20,8 @@ BITS = 1 << 25
 #: Keys gathered in memory before they are written out as one sorted run.
 BATCH = 1 << 16
 _ITEM = 8  # bytes per key and per value
+#: Keys per block read from a run; one key in this many stays in memory.
+STRIDE = 128
 
 
 def key_of(text: str) -> int:
@@ -29,21 +31,28 @@ def key_of(text: str) -> int:
 
 
 class _Run:
-    """A sorted run of keys (then their values) in the temporary file, read by position."""
+    """A sorted run of keys (then their values) in the temporary file.
 
-    def __init__(self, fd: int, offset: int, count: int) -> None:
-        self.fd, self.offset, self.count = fd, offset, count
+    Every ``STRIDE``-th key stays in memory, so a lookup reads one block of keys and one value.
+    """
 
-    def __len__(self) -> int:
-        return self.count
+    def __init__(self, fd: int, offset: int, keys: array[int]) -> None:
+        self.fd, self.offset, self.count = fd, offset, len(keys)
+        self.sparse = keys[::STRIDE]
 
-    def __getitem__(self, i: int) -> int:
-        return self._read(self.offset + i * _ITEM)
-
-    def value(self, i: int) -> int:
-        return self._read(self.offset + (self.count + i) * _ITEM)
-
-    def _read(self, at: int) -> int:
+    def get(self, key: int) -> int | None:
+        """The value stored with ``key`` in this run, or None."""
+        block = bisect_right(self.sparse, key) - 1
+        if block < 0:
+            return None
+        start = block * STRIDE
+        size = min(STRIDE, self.count - start)
+        keys = array("q")
+        keys.frombytes(os.pread(self.fd, size * _ITEM, self.offset + start * _ITEM))
+        i = bisect_left(keys, key)
+        if i == len(keys) or keys[i] != key:
+            return None
+        at = self.offset + (self.count + start + i) * _ITEM
         return int.from_bytes(os.pread(self.fd, _ITEM, at), "little", signed=True)
 
 
@@ -52,13 +61,16 @@ class SeenSet:
 
     def __init__(self) -> None:
         self.bits = bytearray(BITS // 8)
+        self.mask = BITS - 1
+        self.batch = BATCH
         self.pending: dict[int, int] = {}
+        self.hot: dict[int, int] = {}
         self.runs: list[_Run] = []
         self._file: BinaryIO | None = None
 
     def first_seen(self, key: int, value: int) -> int | None:
         """Add ``key``; return the value stored with it before, or None if it is new."""
-        bits, mask = self.bits, BITS - 1
+        bits, mask = self.bits, self.mask
         maybe = True
         for p in (key & mask, (key >> 20) & mask, (key >> 40) & mask):
             byte, bit = p >> 3, 1 << (p & 7)
@@ -70,17 +82,23 @@ class SeenSet:
             if earlier is not None:
                 return earlier
         self.pending[key] = value
-        if len(self.pending) >= BATCH:
+        if len(self.pending) >= self.batch:
             self._spill()
         return None
 
     def _lookup(self, key: int) -> int | None:
-        if key in self.pending:
-            return self.pending[key]
+        found = self.pending.get(key)
+        if found is None:
+            found = self.hot.get(key)
+        if found is not None:
+            return found
         for run in self.runs:
-            i = bisect_left(run, key)
-            if i < len(run) and run[i] == key:
-                return run.value(i)
+            found = run.get(key)
+            if found is not None:
+                if len(self.hot) >= self.batch:  # keys seen again tend to come back: keep them near
+                    self.hot.clear()
+                self.hot[key] = found
+                return found
         return None
 
     def _spill(self) -> None:
@@ -93,7 +111,7 @@ class SeenSet:
         values = array("q", (v for _, v in items))
         file.write(keys.tobytes() + values.tobytes())
         file.flush()
-        self.runs.append(_Run(file.fileno(), offset, len(items)))
+        self.runs.append(_Run(file.fileno(), offset, keys))
         self.pending = {}
 
     def close(self) -> None:
