@@ -107,6 +107,16 @@ def emptied_output(en: Records, ja: Records, p: int) -> None:
     ja[p]["output"] = ""
 
 
+def truncated_outputs() -> tuple[Records, Records, list[int]]:
+    """Every fourth Japanese output of 120 characters or more is cut to a tenth of its length
+    (a translation that stopped short)."""
+    en, ja = copy.deepcopy(EN), copy.deepcopy(JA)
+    planted = [p for p, record in enumerate(ja) if len(record["output"]) >= 120][::4]
+    for p in planted:
+        ja[p]["output"] = ja[p]["output"][: len(ja[p]["output"]) // 10]
+    return en, ja, planted
+
+
 def duplicated_group(en: Records, ja: Records, p: int) -> None:
     """Group p+1 repeats group p."""
     en[p + 1], ja[p + 1] = dict(en[p]), dict(ja[p])

@@ -52,6 +52,13 @@ def test_dropped_numbers_are_found_in_most_records() -> None:
     assert len(found - set(planted)) <= 2
 
 
+def test_truncated_translations_are_found_by_length_ratio() -> None:
+    en, ja, planted = F.truncated_outputs()
+    found, _ = F.flagged(en, ja, "length-ratio")
+    assert len(found & set(planted)) >= 0.9 * len(planted)
+    assert found <= set(planted)
+
+
 def test_a_deleted_record_is_located_within_one_at_95_percent_of_positions() -> None:
     hits = F.deletion_hits(list(range(0, 173, 3)))
     located = [p for p, found in hits if found is not None and abs(found - p) <= 1]

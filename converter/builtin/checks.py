@@ -19,7 +19,7 @@ MIN_LETTERS = 12
 ASCII_LATIN_SHARE = 0.9
 #: Words a field needs before an identical copy counts as untranslated prose.
 PROSE_WORDS = 4
-#: Fields shorter than this (characters) are not judged by the length-ratio check.
+#: Source fields shorter than this (characters) are not judged by the length-ratio check.
 MIN_RATIO_LENGTH = 24
 #: A field whose length ratio is this many times off the run's typical ratio is an outlier.
 RATIO_FACTOR = 5.0
@@ -158,7 +158,7 @@ def compare_preserved(group: list[Record]) -> list[str]:
 
 def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
     typical: dict[tuple[str, str], float] = {}
-    seen: dict[tuple[str, str], list[float]] = {}
+    first: dict[tuple[str, str], list[float]] = {}
     limit = math.log(RATIO_FACTOR)
 
     def compare(group: list[Record]) -> list[str]:
@@ -167,22 +167,24 @@ def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]
         for record in group[1:]:
             for name in ("instruction", "output"):
                 a, b = len(getattr(source, name)), len(getattr(record, name))
-                if a < MIN_RATIO_LENGTH or b < MIN_RATIO_LENGTH:
+                if a < MIN_RATIO_LENGTH or not b:  # an empty field is the empty check's
                     continue
                 key, ratio = (record.lang, name), math.log(b / a)
-                if key not in typical:
-                    warm = seen.setdefault(key, [])
-                    warm.append(ratio)
-                    if len(warm) >= RATIO_WARMUP:
-                        typical[key] = sorted(warm)[len(warm) // 2]
-                    continue
-                centre = typical[key]
+                centre = typical.get(key, 0.0)  # equal lengths until the pair's ratio is known
                 if abs(ratio - centre) > limit:
                     findings.append(
                         f"{record.lang}: {name} is {b} characters for {source.lang}'s {a}"
                     )
-                else:
+                    continue
+                if key in first:  # the median of the first pairs, then a slow moving average
+                    first[key].append(ratio)
+                    typical[key] = sorted(first[key])[len(first[key]) // 2]
+                    if len(first[key]) >= RATIO_WARMUP:
+                        del first[key]
+                elif key in typical:
                     typical[key] = centre + (ratio - centre) / 64
+                else:
+                    first[key], typical[key] = [ratio], ratio
         return findings
 
     return compare
