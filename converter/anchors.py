@@ -49,12 +49,11 @@ def find_anchors(text: str) -> Anchors:
     if b"\xef\xbc" in data and _FULL_WIDTH_CHARS.search(text):  # U+FF00 block
         text = text.translate(_FULL_WIDTH)
         data = text.encode("utf-8", "surrogatepass")
-    urls = _NO_STRINGS
+    numbers, urls = _numbers(data), _NO_STRINGS
     if b"://" in data:
         urls = frozenset(u.rstrip(".,;:!?)]'") for u in _URL.findall(text))
-        text = _URL.sub(" ", text)
-        data = text.encode("utf-8", "surrogatepass")
-    numbers = _numbers(data)
+        if numbers:  # digits inside a URL are part of the URL, not numbers of their own
+            numbers -= _numbers(" ".join(urls).encode("utf-8", "surrogatepass"))
     placeholders = _NO_STRINGS
     if "{" in text or "%" in text or "[_" in text:
         placeholders = frozenset(_PLACEHOLDER.findall(text))
