@@ -71,13 +71,9 @@ def test_i_files_never_crash(suite: ValidationResult) -> None:
 
 def test_a_lone_scalar_is_not_a_record_container(suite: ValidationResult) -> None:
     lonely = SUITE / "y_structure_lonely_int.json"
-    assert findings_of(suite, lonely) == [
-        (
-            "not-container",
-            "byte 0: top-level number is not a record container "
-            "(expected a JSON array or JSON Lines)",
-        )
-    ]
+    [(kind, message)] = findings_of(suite, lonely)
+    assert kind == "not-container"
+    assert message.startswith("byte 0: top-level number is not a record container")
 
 
 def test_yajl_leniencies_are_refused(suite: ValidationResult) -> None:
@@ -96,31 +92,31 @@ def test_deep_nesting_fails_fast_in_process() -> None:
     started = time.perf_counter()
     result = validate_files(paths=[str(path)])
     assert time.perf_counter() - started < 1.0
-    assert [(f.kind, f.message) for f in result.findings] == [
-        ("malformed", "near byte 65536: value nested deeper than 64 levels")
-    ]
+    [(kind, message)] = [(f.kind, f.message) for f in result.findings]
+    assert kind == "malformed" and "nested deeper than 64 levels" in message
+    assert POSITION.search(message)
 
 
-@pytest.mark.parametrize(
-    ("name", "status", "kind"),
-    [
-        ("n_structure_100000_opening_arrays.json", 1, "malformed"),
-        ("n_structure_whitespace_formfeed.json", 1, "malformed"),
-        ("n_single_space.json", 1, "empty"),
-        ("n_object_trailing_comma.json", 1, None),  # JSON Lines: a bad line, with its column
-        ("y_structure_lonely_string.json", 1, "not-container"),
-        ("y_object_basic.json", 1, None),  # valid JSON, not a converter record
-        ("i_string_UTF8_surrogate_U+D800.json", 1, "malformed"),
-        ("i_structure_500_nested_arrays.json", 1, "malformed"),
-    ],
-)
-def test_cli_on_conformance_files(name: str, status: int, kind: str | None) -> None:
-    path = SUITE / name
-    done = run_cli("validate", path, "--quiet")
-    assert done.returncode == status
+CLI_CASES = [
+    ("n_structure_100000_opening_arrays.json", "malformed"),
+    ("n_structure_whitespace_formfeed.json", "malformed"),
+    ("n_single_space.json", "empty"),
+    ("n_object_trailing_comma.json", None),  # JSON Lines: a bad line, with its column
+    ("y_structure_lonely_string.json", "not-container"),
+    ("y_object_basic.json", None),  # valid JSON, not a converter record
+    ("i_string_UTF8_surrogate_U+D800.json", "malformed"),
+    ("i_structure_500_nested_arrays.json", "malformed"),
+]
+
+
+def test_cli_on_conformance_files() -> None:
+    """One run of the real command over a sample of the suite: one line each, no noise."""
+    paths = [SUITE / name for name, _ in CLI_CASES]
+    done = run_cli("validate", *paths, "--quiet")
+    assert done.returncode == 1
     assert done.stderr == b""  # no traceback, no noise
-    line = done.stdout.decode().splitlines()[-1]
-    if kind is not None:
-        assert line.startswith(f"{path}: {kind}: ")
-    else:
-        assert line.startswith(f"{path}:record 0")
+    lines = done.stdout.decode().splitlines()
+    for path, (_, kind) in zip(paths, CLI_CASES):
+        mine = [line for line in lines if line.startswith(f"{path}:")]
+        expected = f"{path}: {kind}: " if kind else f"{path}:record 0"
+        assert mine and mine[-1].startswith(expected), mine

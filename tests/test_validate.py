@@ -346,27 +346,27 @@ def test_json_report_is_one_object_for_ci(tmp_path: Path, pair_output: Path) -> 
     }
 
 
-@pytest.mark.parametrize(
-    ("content", "kind", "message"),
-    [
-        (b"", "empty", "empty file"),
-        (b" \n\t", "empty", "file holds only whitespace"),
-        (b"[]", "empty", "the array holds no records"),
-        (b'"a record?"', "not-container", "byte 0: top-level string is not a record container"),
-        (b'[{"seq": "0EN"},\n {"a": 1,]', "malformed", "line 2, column"),
-        (b"\xff\xfe[\x00]\x00", "malformed", "UTF-16"),
-    ],
-)
-def test_whole_file_problems_are_told_apart_with_exit_1(
-    tmp_path: Path, content: bytes, kind: str, message: str
-) -> None:
-    path = tmp_path / "f.json"
-    path.write_bytes(content)
-    done = run_cli("validate", path, "--quiet")
-    assert done.returncode == 1, done.stderr
-    last = done.stdout.decode().splitlines()[-1]
-    assert last.startswith(f"{path}: {kind}: ") and message in last
-    assert done.stderr == b""
+WHOLE_FILE_PROBLEMS = [
+    (b"", "empty", "empty file"),
+    (b" \n\t", "empty", "file holds only whitespace"),
+    (b"[]", "empty", "the array holds no records"),
+    (b'"a record?"', "not-container", "byte 0: top-level string is not a record container"),
+    (b'[{"seq": "0EN"},\n {"a": 1,]', "malformed", "line 2, column"),
+    (b"\xff\xfe[\x00]\x00", "malformed", "UTF-16"),
+]
+
+
+def test_whole_file_problems_are_told_apart_with_exit_1(tmp_path: Path) -> None:
+    paths = []
+    for number, (content, _, _) in enumerate(WHOLE_FILE_PROBLEMS):
+        paths.append(tmp_path / f"f{number}.json")
+        paths[-1].write_bytes(content)
+    done = run_cli("validate", *paths, "--quiet")
+    assert done.returncode == 1 and done.stderr == b""
+    lines = done.stdout.decode().splitlines()
+    for path, (_, kind, message) in zip(paths, WHOLE_FILE_PROBLEMS):
+        [line] = [x for x in lines if x.startswith(f"{path}: ")]  # one line per file
+        assert line.startswith(f"{path}: {kind}: ") and message in line
 
 
 def test_unreadable_files_exit_3_and_the_others_are_still_checked(
@@ -385,7 +385,6 @@ def test_unreadable_files_exit_3_and_the_others_are_still_checked(
     ("args", "message"),
     [
         (["--schema", "nope"], "no schema 'nope'"),
-        (["--schema", "alpaca", "--languages", "en"], "--languages checks converter output"),
         (["--languages", "en,xx"], "unknown language 'xx'"),
         (["--max-errors", "-1"], "--max-errors"),
         (["--format", "xml"], "--format"),
@@ -397,11 +396,15 @@ def test_bad_command_lines_exit_2(pair_output: Path, args: list[str], message: s
     assert message in done.stderr.decode() and b"Traceback" not in done.stderr
 
 
-def test_api_refuses_two_stdins_and_no_files() -> None:
+def test_api_refuses_what_the_command_line_would() -> None:
     with pytest.raises(UsageError, match="once"):
         validate_files(paths=["-", "-"])
     with pytest.raises(UsageError, match="at least one"):
         validate_files(paths=[])
+    with pytest.raises(UsageError, match="--languages checks converter output"):
+        validate_files(paths=[str(ALPACA_EN)], schema="alpaca", languages=["en"])
+    with pytest.raises(UsageError, match="--max-errors"):
+        validate_files(paths=[str(ALPACA_EN)], max_errors=-1)
 
 
 def test_a_schema_file_with_a_ref_to_its_neighbour(tmp_path: Path) -> None:
