@@ -1,4 +1,5 @@
-"""Opening an input: files, ``.gz``, stdin; counting and hashing bytes; telling its shape.
+"""Opening an input: files (``.gz``, ``.zst``, Parquet), stdin; counting and hashing bytes;
+telling its shape.
 
 The shape comes from the content: after an optional UTF-8 BOM and whitespace, ``[`` is a JSON
 array and ``{`` is JSON Lines (or concatenated JSON objects); anything else is an error.
@@ -6,18 +7,18 @@ array and ``{`` is JSON Lines (or concatenated JSON objects); anything else is a
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 import orjson
 
 from converter.chunks import CHUNK, READ_ERRORS, PositionedReader
+from converter.compression import compression_of, decompressing, strip_compression
 from converter.errors import InputError, MalformedInput
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -76,7 +77,7 @@ class Input:
 
     label: str
     path: str
-    shape: str  # "array" | "jsonl" | "concatenated"
+    shape: str  # "array" | "jsonl" | "concatenated" | "parquet"
     stream: PositionedReader
     disk: DiskReader
     size: int | None
@@ -93,7 +94,8 @@ class Input:
 
 
 def open_input(label: str, path: str, hash_it: bool = False) -> Input:
-    """Open ``path`` (``-`` for stdin, ``.gz`` by suffix) and tell its shape; InputError if bad."""
+    """Open ``path`` (``-`` for stdin; ``.gz``, ``.zst``, ``.parquet`` by suffix) and tell its
+    shape; InputError if bad."""
     closers: list[BinaryIO] = []
     try:
         if path == "-":
@@ -112,11 +114,15 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
     except OSError as exc:
         raise InputError(f"{label}: cannot open: {exc.strerror or exc}") from None
     disk = DiskReader(raw, hash_it)
+    if strip_compression(path).endswith(".parquet"):
+        from converter.parquet import parquet_input  # pyarrow is optional: imported on use
+
+        return parquet_input(label, path, disk, size, closers)
     buffered = io.BufferedReader(disk, CHUNK)
     closers.append(buffered)
     stream: BinaryIO = buffered
-    if path.endswith(".gz"):
-        stream = cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))
+    if compression_of(path):
+        stream = decompressing(path, buffered)
         closers.append(stream)
     try:
         head, skip = _read_head(label, stream)

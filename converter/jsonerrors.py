@@ -113,15 +113,17 @@ def describe_yajl_error(stream: PositionedReader, exc: Exception) -> str:
 
 
 def jsonl_reason(line: bytes, line_no: int, exc: orjson.JSONDecodeError) -> str:
-    """The rejection reason for a JSON Lines line that does not parse (``kind: details``)."""
+    """The rejection reason for a JSON Lines line that does not parse (``kind: details``).
+
+    Columns count bytes, as in the positions given for JSON arrays.
+    """
     bad = first_invalid_utf8(line)
     if bad is not None:
-        column = len(line[:bad].decode("utf-8")) + 1
-        return f"{NOT_UTF8}: line {line_no}, column {column}: {not_utf8(line, bad)}"
-    where = f"line {line_no}, column {exc.colno}"
+        return f"{NOT_UTF8}: line {line_no}, column {bad + 1}: {not_utf8(line, bad)}"
+    text = line.decode("utf-8")
+    where = f"line {line_no}, column {len(text[: exc.pos].encode()) + 1}"
     if "surrogate" in exc.msg:
         return f"lone surrogate: {where}: {exc.msg}; it cannot be written as UTF-8"
-    text = line.decode("utf-8")
     if text.startswith(("NaN", "Infinity"), exc.pos) or text.startswith("-Infinity", exc.pos - 1):
         return f"invalid JSON: {where}: {NO_NON_FINITE}"
     return f"invalid JSON: {where}: {exc.msg}"

@@ -50,8 +50,12 @@ def read_items(source: Input, items_path: str | None = None) -> Iterator[Item]:
 
     ``items_path`` (an ijson prefix: ``data.item`` for ``{"data": [...]}``) says where the
     records are; without it a source whose only value wraps an array of records is an error
-    that suggests the option.
+    that suggests the option. Parquet sources are read by :mod:`converter.parquet`.
     """
+    if source.shape == "parquet":
+        from converter.parquet import parquet_items  # pyarrow is optional: imported on use
+
+        return parquet_items(source, items_path)
     if items_path is not None:
         target = tuple(items_path.split(".")) if items_path else ()
         return _event_items(source, target, items_path)

@@ -255,6 +255,15 @@ def test_items_path_that_matches_nothing_is_fatal(convert) -> None:
     )
 
 
+def test_items_path_for_an_unknown_source_is_a_usage_error(convert) -> None:
+    run = stream(convert, EN, JA, "--items-path", "zh=data.item")
+    assert (run.status, run.err) == (
+        2,
+        "convert: error: --items-path names 'zh', which is not a source\n",
+    )
+    nothing_written(run.folder)
+
+
 # --- groups rejected whole, with reasons; the rest written; everything accounted for ------
 
 
@@ -278,7 +287,10 @@ def setting(key: str, value: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 
 def latin1_line(line: bytes) -> bytes:
-    return line.decode().replace('"instruction": "', '"instruction": "Café: ').encode("latin-1")
+    return line.decode().replace('"instruction": "', '"instruction": "Café: ', 1).encode("latin-1")
+
+
+LATIN1_COLUMN = latin1_line(SEED_EN.read_bytes().splitlines()[3]).index(b"\xe9") + 1
 
 
 # name -> (EN data, JA data, suffix, {rejected index: reason in the EN rejects line})
@@ -346,7 +358,7 @@ REJECTED: dict[str, tuple[Any, Any, str, dict[int, str]]] = {
         jsonl_with(SEED_EN, {3: latin1_line}),
         SEED_JA.read_bytes(),
         ".jsonl",
-        {3: "not valid UTF-8: line 4, column"},
+        {3: f"not valid UTF-8: line 4, column {LATIN1_COLUMN}: byte 0xE9; is the file Latin-1"},
     ),
 }
 
