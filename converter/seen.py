@@ -18,7 +18,7 @@ from typing import BinaryIO
 #: Filter size in bits (4 MiB): about 1 false "maybe" in 5,000 lookups at a million keys.
 BITS = 1 << 25
 #: Keys gathered in memory before they are written out as one sorted run.
-BATCH = 1 << 16
+BATCH = 1 << 14
 _ITEM = 8  # bytes per key and per value
 #: Keys per block read from a run; one key in this many stays in memory.
 STRIDE = 128
