@@ -60,6 +60,18 @@ PRETTY_JSON_CASES = (
     "stream_json",
     "stream_json_checks_off",
 )
+# Cases writing another format: name -> (--format, output suffix).
+WRITER_CASES = {
+    "stream_template": ("template", "jsonl"),
+    "stream_template_text": ("template-text", "txt"),
+    "stream_prompt_completion": ("prompt-completion", "jsonl"),
+    "stream_sharegpt": ("sharegpt", "jsonl"),
+    "stream_messages": ("messages", "jsonl"),
+    "stream_alpaca": ("alpaca", "jsonl"),
+    "stream_parquet": ("parquet", "parquet"),
+    "stream_jsonl_gz": ("jsonl", "jsonl.gz"),
+    "stream_jsonl_zst": ("jsonl", "jsonl.zst"),
+}
 ALL_CASES = (
     "stdlib_json",
     "orjson_all",
@@ -68,6 +80,7 @@ ALL_CASES = (
     "stream_jsonl",
     "stream_jsonl_in",
     "stream_json_checks_off",
+    *WRITER_CASES,
     "validate_json",
     "validate_jsonl",
 )
@@ -215,8 +228,10 @@ def build_case(
             return None
         src = corpora["jsonl"] if name == "stream_jsonl_in" else arr
         ext = "jsonl" if name in ("stream_jsonl", "stream_jsonl_in") else "json"
+        writer, ext = WRITER_CASES.get(name, ("", ext))
         out = run_dir / f"out.{ext}"
         extra = CHECKS_OFF_FLAGS if name == "stream_json_checks_off" else []
+        extra = [*extra, "-f", writer] if writer else extra
         argv = [*conv, "stream", f"en={src.en}", f"ja={src.ja}", "-o", str(out)]
         return Case(name, pairs, [*argv, *STREAM_FLAGS, *extra], src.input_bytes, records, out)
     if name.startswith("validate_"):

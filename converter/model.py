@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, BinaryIO, Protocol
 
 #: The three text fields every input format maps onto, in output order.
@@ -101,19 +101,40 @@ class Writer(Protocol):
 
 @dataclass(frozen=True)
 class WriterOptions:
-    """Run options a writer may use."""
+    """Run options a writer may use (it names those it takes in :attr:`WriterSpec.options`)."""
 
     keep_tags: bool = False
+    #: ``--system TEXT``: the system message of the template and chat writers.
+    system: str = ""
+    #: ``--template FILE``: a prompt template file; None is the seed's layout.
+    template: str | None = None
+
+    def given(self) -> list[str]:
+        """The options set away from their defaults, by field name."""
+        return [f.name for f in fields(self) if getattr(self, f.name) != f.default]
 
 
 @dataclass(frozen=True)
 class WriterSpec:
-    """A named output format: ``make(stream, options)`` returns the run's :class:`Writer`."""
+    """A named output format: ``make(stream, options)`` returns the run's :class:`Writer`.
+
+    ``options`` names the :class:`WriterOptions` fields the writer uses: giving another one is
+    a usage error. ``dataset_info`` is the format's LLaMA-Factory ``dataset_info.json`` entry
+    without its ``file_name`` (``formatting``, ``columns``, ``tags``), None when LLaMA-Factory
+    cannot read it.
+    """
 
     name: str
     suffixes: tuple[str, ...]
     make: Callable[[BinaryIO, WriterOptions], Writer]
     description: str = ""
+    options: frozenset[str] = frozenset({"keep_tags"})
+    dataset_info: Mapping[str, Any] | None = None
+
+    def unused(self, options: WriterOptions) -> list[str]:
+        """The options given that this writer does not use, as command-line flags."""
+        given = [name for name in options.given() if name not in self.options]
+        return ["--" + name.replace("_", "-") for name in given]
 
 
 @dataclass(frozen=True)

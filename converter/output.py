@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
+from converter.compression import compressing
 from converter.errors import OutputClosed, OutputError
 
 STDOUT = "-"
@@ -137,4 +138,5 @@ def open_output(path: str) -> AtomicOutput:
 
 
 def _guard(path: str, raw: BinaryIO) -> BinaryIO:
-    return cast(BinaryIO, GuardedStream(path, raw))
+    """``raw`` with errors named after ``path``, compressed when its suffix says so."""
+    return compressing(path, cast(BinaryIO, GuardedStream(path, raw)))

@@ -1,4 +1,5 @@
-"""``convert stream``: sources in lock-step -> tag -> check -> interleave -> validate -> write.
+"""``convert stream``: sources in lock-step -> tag -> filter -> check -> interleave -> validate
+-> write.
 
 The core owns the loop; plugins supply the pieces, resolved once per run into plain callables.
 A group (the records with the same index in every source) is written or rejected whole.
@@ -17,7 +18,10 @@ from typing import Any
 import orjson
 
 from converter.alignment import Aligner, Gap, positional
+from converter.compression import strip_compression
+from converter.dataset_info import check_dataset_info, write_dataset_info
 from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
+from converter.filters import Condition, first_failure, parse_conditions
 from converter.inputs import Input, open_input
 from converter.keyed import KeyedPairing
 from converter.model import Language, Record, Rejected, WriterOptions, WriterSpec
@@ -55,6 +59,15 @@ class StreamJob:
     key: str | None = None
     #: Per language, the ijson prefix of the records (``data.item``) for wrapped arrays.
     items_paths: dict[str, str] = field(default_factory=dict)
+    #: The system message (``--system``) and a prompt template file (``--template``).
+    system: str = ""
+    template: str | None = None
+    #: A LLaMA-Factory ``dataset_info.json`` to add the output's entry to.
+    dataset_info: str | None = None
+    #: Opt-in taggers by name (``--tagger register``), passed to ``make_tagger`` as options.
+    taggers: tuple[str, ...] = ()
+    #: ``--where`` conditions (converter.filters); a group failing one is filtered out.
+    where: tuple[str, ...] = ()
 
 
 def run_stream(
@@ -68,8 +81,10 @@ def run_stream(
     registry = build_registry(pm := build_manager(job.plugins))
     languages = _languages(job, registry)
     spec = _writer_spec(job, registry)
+    writer_options = _writer_options(job, spec)
     policies = _policies(job, registry)
-    options: dict[str, Any] = {"keep_tags": job.keep_tags}
+    conditions = parse_conditions(job.where)
+    options: dict[str, Any] = {"keep_tags": job.keep_tags, "taggers": job.taggers}
     taggers = run_factories(pm, "make_tagger", languages=languages, options=options)
     interleave = run_factories(pm, "make_interleaver", languages=languages, options=options)[0]
     rejects_path = job.rejects or _default_rejects(job.output)
@@ -84,7 +99,10 @@ def run_stream(
             "unequal": job.unequal,
             "keep_tags": job.keep_tags,
             "strict": job.strict,
+            "taggers": list(job.taggers),
+            "where": list(job.where),
         },
+        filters={condition.text: 0 for condition in conditions},
         plugins=pm.describe(),
     )
     with ExitStack() as stack:
@@ -95,8 +113,19 @@ def run_stream(
             inputs.append(source)
         out = _start(stack, job.output)
         rejects = _Rejects(rejects_path, forced=job.rejects is not None, stack=stack)
-        writer = spec.make(out.stream, WriterOptions(keep_tags=job.keep_tags))
-        loop = _Loop(job, registry, inputs, report, writer, rejects, taggers, interleave, policies)
+        writer = spec.make(out.stream, writer_options)
+        loop = _Loop(
+            job,
+            registry,
+            inputs,
+            report,
+            writer,
+            rejects,
+            taggers,
+            interleave,
+            policies,
+            conditions,
+        )
         loop.run(progress)
         writer.close()
         for source, stats in zip(inputs, report.sources):
@@ -108,6 +137,8 @@ def run_stream(
         status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
         out.commit()
         rejects.commit()
+        if job.dataset_info is not None:
+            write_dataset_info(job.dataset_info, job.output, spec)
         if job.report is not None:
             _write_report(stack, job.report, report.to_json(status))
     return report, status
@@ -141,12 +172,22 @@ def _writer_spec(job: StreamJob, registry: Registry) -> WriterSpec:
     if name is None:
         name = "jsonl"
         for spec in registry.writers.values():
-            if job.output != STDOUT and job.output.endswith(spec.suffixes):
+            if job.output != STDOUT and strip_compression(job.output).endswith(spec.suffixes):
                 name = spec.name
                 break
     if name not in registry.writers:
         raise UsageError(f"unknown format {name!r}; known: {', '.join(registry.writers)}")
     return registry.writers[name]
+
+
+def _writer_options(job: StreamJob, spec: WriterSpec) -> WriterOptions:
+    """The writer's options; UsageError for one it does not take or an impossible entry."""
+    options = WriterOptions(keep_tags=job.keep_tags, system=job.system, template=job.template)
+    unused = spec.unused(options)
+    if unused:
+        raise UsageError(f"{', '.join(unused)} does not apply to --format {spec.name}")
+    check_dataset_info(job.dataset_info, job.output, spec)
+    return options
 
 
 def _policies(job: StreamJob, registry: Registry) -> dict[str, str]:
@@ -246,7 +287,9 @@ class _Loop:
         taggers: list[Callable[[Record], None]],
         interleave: Callable[[list[Record]], list[Record]],
         policies: dict[str, str],
+        conditions: list[Condition],
     ) -> None:
+        self.conditions = conditions
         self.job, self.inputs, self.report, self.writer, self.rejects = (
             job,
             inputs,
@@ -320,20 +363,28 @@ class _Loop:
                         progress(sum(source.disk.bytes_read for source in self.inputs))
         write(pending)
         report.groups_read = read
-        report.groups_written = read - report.groups_rejected
+        report.groups_written = read - report.groups_rejected - report.groups_filtered
         report.rejects_written = self.rejects.count
         for s, gaps in zip(stats, self.gaps):
             s.read += read - gaps
             s.written = report.groups_written
+            s.filtered = report.groups_filtered
             s.rejected = report.groups_rejected - gaps
         if isinstance(pairing, Aligner):
             report.repairs = pairing.repairs
 
     def _process(self, group: list[Record]) -> list[bytes] | None:
-        """Tag, check, order, validate and encode one group; None when it was rejected."""
+        """Tag, filter, check, order, validate and encode one group; None when it was rejected
+        or filtered out."""
         for tag in self.taggers:
             for record in group:
                 tag(record)
+        if self.conditions:
+            failed_condition = first_failure(self.conditions, group)
+            if failed_condition is not None:
+                self.report.filters[failed_condition] += 1
+                self.report.groups_filtered += 1
+                return None
         for name, features in self.features:
             for record in group:
                 if record.features is None:

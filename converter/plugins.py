@@ -29,7 +29,10 @@ DEFAULT_PLUGINS = (
     "converter.builtin.languages",
     "converter.builtin.formats",
     "converter.builtin.writers",
+    "converter.builtin.trainer_writers",
+    "converter.builtin.parquet_writer",
     "converter.builtin.tagger",
+    "converter.builtin.register",
     "converter.builtin.interleaver",
     "converter.builtin.checks",
 )

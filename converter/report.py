@@ -1,4 +1,4 @@
-"""Counting: per source and per check, so that read = written + rejected (+ unpaired) always."""
+"""Counting: per source and per check, so that read = written + rejected + filtered + unpaired."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class SourceStats:
     read: int = 0
     written: int = 0
     rejected: int = 0
+    filtered: int = 0
     unpaired: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     dropped_keys: Counter[str] = field(default_factory=Counter)
@@ -51,8 +52,9 @@ class SourceStats:
             "read": self.read,
             "written": self.written,
             "rejected": self.rejected,
+            "filtered": self.filtered,
             "unpaired": self.unpaired,
-            "reconciles": self.read == self.written + self.rejected + self.unpaired,
+            "reconciles": self.read == self.written + self.rejected + self.filtered + self.unpaired,
             "rejected_by_reason": dict(self.reasons.most_common()),
             "dropped_keys": dict(self.dropped_keys.most_common()),
         }
@@ -90,6 +92,9 @@ class RunReport:
     groups_read: int = 0
     groups_written: int = 0
     groups_rejected: int = 0
+    groups_filtered: int = 0
+    #: Groups dropped by each ``--where`` condition (the first one each group failed).
+    filters: dict[str, int] = field(default_factory=dict)
     records_written: int = 0
     rejects_written: int = 0
     started: float = field(default_factory=time.perf_counter)
@@ -113,7 +118,9 @@ class RunReport:
                 "read": self.groups_read,
                 "written": self.groups_written,
                 "rejected": self.groups_rejected,
+                "filtered": self.groups_filtered,
             },
+            "filters": self.filters,
             "sources": [s.to_json() for s in self.sources],
             "checks": {
                 name: {
@@ -143,6 +150,9 @@ class RunReport:
             + f"; {self.seconds:.2f} s, {total / secs / 1e6:.1f} MB/s, "
             f"{self.records_written / secs:,.0f} records/s"
         ]
+        if self.filters:
+            counts = ", ".join(f"{text} ({n:,})" for text, n in self.filters.items())
+            lines.append(f"convert: {self.groups_filtered:,} groups filtered out: {counts}")
         for s in self.sources:
             if s.unpaired:
                 lines.append(

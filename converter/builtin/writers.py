@@ -8,6 +8,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from converter import hookimpl
+from converter.dataset_info import RECORD
 from converter.model import Record, WriterOptions, WriterSpec
 
 
@@ -78,5 +79,8 @@ class JsonLinesWriter(_RecordWriter):
 @hookimpl
 def register_writers(register: Callable[[WriterSpec], None]) -> None:
     """Register ``json`` and ``jsonl``."""
-    register(WriterSpec("json", (".json",), JsonArrayWriter, "pretty JSON array (the seed's)"))
-    register(WriterSpec("jsonl", (".jsonl", ".ndjson"), JsonLinesWriter, "one record per line"))
+    pretty, lines = "pretty JSON array (the seed's)", "one record per line"
+    register(WriterSpec("json", (".json",), JsonArrayWriter, pretty, dataset_info=RECORD))
+    register(
+        WriterSpec("jsonl", (".jsonl", ".ndjson"), JsonLinesWriter, lines, dataset_info=RECORD)
+    )

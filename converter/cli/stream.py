@@ -36,7 +36,9 @@ def stream(
         typer.Option(
             "--format",
             "-f",
-            help="Writer (json, jsonl, ...); default from the output suffix, jsonl on stdout.",
+            help="Writer: json, jsonl, parquet, template, template-text, prompt-completion, "
+            "sharegpt, messages, alpaca (plugins add more); default from the output suffix "
+            "(before .gz/.zst), jsonl on stdout.",
         ),
     ] = None,
     limit: Annotated[
@@ -109,6 +111,50 @@ def stream(
             '{"data": [...]}; without LANG for every source.',
         ),
     ] = None,
+    system: Annotated[
+        str,
+        typer.Option(
+            "--system",
+            metavar="TEXT",
+            help="System message: {system} in templates; before the reasoning in the system "
+            "turn of sharegpt and messages.",
+        ),
+    ] = "",
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            metavar="FILE",
+            help="Prompt template for template, template-text and prompt-completion "
+            "(placeholders such as {prompt}, {response}; see docs/output-formats.md).",
+        ),
+    ] = None,
+    dataset_info: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset-info",
+            metavar="PATH",
+            help="Add the output's entry to this LLaMA-Factory dataset_info.json.",
+        ),
+    ] = None,
+    tagger: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tagger",
+            metavar="NAME",
+            help="Run an opt-in tagger, e.g. register (Japanese 敬体/常体 tag) (repeatable).",
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="CONDITION",
+            help="Keep only groups where FIELD=VALUE, FIELD!=VALUE or len(FIELD)<=N holds "
+            "(also <, >=, >); FIELD is a record field or a tag; all must hold (repeatable). "
+            "See docs/filters.md.",
+        ),
+    ] = None,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -138,6 +184,11 @@ def stream(
         key=key,
         plugins=tuple(plugin or ()),
         items_paths=_items_paths(items_path, [lang for lang, _ in job_sources]),
+        system=system,
+        template=template,
+        dataset_info=dataset_info,
+        taggers=tuple(tagger or ()),
+        where=tuple(where or ()),
     )
     show = sys.stderr.isatty() if progress is None else progress
     with _progress_bar(job, show and not quiet) as update:
