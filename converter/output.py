@@ -12,7 +12,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
@@ -140,3 +140,10 @@ def open_output(path: str) -> AtomicOutput:
 def _guard(path: str, raw: BinaryIO) -> BinaryIO:
     """``raw`` with errors named after ``path``, compressed when its suffix says so."""
     return compressing(path, cast(BinaryIO, GuardedStream(path, raw)))
+
+
+def start_output(stack: ExitStack, path: str) -> AtomicOutput:
+    """Open ``path`` atomically; unless committed, it is discarded when ``stack`` closes."""
+    out = open_output(path)
+    stack.callback(out.discard)
+    return out

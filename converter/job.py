@@ -1,0 +1,115 @@
+"""What ``convert stream`` was asked to do, and resolving it against the plugin registry:
+the languages, the writer and its options, the check policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from converter.compression import strip_compression
+from converter.dataset_info import check_dataset_info
+from converter.errors import UsageError
+from converter.model import Language, WriterOptions, WriterSpec
+from converter.output import STDOUT
+from converter.plugins import Registry
+
+#: A check's policies.
+POLICIES = ("off", "warn", "reject")
+
+
+@dataclass(frozen=True)
+class StreamJob:
+    """Everything ``convert stream`` was asked to do (the Python API behind the command)."""
+
+    sources: list[tuple[str, str]]
+    output: str = STDOUT
+    format: str | None = None
+    limit: int | None = None
+    unequal: str = "error"
+    rejects: str | None = None
+    report: str | None = None
+    keep_tags: bool = False
+    input_formats: dict[str, str] = field(default_factory=dict)
+    checks: dict[str, str] = field(default_factory=dict)
+    strict: bool = False
+    plugins: tuple[str, ...] = ()
+    realign: bool = False
+    key: str | None = None
+    #: Per language, the ijson prefix of the records (``data.item``) for wrapped arrays.
+    items_paths: dict[str, str] = field(default_factory=dict)
+    #: The system message (``--system``) and a prompt template file (``--template``).
+    system: str = ""
+    template: str | None = None
+    #: A LLaMA-Factory ``dataset_info.json`` to add the output's entry to.
+    dataset_info: str | None = None
+    #: Opt-in taggers by name (``--tagger register``), passed to ``make_tagger`` as options.
+    taggers: tuple[str, ...] = ()
+    #: ``--where`` conditions (converter.filters); a group failing one is filtered out.
+    where: tuple[str, ...] = ()
+
+
+def resolve_languages(job: StreamJob, registry: Registry) -> list[Language]:
+    """The registered language of each source, in order; UsageError for unknown or repeated ones."""
+    if not job.sources:
+        raise UsageError("give at least one source as LANG=PATH")
+    seen: set[str] = set()
+    languages = []
+    for lang, path in job.sources:
+        if lang not in registry.languages:
+            known = ", ".join(sorted(registry.languages))
+            raise UsageError(
+                f"unknown language {lang!r} in {lang}={path}; known: {known} (plugins add more)"
+            )
+        if lang in seen:
+            raise UsageError(f"language {lang!r} is given twice")
+        seen.add(lang)
+        languages.append(registry.languages[lang])
+    if sum(path == STDOUT for _, path in job.sources) > 1:
+        raise UsageError("only one source can read stdin ('-')")
+    for lang in job.input_formats:
+        if lang not in seen:
+            raise UsageError(f"--input-format names {lang!r}, which is not a source")
+    return languages
+
+
+def resolve_writer(job: StreamJob, registry: Registry) -> WriterSpec:
+    """The writer named by ``--format``, or chosen by the output suffix (JSONL on stdout)."""
+    name = job.format
+    if name is None:
+        name = "jsonl"
+        for spec in registry.writers.values():
+            if job.output != STDOUT and strip_compression(job.output).endswith(spec.suffixes):
+                name = spec.name
+                break
+    if name not in registry.writers:
+        raise UsageError(f"unknown format {name!r}; known: {', '.join(registry.writers)}")
+    return registry.writers[name]
+
+
+def resolve_writer_options(job: StreamJob, spec: WriterSpec) -> WriterOptions:
+    """The writer's options; UsageError for one it does not take or an impossible entry."""
+    options = WriterOptions(keep_tags=job.keep_tags, system=job.system, template=job.template)
+    unused = spec.unused(options)
+    if unused:
+        raise UsageError(f"{', '.join(unused)} does not apply to --format {spec.name}")
+    check_dataset_info(job.dataset_info, job.output, spec)
+    return options
+
+
+def check_policies(job: StreamJob, registry: Registry) -> dict[str, str]:
+    """Each check's policy: the defaults, then ``all=``, then the named ones, then ``--strict``."""
+    policies = {name: check.default_policy for name, check in registry.checks.items()}
+    given = dict(job.checks)
+    if "all" in given:  # ``--check all=off``, then the named ones
+        policy = given.pop("all")
+        given = {**dict.fromkeys(registry.checks, policy), **given}
+    for name, policy in given.items():
+        if name not in registry.checks:
+            raise UsageError(f"unknown check {name!r}; known: {', '.join(registry.checks)}")
+        if policy not in POLICIES:
+            raise UsageError(
+                f"check policy for {name!r} must be one of {', '.join(POLICIES)}, not {policy!r}"
+            )
+        policies[name] = policy
+    if job.strict:
+        policies = {n: "reject" if p == "warn" else p for n, p in policies.items()}
+    return policies
