@@ -7,17 +7,10 @@ made by bench/run_bench.py or bench/gen_corpus.py). Prints CPU seconds (best of 
 import sys
 import time
 
+from converter.builtin.checks import BUILTIN_CHECKS
 from converter.pipeline import StreamJob, run_stream
 
-CHECKS = (
-    "empty",
-    "language",
-    "untranslated",
-    "preserved",
-    "length-ratio",
-    "duplicate",
-    "misalignment",
-)
+CHECKS = tuple(check.name for check in BUILTIN_CHECKS)
 
 
 def cpu_seconds(corpus: str, checks: dict[str, str]) -> float:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from converter.builtin.checks import looks_like_code
+from converter.builtin.checks import BUILTIN_CHECKS, looks_like_code
 from converter.pipeline import StreamJob, run_stream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,15 +22,7 @@ DATA = ROOT.parent / "shared" / "data"
 EN = json.loads((DATA / "alpaca-en-ja" / "alpaca_seed_tasks.en.json").read_text())
 JA = json.loads((DATA / "alpaca-en-ja" / "alpaca_seed_tasks.ja.json").read_text())
 ZH = json.loads((DATA / "alpaca-zh" / "alpaca_zh_demo.json").read_text())
-CHECKS = (
-    "empty",
-    "language",
-    "untranslated",
-    "preserved",
-    "length-ratio",
-    "duplicate",
-    "misalignment",
-)
+CHECKS = tuple(check.name for check in BUILTIN_CHECKS)
 #: Positions faults are planted at: spread over the file, a few groups apart.
 POSITIONS = list(range(3, 170, 12))
 _NUMBER = re.compile(r"(?<![0-9.])[0-9]{2,}(?![0-9])")
