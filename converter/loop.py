@@ -18,13 +18,11 @@ from converter.plugins import Registry
 from converter.readers import read_items
 from converter.records import format_named, to_records
 from converter.rejects import RejectsFile
-from converter.report import RunReport
+from converter.report import RunReport, reason_kind
 from converter.validation import validator_for
 
 #: Encoded records gathered before one write call.
 BATCH = 512
-#: Groups between two progress updates.
-PROGRESS_EVERY = 2048
 
 
 def _renumber(group: tuple[Any, ...]) -> None:
@@ -54,24 +52,16 @@ class GroupLoop:
         conditions: list[Condition],
     ) -> None:
         self.conditions = conditions
-        self.job, self.inputs, self.report, self.writer, self.rejects = (
-            job,
-            inputs,
-            report,
-            writer,
-            rejects,
-        )
+        self.job, self.inputs, self.report = job, inputs, report
+        self.writer, self.rejects = writer, rejects
         self.taggers, self.interleave = taggers, interleave
         checks = [registry.checks[name] for name, policy in policies.items() if policy != "off"]
         self.features = [(c.name, c.features) for c in checks if c.features is not None]
         languages = [registry.languages[lang] for lang, _ in job.sources]
         self.compares = [(c.name, c.start(languages), policies[c.name] == "reject") for c in checks]
         self.validator = validator_for(writer.schema)
-        self.row, self.encode, self.is_valid = (
-            writer.row,
-            writer.encode,
-            self.validator.fast.is_valid,
-        )
+        self.row, self.encode = writer.row, writer.encode
+        self.is_valid = self.validator.fast.is_valid
         self.streams = []
         for (lang, _), source, stats in zip(job.sources, inputs, report.sources):
             forced = job.input_formats.get(lang)
@@ -189,7 +179,7 @@ class GroupLoop:
         for member, source, stats in zip(group, self.inputs, self.report.sources):
             reasons = group_reasons or own.get(member.lang) or partner
             for reason in reasons:
-                stats.reasons[reason.split(":", 1)[0]] += 1
+                stats.reasons[reason_kind(reason)] += 1
             self.rejects.write(source, member, reasons)
 
     def _reject_orphans(self, group: tuple[Any, ...]) -> None:
@@ -202,7 +192,7 @@ class GroupLoop:
                 continue
             own = member.reasons if type(member) is Rejected else []
             for reason in own + reasons:
-                self.report.sources[k].reasons[reason.split(":", 1)[0]] += 1
+                self.report.sources[k].reasons[reason_kind(reason)] += 1
             self.rejects.write(source, member, own + reasons)
 
     def _unequal(self, group: tuple[Any, ...], done: int) -> None:
