@@ -5,8 +5,8 @@ every group it affects, and with ``realign`` repaired: the record left without a
 to the rejects file and pairing goes on one record over.
 
 Scores come from cheap features of each record: field lengths (against the typical length ratio
-of the language pair, learned as the run goes), whether ``input`` is empty, and the anchors
-(numbers, URLs, code blocks) a translation keeps.
+of the language pair, learned as the run goes), whether ``input`` is empty, and how many of the
+source's anchors (numbers, URLs) the target holds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from itertools import zip_longest
 from typing import Any
 
-from converter.anchors import Anchors, record_anchors
+from converter.anchors import contains, record_anchors
 from converter.model import Record
 
 #: Upcoming groups looked at before the first of them is let through.
@@ -40,19 +40,8 @@ class Gap:
         return f"Gap({self.reason!r})"
 
 
-def _features(record: Record) -> tuple[int, bool, int, Anchors]:
-    if record.features is None:
-        record.features = {}
-    found = record.features.get("align")
-    if found is None:
-        found = (
-            len(record.instruction),
-            not record.input or record.input.isspace(),
-            len(record.output),
-            record_anchors(record),
-        )
-        record.features["align"] = found
-    return found
+def _features(record: Record) -> tuple[int, bool, int]:
+    return len(record.instruction), not record.input or record.input.isspace(), len(record.output)
 
 
 class _Ratios:
@@ -81,9 +70,7 @@ class _Ratios:
         return tuple(sorted(r[k] for r in self.seed)[len(self.seed) // 2] for k in (0, 1))  # type: ignore[return-value]
 
 
-def _log_ratios(
-    a: tuple[int, bool, int, Anchors], b: tuple[int, bool, int, Anchors]
-) -> tuple[float, float]:
+def _log_ratios(a: tuple[int, bool, int], b: tuple[int, bool, int]) -> tuple[float, float]:
     return math.log((b[0] + 5) / (a[0] + 5)), math.log((b[2] + 5) / (a[2] + 5))
 
 
@@ -98,11 +85,14 @@ def similarity(source: Any, target: Any, centre: tuple[float, float]) -> float:
     for k, (la, lb) in enumerate(((a[0], b[0]), (a[2], b[2]))):
         if la and lb:
             score -= min(abs(ratios[k] - centre[k]), 2.0)
-    na, nb = a[3].numbers, b[3].numbers
-    if na or nb:
-        score += 2.0 * len(na & nb) / len(na | nb) - 0.5
-    if a[3].urls or b[3].urls:
-        score += 1.0 if a[3].urls == b[3].urls else -1.0
+    anchors = record_anchors(source)
+    if anchors.numbers:  # the share of the source's numbers the target holds too
+        kept = sum(contains(target, n) for n in anchors.numbers)
+        score += 2.0 * kept / len(anchors.numbers) - 0.5
+    if anchors.urls:
+        score += 1.0 if all(contains(target, u) for u in anchors.urls) else -1.0
+    elif "://" in target.output or "://" in target.input or "://" in target.instruction:
+        score -= 1.0
     return score
 
 
@@ -133,7 +123,7 @@ class Aligner:
         """Every group in order; the shift findings are set on the records' features."""
         while True:
             self._fill()
-            if all(not b for b in self.buffers):
+            if not any(self.buffers):
                 return
             for k in range(1, len(self.streams)):
                 self._watch(k)

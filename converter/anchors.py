@@ -1,16 +1,15 @@
 """Anchors: the parts of a text a translation must keep — numbers, URLs, code, placeholders.
 
-Computed once per record, with C-speed passes only: numbers come from the UTF-8 bytes with
-every byte but digits and separators blanked by one ``bytes.translate``, then split (a regex
-scan costs several times more); URLs, placeholders and code fences are looked for only when
-a substring test says they may be there. ``\\d`` would match CJK and full-width digits in
-Python; nothing here relies on it.
+Only the source of a pair has its anchors found (one regex scan for numbers; URLs, placeholders
+and code fences are looked for only when a substring test says they may be there). A translation
+is first checked by plain substring tests, which pass for almost every good pair; only when one
+fails are the translation's own anchors found and compared. ``\\d`` would match CJK and
+full-width digits in Python; nothing here relies on it.
 """
 
 from __future__ import annotations
 
 import re
-from operator import methodcaller
 from typing import NamedTuple
 
 from converter.model import Record
@@ -18,11 +17,12 @@ from converter.model import Record
 #: Full-width digits and separators, written as ASCII before numbers are compared.
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．，％", "0123456789.,%")
 _FULL_WIDTH_CHARS = re.compile("[０-９]")
-#: Keeps ASCII digits, "." and ","; every other byte (letters, UTF-8 of CJK) becomes a space.
-_DIGITS_ONLY = bytes(c if chr(c) in "0123456789.," else 32 for c in range(256))
+#: Numbers of two or more characters: ASCII digits with "." and "," inside, not at the ends.
+_NUMBER = re.compile(r"[0-9][0-9.,]*[0-9]")
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+")
 _PLACEHOLDER = re.compile(r"\[_+\]|\{[A-Za-z0-9_]*\}|%[sdif]|\$\{[A-Za-z0-9_]+\}")
 _FENCE = "```"
+_DIGITS = "0123456789"
 
 
 class Anchors(NamedTuple):
@@ -45,15 +45,13 @@ def find_anchors(text: str) -> Anchors:
     """The anchors of ``text``: numbers of two or more digits (single digits are list markers
     and counters as often as quantities) without thousands separators, URLs without trailing
     punctuation, placeholders such as ``[__]``, ``{x}``, ``%s``, and code fences."""
-    data = text.encode("utf-8", "surrogatepass")
-    if b"\xef\xbc" in data and _FULL_WIDTH_CHARS.search(text):  # U+FF00 block
+    if not text.isascii() and _FULL_WIDTH_CHARS.search(text):
         text = text.translate(_FULL_WIDTH)
-        data = text.encode("utf-8", "surrogatepass")
-    numbers, urls = _numbers(data), _NO_STRINGS
-    if b"://" in data:
+    numbers, urls = _numbers(text), _NO_STRINGS
+    if "://" in text:
         urls = frozenset(u.rstrip(".,;:!?)]'") for u in _URL.findall(text))
         if numbers:  # digits inside a URL are part of the URL, not numbers of their own
-            numbers -= _numbers(" ".join(urls).encode("utf-8", "surrogatepass"))
+            numbers -= _numbers(" ".join(urls))
     placeholders = _NO_STRINGS
     if "{" in text or "%" in text or "[_" in text:
         placeholders = frozenset(_PLACEHOLDER.findall(text))
@@ -63,15 +61,15 @@ def find_anchors(text: str) -> Anchors:
     return Anchors(numbers, urls, placeholders, fences)
 
 
-def _numbers(data: bytes) -> frozenset[str]:
-    tokens = filter(None, map(_strip_separators, data.translate(_DIGITS_ONLY).split()))
-    found = {
-        number.decode() for number in (t.replace(b",", b"") for t in tokens) if len(number) > 1
-    }
-    return frozenset(found) if found else _NO_STRINGS
+def _numbers(text: str) -> frozenset[str]:
+    found = _NUMBER.findall(text)
+    if not found:
+        return _NO_STRINGS
+    return frozenset(n.replace(",", "") if "," in n else n for n in found)
 
 
-_strip_separators = methodcaller("strip", b".,")
+def _text(record: Record) -> str:
+    return f"{record.instruction}\n{record.input}\n{record.output}"
 
 
 def record_anchors(record: Record) -> Anchors:
@@ -80,7 +78,7 @@ def record_anchors(record: Record) -> Anchors:
         record.features = {}
     found = record.features.get("anchors")
     if found is None:
-        found = find_anchors(f"{record.instruction}\n{record.input}\n{record.output}")
+        found = find_anchors(_text(record))
         record.features["anchors"] = found
     return found
 
@@ -105,3 +103,50 @@ def missing(source: Anchors, target: Anchors) -> list[str]:
     if target.fences < source.fences:
         found.append(f"code block ({source.fences} in the source, {target.fences} here)")
     return found
+
+
+def contains(record: Record, token: str) -> bool:
+    """Whether one of the record's fields holds ``token`` as a substring."""
+    return token in record.output or token in record.instruction or token in record.input
+
+
+def holds_number(record: Record, number: str) -> bool:
+    """Whether one of the record's fields holds ``number`` as a whole number, not as part of a
+    longer one ("12" is not in "2012" nor in "12.5")."""
+    for text in (record.output, record.instruction, record.input):
+        at = text.find(number)
+        while at >= 0:
+            end = at + len(number)
+            if not (_joins(text, at - 1, -1) or _joins(text, end, 1)):
+                return True
+            at = text.find(number, at + 1)
+    return False
+
+
+def _joins(text: str, at: int, step: int) -> bool:
+    """Whether the character at ``at`` continues a number: a digit, or a separator before one."""
+    if not 0 <= at < len(text):
+        return False
+    char = text[at]
+    if char in _DIGITS:
+        return True
+    beyond = at + step
+    return char in ".," and 0 <= beyond < len(text) and text[beyond] in _DIGITS
+
+
+def lost_in(source: Anchors, target: Record) -> list[str]:
+    """Anchors of ``source`` that the translation ``target`` lost (see ``missing``).
+
+    Substring tests first: when every anchor of the source appears in the target as written,
+    nothing was lost. Only otherwise are
+    the target's own anchors found and compared.
+    """
+    if not source:
+        return []
+    kept = all(holds_number(target, n) for n in source.numbers) and all(
+        contains(target, t) for t in (*source.urls, *source.placeholders)
+    )
+    if kept and source.fences:
+        fences = target.instruction.count(_FENCE) + target.input.count(_FENCE)
+        kept = (fences + target.output.count(_FENCE)) // 2 >= source.fences
+    return [] if kept else missing(source, find_anchors(_text(target)))

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from converter import hookimpl
-from converter.anchors import missing, record_anchors
+from converter.anchors import lost_in, record_anchors
 from converter.langid import classify
 from converter.model import Check, Language, Record
 from converter.seen import SeenSet, key_of
@@ -27,7 +27,6 @@ RATIO_FACTOR = 5.0
 RATIO_WARMUP = 32
 _KANA = re.compile("[\u3041-\u309f\u30a1-\u30fa]")
 _WORD = re.compile("[A-Za-z]{3}")
-_SPACES = re.compile(r"\s+")
 _CODE_LINE = re.compile(
     r"^(?:\s{2,}\S|\s*(?:def|class|import|from|return|SELECT|INSERT|UPDATE|for|while|if|"
     r"function|var|let|const|#include|public|print)\b)",
@@ -83,7 +82,7 @@ def field_script(text: str) -> str:
     with kana is Japanese; only the rest goes through the full classifier. Han without kana
     and without Simplified-only forms may be Japanese or Traditional Chinese: ``und``.
     """
-    ascii_chars = len(text.encode("ascii", "ignore"))
+    ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
     if ascii_chars >= ASCII_LATIN_SHARE * len(text):  # Latin by rule 2 of the classifier
         return "latin" if len(text) >= MIN_LETTERS and _WORD.search(text) else "und"
     if ascii_chars < 0.7 * len(text) and _KANA.search(text):
@@ -143,14 +142,12 @@ def _is_prose(text: str) -> bool:
 
 def compare_preserved(group: list[Record]) -> list[str]:
     """Find anchors of the source that a translation lost."""
-    assert group[0].features is not None
-    source = group[0].features["preserved"]
+    source = record_anchors(group[0])
     if not source:
         return []
     findings = []
     for record in group[1:]:
-        assert record.features is not None
-        lost = missing(source, record.features["preserved"])
+        lost = lost_in(source, record)
         if lost:
             findings.append(f"{record.lang}: lost {', '.join(lost[:5])}")
     return findings
@@ -202,7 +199,7 @@ def _duplicate_check(languages: Sequence[Language]) -> Callable[[list[Record]], 
 
     def compare(group: list[Record]) -> list[str]:
         source = group[0]
-        text = _SPACES.sub(" ", f"{source.instruction}\n{source.input}").strip().casefold()
+        text = " ".join(f"{source.instruction}\n{source.input}".casefold().split())
         earlier = seen.first_seen(key_of(text), source.index)
         return (
             []
@@ -242,7 +239,6 @@ BUILTIN_CHECKS = (
     Check(
         name="preserved",
         compare=compare_preserved,
-        features=record_anchors,
         description="numbers, URLs, code blocks or placeholders lost in translation",
     ),
     LENGTH_RATIO,
