@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterator
-from itertools import zip_longest
+from itertools import islice, zip_longest
 from typing import Any
 
 from converter.anchors import contains, record_anchors
@@ -136,13 +136,17 @@ class Aligner:
         return left
 
     def _fill(self) -> None:
+        """Top the buffers up to ``2 * WINDOW + 2`` once one has fallen to ``WINDOW + 2`` (the
+        window and its shifted pairings never look further)."""
+        if min(map(len, self.buffers)) > WINDOW + 1 or all(self.ended):
+            return
         for k, (buffer, stream) in enumerate(zip(self.buffers, self.streams)):
-            while len(buffer) < 2 * WINDOW + 2 and not self.ended[k]:
-                item = next(stream, None)
-                if item is None:
-                    self.ended[k] = True
-                else:
-                    buffer.append(item)
+            if self.ended[k]:
+                continue
+            want = 2 * WINDOW + 2 - len(buffer)
+            buffer.extend(islice(stream, want))
+            if len(buffer) < 2 * WINDOW + 2:
+                self.ended[k] = True
 
     def _pop(self) -> tuple[Any, ...]:
         if len(self.cache) > 64 * WINDOW:
