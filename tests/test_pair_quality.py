@@ -9,6 +9,9 @@ import faults as F
 import pytest
 from helpers import DOLLY_DIR, run_cli
 
+from converter.builtin.checks import LANGUAGE, script_of
+from converter.builtin.languages import ENGLISH
+from converter.model import Language, Record
 from converter.pipeline import StreamJob, run_stream
 
 
@@ -274,3 +277,34 @@ def test_check_policies_from_a_config_file_and_all(tmp_path: Path) -> None:
     bad.write_text("[checks\n")
     done = run_cli("stream", f"en={en}", "--checks-config", bad)
     assert done.returncode == 2 and "cannot read the check configuration" in done.stderr.decode()
+
+
+def test_a_languages_own_accepts_test_decides_before_the_script() -> None:
+    """Two Latin-script languages: the classifier cannot tell French from English, the French
+    plugin's ``accepts`` can; where it is unsure, the script decides as for any language."""
+
+    def french(text: str) -> bool | None:
+        words = set(text.lower().split())
+        if words & {"le", "la", "les", "une"}:
+            return True
+        return False if words & {"the", "and", "with"} else None
+
+    fr = Language("fr", "French", "FR", "Réponds en français.", frozenset({"latin"}), french)
+    compare = LANGUAGE.start([ENGLISH, fr])
+
+    def findings(instruction: str, output: str) -> list[str]:
+        group = [
+            Record("en", 0, "Write a short poem about the rain.", "", "The rain falls.", {}),
+            Record("fr", 0, instruction, "", output, {}),
+        ]
+        for record in group:
+            record.features = {"language": script_of(record)}
+        return compare(group)
+
+    assert findings("Écris un poème sur la pluie.", "La pluie tombe sur les toits.") == []
+    assert findings("Écris un poème sur la pluie.", "The rain falls on the roofs and hills.") == [
+        "fr: output is not French (its own test)"
+    ]
+    assert findings("Écris un poème.", "雨が屋根に降っています。静かな夜です。") == [
+        "fr: output looks ja, not latin"
+    ]

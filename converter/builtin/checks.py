@@ -97,18 +97,29 @@ def field_script(text: str) -> str:
 
 
 def _language_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
-    expected = {lang.code: lang.scripts for lang in languages}
+    """The language check for these languages: a language's own ``accepts`` test decides
+    first where it has one and is sure; otherwise the classifier's script must be one of the
+    language's ``scripts``."""
+    by_code = {lang.code: lang for lang in languages}
 
     def compare(group: list[Record]) -> list[str]:
         findings = []
         for record in group:
-            scripts = expected[record.lang]
+            lang = by_code[record.lang]
             assert record.features is not None
             for name, script in zip(("instruction", "output"), record.features["language"]):
-                if script == "und" or not scripts or script in scripts:
+                verdict = None if lang.accepts is None else lang.accepts(getattr(record, name))
+                if verdict or (
+                    verdict is None
+                    and (script == "und" or not lang.scripts or script in lang.scripts)
+                ):
                     continue
-                if not looks_like_code(getattr(record, name)):  # code is not translated
-                    want = "/".join(sorted(scripts))
+                if looks_like_code(getattr(record, name)):  # code is not translated
+                    continue
+                if verdict is False:
+                    findings.append(f"{record.lang}: {name} is not {lang.name} (its own test)")
+                else:
+                    want = "/".join(sorted(lang.scripts))
                     findings.append(f"{record.lang}: {name} looks {script}, not {want}")
         return findings
 
