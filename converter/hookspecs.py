@@ -14,7 +14,7 @@ from typing import Any
 import pluggy
 
 from converter import PROJECT_NAME
-from converter.model import Check, InputFormat, Language, Record, WriterSpec
+from converter.model import Check, InputFormat, Language, Record, Tagger, WriterSpec
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -44,11 +44,18 @@ def register_checks(register: Callable[[Check], None]) -> None:
 
 
 @hookspec
+def register_taggers(register: Callable[[Tagger], None]) -> None:
+    """Register opt-in taggers, run only when named with ``--tagger NAME``. Collect-all,
+    register callback; an unknown name on the command line is an error listing these."""
+
+
+@hookspec
 def make_tagger(
     languages: Sequence[Language], options: dict[str, Any]
 ) -> Callable[[Record], None] | None:
-    """Return a per-run tagger: a callable that sets ``seq``/``reasoning`` or adds ``tags`` on
-    each record, or None to stay out of this run. Collect-all: every tagger returned runs on
+    """Return a per-run tagger that always runs: a callable that sets ``seq``/``reasoning`` or
+    adds ``tags`` on each record, or None to stay out of this run (opt-in taggers use
+    ``register_taggers``). Collect-all: every tagger returned runs on
     every record, built-ins first (they are registered first and marked ``tryfirst``)."""
 
 

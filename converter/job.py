@@ -45,6 +45,16 @@ class StreamJob:
     taggers: tuple[str, ...] = ()
     #: ``--where`` conditions (converter.filters); a group failing one is filtered out.
     where: tuple[str, ...] = ()
+    #: ``--start``/``--stop``: only the groups with index in [start, stop) (``--limit`` counts
+    #: from ``start``); the groups before ``start`` are read and counted as skipped.
+    start: int = 0
+    stop: int | None = None
+    #: Output side (converter.selection): ``--sample N`` groups, ``--shuffle``, ``--split``
+    #: (split name -> share, in output order), all drawn with ``--seed`` (None: 0).
+    sample: int | None = None
+    shuffle: bool = False
+    split: tuple[tuple[str, float], ...] = ()
+    seed: int | None = None
 
 
 def resolve_languages(job: StreamJob, registry: Registry) -> list[Language]:
@@ -69,6 +79,13 @@ def resolve_languages(job: StreamJob, registry: Registry) -> list[Language]:
         if lang not in seen:
             raise UsageError(f"--input-format names {lang!r}, which is not a source")
     return languages
+
+
+def check_range(job: StreamJob) -> None:
+    """UsageError for a negative ``limit``, ``start`` or ``stop``."""
+    for name, value in (("--limit", job.limit), ("--start", job.start), ("--stop", job.stop)):
+        if value is not None and value < 0:
+            raise UsageError(f"{name} must be >= 0, not {value}")
 
 
 def resolve_writer(job: StreamJob, registry: Registry) -> WriterSpec:

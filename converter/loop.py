@@ -3,7 +3,7 @@ filtered, checked, ordered, validated and encoded, or rejected whole."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -20,9 +20,6 @@ from converter.records import format_named, to_records
 from converter.rejects import RejectsFile
 from converter.report import RunReport, reason_kind
 from converter.validation import validator_for
-
-#: Encoded records gathered before one write call.
-BATCH = 512
 
 
 def _renumber(group: tuple[Any, ...]) -> None:
@@ -50,8 +47,10 @@ class GroupLoop:
         interleave: Callable[[list[Record]], list[Record]],
         policies: dict[str, str],
         conditions: list[Condition],
+        stage: str | None = None,
     ) -> None:
-        self.conditions = conditions
+        """Resolve the run's pieces; ``stage`` names the stage in the rejects file."""
+        self.conditions, self.stage = conditions, stage
         self.job, self.inputs, self.report = job, inputs, report
         self.writer, self.rejects = writer, rejects
         self.taggers, self.interleave = taggers, interleave
@@ -78,23 +77,37 @@ class GroupLoop:
         elif watch and len(inputs) > 1:
             self.pairing = Aligner(self.streams, langs, job.realign)
         self.gaps = [0] * len(inputs)
+        self.skip_gaps = [0] * len(inputs)
+        self.before_start = 0
+        self.rejected_records = 0
 
-    def run(self, progress: Callable[[int], None] | None) -> None:
-        """Read every group, write or reject it, and settle unequal lengths."""
+    def groups(self) -> Iterator[tuple[int, list[bytes]]]:
+        """Read the groups of the selected range ([start, stop), at most ``limit``): yield the
+        index and encoded records of each group that passes; reject or filter the others.
+
+        Groups before ``start`` are read and skipped unchecked. Once exhausted, the counts of
+        what was read are set; :meth:`settle` adds what was written.
+        """
         pairing = self.pairing
         groups = pairing.groups() if pairing else positional(self.streams)
-        if self.job.limit is not None:
-            groups = islice(groups, self.job.limit)
-        pending: list[bytes] = []
-        report, stats = self.report, self.report.sources
-        count_dropped = not self.job.keep_tags
-        process, write = self._process, self.writer.write
+        job = self.job
+        end = job.stop
+        if job.limit is not None:
+            end = job.start + job.limit if end is None else min(end, job.start + job.limit)
+        if end is not None:
+            groups = islice(groups, end)
+        start, stats = job.start, self.report.sources
+        count_dropped = not job.keep_tags
+        process = self._process
         read = 0
         for read, group in enumerate(groups, 1):
             if None in group:
                 read -= 1
                 self._unequal(group, read)
                 break
+            if read <= start:
+                self._skip(group)
+                continue
             if pairing is not None and Gap in map(type, group):
                 self._reject_orphans(group)
                 continue
@@ -109,23 +122,46 @@ class GroupLoop:
                 _renumber(group)
             chunks = process(list(group))
             if chunks is not None:
-                pending += chunks
-                if len(pending) >= BATCH:
-                    write(pending)
-                    pending = []
-                    if progress is not None:
-                        progress(sum(source.disk.bytes_read for source in self.inputs))
-        write(pending)
+                yield group[0].index, chunks
+        report = self.report
         report.groups_read = read
-        report.groups_written = read - report.groups_rejected - report.groups_filtered
-        report.rejects_written = self.rejects.count
-        for s, gaps in zip(stats, self.gaps):
-            s.read += read - gaps
-            s.written = report.groups_written
-            s.filtered = report.groups_filtered
-            s.rejected = report.groups_rejected - gaps
+        report.rejects_written = self.rejected_records
         if isinstance(pairing, Aligner):
             report.repairs = pairing.repairs
+
+    def passed(self) -> int:
+        """Groups read that were neither skipped, rejected nor filtered (once exhausted)."""
+        report = self.report
+        done = report.groups_rejected + report.groups_filtered + self.before_start
+        return report.groups_read - done
+
+    def settle(self, written: int, records: int) -> None:
+        """Count ``written`` groups (``records`` records) as written, the rest of the groups
+        that passed as not sampled, and reconcile each source."""
+        report = self.report
+        report.groups_written = written
+        report.records_written = records
+        not_sampled = self.passed() - written
+        report.groups_skipped = self.before_start + not_sampled
+        report.selection.update(before_start=self.before_start, not_sampled=not_sampled)
+        for s, gaps, skip_gaps in zip(report.sources, self.gaps, self.skip_gaps):
+            s.read += report.groups_read - gaps - skip_gaps
+            s.written = written
+            s.filtered = report.groups_filtered
+            s.rejected = report.groups_rejected - gaps
+            s.skipped = report.groups_skipped - skip_gaps
+
+    def bytes_read(self) -> int:
+        """Bytes read so far from the sources (for a progress bar)."""
+        return sum(source.disk.bytes_read for source in self.inputs)
+
+    def _skip(self, group: tuple[Any, ...]) -> None:
+        """A group before ``start``: counted, not checked (a source missing from it did not
+        read a record there)."""
+        self.before_start += 1
+        for k, member in enumerate(group):
+            if type(member) is Gap:
+                self.skip_gaps[k] += 1
 
     def _process(self, group: list[Record]) -> list[bytes] | None:
         """Tag, filter, check, order, validate and encode one group; None when it was rejected
@@ -180,7 +216,8 @@ class GroupLoop:
             reasons = group_reasons or own.get(member.lang) or partner
             for reason in reasons:
                 stats.reasons[reason_kind(reason)] += 1
-            self.rejects.write(source, member, reasons)
+            self.rejects.write(source, member, reasons, self.stage)
+            self.rejected_records += 1
 
     def _reject_orphans(self, group: tuple[Any, ...]) -> None:
         """Records the pairing left without a partner (the Gaps say why) go to the rejects."""
@@ -193,7 +230,8 @@ class GroupLoop:
             own = member.reasons if type(member) is Rejected else []
             for reason in own + reasons:
                 self.report.sources[k].reasons[reason_kind(reason)] += 1
-            self.rejects.write(source, member, own + reasons)
+            self.rejects.write(source, member, own + reasons, self.stage)
+            self.rejected_records += 1
 
     def _unequal(self, group: tuple[Any, ...], done: int) -> None:
         """A source ended before the others: an error, or (``--unequal shortest``) stop there."""

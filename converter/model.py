@@ -138,6 +138,17 @@ class WriterSpec:
 
 
 @dataclass(frozen=True)
+class Tagger:
+    """An opt-in tagger, run only when asked for with ``--tagger NAME`` (or a recipe's
+    ``taggers``). ``make(languages)`` returns the per-record callable for a run, or None when
+    the run has no record it applies to (e.g. no Japanese source)."""
+
+    name: str
+    description: str
+    make: Callable[[Sequence[Language]], Callable[[Record], None] | None]
+
+
+@dataclass(frozen=True)
 class Check:
     """A translator-check, in two parts so any parallel layout can run it.
 

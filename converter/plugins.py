@@ -6,7 +6,7 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,8 @@ from converter.discovery import (
     load_modules,
     register_plugin,
 )
-from converter.errors import PluginError
-from converter.model import Check, InputFormat, Language, Record, WriterSpec
+from converter.errors import PluginError, UsageError
+from converter.model import Check, InputFormat, Language, Record, Tagger, WriterSpec
 
 #: Built-in behaviour, registered exactly like third-party plugins.
 DEFAULT_PLUGINS = (
@@ -73,6 +73,7 @@ class Registry:
     formats: dict[str, InputFormat] = field(default_factory=dict)
     writers: dict[str, WriterSpec] = field(default_factory=dict)
     checks: dict[str, Check] = field(default_factory=dict)
+    taggers: dict[str, Tagger] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
@@ -109,7 +110,24 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     _collect(pm, "register_input_formats", "input format", reg.formats, lambda x: x.name, reg)
     _collect(pm, "register_writers", "writer", reg.writers, lambda x: x.name, reg)
     _collect(pm, "register_checks", "check", reg.checks, lambda x: x.name, reg)
+    _collect(pm, "register_taggers", "tagger", reg.taggers, lambda x: x.name, reg)
     return reg
+
+
+def opt_in_taggers(
+    names: Sequence[str], registry: Registry, languages: Sequence[Language]
+) -> list[Callable[[Record], None]]:
+    """The per-record callables of the opt-in taggers named (``--tagger NAME``), in order;
+    UsageError for a name no plugin registered."""
+    taggers = []
+    for name in names:
+        if name not in registry.taggers:
+            known = ", ".join(sorted(registry.taggers)) or "none"
+            raise UsageError(f"unknown tagger {name!r}; known: {known} (plugins add more)")
+        tag = registry.taggers[name].make(languages)
+        if tag is not None:
+            taggers.append(tag)
+    return taggers
 
 
 def _collect(

@@ -30,11 +30,15 @@ class RejectsFile:
         self.out = start_output(stack, path) if forced else None
         self.count = 0
 
-    def write(self, source: Input, member: Record | Rejected, reasons: list[str]) -> None:
-        """Write one rejected record: where it came from, why, and the record (or raw line)."""
+    def write(
+        self, source: Input, member: Record | Rejected, reasons: list[str], stage: str | None = None
+    ) -> None:
+        """Write one rejected record: its stage (in a multi-stage run), where it came from,
+        why, and the record (or raw line)."""
         if self.out is None:
             self.out = start_output(self.stack, self.path)
-        line: dict[str, Any] = {
+        line: dict[str, Any] = {} if stage is None else {"stage": stage}
+        line |= {
             "source": source.path,
             "lang": member.lang,
             "index": member.index,

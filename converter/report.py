@@ -1,4 +1,5 @@
-"""Counting: per source and per check, so that read = written + rejected + filtered + unpaired."""
+"""Counting: per source and per check, so that
+read = written + rejected + filtered + unpaired + skipped."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class SourceStats:
     rejected: int = 0
     filtered: int = 0
     unpaired: int = 0
+    #: Groups read but not selected: before ``--start``, or left out by ``--sample``.
+    skipped: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     dropped_keys: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
@@ -54,7 +57,9 @@ class SourceStats:
             "rejected": self.rejected,
             "filtered": self.filtered,
             "unpaired": self.unpaired,
-            "reconciles": self.read == self.written + self.rejected + self.filtered + self.unpaired,
+            "skipped": self.skipped,
+            "reconciles": self.read
+            == self.written + self.rejected + self.filtered + self.unpaired + self.skipped,
             "rejected_by_reason": dict(self.reasons.most_common()),
             "dropped_keys": dict(self.dropped_keys.most_common()),
         }
@@ -93,6 +98,14 @@ class RunReport:
     groups_written: int = 0
     groups_rejected: int = 0
     groups_filtered: int = 0
+    #: Groups read but not selected (``selection`` says why: before ``--start``, not sampled).
+    groups_skipped: int = 0
+    #: The selection asked for and what it left out (converter.selection).
+    selection: dict[str, Any] = field(default_factory=dict)
+    #: Per ``--split`` name: its file and the groups and records written to it.
+    splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per stage of a multi-stage run (converter.stages): its own report section.
+    stages: list[dict[str, Any]] = field(default_factory=list)
     #: Groups dropped by each ``--where`` condition (the first one each group failed).
     filters: dict[str, int] = field(default_factory=dict)
     records_written: int = 0
@@ -119,7 +132,11 @@ class RunReport:
                 "written": self.groups_written,
                 "rejected": self.groups_rejected,
                 "filtered": self.groups_filtered,
+                "skipped": self.groups_skipped,
             },
+            "selection": self.selection,
+            "splits": self.splits,
+            "stages": self.stages,
             "filters": self.filters,
             "sources": [s.to_json() for s in self.sources],
             "checks": {
@@ -135,13 +152,19 @@ class RunReport:
             "seconds": round(self.seconds, 3),
         }
 
+    def skipped_by(self) -> dict[str, int]:
+        """The skipped groups by cause (``before_start``, ``not_sampled``), the non-zero ones."""
+        causes = ("before_start", "not_sampled")
+        return {k: self.selection[k] for k in causes if self.selection.get(k)}
+
     def summary(self) -> str:
         """One or a few lines for stderr."""
         total = sum(s.bytes for s in self.sources)
         secs = max(self.seconds, 1e-9)
         lines = [
             f"convert: {self.groups_read:,} groups read, {self.records_written:,} records written "
-            f"to {self.output}, {self.groups_rejected:,} groups rejected"
+            f"to {f'{len(self.splits)} split files' if self.splits else self.output}, "
+            f"{self.groups_rejected:,} groups rejected"
             + (
                 f" ({self.rejects_written:,} records in {self.rejects})"
                 if self.rejects_written
@@ -150,6 +173,17 @@ class RunReport:
             + f"; {self.seconds:.2f} s, {total / secs / 1e6:.1f} MB/s, "
             f"{self.records_written / secs:,.0f} records/s"
         ]
+        if self.groups_skipped:
+            why = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in self.skipped_by().items())
+            lines.append(f"convert: {self.groups_skipped:,} groups skipped ({why})")
+        for stage in self.stages:
+            groups = ", ".join(f"{n:,} {what}" for what, n in stage["groups"].items())
+            lines.append(f"convert: stage {stage['name']}: groups {groups}")
+        for name, split in self.splits.items():
+            lines.append(
+                f"convert: split {name}: {split['groups']:,} groups, "
+                f"{split['records']:,} records in {split['path']}"
+            )
         if self.filters:
             counts = ", ".join(f"{text} ({n:,})" for text, n in self.filters.items())
             lines.append(f"convert: {self.groups_filtered:,} groups filtered out: {counts}")

@@ -120,7 +120,7 @@ def test_category_filter_on_the_aligned_dolly_pair(tmp_path: Path) -> None:
     assert {row["tags"]["category"] for row in rows} == {"open_qa"}
     assert [row["seq"] for row in rows] == [f"{k}{s}" for k in kept for s in ("EN", "JA")]
     doc = json.loads(report.read_text())
-    assert doc["groups"] == {"read": 38, "written": 9, "rejected": 0, "filtered": 29}
+    assert doc["groups"] == {"read": 38, "written": 9, "rejected": 0, "filtered": 29, "skipped": 0}
     assert doc["filters"] == {"category=open_qa": 29}
     for side in doc["sources"]:
         assert (side["read"], side["written"], side["filtered"]) == (38, 9, 29)
@@ -156,7 +156,13 @@ def test_single_source_category_filter_on_the_full_japanese_dolly(tmp_path: Path
     assert "creative_writing" not in {row["tags"]["category"] for row in rows}
     doc = json.loads(report.read_text())
     assert doc["filters"] == {"category!=creative_writing": 711}
-    assert doc["groups"] == {"read": 15_015, "written": 14_304, "rejected": 0, "filtered": 711}
+    assert doc["groups"] == {
+        "read": 15_015,
+        "written": 14_304,
+        "rejected": 0,
+        "filtered": 711,
+        "skipped": 0,
+    }
     (side,) = doc["sources"]
     assert side["reconciles"] and side["filtered"] == 711
     assert doc["options"]["where"] == ["category!=creative_writing"]

@@ -171,6 +171,37 @@ def test_hook_make_tagger(tmp_path: Path) -> None:
     assert len(run_factories(pm, "make_tagger", languages=[], options=no_tags)) == 1  # built-in
 
 
+def test_hook_register_taggers(tmp_path: Path) -> None:
+    tagger = plugin_file(tmp_path, "length_tagger", """
+        from converter import hookimpl
+        from converter.model import Tagger
+
+        def make(languages):
+            def tag(record):
+                record.tags["long"] = len(record.output) > 100
+            return tag
+
+        @hookimpl
+        def register_taggers(register):
+            register(Tagger("long", "output over 100 characters", make))
+    """)  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    sources = (f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}", "--keep-tags", "-o", out)
+    done = run_convert("stream", *sources, plugins=[tagger])
+    assert done.returncode == 0, done.stderr
+    assert all("long" not in r["tags"] for r in out_records(out))  # opt-in: not asked for
+    done = run_convert("stream", *sources, "--tagger", "long", plugins=[tagger])
+    assert done.returncode == 0, done.stderr
+    records = out_records(out)
+    assert [r["tags"]["long"] for r in records] == [len(r["output"]) > 100 for r in records]
+    done = run_convert("stream", *sources, "--tagger", "lnog", plugins=[tagger])
+    assert done.returncode == 2
+    assert "unknown tagger 'lnog'; known: long, register" in done.stderr
+    listed = run_convert("plugins", "--format", "json", plugins=[tagger])
+    entry = next(e for e in json.loads(listed.stdout) if e["name"] == "length_tagger")
+    assert entry["taggers"] == ["long"]
+
+
 def test_hook_make_interleaver(tmp_path: Path) -> None:
     source = """
         from converter import hookimpl
@@ -209,6 +240,7 @@ def test_chinese_plugin_is_discovered_through_its_entry_point() -> None:
             "input_formats": [],
             "writers": [],
             "checks": [],
+            "taggers": [],
         }
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVERTER_")}

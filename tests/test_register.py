@@ -10,7 +10,7 @@ import pytest
 from helpers import DOLLY_DIR, run_cli
 from ja_register import labelled
 
-from converter.builtin.register import LABELS, make_tagger, register_of, sentence_register
+from converter.builtin.register import LABELS, register_of, sentence_register
 from converter.model import Record
 from converter.plugins import build_manager, build_registry
 
@@ -59,18 +59,18 @@ def test_quotes_are_ignored_and_mixed_needs_a_quarter() -> None:
     assert register_of(four_to_one) == "polite"
 
 
-def test_the_tagger_is_opt_in_and_tags_only_japanese() -> None:
-    languages = list(build_registry(build_manager(autoload=False)).languages.values())
-    assert make_tagger(languages=languages, options={}) is None
-    tag = make_tagger(languages=languages, options={"taggers": ("register",)})
+def test_the_tagger_is_registered_opt_in_and_tags_only_japanese() -> None:
+    registry = build_registry(build_manager(autoload=False))
+    languages = list(registry.languages.values())
+    make = registry.taggers["register"].make
+    tag = make(languages)
     assert tag is not None
     en = Record("en", 0, "Hi", "", "It is fine.", {})
     ja = Record("ja", 0, "こんにちは", "", "大丈夫です。", {})
     tag(en)
     tag(ja)
     assert en.tags == {} and ja.tags == {"register": "polite"}
-    english_only = [lang for lang in languages if lang.code == "en"]
-    assert make_tagger(languages=english_only, options={"taggers": ("register",)}) is None
+    assert make([lang for lang in languages if lang.code == "en"]) is None
 
 
 def test_stream_tags_every_japanese_dolly_record(tmp_path: Path) -> None:

@@ -392,7 +392,13 @@ def test_bad_records_reject_their_group_and_the_rest_goes_through(convert, case:
     assert [r["seq"] for r in written[::2]] == [f"{i}EN" for i in range(n) if i not in expected]
     report = reconciled(run.folder)
     kept, rejected = n - len(expected), len(expected)
-    assert report["groups"] == {"read": n, "written": kept, "rejected": rejected, "filtered": 0}
+    assert report["groups"] == {
+        "read": n,
+        "written": kept,
+        "rejected": rejected,
+        "filtered": 0,
+        "skipped": 0,
+    }
 
 
 def test_extra_keys_become_tags_and_are_counted(convert) -> None:

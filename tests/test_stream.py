@@ -171,7 +171,7 @@ def test_a_bad_jsonl_line_rejects_its_group_and_the_rest_goes_through(tmp_path: 
     )
     assert rejects[3]["reasons"] == ["field 'output' is null, not a string"]
     doc = json.loads(report.read_text())
-    assert doc["groups"] == {"read": 10, "written": 8, "rejected": 2, "filtered": 0}
+    assert doc["groups"] == {"read": 10, "written": 8, "rejected": 2, "filtered": 0, "skipped": 0}
     for source in doc["sources"]:
         assert source["read"] == source["written"] + source["rejected"] + source["unpaired"]
         assert source["reconciles"]

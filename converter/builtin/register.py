@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from converter import hookimpl
-from converter.model import Language, Record
+from converter.model import Language, Record, Tagger
 
 #: The name given to ``--tagger`` and the tag it sets.
 NAME = "register"
@@ -130,12 +129,9 @@ def register_of(text: str) -> str:
     return POLITE if polite > plain else PLAIN
 
 
-@hookimpl
-def make_tagger(
-    languages: Sequence[Language], options: dict[str, Any]
-) -> Callable[[Record], None] | None:
-    """With ``--tagger register`` and a Japanese source: tag each Japanese record's register."""
-    if NAME not in options.get("taggers", ()) or all(lang.code != "ja" for lang in languages):
+def make_register_tagger(languages: Sequence[Language]) -> Callable[[Record], None] | None:
+    """Tag each Japanese record's register; None for a run without a Japanese source."""
+    if all(lang.code != "ja" for lang in languages):
         return None
 
     def tag(record: Record) -> None:
@@ -143,3 +139,15 @@ def make_tagger(
             record.tags[NAME] = register_of(record.output)
 
     return tag
+
+
+@hookimpl
+def register_taggers(register: Callable[[Tagger], None]) -> None:
+    """Register the ``register`` tagger (``--tagger register``)."""
+    register(
+        Tagger(
+            NAME,
+            "Japanese records' register from sentence endings: polite, plain, mixed or none",
+            make_register_tagger,
+        )
+    )

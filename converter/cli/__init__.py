@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from converter.cli import plugins, stream, validate
+from converter.cli import plugins, run, shard, stream, validate
 from converter.errors import (
     EXIT_FATAL,
     EXIT_INTERRUPTED,
@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 app.command("stream", no_args_is_help=True)(stream.stream)
 app.command("validate", no_args_is_help=True)(validate.validate)
+app.command("run", no_args_is_help=True)(run.run)
+app.command("shard", no_args_is_help=True)(shard.shard_command)
 app.add_typer(plugins.app, name="plugins")
 
 

@@ -46,3 +46,44 @@ def check_policies(config: str | None, given: list[str] | None) -> dict[str, str
         policies.update(table)
     policies.update(pairs(given, "--check"))
     return policies
+
+
+Start = Annotated[
+    int,
+    typer.Option(
+        "--start", min=0, metavar="N", help="Skip the groups before index N (read, not checked)."
+    ),
+]
+Stop = Annotated[
+    int | None,
+    typer.Option(
+        "--stop", min=0, metavar="N", help="Stop before group index N (like [start:stop])."
+    ),
+]
+Sample = Annotated[
+    int | None,
+    typer.Option(
+        "--sample",
+        min=0,
+        metavar="N",
+        help="Write a seeded uniform sample of N groups, in input order (see docs/selection.md).",
+    ),
+]
+Shuffle = Annotated[
+    bool, typer.Option("--shuffle", help="Write the groups in a seeded random order.")
+]
+Split = Annotated[
+    str | None,
+    typer.Option(
+        "--split",
+        metavar="NAME=SHARE,...",
+        help="One file per split, e.g. train=0.98,eval=0.02 -> out.train.json, out.eval.json; "
+        "a group never spans two.",
+    ),
+]
+Seed = Annotated[
+    int | None,
+    typer.Option(
+        "--seed", metavar="S", help="Seed of --sample, --shuffle and --split (default 0)."
+    ),
+]

@@ -27,6 +27,7 @@ _REGISTRIES = (
     ("formats", "input format", "input_formats"),
     ("writers", "writer", "writers"),
     ("checks", "check", "checks"),
+    ("taggers", "tagger", "taggers"),
 )
 
 

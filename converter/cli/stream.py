@@ -10,10 +10,23 @@ from typing import Annotated
 
 import typer
 
-from converter.cli.options import Debug, Plugins, Quiet, check_policies, pairs
+from converter.cli.options import (
+    Debug,
+    Plugins,
+    Quiet,
+    Sample,
+    Seed,
+    Shuffle,
+    Split,
+    Start,
+    Stop,
+    check_policies,
+    pairs,
+)
 from converter.errors import UsageError
 from converter.output import STDOUT
 from converter.pipeline import StreamJob, run_stream
+from converter.selection import parse_split
 
 
 class Unequal(StrEnum):
@@ -42,8 +55,15 @@ def stream(
         ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=0, help="Only the first N records of each source.")
+        int | None,
+        typer.Option("--limit", min=0, help="Only N groups (from --start): the first N records."),
     ] = None,
+    start: Start = 0,
+    stop: Stop = None,
+    sample: Sample = None,
+    shuffle: Shuffle = False,
+    split: Split = None,
+    seed: Seed = None,
     unequal: Annotated[
         Unequal,
         typer.Option(
@@ -189,6 +209,12 @@ def stream(
         dataset_info=dataset_info,
         taggers=tuple(tagger or ()),
         where=tuple(where or ()),
+        start=start,
+        stop=stop,
+        sample=sample,
+        shuffle=shuffle,
+        split=parse_split(split) if split is not None else (),
+        seed=seed,
     )
     show = sys.stderr.isatty() if progress is None else progress
     with _progress_bar(job, show and not quiet) as update:

@@ -1,0 +1,199 @@
+"""Engines: run picklable zero-argument task callables and return their results in task order.
+
+``local`` runs them in a pool of worker processes on this machine (``spawn``, so every platform
+behaves alike). A worker that dies in the middle of a task (``os._exit``, SIGKILL, the OOM
+killer) is replaced and the task is handed out again, up to ``retries`` times. A pool of our own
+rather than ``concurrent.futures``: its pool breaks as a whole when one worker dies, without
+saying which task killed it. ``ray`` runs them as Ray tasks (``max_retries`` re-runs a task
+whose worker died) on the cluster at ``address`` or on a local instance of ``jobs`` CPUs
+started for the call. In both, an exception raised by a task is raised again here, unchanged,
+and not retried: a task is deterministic, so only a lost worker is worth another try.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
+
+from converter.errors import ConverterError, UsageError
+
+T = TypeVar("T")
+ENGINES = ("local", "ray")
+
+
+class TaskFailed(ConverterError):
+    """A task's worker died more often than the retries allow (exit 3)."""
+
+
+def run_tasks(
+    tasks: Sequence[Callable[[], T]],
+    engine: str = "local",
+    jobs: int = 1,
+    retries: int = 2,
+    address: str | None = None,
+) -> list[T]:
+    """Run every task on ``engine`` (``local`` or ``ray``), at most ``jobs`` at a time (on a
+    local Ray instance: its CPUs), a task whose worker died at most ``retries`` more times;
+    ``address`` is a Ray cluster to join. Return the results in task order."""
+    if jobs < 1 or retries < 0:
+        raise UsageError(f"jobs must be at least 1 and retries at least 0, got {jobs}, {retries}")
+    if engine == "local":
+        return _run_local(tasks, jobs, retries)
+    if engine == "ray":
+        return _run_ray(tasks, jobs, retries, address)
+    raise UsageError(f"unknown engine {engine!r}: choose {' or '.join(ENGINES)}")
+
+
+# -- local ---------------------------------------------------------------------------------
+
+
+def _serve(conn: Connection) -> None:
+    """A worker's loop: run each task received, send back ``(True, result)`` or
+    ``(False, exception, traceback text)``; stop at None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it ends its workers
+    while (task := conn.recv()) is not None:
+        try:
+            reply: tuple[Any, ...] = (True, task())
+        except Exception as exc:
+            reply = (False, exc, traceback.format_exc())
+        try:
+            conn.send(reply)
+        except Exception as exc:  # the result or the exception does not pickle
+            conn.send((False, TypeError(f"cannot send back {reply[1]!r}: {exc}"), ""))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    task: int | None = None
+
+
+@dataclass
+class _LocalRun:
+    """The state of one local run: tasks left, attempts per task, results so far."""
+
+    tasks: Sequence[Callable[[], Any]]
+    retries: int
+    pending: deque[int] = field(default_factory=deque)
+    attempts: list[int] = field(default_factory=list)
+    results: dict[int, Any] = field(default_factory=dict)
+
+    def lost(self, worker: _Worker) -> None:
+        """``worker`` died during its task: hand the task out again, or give up."""
+        number = worker.task
+        if number is None:
+            return
+        self.attempts[number] += 1
+        code = worker.process.exitcode
+        how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit {code}"
+        if self.attempts[number] > self.retries:
+            raise TaskFailed(
+                f"task {number} failed: its worker died {self.attempts[number]} times "
+                f"(last: {how}); retries: {self.retries}"
+            )
+        self.pending.appendleft(number)
+
+
+def _run_local(tasks: Sequence[Callable[[], T]], jobs: int, retries: int) -> list[T]:
+    run = _LocalRun(tasks, retries, deque(range(len(tasks))), [0] * len(tasks))
+    context = multiprocessing.get_context("spawn")
+    workers: list[_Worker] = []
+    try:
+        while len(run.results) < len(tasks):
+            while len(workers) < min(jobs, len(run.pending) + _busy(workers)):
+                parent, child = context.Pipe()
+                process = context.Process(target=_serve, args=(child,), daemon=True)
+                process.start()
+                child.close()
+                workers.append(_Worker(process, parent))
+            for worker in workers:
+                if worker.task is None and run.pending:
+                    worker.task = run.pending.popleft()
+                    worker.conn.send(tasks[worker.task])
+            ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers])
+            for worker in list(workers):
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    _collect(run, worker, workers)
+    finally:
+        for worker in workers:
+            worker.process.kill()
+            worker.process.join()
+            worker.conn.close()
+    return [run.results[n] for n in range(len(tasks))]
+
+
+def _busy(workers: list[_Worker]) -> int:
+    return sum(w.task is not None for w in workers)
+
+
+def _collect(run: _LocalRun, worker: _Worker, workers: list[_Worker]) -> None:
+    """Take ``worker``'s reply, or notice that it died (and drop it)."""
+    try:
+        reply = worker.conn.recv() if worker.conn.poll() else None
+    except (EOFError, OSError):  # its end of the pipe closed: it is on its way out
+        reply = None
+    if reply is None:
+        worker.process.join()
+        workers.remove(worker)
+        worker.conn.close()
+        run.lost(worker)
+        return
+    number, worker.task = worker.task, None
+    assert number is not None
+    if not reply[0]:
+        exc = reply[1]
+        if reply[2]:
+            exc.add_note(f"in task {number}:\n{reply[2]}")
+        raise exc
+    run.results[number] = reply[1]
+
+
+# -- ray -----------------------------------------------------------------------------------
+
+
+def _call(task: Callable[[], T]) -> T:
+    """Run one task (the function Ray runs remotely)."""
+    return task()
+
+
+def _run_ray(
+    tasks: Sequence[Callable[[], T]], jobs: int, retries: int, address: str | None
+) -> list[T]:
+    try:
+        import ray
+        from ray.exceptions import RayError, RayTaskError
+    except ImportError:
+        raise UsageError("--engine ray needs Ray: pip install 'langpair-converter[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": "WARNING",
+        }
+        if address is None:
+            options["num_cpus"] = jobs
+        ray.init(address=address, **options)
+    try:
+        remote: Any = ray.remote(max_retries=retries)(_call)
+        refs = [remote.remote(task) for task in tasks]
+        return list(ray.get(refs))
+    except RayTaskError as exc:
+        cause = exc.cause
+        if isinstance(cause, Exception):
+            raise cause from None
+        raise TaskFailed(f"a Ray task failed: {exc}") from None
+    except RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TaskFailed(f"a Ray task failed after {retries} retries: {first}") from None
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,453 @@
+"""Multi-stage runs: several parallel datasets, each with its own sources, filters, checks and
+taggers, concatenated in order or mixed by weights into one output (the Python API behind
+``convert run RECIPE.toml``; ``convert stream`` is one unnamed stage).
+
+Each stage's ``seq`` gets the stage name as a prefix (``init/6EN``), so ``seq`` stays unique
+across stages. The output side (writer, rejects, report, sample, shuffle, split) is the output
+job's. See docs/selection.md.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from itertools import accumulate, chain
+from typing import Any, BinaryIO, Literal, cast
+
+import orjson
+
+from converter.dataset_info import write_dataset_info
+from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
+from converter.filters import parse_conditions
+from converter.inputs import Input, open_input
+from converter.job import (
+    StreamJob,
+    check_policies,
+    check_range,
+    resolve_languages,
+    resolve_writer,
+    resolve_writer_options,
+)
+from converter.loop import GroupLoop
+from converter.output import STDOUT, start_output
+from converter.plugins import (
+    Manager,
+    Registry,
+    build_manager,
+    build_registry,
+    opt_in_taggers,
+    run_factories,
+)
+from converter.rejects import RejectsFile, default_rejects_path
+from converter.report import EXAMPLES, CheckStats, RunReport, SourceStats
+from converter.selection import Group, Selection
+from converter.spill import GroupStore
+
+#: Encoded records gathered before one write call (and groups between progress updates).
+BATCH = 512
+
+#: How stages are combined: in order, or drawn by weight with the seed.
+Mix = Literal["concat", "weights"]
+MIXES: tuple[str, ...] = ("concat", "weights")
+#: A stage name: also the ``seq`` prefix, so it follows the record schema's pattern.
+STAGE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run.
+
+    ``name`` prefixes every ``seq`` of the stage (``name/6EN``) and names the stage in the
+    rejects file and the report; it matches ``[a-z0-9][a-z0-9_-]*`` and is unique in the run.
+    ``job`` gives the input side: sources, input_formats, items_paths, limit, start/stop,
+    unequal, key, realign, where, checks, strict, taggers, plugins (the output-side fields
+    are ignored: they come from the output job). ``weight`` (> 0) is the stage's share when
+    stages are mixed by weights.
+    """
+
+    name: str
+    job: StreamJob
+    weight: float = 1.0
+
+
+def check_stages(stages: Sequence[Stage], mix: str) -> None:
+    """UsageError, before anything is read, for no stages, a bad or repeated name, a weight
+    that is not positive, or an unknown mix. A lone stage named ``""`` is ``convert stream``:
+    no ``seq`` prefix, and its report is the run's."""
+    if not stages:
+        raise UsageError("a run needs at least one stage")
+    if mix not in MIXES:
+        raise UsageError(f"mix must be one of {', '.join(MIXES)}, not {mix!r}")
+    seen: set[str] = set()
+    for stage in stages:
+        if stage.name == "" and len(stages) == 1:  # ``convert stream``: no seq prefix
+            continue
+        if not STAGE_NAME.fullmatch(stage.name):
+            raise UsageError(
+                f"stage name {stage.name!r} must match [a-z0-9][a-z0-9_-]* (it prefixes seq)"
+            )
+        if stage.name in seen:
+            raise UsageError(f"stage name {stage.name!r} is given twice")
+        seen.add(stage.name)
+        if not stage.weight > 0:
+            raise UsageError(f"stage {stage.name!r}: weight must be > 0, not {stage.weight}")
+
+
+def run_stages(
+    stages: Sequence[Stage],
+    output_job: StreamJob,
+    mix: Mix = "concat",
+    seed: int | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[RunReport, int]:
+    """Run ``stages`` into ``output_job``'s output; return the report and the exit status
+    (0 clean, 1 groups rejected).
+
+    ``output_job`` gives the output side: output, format, rejects, report, keep_tags, system,
+    template, dataset_info, plugins, sample, shuffle, split (its sources are ignored).
+    ``mix="concat"`` writes the stages one after the other; ``"weights"`` draws each next
+    group from a stage chosen with probability proportional to its weight among the stages
+    not yet exhausted (every group is kept; deterministic given the seed). ``seed`` seeds the
+    mix and the selection (sample, shuffle, split); None takes ``output_job.seed`` (None: 0).
+    ``dry_run`` runs everything but writes no output, rejects or dataset_info (the report is
+    still written when ``output_job.report`` is set: it holds the counts).
+
+    The report's totals add up the stages (``report.sources`` lists every stage's sources);
+    ``report.stages`` holds one section per stage (name, weight, options, groups, filters,
+    sources, checks, and the groups and records written per split). Raises ConverterError
+    subclasses for usage, input and output errors; nothing is left written then.
+    """
+    check_stages(stages, mix)
+    plugins = dict.fromkeys(output_job.plugins)
+    for stage in stages:
+        plugins.update(dict.fromkeys(stage.job.plugins))
+    registry = build_registry(pm := build_manager(plugins))
+    spec = resolve_writer(output_job, registry)
+    writer_options = resolve_writer_options(output_job, spec)
+    selection = Selection.of(output_job, seed)
+    rejects_path = output_job.rejects or default_rejects_path(output_job.output)
+    paths = selection.outputs(output_job.output)
+    plans = [_plan(stage, output_job, registry, pm, spec.name, rejects_path) for stage in stages]
+    with ExitStack() as stack:
+        inputs = [_open_inputs(stack, plan, output_job.report is not None) for plan in plans]
+        outs = [None if dry_run else start_output(stack, path) for path in paths]
+        writers = [spec.make(out.stream if out else _DISCARD, writer_options) for out in outs]
+        rejects = RejectsFile(
+            os.devnull if dry_run else rejects_path,
+            forced=output_job.rejects is not None and not dry_run,
+            stack=stack,
+        )
+        loops = [
+            GroupLoop(plan.job, registry, sources, plan.report, writers[0], rejects, *plan.pieces)
+            for plan, sources in zip(plans, inputs)
+        ]
+        store = GroupStore(_spill_parent(output_job.output))
+        stack.callback(store.close)
+        weights = [stage.weight for stage in stages]
+        mixed = _mix(loops, weights if mix == "weights" else None, selection.seed, progress)
+        names = [stage.name for stage in stages]
+        written = _write(selection.select(mixed, names, store), writers, len(loops))
+        for writer in writers:
+            writer.close()
+        for loop, sources, counts in zip(loops, inputs, written):
+            loop.settle(sum(g for g, _ in counts), sum(r for _, r in counts))
+            _settle_sources(sources, loop.report, output_job.report is not None)
+        report = _report(plans, stages, selection, paths, written, mix, pm.describe())
+        report.finish()
+        status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
+        if not dry_run:
+            for out in filter(None, outs):
+                out.commit()
+            rejects.commit()
+            if output_job.dataset_info is not None:
+                for path in paths:
+                    write_dataset_info(output_job.dataset_info, path, spec)
+        if output_job.report is not None:
+            _write_report(stack, output_job.report, report.to_json(status))
+    return report, status
+
+
+@dataclass
+class _Plan:
+    """One stage resolved against the registry: its job, report and the loop's pieces."""
+
+    name: str
+    job: StreamJob
+    report: RunReport
+    #: GroupLoop's taggers, interleave, policies, conditions and stage name.
+    pieces: tuple[Any, ...]
+
+
+def _plan(
+    stage: Stage,
+    output_job: StreamJob,
+    registry: Registry,
+    pm: Manager,
+    writer: str,
+    rejects_path: str,
+) -> _Plan:
+    """Resolve one stage: UsageError for anything wrong with it (naming a named stage), before
+    anything is read."""
+    try:
+        return _resolve(stage, output_job, registry, pm, writer, rejects_path)
+    except UsageError as exc:
+        if not stage.name:
+            raise
+        raise UsageError(f"stage {stage.name!r}: {exc}") from None
+
+
+def _resolve(
+    stage: Stage,
+    output_job: StreamJob,
+    registry: Registry,
+    pm: Manager,
+    writer: str,
+    rejects_path: str,
+) -> _Plan:
+    job = stage.job
+    if stage.name:
+        job = replace(job, keep_tags=output_job.keep_tags, report=output_job.report)
+    check_range(job)
+    languages = resolve_languages(job, registry)
+    policies = check_policies(job, registry)
+    conditions = parse_conditions(job.where)
+    options: dict[str, Any] = {
+        "keep_tags": job.keep_tags,
+        "taggers": job.taggers,
+        "seq_prefix": f"{stage.name}/" if stage.name else "",
+    }
+    taggers = run_factories(pm, "make_tagger", languages=languages, options=options)
+    taggers += opt_in_taggers(job.taggers, registry, languages)
+    interleave = run_factories(pm, "make_interleaver", languages=languages, options=options)[0]
+    report = RunReport(
+        sources=[SourceStats(lang, path) for lang, path in job.sources],
+        checks={name: CheckStats(policy) for name, policy in policies.items() if policy != "off"},
+        output=output_job.output,
+        writer=writer,
+        rejects=rejects_path,
+        options={
+            "limit": job.limit,
+            "start": job.start,
+            "stop": job.stop,
+            "unequal": job.unequal,
+            "keep_tags": job.keep_tags,
+            "strict": job.strict,
+            "taggers": list(job.taggers),
+            "where": list(job.where),
+        },
+        filters={condition.text: 0 for condition in conditions},
+        plugins=pm.describe(),
+    )
+    pieces = (taggers, interleave, policies, conditions, stage.name or None)
+    return _Plan(stage.name, job, report, pieces)
+
+
+def _open_inputs(stack: ExitStack, plan: _Plan, hash_it: bool) -> list[Input]:
+    """Open the stage's sources (closed with ``stack``)."""
+    inputs = []
+    for lang, path in plan.job.sources:
+        source = open_input(f"{lang}={path}", path, hash_it=hash_it)
+        stack.callback(source.close)
+        inputs.append(source)
+    return inputs
+
+
+def _mix(
+    loops: Sequence[GroupLoop],
+    weights: Sequence[float] | None,
+    seed: int,
+    progress: Callable[[int], None] | None,
+) -> Iterator[Group]:
+    """The stages' groups as (stage number, index, records): one stage after the other, or
+    (``weights``) each next group from a stage drawn by weight among those not exhausted."""
+    streams = [_numbered(k, loop) for k, loop in enumerate(loops)]
+    if weights is None:
+        mixed: Iterator[Group] = chain.from_iterable(streams)
+    else:
+        mixed = _draw(streams, list(weights), random.Random(f"mix\0{seed}"))
+    if progress is None:
+        return mixed
+    return _reporting(mixed, loops, progress)
+
+
+def _numbered(stage: int, loop: GroupLoop) -> Iterator[Group]:
+    """The loop's groups, each with its stage number."""
+    for index, chunks in loop.groups():
+        yield stage, index, chunks
+
+
+def _draw(
+    streams: Sequence[Iterator[Group]], weights: list[float], rng: random.Random
+) -> Iterator[Group]:
+    """Each next group from a stream chosen with probability proportional to its weight."""
+    live = list(range(len(streams)))
+    while live:
+        cuts = list(accumulate(weights[k] for k in live))
+        pick = bisect_right(cuts, rng.random() * cuts[-1])
+        chosen = live[min(pick, len(live) - 1)]
+        group = next(streams[chosen], None)
+        if group is None:
+            live.remove(chosen)
+        else:
+            yield group
+
+
+def _reporting(
+    groups: Iterator[Group], loops: Sequence[GroupLoop], progress: Callable[[int], None]
+) -> Iterator[Group]:
+    """``groups``, telling ``progress`` the bytes read every ``BATCH`` groups."""
+    for count, group in enumerate(groups, 1):
+        if count % BATCH == 0:
+            progress(sum(loop.bytes_read() for loop in loops))
+        yield group
+
+
+def _write(
+    selected: Iterable[tuple[int, Group]], writers: Sequence[Any], stages: int
+) -> list[list[tuple[int, int]]]:
+    """Write each group to its split's writer; return, per stage and split, the groups and
+    records written."""
+    counts = [[0] * len(writers) for _ in range(stages)]
+    records = [[0] * len(writers) for _ in range(stages)]
+    pending: list[list[bytes]] = [[] for _ in writers]
+    for split, (stage, _index, chunks) in selected:
+        counts[stage][split] += 1
+        records[stage][split] += len(chunks)
+        batch = pending[split]
+        batch += chunks
+        if len(batch) >= BATCH:
+            writers[split].write(batch)
+            pending[split] = []
+    for writer, batch in zip(writers, pending):
+        writer.write(batch)
+    return [list(zip(g, r)) for g, r in zip(counts, records)]
+
+
+def _settle_sources(inputs: Sequence[Input], report: RunReport, hashed: bool) -> None:
+    """Each source's bytes read and (when hashed) its SHA-256."""
+    for source, stats in zip(inputs, report.sources):
+        if hashed:
+            source.disk.drain()
+            stats.sha256 = source.disk.sha256.hexdigest() if source.disk.sha256 else None
+        stats.bytes = source.disk.bytes_read
+
+
+def _report(
+    plans: Sequence[_Plan],
+    stages: Sequence[Stage],
+    selection: Selection,
+    paths: Sequence[str],
+    written: Sequence[Sequence[tuple[int, int]]],
+    mix: str,
+    plugins: list[dict[str, str]],
+) -> RunReport:
+    """The run's report: the single unnamed stage's own, or the stages' totals and sections."""
+    names = [name for name, _ in selection.split]
+
+    def splits(rows: Sequence[tuple[int, int]]) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"path": path, "groups": groups, "records": records}
+            for name, path, (groups, records) in zip(names, paths, rows)
+        }
+
+    for plan, rows in zip(plans, written):
+        plan.report.splits = splits(rows)
+    if len(plans) == 1 and not plans[0].name:
+        total = plans[0].report
+    else:
+        total = _totals([plan.report for plan in plans], mix, plugins)
+        rows = [(sum(g for g, _ in col), sum(r for _, r in col)) for col in zip(*written)]
+        total.splits = splits(rows)
+        total.stages = [_section(plan, stage.weight) for plan, stage in zip(plans, stages)]
+    total.selection = {**selection.describe(), **total.selection}
+    return total
+
+
+def _totals(reports: Sequence[RunReport], mix: str, plugins: list[dict[str, str]]) -> RunReport:
+    """The stages' reports added up."""
+    first = reports[0]
+    total = RunReport(
+        sources=[s for report in reports for s in report.sources],
+        checks={},
+        output=first.output,
+        writer=first.writer,
+        rejects=first.rejects,
+        options={"mix": mix},
+        plugins=plugins,
+        started=min(report.started for report in reports),
+    )
+    counted = (
+        "groups_read",
+        "groups_written",
+        "groups_rejected",
+        "groups_filtered",
+        "groups_skipped",
+        "records_written",
+        "rejects_written",
+    )
+    for report in reports:
+        for name in counted:
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        for text, count in report.filters.items():
+            total.filters[text] = total.filters.get(text, 0) + count
+        for name, check in report.checks.items():
+            into = total.checks.setdefault(name, CheckStats(check.policy))
+            if into.policy != check.policy:
+                into.policy = "per stage"
+            into.warned += check.warned
+            into.rejected += check.rejected
+            into.examples += check.examples[: EXAMPLES - len(into.examples)]
+        for cause, count in report.skipped_by().items():
+            total.selection[cause] = total.selection.get(cause, 0) + count
+        total.repairs += report.repairs
+    return total
+
+
+def _section(plan: _Plan, weight: float) -> dict[str, Any]:
+    """One stage's part of the report."""
+    document = plan.report.to_json(EXIT_OK)
+    kept = ("options", "groups", "filters", "sources", "checks", "repairs", "selection", "splits")
+    return {
+        "name": plan.name,
+        "weight": weight,
+        "records": plan.report.records_written,
+        "rejects": plan.report.rejects_written,
+        **{key: document[key] for key in kept},
+    }
+
+
+def _spill_parent(output: str) -> str | None:
+    """Where held groups spill: beside the output, or the system's temporary folder."""
+    if output == STDOUT:
+        return None
+    folder = os.path.dirname(os.path.abspath(output))
+    return folder if os.path.isdir(folder) else None
+
+
+def _write_report(stack: ExitStack, path: str, document: dict[str, Any]) -> None:
+    out = start_output(stack, path)
+    out.stream.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    out.commit()
+
+
+class _Discard:
+    """The output of a dry run: takes every write, keeps nothing."""
+
+    def write(self, data: bytes) -> int:
+        """Count nothing, keep nothing."""
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+_DISCARD = cast(BinaryIO, _Discard())

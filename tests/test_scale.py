@@ -1,0 +1,432 @@
+"""Scale-out building blocks: the range planner, the engines (local processes, Ray), part files
+with their manifest, merge and resume."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import signal
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SEED_DIR, run_cli
+
+from converter.builtin.writers import JsonArrayWriter
+from converter.errors import InputError, UsageError
+from converter.inputs import open_input
+from converter.model import WriterOptions
+from converter.plugins import build_manager, build_registry
+from converter.readers import read_items
+from converter.scale import plan as plan_module
+from converter.scale.engines import TaskFailed, run_tasks
+from converter.scale.parts import (
+    Manifest,
+    PartEntry,
+    PartWriter,
+    add_counts,
+    merge,
+    part_name,
+    read_groups,
+    run_parts,
+)
+from converter.scale.plan import Plan, plan, source_files
+from converter.scale.shard import shard
+
+TESTS = Path(__file__).resolve().parent
+
+# -- the planner ---------------------------------------------------------------------------
+
+
+def full_read(files: Sequence[str]) -> list[tuple[str, int | None, str]]:
+    """Every record of a source's files as the reader gives it: file, line, value (or raw)."""
+    records = []
+    for path in files:
+        source = open_input(path, path)
+        try:
+            for item in read_items(source):
+                shown = repr(item.value) if item.raw is None else repr(item.raw)
+                records.append((path, item.line, shown))
+        finally:
+            source.close()
+    return records
+
+
+def planned(result: Plan, k: int) -> list[list[tuple[str, int | None, str]]]:
+    """Per range, the records of source ``k`` read from its spans alone (seek, read lines)."""
+    out = []
+    for r in result.ranges:
+        records = []
+        for span in r.spans[k]:
+            with open(span.path, "rb") as f:
+                f.seek(span.start)
+                data = f.read(span.end - span.start)
+            lines = data.splitlines(keepends=True)
+            taken = 0
+            for number, line in enumerate(lines, span.line):
+                if line.isspace() or taken == span.records:
+                    continue
+                taken += 1
+                try:
+                    shown = repr(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    shown = repr(line)
+                records.append((span.path, number, shown))
+            assert taken == span.records
+        assert len(records) == r.stop - r.start
+        out.append(records)
+    return out
+
+
+def assert_plan_matches(result: Plan, sources: Sequence[Sequence[str]]) -> None:
+    for k, files in enumerate(sources):
+        want = full_read(files)
+        assert result.sources[k].records == len(want)
+        got = planned(result, k)
+        assert [rec for rng in got for rec in rng] == want[: result.groups]
+        for r, records in zip(result.ranges, got):
+            assert records == want[r.start : r.stop]
+
+
+@pytest.mark.parametrize("every", [1, 7, 50, 1000])
+def test_plan_real_jsonl(every: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plan_module, "SCAN_BYTES", 4096)  # many blocks, lines cut across them
+    en, ja = str(SEED_DIR / "seed_tasks.en.jsonl"), str(SEED_DIR / "seed_tasks_japanese.ja.jsonl")
+    result = plan([("en", en), ("ja", ja)], every)
+    result.check_equal()
+    assert result.groups == 175 and len(result.ranges) == -(-175 // every)
+    assert_plan_matches(result, [[en], [ja]])
+
+
+def test_plan_dolly_full_and_shards(tmp_path: Path) -> None:
+    """16 MB of real Dolly JA: a plain file and its shards plan to the same records."""
+    path = str(DOLLY_DIR / "ja-full" / "databricks-dolly-15k-ja.jsonl")
+    shard(path, str(tmp_path / "shards"), records=4000)
+    shards = source_files(str(tmp_path / "shards"))
+    result = plan([("ja", path), ("ja2", str(tmp_path / "shards" / "shards.json"))], 3000)
+    assert result.groups == result.sources[0].records > 15_000
+    assert len(result.ranges[1].spans[1]) == 2  # range 1 crosses from shard 0 into shard 1
+    assert_plan_matches(result, [[path], shards])
+
+
+def generated_jsonl(path: Path, seed: int, records: int) -> None:
+    """JSON Lines with what the reader skips or keeps: a BOM and leading blank lines, blank and
+    whitespace-only lines, CRLF, lines that do not parse, no final newline (some seeds)."""
+    rng = random.Random(seed)
+    lines = [b"\xef\xbb\xbf \n\n  \t" if seed % 2 else b"\n \r\n"]
+    for i in range(records):
+        while i and rng.random() < 0.2:  # (a leading \x0b would not be JSON whitespace)
+            lines.append(rng.choice([b"\n", b" \n", b"\t\r\n", b"\x0b\x0c \n", b"\r\n"]))
+        text = "x" * rng.randrange(0, 300)
+        line = orjson.dumps({"i": i, "t": text})
+        if i and rng.random() < 0.05:
+            line = line[:-3]  # does not parse
+        lines.append(line + (b"\r\n" if rng.random() < 0.1 else b"\n"))
+    if seed % 3 == 0:
+        lines[-1] = lines[-1].rstrip(b"\r\n")
+    path.write_bytes(b"".join(lines))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plan_generated(tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plan_module, "SCAN_BYTES", 97 + seed * 301)
+    files = []
+    for n, count in enumerate([400, 7, 250]):
+        files.append(tmp_path / f"s{n}.jsonl")
+        generated_jsonl(files[-1], seed * 10 + n, count)
+    other = tmp_path / "other.jsonl"
+    generated_jsonl(other, seed + 100, 657)
+    result = plan([("a", [str(f) for f in files]), ("b", str(other))], [1, 3, 64, 500][seed % 4])
+    result.check_equal()
+    assert_plan_matches(result, [[str(f) for f in files], [str(other)]])
+
+
+def test_plan_unequal_and_limit(tmp_path: Path) -> None:
+    short, long = tmp_path / "short.jsonl", tmp_path / "long.jsonl"
+    generated_jsonl(short, 1, 90)
+    generated_jsonl(long, 2, 100)
+    result = plan([("en", str(short)), ("ja", str(long))], 40)
+    with pytest.raises(InputError) as caught:
+        result.check_equal()
+    assert str(caught.value) == (
+        f"en={short}: ends after 90 records but ja={long} has more; "
+        "pair the first 90 with --unequal shortest (or --limit 90)"
+    )
+    assert result.groups == 90 and result.unpaired() == {"en": 0, "ja": 10}
+    assert [(r.start, r.stop) for r in result.ranges] == [(0, 40), (40, 80), (80, 90)]
+    assert_plan_matches(result, [[str(short)], [str(long)]])
+    limited = plan([("en", str(short)), ("ja", str(long))], 40, limit=45)
+    assert [(r.start, r.stop) for r in limited.ranges] == [(0, 40), (40, 45)]
+    assert_plan_matches(limited, [[str(short)], [str(long)]])
+
+
+def test_plan_refuses_what_it_cannot_split(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not JSON Lines: convert shard"):
+        plan([("en", str(ALPACA_EN))], 10)
+    gz = tmp_path / "x.jsonl.gz"
+    gz.write_bytes(b"")
+    with pytest.raises(InputError, match="compressed; ranges need plain JSON Lines"):
+        plan([("en", str(gz))], 10)
+    with pytest.raises(InputError, match="no such file"):
+        plan([("en", str(tmp_path / "missing" / "shards.json"))], 10)
+
+
+# -- engines -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Square:
+    n: int
+
+    def __call__(self) -> int:
+        return self.n * self.n
+
+
+@dataclass(frozen=True)
+class DieOnce:
+    """Dies the first time (exit or SIGKILL), answers the second."""
+
+    marker: str
+    n: int
+    kill: bool = False
+
+    def __call__(self) -> int:
+        if not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            if self.kill:
+                os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(7)
+        return -self.n
+
+
+@dataclass(frozen=True)
+class AlwaysDie:
+    def __call__(self) -> None:
+        os._exit(9)
+
+
+@dataclass(frozen=True)
+class Fail:
+    def __call__(self) -> None:
+        raise InputError("x.json: line 3: broken")
+
+
+def test_local_engine_in_order_and_retried(tmp_path: Path) -> None:
+    tasks: list[Callable[[], int]] = [Square(n) for n in range(7)]
+    tasks[2] = DieOnce(str(tmp_path / "a"), 2)
+    tasks[5] = DieOnce(str(tmp_path / "b"), 5, kill=True)
+    assert run_tasks(tasks, "local", jobs=2, retries=1) == [0, 1, -2, 9, 16, -5, 36]
+
+
+def test_local_engine_gives_up_and_reraises(tmp_path: Path) -> None:
+    with pytest.raises(
+        TaskFailed, match=r"task 1 failed: its worker died 3 times \(last: exit 9\)"
+    ):
+        run_tasks([Square(1), AlwaysDie()], "local", jobs=2, retries=2)
+    with pytest.raises(InputError, match=r"x\.json: line 3: broken"):
+        run_tasks([Square(1), Fail(), Square(2)], "local", jobs=1)
+    with pytest.raises(UsageError, match="unknown engine"):
+        run_tasks([], "slurm")
+
+
+# -- parts, merge, resume ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MakePart:
+    """Writes part ``number`` from its groups; with ``die`` set, dies half-way the first time."""
+
+    folder: str
+    number: int
+    groups: tuple[tuple[bytes, ...], ...]
+    die: str | None = None
+
+    def __call__(self) -> PartEntry:
+        with ExitStack() as stack:
+            part = PartWriter(stack, self.folder, self.number, ["out"])
+            for n, group in enumerate(self.groups):
+                if self.die and n == len(self.groups) // 2 and not os.path.exists(self.die):
+                    Path(self.die).touch()
+                    os.kill(os.getpid(), signal.SIGKILL)
+                part.add("out", group)
+            counts = {"groups": len(self.groups), "reasons": {"empty": self.number}, "ok": True}
+            return part.commit(counts)
+
+
+def writer_maker(name: str) -> Callable[[Any], Any]:
+    spec = build_registry(build_manager(autoload=False)).writers[name]
+    return lambda stream: spec.make(stream, WriterOptions())
+
+
+def split(groups: list[tuple[bytes, ...]], parts: int, seed: int) -> list[tuple[Any, ...]]:
+    """``groups`` cut at random places into ``parts`` (some may be empty)."""
+    cuts = sorted(random.Random(seed).choices(range(len(groups) + 1), k=parts - 1))
+    bounds = [0, *cuts, len(groups)]
+    return [tuple(groups[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def make_and_merge(
+    folder: Path, groups: list[tuple[bytes, ...]], fmt: str, seed: int, **engine: Any
+) -> bytes:
+    pieces = split(groups, 6, seed)
+    manifest = Manifest.open(str(folder), {"format": fmt, "seed": seed}, len(pieces))
+    run_parts(manifest, lambda n: MakePart(str(folder), n, pieces[n]), **engine)
+    output = folder / f"merged.{fmt}"
+    assert merge(manifest, "out", str(output), writer_maker(fmt)) == len(groups)
+    return output.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A real run's outputs (en/ja Alpaca), and its encoded groups for each writer."""
+    folder = tmp_path_factory.mktemp("real")
+    outputs = {}
+    for fmt in ("jsonl", "json", "template", "template-text", "parquet"):
+        out = folder / f"out.{fmt}"
+        result = run_cli("stream", f"en={ALPACA_EN}", f"ja={ALPACA_JA}", "-f", fmt, "-o", out)
+        assert result.returncode == 0, result.stderr
+        outputs[fmt] = out.read_bytes()
+    lines = outputs["jsonl"].splitlines(keepends=True)
+    texts = [orjson.loads(line)["text"] for line in outputs["template"].splitlines()]
+    chunks = {
+        "jsonl": lines,
+        "parquet": lines,
+        "json": [JsonArrayWriter.encode(None, orjson.loads(line)) for line in lines],  # type: ignore[arg-type]
+        "template-text": [text.encode() + b"\n" for text in texts],
+    }
+    groups = {fmt: [tuple(c[i : i + 2]) for i in range(0, len(c), 2)] for fmt, c in chunks.items()}
+    return {"outputs": outputs, "groups": groups}
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "template-text", "parquet"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_merge_is_byte_identical(
+    real_run: dict[str, Any], tmp_path: Path, fmt: str, seed: int
+) -> None:
+    groups = real_run["groups"][fmt]
+    assert len(groups) == 175
+    merged = make_and_merge(tmp_path, groups, fmt, seed, engine="local", jobs=2)
+    assert merged == real_run["outputs"][fmt]
+
+
+def test_merge_parquet_of_several_row_groups(tmp_path: Path, checks_off_args: list[str]) -> None:
+    """Row groups close where a single run's batches close: 9 MB of rows, 3 row groups."""
+    sources = []
+    for lang, word in (("en", "word "), ("ja", "言葉、")):
+        rows = [
+            {"instruction": f"{lang} {i}", "input": "", "output": word * 700} for i in range(900)
+        ]
+        sources.append(f"{lang}={tmp_path / lang}.jsonl")
+        (tmp_path / f"{lang}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    for fmt in ("jsonl", "parquet"):
+        result = run_cli("stream", *sources, *checks_off_args, "-o", tmp_path / f"ref.{fmt}")
+        assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "ref.jsonl").read_bytes().splitlines(keepends=True)
+    groups = [tuple(lines[i : i + 2]) for i in range(0, len(lines), 2)]
+    merged = make_and_merge(tmp_path / "parts", groups, "parquet", 3, engine="local", jobs=2)
+    assert merged == (tmp_path / "ref.parquet").read_bytes()
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(tmp_path / "ref.parquet").num_row_groups >= 2
+
+
+def test_resume_redoes_corrupt_and_missing_parts(real_run: dict[str, Any], tmp_path: Path) -> None:
+    groups = real_run["groups"]["jsonl"]
+    pieces = split(groups, 5, 4)
+    job = {"inputs": "alpaca", "every": 40}
+    folder = str(tmp_path)
+    manifest = Manifest.open(folder, job, len(pieces))
+    assert run_parts(manifest, lambda n: MakePart(folder, n, pieces[n]), jobs=2) == [0, 1, 2, 3, 4]
+    assert manifest.totals() == {"groups": 175, "reasons": {"empty": 10}, "ok": True}
+    with open(tmp_path / part_name(1, "out"), "r+b") as f:  # one byte changed
+        f.seek(40)
+        byte = f.read(1)
+        f.seek(40)
+        f.write(bytes([byte[0] ^ 1]))
+    os.unlink(tmp_path / part_name(3, "out"))
+    with pytest.raises(InputError, match="checksum differs"):
+        list(
+            read_groups(
+                str(tmp_path / part_name(1, "out")), manifest.entries[1].files["out"].sha256
+            )
+        )
+    again = Manifest.open(folder, job, len(pieces))
+    assert again.pending() == [1, 3]
+    assert run_parts(again, lambda n: MakePart(folder, n, pieces[n]), jobs=2) == [1, 3]
+    merge(again, "out", str(tmp_path / "out.jsonl"), writer_maker("jsonl"))
+    assert (tmp_path / "out.jsonl").read_bytes() == real_run["outputs"]["jsonl"]
+    with pytest.raises(UsageError, match="holds the parts of another job"):
+        Manifest.open(folder, {**job, "every": 41}, len(pieces))
+
+
+def test_part_killed_midway_is_retried(real_run: dict[str, Any], tmp_path: Path) -> None:
+    groups = real_run["groups"]["json"]
+    pieces = split(groups, 4, 5)
+    folder = str(tmp_path / "parts")
+    die = str(tmp_path / "died")
+    manifest = Manifest.open(folder, {}, len(pieces))
+    tasks = {n: MakePart(folder, n, pieces[n], die if n == 2 else None) for n in range(4)}
+    run_parts(manifest, tasks.__getitem__, jobs=2, retries=1)
+    assert os.path.exists(die)
+    merge(manifest, "out", str(tmp_path / "out.json"), writer_maker("json"))
+    assert (tmp_path / "out.json").read_bytes() == real_run["outputs"]["json"]
+    assert not [n for n in os.listdir(folder) if n.endswith(".tmp")]
+
+
+def test_merge_refuses_an_unfinished_job(tmp_path: Path) -> None:
+    manifest = Manifest.open(str(tmp_path), {}, 2)
+    with pytest.raises(UsageError, match=r"parts \[0, 1\] are not made yet"):
+        merge(manifest, "out", str(tmp_path / "o.jsonl"), writer_maker("jsonl"))
+
+
+def test_add_counts() -> None:
+    a = {"read": 3, "reasons": {"empty": 1}, "repairs": [1], "writer": "json"}
+    b = {"read": 4, "reasons": {"empty": 2, "language": 1}, "repairs": [2], "writer": "json"}
+    assert add_counts(a, b) == {
+        "read": 7,
+        "reasons": {"empty": 3, "language": 1},
+        "repairs": [1, 2],
+        "writer": "json",
+    }
+    with pytest.raises(ValueError, match="'writer' differs"):
+        add_counts(a, {"writer": "jsonl"})
+
+
+# -- Ray (a local instance; skipped when the ray extra is not installed) -------------------
+
+
+@pytest.fixture
+def ray_workers_see_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray workers import the task classes of this module by name: put it on their path."""
+    pytest.importorskip("ray")
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    )
+
+
+@pytest.mark.usefixtures("ray_workers_see_tests")
+def test_ray_engine_runs_and_retries(tmp_path: Path) -> None:
+    tasks: list[Callable[[], Any]] = [Square(n) for n in range(4)]
+    tasks[1] = DieOnce(str(tmp_path / "a"), 1, kill=True)
+    assert run_tasks(tasks, "ray", jobs=2, retries=1) == [0, -1, 4, 9]
+    with pytest.raises(InputError, match=r"x\.json: line 3: broken"):
+        run_tasks([Square(1), Fail()], "ray", jobs=2)
+
+
+@pytest.mark.usefixtures("ray_workers_see_tests")
+def test_ray_parts_merge_identical(real_run: dict[str, Any], tmp_path: Path) -> None:
+    groups = real_run["groups"]["json"]
+    pieces = split(groups, 4, 6)
+    folder = str(tmp_path / "parts")
+    die = str(tmp_path / "died")
+    manifest = Manifest.open(folder, {}, len(pieces))
+    tasks = {n: MakePart(folder, n, pieces[n], die if n == 1 else None) for n in range(4)}
+    run_parts(manifest, tasks.__getitem__, engine="ray", jobs=2, retries=1)
+    assert os.path.exists(die)
+    merge(manifest, "out", str(tmp_path / "out.json"), writer_maker("json"))
+    assert (tmp_path / "out.json").read_bytes() == real_run["outputs"]["json"]
