@@ -20,7 +20,7 @@ from typing import Any
 from converter.errors import OutputError
 
 #: Bytes of groups held in memory before they move to disk (tests lower it).
-SPILL_BYTES = 64 << 20
+SPILL_BYTES = 16 << 20
 #: Rows written to (or deleted from) SQLite at a time.
 ROWS = 1024
 #: What one group costs in memory beyond its pickled bytes (key, tuple, dict entry).
@@ -107,7 +107,7 @@ class GroupStore:
         with self._disk():
             self.folder = tempfile.mkdtemp(prefix=".convert-spill-", dir=self.parent)
             db = sqlite3.connect(os.path.join(self.folder, "groups.sqlite"))
-            for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -16384"):
+            for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -8192"):
                 db.execute(f"PRAGMA {pragma}")
             db.execute("CREATE TABLE groups (ordinal INTEGER PRIMARY KEY, key REAL, data BLOB)")
             self.db = db
