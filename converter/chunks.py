@@ -53,14 +53,29 @@ class PositionedReader(io.RawIOBase):
         self.lone_surrogates: deque[str] = deque()
         self.pending = b""
         self.grow = CHUNK
+        #: False for a reader that numbers lines itself (JSON Lines): bytes are only counted
+        self.placing = True
 
     def readable(self) -> bool:
         return True
+
+    def push_back(self, data: bytes, start: int, lines: int, line_start: int) -> None:
+        """Serve ``data`` next, as the bytes from offset ``start`` on: ``lines`` newlines come
+        before ``start`` and its line begins at ``line_start``. For a reader that read ahead
+        and hands the rest over; ``data`` may begin with stand-in bytes, placed just before
+        the first real one (positions stay exact from there on)."""
+        self.head = data + self.head[self.head_at :]
+        self.head_at = 0
+        self.next_start, self.next_lines, self.next_line_start = start, lines, line_start
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""
         size = size if size > 0 else CHUNK
+        if not self.placing:
+            data = self._take(size)
+            self.next_start += len(data)
+            return data
         data = self._parser_chunk(size) if self.for_parser else self._take(size)
         if not data:  # the end: errors found now are placed in the last chunk
             return data

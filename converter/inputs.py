@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -82,10 +81,6 @@ class Input:
     disk: DiskReader
     size: int | None
     closers: list[BinaryIO] = field(default_factory=list)
-
-    def lines(self) -> Iterator[bytes]:
-        """The input's lines (with their newlines), buffered in C."""
-        return iter(io.BufferedReader(self.stream, 1 << 20))
 
     def close(self) -> None:
         """Close every file this input opened (stdin is left open)."""

@@ -1,10 +1,11 @@
 """``convert validate``: stream-validate files record by record, with exact locations.
 
 Files are read with the same shape detection and readers as ``convert stream`` (JSON arrays,
-JSON Lines, ``.gz``, ``-`` for stdin), one record at a time, so memory stays flat. Each record is
-validated on its own: the compiled validator decides, jsonschema lists every violation of an
-invalid record. For converter output (schemas ``record`` and ``record-tags``) the checks of
-:mod:`converter.seqchecks` run as well. Findings are listed up to ``max_errors``; counting goes on.
+JSON Lines, ``.gz``, ``-`` for stdin), a batch of records at a time, so memory stays flat. Each
+record is validated on its own: the compiled validator decides, jsonschema lists every violation
+of an invalid record. For converter output (schemas ``record`` and ``record-tags``) the checks of
+:mod:`converter.seqchecks` run as well, on a whole batch at once while the file is regular.
+Findings are listed up to ``max_errors``; counting goes on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from converter.errors import (
     UsageError,
 )
 from converter.inputs import open_input
-from converter.readers import read_items
+from converter.readers import Batch, Item, read_batches
 from converter.seqchecks import NONE, Issue, SeqChecks, checks_for
 from converter.validation import RecordValidator, Violation, validator_for
 
@@ -244,7 +245,7 @@ def _validate_file(
     checks = make_checks() if make_checks is not None else None
     try:
         file.shape = source.shape
-        file.records = _validate_records(read_items(source), validator, checks, sink)
+        file.records = _validate_records(read_batches(source), validator, checks, sink)
         if checks is not None:
             _report(checks.finish(), sink)
         if file.records == 0 and file.shape == "array":
@@ -261,27 +262,53 @@ def _validate_file(
 
 
 def _validate_records(
-    items: Iterator[Any], validator: RecordValidator, checks: SeqChecks | None, sink: _Sink
+    parts: Iterator[Batch | Item],
+    validator: RecordValidator,
+    checks: SeqChecks | None,
+    sink: _Sink,
 ) -> int:
-    """The hot loop: the compiled validator, then the cheap output checks, for every record;
-    jsonschema only for the invalid ones. Returns the number of records read."""
+    """The hot loop, a batch at a time: the compiled validator on every record, then the output
+    checks on the whole batch; record by record only for a batch where something is off, and
+    jsonschema only for the invalid records. Returns the number of records read."""
     is_valid = validator.fast.is_valid  # the compiled validator itself: no wrapper per record
-    check = checks.check if checks is not None else None
+    check_batch = checks.check_batch if checks is not None else None
     count = 0
-    for count, (obj, line, error, _raw) in enumerate(items, 1):
-        if error is None and is_valid(obj):
-            if check is None or not (issues := check(count - 1, line, obj)):
-                continue
-            _record_findings(count - 1, line, issues, None, sink)
-        elif error is None:
-            issues = checks.check_any(count - 1, line, obj) if checks is not None else NONE
-            found = validator.violations(obj) or [Violation("", _DISAGREE, "invalid")]
-            _record_findings(count - 1, line, issues, found, sink)
-        else:
-            _record_findings(
-                count - 1, line, ((count - 1, line, "malformed", "", error),), None, sink
-            )
+    for part in parts:
+        if isinstance(part, Item):
+            _check_record(count, part.line, part.value, part.error, validator, checks, sink)
+            count += 1
+            continue
+        values, line = part
+        if all(map(is_valid, values)) and (check_batch is None or check_batch(count, line, values)):
+            count += len(values)
+            continue
+        for obj in values:
+            _check_record(count, line, obj, None, validator, checks, sink)
+            count += 1
+            line = None if line is None else line + 1
     return count
+
+
+def _check_record(
+    index: int,
+    line: int | None,
+    obj: Any,
+    error: str | None,
+    validator: RecordValidator,
+    checks: SeqChecks | None,
+    sink: _Sink,
+) -> None:
+    """Validate and check one record (``error``: why it could not be read) and report it."""
+    if error is not None:
+        _record_findings(index, line, ((index, line, "malformed", "", error),), None, sink)
+    elif validator.fast.is_valid(obj):
+        issues = checks.check(index, line, obj) if checks is not None else NONE
+        if issues:
+            _record_findings(index, line, issues, None, sink)
+    else:
+        issues = checks.check_any(index, line, obj) if checks is not None else NONE
+        found = validator.violations(obj) or [Violation("", _DISAGREE, "invalid")]
+        _record_findings(index, line, issues, found, sink)
 
 
 def _record_findings(

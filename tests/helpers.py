@@ -6,6 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from converter.errors import ConverterError
+from converter.inputs import open_input
+from converter.readers import read_items
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -30,3 +35,19 @@ def run_cli(
         cwd=cwd,
         timeout=120,
     )
+
+
+def read_all(path: Path, items_path: str | None = None) -> tuple[list[Any], str | None]:
+    """Every item ``read_items`` gives for ``path`` (value, line, error), and the fatal error."""
+    items: list[Any] = []
+    try:
+        source = open_input(path.name, str(path))
+    except ConverterError as exc:
+        return items, str(exc)
+    try:
+        items.extend((i.value, i.line, i.error) for i in read_items(source, items_path))
+    except ConverterError as exc:
+        return items, str(exc)
+    finally:
+        source.close()
+    return items, None

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SHARED, run_cli
+from helpers import SHARED, read_all, run_cli
 
+import converter.readers
 from converter.validate import ValidationResult, validate_files
 
 SUITE = SHARED / "jsontestsuite" / "test_parsing"
@@ -120,3 +121,18 @@ def test_cli_on_conformance_files() -> None:
         mine = [line for line in lines if line.startswith(f"{path}:")]
         expected = f"{path}: {kind}: " if kind else f"{path}:record 0"
         assert mine and mine[-1].startswith(expected), mine
+
+
+@pytest.mark.parametrize("slice_size", [3, 64, 1 << 16])
+def test_array_slices_and_the_event_reader_agree_on_every_array(
+    monkeypatch: pytest.MonkeyPatch, slice_size: int
+) -> None:
+    """orjson slices take what they can, the event reader the rest: the items, their errors
+    and the fatal message are those of the event reader alone, for every array of the suite."""
+    arrays = [p for p in FILES if p.read_bytes().lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["]
+    assert len(arrays) > 200
+    for path in arrays:
+        slow = read_all(path, "item")  # the event reader alone
+        monkeypatch.setattr(converter.readers, "SLICE", slice_size)
+        assert read_all(path) == slow, path.name
+        monkeypatch.undo()

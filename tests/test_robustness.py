@@ -29,8 +29,11 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import ALPACA_EN, ALPACA_JA, SEED_DIR, SHARED, run_cli
+from helpers import ALPACA_EN, ALPACA_JA, SEED_DIR, SHARED, read_all, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import converter.readers
 from converter.cli import main
 from converter.errors import ConverterError
 from converter.inputs import open_input
@@ -169,6 +172,162 @@ def test_malformed_array_is_fatal_at_its_position(convert, case: str) -> None:
     data, offset, what = MALFORMED[case]
     line = fatal(stream(convert, data), "en=en.json: ", what)
     assert position(line, data) == offset
+
+
+# --- the array reader's orjson slices hand over to the event reader at the exact byte -------
+
+
+SLICES = [64, 700, 5000]
+
+
+@pytest.mark.parametrize("slice_size", SLICES)
+@pytest.mark.parametrize("case", MALFORMED, ids=list(MALFORMED))
+def test_malformed_array_is_placed_exactly_after_many_slices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, slice_size: int
+) -> None:
+    data, offset, what = MALFORMED[case]
+    path = tmp_path / "en.json"
+    path.write_bytes(data)
+    _, slow = read_all(path, "item")  # the event reader alone
+    monkeypatch.setattr(converter.readers, "SLICE", slice_size)
+    _, fast = read_all(path)
+    assert fast is not None and what in fast
+    assert position(fast, data) == offset
+    assert fast == slow
+
+
+def nested(levels: int) -> bytes:
+    return b"[" * levels + b"1" + b"]" * levels
+
+
+CODE_RECORDS = [{"instruction": "f({a: 1}, 2)", "input": "},{" * 40, "output": '"},"'}] * 30
+ODD_ARRAYS = {
+    "real": EN,
+    "cuts-in-strings": json.dumps(CODE_RECORDS).encode(),
+    "pretty-cuts-in-strings": json.dumps(CODE_RECORDS, indent=2).encode(),
+    "lone-surrogate": insert(EN, value_at(EN, 40), b"\\ud800"),
+    "escaped-backslash-before-u": insert(EN, value_at(EN, 40), b"\\\\ud800"),
+    "deep-but-allowed": insert(EN, KEY_AT + 3000, b'"x": ' + nested(63) + b", "),
+    "too-deep": insert(EN, value_at(EN, 60) - 16, b'"x": ' + nested(64) + b", "),
+    "float-like-big-integer": insert(EN, value_at(EN, 20) - 16, b'"x": 1e19, '),
+    "uint64": insert(EN, value_at(EN, 20) - 16, b'"x": 18446744073709551615, '),
+    "scalars-and-arrays": b'[1, "two", [3, {"four": 4}], {"five": [5]}, null, true, -0.5e3]',
+    "spaces": b'[ {"a": "b"} ,\t{"c": "d"}\r\n, {"e": {}} ]  \n',
+    "trailing-comma": EN.rstrip()[:-1].rstrip() + b",\n]",
+    "empty": b"[ ]",
+    "two-arrays": EN.rstrip() + b" []",
+    "form-feed": EN.rstrip()[:-1] + b"\x0c]",
+}
+
+
+@pytest.mark.parametrize("slice_size", [*SLICES, 1 << 20])
+@pytest.mark.parametrize("case", ODD_ARRAYS, ids=list(ODD_ARRAYS))
+def test_array_slices_read_what_the_event_reader_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, slice_size: int
+) -> None:
+    path = tmp_path / "in.json"
+    path.write_bytes(ODD_ARRAYS[case])
+    slow_items, slow = read_all(path, "item")
+    monkeypatch.setattr(converter.readers, "SLICE", slice_size)
+    items, fast = read_all(path)
+    if case == "too-deep":  # the byte range named depends on the chunks read
+        assert slow and fast and "nested deeper than 64 levels" in fast
+        return
+    assert (items, fast) == (slow_items, slow)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(st.sampled_from('ab},{[]"\\\n\x00é語\ud800')),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+DAMAGE = st.sampled_from(
+    [b"", b"{", b"}", b",", b'"', b"\\", b"\n", b"\x00", b"\xff", b"]", b"\x0c"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(JSON_VALUES, max_size=12),
+    indent=st.sampled_from([None, 2]),
+    damage=DAMAGE,
+    where=st.floats(0, 1),
+    slice_size=st.integers(1, 400),
+)
+def test_array_slices_read_what_the_event_reader_reads_on_random_damage(
+    tmp_path_factory: pytest.TempPathFactory,
+    records: list[Any],
+    indent: int | None,
+    damage: bytes,
+    where: float,
+    slice_size: int,
+) -> None:
+    text = json.dumps(records, indent=indent, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    at = int(where * len(text))
+    path = tmp_path_factory.mktemp("fuzz") / "in.json"
+    path.write_bytes(text[:at] + damage + text[at:] if damage else text[:at])
+    if path.read_bytes().lstrip()[:1] != b"[":
+        return
+    expected = read_all(path, "item")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(converter.readers, "SLICE", slice_size)
+        assert unplaced(read_all(path)) == unplaced(expected)
+
+
+PLACE = re.compile(r"line \d+, column \d+ \(byte \d+\)|between bytes \d+ and \d+")
+
+
+def unplaced(read: tuple[list[Any], str | None]) -> tuple[list[Any], str | None]:
+    """``read`` without the position in its error. Positions are checked exactly where they
+    are unambiguous (MALFORMED); here the chunks differ (they start where the event reader took
+    over), and yajl's 60 bytes of context can occur twice in one (repeated records), where the
+    event reader names the first: the later start of the handed-over chunk may name another."""
+    items, error = read
+    return items, error and PLACE.sub("<position>", error)
+
+
+def test_text_holding_cuts_stays_on_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "code.json"
+    path.write_bytes(json.dumps(CODE_RECORDS * 20, indent=2).encode())
+    monkeypatch.setattr(converter.readers, "SLICE", 2000)
+    monkeypatch.setattr(converter.readers, "_event_items", None)  # not called
+    items, error = read_all(path)
+    assert error is None and [value for value, _, _ in items] == CODE_RECORDS * 20
+
+
+def test_jsonl_blocks_keep_line_numbers_and_bad_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [orjson.dumps(r) for r in EN_RECORDS[:40]]
+    lines[5] = b"   "
+    lines[9] = b'{"instruction": "cut'
+    lines[12] = b""
+    lines[20] = orjson.dumps({"long": "x" * 3000})
+    lines[30] = lines[30] + b"\r"
+    data = b"\n".join(lines)  # no newline at the end
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    expected = []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if line.strip():
+            value = None if number == 10 else orjson.loads(line)
+            expected.append((value, number))
+    for slice_size in SLICES:
+        monkeypatch.setattr(converter.readers, "SLICE", slice_size)
+        items, error = read_all(path)
+        assert error is None
+        assert [(value, line) for value, line, _ in items] == expected
+        assert [(line, e) for _, line, e in items if e] == [
+            (10, "invalid JSON: line 10, column 21: unexpected control character in string")
+        ]
 
 
 def test_truncated_array_names_the_end_of_input(convert) -> None:

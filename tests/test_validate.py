@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SEED_DIR, SHARED, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import converter.readers
 import converter.seqchecks
 from converter.errors import UsageError
 from converter.validate import ValidationResult, validate_files
@@ -451,3 +454,76 @@ def test_seq_checks_go_on_for_records_the_schema_rejects(tmp_path: Path) -> None
         (3, "reasoning", "/reasoning"),  # the schema passes it; the language check does not
     ]
     assert result.totals()["invalid"] == 3
+
+
+# --- batches: the same findings as record by record -------------------------------------------
+
+REASONING = {
+    "EN": "AI assistant should reply in English language.",
+    "JA": "AI assistant should reply in Japanese language.",
+}
+GROUPS = [["EN", "JA"]] * 8 + [["EN"], ["JA", "EN"], ["EN", "JA", "EN"], ["EN", "XX"], ["JA"]]
+
+
+@st.composite
+def converter_outputs(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Converter output, mostly regular: gaps, repeats, stages, odd groups, bad records."""
+    records: list[dict[str, Any]] = []
+    number = 0
+    for _ in range(draw(st.integers(0, 40))):
+        number = max(0, number + draw(st.sampled_from([1, 1, 1, 1, 1, 2, 7, 0, -2])))
+        stage = draw(st.sampled_from(["", "", "", "", "init/"]))
+        for suffix in draw(st.sampled_from(GROUPS)):
+            record = {
+                "seq": f"{stage}{number}{suffix}",
+                "reasoning": REASONING.get(suffix, "?"),
+                "instruction": "i",
+                "input": "",
+                "output": "o",
+            }
+            fault = draw(st.integers(0, 40))
+            if fault == 0:
+                record["reasoning"] = REASONING["JA" if suffix == "EN" else "EN"]
+            elif fault == 1:
+                del record["output"]
+            records.append(record)
+    return records
+
+
+def findings_of(path: Path) -> tuple[list[str], dict[str, int]]:
+    result = validate_files(paths=[str(path)], languages=["en"], max_errors=EVERYTHING)
+    return [str(f) for f in result.findings], result.totals()
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=converter_outputs(), slice_size=st.sampled_from([200, 700, 3000]))
+def test_batches_find_what_record_by_record_finds(
+    tmp_path_factory: pytest.TempPathFactory, records: list[dict[str, Any]], slice_size: int
+) -> None:
+    folder = tmp_path_factory.mktemp("batches")
+    lines = write_jsonl(folder / "out.jsonl", records)
+    array = folder / "out.json"
+    array.write_text(json.dumps(records, indent=2, ensure_ascii=False), "utf-8")
+    with pytest.MonkeyPatch.context() as patch:  # one batch per file, checked record by record
+        patch.setattr(converter.seqchecks.SeqChecks, "check_batch", lambda *args: False)
+        expected = [findings_of(lines), findings_of(array)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(converter.readers, "SLICE", slice_size)
+        assert [findings_of(lines), findings_of(array)] == expected
+
+
+def test_regular_output_is_checked_in_batches(
+    pair_output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batched = []
+    check_batch = converter.seqchecks.SeqChecks.check_batch
+
+    def spy(self: converter.seqchecks.SeqChecks, *args: Any) -> bool:
+        batched.append(check_batch(self, *args))
+        return batched[-1]
+
+    monkeypatch.setattr(converter.seqchecks.SeqChecks, "check_batch", spy)
+    monkeypatch.setattr(converter.readers, "SLICE", 2000)
+    result = validate_files(paths=[str(pair_output)], languages=["en", "ja"])
+    assert result.exit_status == 0 and result.totals()["records"] == 350
+    assert batched.count(True) > 50 and batched.count(False) == 1  # the first: no reference yet
