@@ -24,8 +24,45 @@ from converter.model import Record
 WINDOW = 8
 #: Score a shifted pairing must win by, per pair, to count as a shift.
 MARGIN = 0.8
-#: Aligned pairs whose length ratios seed the typical ratio.
+#: Values a learned ratio needs before it is refreshed only every REFRESH groups.
 WARMUP = 16
+#: Groups whose pairs the learned length ratios come from (see TrailingMedian).
+RATIO_GROUPS = 64
+#: A learned ratio is recomputed when the group index enters a new block of this many.
+REFRESH = 16
+#: The learned state at a group depends on this many groups before it, nothing earlier: a range
+#: of a parallel run that reads this many groups (plus the window) ahead of its start holds the
+#: single run's state there.
+HISTORY = RATIO_GROUPS + REFRESH
+
+
+class TrailingMedian:
+    """A learned typical value: the median of the values seen at the last RATIO_GROUPS group
+    indexes, recomputed when the index enters a new block of REFRESH (and at every value while
+    fewer than ``warmup`` are known). A pure function of the recent groups, so the same wherever
+    a run starts reading, as long as it read HISTORY groups before."""
+
+    def __init__(self, warmup: int = WARMUP, default: float = 0.0) -> None:
+        self.recent: deque[tuple[int, float]] = deque()
+        self.warmup, self.default = warmup, default
+        self.value = default
+        self.block = -1
+
+    def add(self, index: int, value: float | None) -> bool:
+        """Learn ``value`` (None: the group has none) at group ``index``; True when the typical
+        value was recomputed."""
+        recent = self.recent
+        if value is not None:
+            recent.append((index, value))
+        while recent and recent[0][0] <= index - RATIO_GROUPS:
+            recent.popleft()
+        block = index // REFRESH
+        if block == self.block and len(recent) >= self.warmup:
+            return False
+        self.block = block
+        known = sorted(v for _, v in recent)
+        self.value = known[len(known) // 2] if known else self.default
+        return True
 
 
 class Gap:
@@ -42,32 +79,6 @@ class Gap:
 
 def _features(record: Record) -> tuple[int, bool, int]:
     return len(record.instruction), not record.input or record.input.isspace(), len(record.output)
-
-
-class _Ratios:
-    """The typical log length ratio of one target language to the source, per field."""
-
-    def __init__(self) -> None:
-        self.seed: list[tuple[float, float]] = []
-        self.centre: tuple[float, float] | None = None
-
-    def learn(self, ratios: tuple[float, float]) -> None:
-        if self.centre is None:
-            self.seed.append(ratios)
-            if len(self.seed) >= WARMUP:
-                self.centre = tuple(
-                    sorted(r[k] for r in self.seed)[len(self.seed) // 2] for k in (0, 1)
-                )  # type: ignore[assignment]
-            return
-        a, b = self.centre
-        self.centre = (a + (ratios[0] - a) / 64, b + (ratios[1] - b) / 64)
-
-    def get(self) -> tuple[float, float]:
-        if self.centre is not None:
-            return self.centre
-        if not self.seed:
-            return (0.0, 0.0)
-        return tuple(sorted(r[k] for r in self.seed)[len(self.seed) // 2] for k in (0, 1))  # type: ignore[return-value]
 
 
 def _log_ratios(a: tuple[int, bool, int], b: tuple[int, bool, int]) -> tuple[float, float]:
@@ -109,9 +120,9 @@ class Aligner:
         self.realign = realign
         self.buffers: list[deque[Any]] = [deque() for _ in streams]
         self.ended = [False] * len(streams)
-        self.ratios = [_Ratios() for _ in streams]
+        # the typical log length ratio of each target to the source: instruction, output
+        self.ratios = [(TrailingMedian(), TrailingMedian()) for _ in streams]
         self.shift = [0] * len(streams)  # current unrepaired shift per target (0 = aligned)
-        self.shift_from = [0] * len(streams)
         self.repairs: list[dict[str, Any]] = []
         # scores by (target, id(source record), id(target record)); the records are kept in
         # the value so that their ids cannot be reused while the entry lives
@@ -149,6 +160,17 @@ class Aligner:
                 self.ended[k] = True
 
     def _pop(self) -> tuple[Any, ...]:
+        """Learn the length ratios of the front group's pairs, then let the group through."""
+        source = self.buffers[0][0] if self.buffers[0] else None
+        if type(source) is Record:
+            for k in range(1, len(self.buffers)):
+                target = self.buffers[k][0] if self.buffers[k] else None
+                ratios: tuple[float | None, ...] = (None, None)
+                if type(target) is Record:
+                    ratios = _log_ratios(_features(source), _features(target))
+                learned = [m.add(source.index, r) for m, r in zip(self.ratios[k], ratios)]
+                if any(learned):  # cached scores were made with the former ratios
+                    self.cache.clear()
         if len(self.cache) > 64 * WINDOW:
             self.cache.clear()
         for scores in self.diagonals:
@@ -159,7 +181,7 @@ class Aligner:
     def _score(self, k: int, offset_source: int, offset_target: int, count: int) -> list[float]:
         """Scores of pairs (source j + offset_source, target k j + offset_target), j < count."""
         src, tgt = self.buffers[0], self.buffers[k]
-        centre = self.ratios[k].get()
+        centre = self._centre(k)
         cache = self.cache
         scores = []
         for j in range(count):
@@ -184,7 +206,6 @@ class Aligner:
             return
         front = self._diagonal(k, n)
         if front[0] > 0 and sum(front) >= 0:
-            self._learn(k)
             return
         diagonal = list(front)[:n]
         best = None
@@ -199,22 +220,20 @@ class Aligner:
             if gain > MARGIN * (m - c) and (best is None or gain > best[2]):
                 best = (d, c, gain)
         if best is None or best[1] > 0:
-            self._learn(k)
             return
         self._found(k, best[0])
 
     def _diagonal(self, k: int, n: int) -> deque[float]:
         """Scores of the first ``n`` positional pairs of target ``k``, kept as the front moves."""
         scores = self.diagonals[k]
-        src, tgt, centre = self.buffers[0], self.buffers[k], self.ratios[k].get()
+        src, tgt, centre = self.buffers[0], self.buffers[k], self._centre(k)
         for j in range(len(scores), n):
             scores.append(similarity(src[j], tgt[j], centre))
         return scores
 
-    def _learn(self, k: int) -> None:
-        source, target = self.buffers[0][0], self.buffers[k][0]
-        if type(source) is Record and type(target) is Record:
-            self.ratios[k].learn(_log_ratios(_features(source), _features(target)))
+    def _centre(self, k: int) -> tuple[float, float]:
+        instruction, output = self.ratios[k]
+        return instruction.value, output.value
 
     def _found(self, k: int, d: int) -> None:
         """A shift by ``d`` starts at the front of the buffers."""
@@ -224,7 +243,7 @@ class Aligner:
             {"source": k, "shift": d, "from_index": where, "repaired": self.realign}
         )
         if not self.realign:
-            self.shift[k], self.shift_from[k] = d, where
+            self.shift[k] = d
             self._mark(k)
             return
         for scores in self.diagonals:
@@ -253,10 +272,8 @@ class Aligner:
         if type(target) is Record:
             if target.features is None:
                 target.features = {}
-            shift, start = self.shift[k], self.shift_from[k]
-            target.features["misalignment"] = (
-                f"{target.lang}: pairs look shifted by {shift:+d} from index {start}"
-            )
+            shift = self.shift[k]
+            target.features["misalignment"] = f"{target.lang}: pairs look shifted by {shift:+d}"
 
 
 def positional(streams: list[Iterator[Any]]) -> Iterator[tuple[Any, ...]]:

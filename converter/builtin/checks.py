@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from converter import hookimpl
+from converter.alignment import TrailingMedian
 from converter.anchors import lost_in, record_anchors
 from converter.langid import classify
 from converter.model import Check, Language, Record
@@ -23,7 +24,7 @@ PROSE_WORDS = 4
 MIN_RATIO_LENGTH = 24
 #: A field whose length ratio is this many times off the run's typical ratio is an outlier.
 RATIO_FACTOR = 5.0
-#: Groups the typical ratio is learned from before the length-ratio check judges any.
+#: Values the typical ratio is learned from before it is refreshed only now and then.
 RATIO_WARMUP = 32
 _KANA = re.compile("[\u3041-\u309f\u30a1-\u30fa]")
 _WORD = re.compile("[A-Za-z]{3}")
@@ -165,8 +166,10 @@ def compare_preserved(group: list[Record]) -> list[str]:
 
 
 def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
-    typical: dict[tuple[str, str], float] = {}
-    first: dict[tuple[str, str], list[float]] = {}
+    """The length-ratio check: each translated field's log length ratio to the source's against
+    the pair's typical one, learned from the recent groups' ratios within the limit of any
+    language pair (alignment.TrailingMedian: the same wherever a run starts reading)."""
+    typical: dict[tuple[str, str], TrailingMedian] = {}
     limit = math.log(RATIO_FACTOR)
 
     def compare(group: list[Record]) -> list[str]:
@@ -175,24 +178,17 @@ def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]
         for record in group[1:]:
             for name in ("instruction", "output"):
                 a, b = len(getattr(source, name)), len(getattr(record, name))
+                key = (record.lang, name)
+                learned = typical.get(key) or typical.setdefault(key, TrailingMedian(RATIO_WARMUP))
                 if a < MIN_RATIO_LENGTH or not b:  # an empty field is the empty check's
+                    learned.add(source.index, None)
                     continue
-                key, ratio = (record.lang, name), math.log(b / a)
-                centre = typical.get(key, 0.0)  # equal lengths until the pair's ratio is known
-                if abs(ratio - centre) > limit:
+                ratio = math.log(b / a)
+                if abs(ratio - learned.value) > limit:  # equal lengths until the ratio is known
                     findings.append(
                         f"{record.lang}: {name} is {b} characters for {source.lang}'s {a}"
                     )
-                    continue
-                if key in first:  # the median of the first pairs, then a slow moving average
-                    first[key].append(ratio)
-                    typical[key] = sorted(first[key])[len(first[key]) // 2]
-                    if len(first[key]) >= RATIO_WARMUP:
-                        del first[key]
-                elif key in typical:
-                    typical[key] = centre + (ratio - centre) / 64
-                else:
-                    first[key], typical[key] = [ratio], ratio
+                learned.add(source.index, ratio if abs(ratio) <= limit else None)
         return findings
 
     return compare
@@ -205,13 +201,18 @@ LENGTH_RATIO = Check(
 )
 
 
+def duplicate_key(source: Record) -> int:
+    """The duplicate check's key of a group: its source's instruction and input, case and
+    spacing normalised, hashed to 64 bits (the same in every process)."""
+    return key_of(" ".join(f"{source.instruction}\n{source.input}".casefold().split()))
+
+
 def _duplicate_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
     seen = SeenSet()
 
     def compare(group: list[Record]) -> list[str]:
         source = group[0]
-        text = " ".join(f"{source.instruction}\n{source.input}".casefold().split())
-        earlier = seen.first_seen(key_of(text), source.index)
+        earlier = seen.first_seen(duplicate_key(source), source.index)
         return (
             []
             if earlier is None
