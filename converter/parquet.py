@@ -18,7 +18,6 @@ from converter.errors import InputError, MalformedInput, UsageError
 from converter.inputs import DiskReader, Input
 from converter.readers import Item
 
-SUFFIX = ".parquet"
 #: Rows turned into Python objects at a time.
 BATCH_ROWS = 1024
 #: Bytes read at a time from a column chunk (pre-buffering whole row groups costs memory).

@@ -41,11 +41,6 @@ class GroupStore:
         self.inserts: dict[int, tuple[int, float, bytes]] = {}
         self.deletes: list[tuple[int]] = []
 
-    @property
-    def spilled(self) -> bool:
-        """Whether the groups live on disk."""
-        return self.db is not None
-
     def add(self, ordinal: int, key: float, item: Any) -> None:
         """Hold ``item`` (picklable) under ``ordinal``."""
         data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
