@@ -207,17 +207,18 @@ def duplicate_key(source: Record) -> int:
     return key_of(" ".join(f"{source.instruction}\n{source.input}".casefold().split()))
 
 
+def duplicate_finding(lang: str, earlier: int) -> str:
+    """The duplicate check's finding for a group whose source was first seen at ``earlier``."""
+    return f"same {lang} instruction and input as index {earlier}"
+
+
 def _duplicate_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
     seen = SeenSet()
 
     def compare(group: list[Record]) -> list[str]:
         source = group[0]
         earlier = seen.first_seen(duplicate_key(source), source.index)
-        return (
-            []
-            if earlier is None
-            else [f"same {source.lang} instruction and input as index {earlier}"]
-        )
+        return [] if earlier is None else [duplicate_finding(source.lang, earlier)]
 
     return compare
 
