@@ -23,7 +23,10 @@ class ReportFormat(StrEnum):
 def validate(
     files: Annotated[
         list[str],
-        typer.Argument(metavar="FILE...", help="JSON array or JSON Lines files ('-' is stdin)."),
+        typer.Argument(
+            metavar="FILE...",
+            help="JSON array or JSON Lines files, also .gz or .zst ('-' is stdin).",
+        ),
     ],
     schema: Annotated[
         str,
@@ -62,7 +65,8 @@ def validate(
     plugin: Plugins = None,
     debug: Debug = False,
 ) -> int:
-    """Validate every record of each file; exit 0 all valid, 1 findings, 3 a file unreadable."""
+    """Validate every record of each file; exit 0 all valid, 1 findings, 2 bad command line,
+    3 a file unreadable."""
     as_text = format is ReportFormat.text
     result = validate_files(
         paths=files,
