@@ -3,11 +3,14 @@ filtered, checked, ordered, validated and encoded, or rejected whole."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 from converter.alignment import Aligner, Gap, positional
+from converter.builtin.checks import duplicate_key
 from converter.errors import InputError
 from converter.filters import Condition, first_failure
 from converter.inputs import Input
@@ -15,9 +18,9 @@ from converter.job import StreamJob
 from converter.keyed import KeyedPairing
 from converter.model import Record, Rejected
 from converter.plugins import Registry
-from converter.readers import read_items
+from converter.readers import Item, read_items
 from converter.records import format_named, to_records
-from converter.rejects import RejectsFile
+from converter.rejects import RejectSink
 from converter.report import RunReport, reason_kind
 from converter.validation import validator_for
 
@@ -32,6 +35,36 @@ def _renumber(group: tuple[Any, ...]) -> None:
             member.index = first
 
 
+@dataclass
+class RangeView:
+    """Range mode (converter.scale): one range of a parallel run.
+
+    The loop reads the groups from index ``first`` on out of ``items`` (one item stream per
+    source). Those before ``start`` (the margin) are processed for state only: the aligner and
+    the checks learn from them, nothing is written, counted or rejected. It stops at ``stop``
+    (None: where the sources end). The duplicate check does not decide here: ``keys`` gets
+    ``(index, key)`` for every counted group that reached the checks, and the merge settles
+    duplicates over the whole run. Repairs are kept when they start in [start, stop).
+    """
+
+    items: list[Iterator[Item]]
+    first: int
+    start: int
+    stop: int | None
+    keys: list[tuple[int, int]] = field(default_factory=list)
+
+    def holds(self, index: int) -> bool:
+        """Whether group ``index`` is counted by this range."""
+        return self.start <= index and (self.stop is None or index < self.stop)
+
+
+class _NoRejects:
+    """Where the margin's rejected records go: nowhere."""
+
+    def write(self, *_args: Any) -> None:
+        """Drop the record."""
+
+
 class GroupLoop:
     """The hot loop of one run, with everything resolved to plain callables up front."""
 
@@ -42,15 +75,17 @@ class GroupLoop:
         inputs: list[Input],
         report: RunReport,
         writer: Any,
-        rejects: RejectsFile,
+        rejects: RejectSink,
         taggers: list[Callable[[Record], None]],
         interleave: Callable[[list[Record]], list[Record]],
         policies: dict[str, str],
         conditions: list[Condition],
         stage: str | None = None,
+        view: RangeView | None = None,
     ) -> None:
-        """Resolve the run's pieces; ``stage`` names the stage in the rejects file."""
-        self.conditions, self.stage = conditions, stage
+        """Resolve the run's pieces; ``stage`` names the stage in the rejects file; ``view``
+        runs one range of a parallel run (see :class:`RangeView`)."""
+        self.conditions, self.stage, self.view = conditions, stage, view
         self.job, self.inputs, self.report = job, inputs, report
         self.writer, self.rejects = writer, rejects
         self.taggers, self.interleave = taggers, interleave
@@ -58,16 +93,24 @@ class GroupLoop:
         self.features = [(c.name, c.features) for c in checks if c.features is not None]
         languages = [registry.languages[lang] for lang, _ in job.sources]
         self.compares = [(c.name, c.start(languages), policies[c.name] == "reject") for c in checks]
+        self.keys = view.keys if view else None
+        if view is not None:  # duplicates are settled run-wide by the merge
+            self.compares = [
+                (name, self._record_key if name == "duplicate" else compare, rejecting)
+                for name, compare, rejecting in self.compares
+            ]
+            self.scratch = copy.deepcopy(report)  # what the margin counts, thrown away
         self.validator = validator_for(writer.schema)
         self.row, self.encode = writer.row, writer.encode
         self.is_valid = self.validator.fast.is_valid
         self.streams = []
-        for (lang, _), source, stats in zip(job.sources, inputs, report.sources):
+        first = view.first if view else 0
+        for k, ((lang, _), source, stats) in enumerate(zip(job.sources, inputs, report.sources)):
             forced = job.input_formats.get(lang)
             fmt = format_named(forced, registry.formats) if forced else None
             stats.shape = source.shape
-            items = read_items(source, job.items_paths.get(lang))
-            detected = to_records(lang, items, fmt, registry.formats, stats.set_format)
+            items = view.items[k] if view else read_items(source, job.items_paths.get(lang))
+            detected = to_records(lang, items, fmt, registry.formats, stats.set_format, first)
             self.streams.append(detected)
         langs = [lang for lang, _ in job.sources]
         watch = job.realign or policies.get("misalignment", "off") != "off"
@@ -90,15 +133,16 @@ class GroupLoop:
         """
         pairing = self.pairing
         groups = pairing.groups() if pairing else positional(self.streams)
+        if self.view is not None:
+            groups = self._counted(groups, self.view)
         job = self.job
         end = job.stop
         if job.limit is not None:
             end = job.start + job.limit if end is None else min(end, job.start + job.limit)
         if end is not None:
             groups = islice(groups, end)
-        start, stats = job.start, self.report.sources
-        count_dropped = not job.keep_tags
-        process = self._process
+        start = job.start
+        handle = self._handle
         read = 0
         for read, group in enumerate(groups, 1):
             if None in group:
@@ -108,26 +152,64 @@ class GroupLoop:
             if read <= start:
                 self._skip(group)
                 continue
-            if pairing is not None and Gap in map(type, group):
-                self._reject_orphans(group)
-                continue
-            if Rejected in map(type, group):
-                self._reject(group, None)
-                continue
-            if count_dropped:
-                for member, s in zip(group, stats):
-                    if member.tags:
-                        s.dropped_keys.update(member.tags.keys())
-            if pairing is not None:
-                _renumber(group)
-            chunks = process(list(group))
+            chunks = handle(group)
             if chunks is not None:
                 yield group[0].index, chunks
         report = self.report
         report.groups_read = read
         report.rejects_written = self.rejected_records
         if isinstance(pairing, Aligner):
-            report.repairs = pairing.repairs
+            view = self.view
+            report.repairs = [r for r in pairing.repairs if not view or view.holds(r["from_index"])]
+
+    def _handle(self, group: tuple[Any, ...]) -> list[bytes] | None:
+        """Reject, or tag, filter, check and encode one group read; its chunks when it passed."""
+        if self.pairing is not None and Gap in map(type, group):
+            self._reject_orphans(group)
+            return None
+        if Rejected in map(type, group):
+            self._reject(group, None)
+            return None
+        if not self.job.keep_tags:
+            for member, s in zip(group, self.report.sources):
+                if member.tags:
+                    s.dropped_keys.update(member.tags.keys())
+        if self.pairing is not None:
+            _renumber(group)
+        return self._process(list(group))
+
+    def _counted(
+        self, groups: Iterator[tuple[Any, ...]], view: RangeView
+    ) -> Iterator[tuple[Any, ...]]:
+        """The groups of the range: those of the margin handled for state only, none from
+        ``stop`` on. A group without a record of the first source (an orphan the aligner
+        made) belongs with the group after it."""
+        index = view.first - 1
+        for group in groups:
+            head = group[0]
+            index = head.index if type(head) is Record or type(head) is Rejected else index + 1
+            if view.stop is not None and index >= view.stop:
+                return
+            if index >= view.start:
+                yield group
+            elif None not in group:
+                self._margin(group)
+
+    def _margin(self, group: tuple[Any, ...]) -> None:
+        """Handle a margin group with everything it would count or write thrown away."""
+        kept = self.report, self.rejects, self.rejected_records, self.gaps, self.keys
+        self.report, self.rejects, self.keys = self.scratch, _NoRejects(), None
+        self.gaps = [0] * len(self.gaps)
+        try:
+            self._handle(group)
+        finally:
+            self.report, self.rejects, self.rejected_records, self.gaps, self.keys = kept
+
+    def _record_key(self, group: list[Record]) -> list[str]:
+        """Range mode's duplicate check: note the group's key for the merge, decide nothing."""
+        if self.keys is not None:
+            self.keys.append((group[0].index, duplicate_key(group[0])))
+        return []
 
     def passed(self) -> int:
         """Groups read that were neither skipped, rejected nor filtered (once exhausted)."""

@@ -78,7 +78,19 @@ def read_items(source: Input, items_path: str | None = None) -> Iterator[Item]:
     records are; without it a source whose only value wraps an array of records is an error
     that suggests the option. Parquet sources are read by :mod:`converter.parquet`.
     """
-    for part in read_batches(source, items_path):
+    yield from _flatten(read_batches(source, items_path))
+
+
+def read_jsonl(stream: PositionedReader, first_line: int = 1) -> Iterator[Item]:
+    """The records of a stream known to be JSON Lines (a planned span of a file: no sniffing,
+    no wrapper check), numbered from line ``first_line`` on, exactly as :func:`read_items`
+    numbers them in the whole file."""
+    return _flatten(_jsonl_batches(stream, first_line))
+
+
+def _flatten(parts: Iterator[Batch | Item]) -> Iterator[Item]:
+    """The Items of batches and items, in order."""
+    for part in parts:
         if isinstance(part, Item):
             yield part
         elif part.line is None:
@@ -100,16 +112,18 @@ def read_batches(source: Input, items_path: str | None = None) -> Iterator[Batch
         return _event_items(source, target, items_path)
     if source.shape == "array":
         return _array_batches(source)
-    parts = _jsonl_batches(source) if source.shape == "jsonl" else _event_items(source, (), None)
+    parts = (
+        _jsonl_batches(source.stream) if source.shape == "jsonl" else _event_items(source, (), None)
+    )
     return _refuse_wrapper(source.label, parts)
 
 
-def _jsonl_batches(source: Input) -> Iterator[Batch | Item]:
-    """A Batch per block of lines that all parse, else an Item per line."""
-    stream = source.stream
+def _jsonl_batches(stream: PositionedReader, first_line: int = 1) -> Iterator[Batch | Item]:
+    """A Batch per block of lines that all parse, else an Item per line; the stream's first
+    line is line ``first_line``."""
     stream.placing = False  # lines are numbered here
     loads = orjson.loads
-    line_no = 0  # lines before the block
+    line_no = first_line - 1  # lines before the block
     unfinished: list[bytes] = []  # the pieces of a line not ended yet
     while block := stream.read(SLICE):
         end = block.rfind(b"\n")

@@ -33,8 +33,10 @@ def to_records(
     fmt: InputFormat | None,
     formats: Mapping[str, InputFormat],
     on_format: Callable[[str], None],
+    first: int = 0,
 ) -> Iterator[Record | Rejected]:
-    """Map each item onto a Record, or a Rejected with the reason; indexes count from 0.
+    """Map each item onto a Record, or a Rejected with the reason; indexes count from
+    ``first`` (0: the whole source; a range of it starts further on).
 
     Without ``fmt`` the format is detected from the first readable record; ``on_format`` is
     told the format used.
@@ -43,7 +45,7 @@ def to_records(
         on_format(fmt.name)
     own = fmt.own_keys if fmt else frozenset()
     fields = fmt.fields if fmt else None
-    for index, item in enumerate(items):
+    for index, item in enumerate(items, first):
         obj = item.value
         if item.error is not None:
             yield Rejected(lang, index, [item.error], obj, item.raw, item.line)

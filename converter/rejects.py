@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -21,6 +21,39 @@ def default_rejects_path(output: str) -> str:
     return output + ".rejects.jsonl"
 
 
+class RejectSink(Protocol):
+    """Where a run sends its rejected records: the rejects file, or a part of it."""
+
+    def write(
+        self, source: Input, member: Record | Rejected, reasons: list[str], stage: str | None = None
+    ) -> None:
+        """Take one rejected record (see :meth:`RejectsFile.write`)."""
+
+
+def reject_line(
+    source: Input, member: Record | Rejected, reasons: list[str], stage: str | None = None
+) -> bytes:
+    """The rejects file's line for one rejected record: its stage (in a multi-stage run),
+    where it came from, why, and the record (or raw line)."""
+    line: dict[str, Any] = {} if stage is None else {"stage": stage}
+    line |= {
+        "source": source.path,
+        "lang": member.lang,
+        "index": member.index,
+        "line": member.line,
+        "reasons": reasons,
+    }
+    raw = member.raw if type(member) is Rejected else None
+    if raw is not None:
+        line["raw"] = raw.decode("utf-8", "backslashreplace").rstrip("\n")
+    else:
+        line["record"] = member.original
+    try:
+        return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+    except (TypeError, orjson.JSONEncodeError):  # lone surrogates: escape them
+        return json.dumps(line).encode() + b"\n"
+
+
 class RejectsFile:
     """The rejects file, opened at the first rejected record (or always, when asked for)."""
 
@@ -33,27 +66,10 @@ class RejectsFile:
     def write(
         self, source: Input, member: Record | Rejected, reasons: list[str], stage: str | None = None
     ) -> None:
-        """Write one rejected record: its stage (in a multi-stage run), where it came from,
-        why, and the record (or raw line)."""
+        """Write one rejected record (:func:`reject_line`)."""
         if self.out is None:
             self.out = start_output(self.stack, self.path)
-        line: dict[str, Any] = {} if stage is None else {"stage": stage}
-        line |= {
-            "source": source.path,
-            "lang": member.lang,
-            "index": member.index,
-            "line": member.line,
-            "reasons": reasons,
-        }
-        raw = member.raw if type(member) is Rejected else None
-        if raw is not None:
-            line["raw"] = raw.decode("utf-8", "backslashreplace").rstrip("\n")
-        else:
-            line["record"] = member.original
-        try:
-            data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
-        except (TypeError, orjson.JSONEncodeError):  # lone surrogates: escape them
-            data = json.dumps(line).encode() + b"\n"
+        data = reject_line(source, member, reasons, stage)
         self.out.stream.write(data)
         self.count += 1
 

@@ -114,6 +114,8 @@ class RunReport:
     seconds: float = 0.0
     plugins: list[dict[str, str]] = field(default_factory=list)
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    #: A range-parallel run (converter.scale.run): engine, jobs, ranges and their seconds.
+    parallel: dict[str, Any] | None = None
 
     def finish(self) -> None:
         """Stop the clock."""
@@ -121,7 +123,7 @@ class RunReport:
 
     def to_json(self, exit_status: int) -> dict[str, Any]:
         """The ``--report`` document."""
-        return {
+        document: dict[str, Any] = {
             "tool": {"name": "langpair-converter", "version": __version__, "plugins": self.plugins},
             "exit_status": exit_status,
             "options": self.options,
@@ -151,6 +153,9 @@ class RunReport:
             "repairs": self.repairs,
             "seconds": round(self.seconds, 3),
         }
+        if self.parallel is not None:
+            document["parallel"] = self.parallel
+        return document
 
     def skipped_by(self) -> dict[str, int]:
         """The skipped groups by cause (``before_start``, ``not_sampled``), the non-zero ones."""

@@ -133,11 +133,13 @@ def run_stages(
     selection = Selection.of(output_job, seed)
     rejects_path = output_job.rejects or default_rejects_path(output_job.output)
     paths = selection.outputs(output_job.output)
-    plans = [_plan(stage, output_job, registry, pm, spec.name, rejects_path) for stage in stages]
+    plans = [
+        plan_stage(stage, output_job, registry, pm, spec.name, rejects_path) for stage in stages
+    ]
     with ExitStack() as stack:
         inputs = [_open_inputs(stack, plan, output_job.report is not None) for plan in plans]
         outs = [None if dry_run else start_output(stack, path) for path in paths]
-        writers = [spec.make(out.stream if out else _DISCARD, writer_options) for out in outs]
+        writers = [spec.make(out.stream if out else DISCARD, writer_options) for out in outs]
         rejects = RejectsFile(
             os.devnull if dry_run else rejects_path,
             forced=output_job.rejects is not None and not dry_run,
@@ -147,7 +149,7 @@ def run_stages(
             GroupLoop(plan.job, registry, sources, plan.report, writers[0], rejects, *plan.pieces)
             for plan, sources in zip(plans, inputs)
         ]
-        store = GroupStore(_spill_parent(output_job.output))
+        store = GroupStore(spill_parent(output_job.output))
         stack.callback(store.close)
         weights = [stage.weight for stage in stages]
         mixed = _mix(loops, weights if mix == "weights" else None, selection.seed, progress)
@@ -169,12 +171,12 @@ def run_stages(
                 for path in paths:
                     write_dataset_info(output_job.dataset_info, path, spec)
         if output_job.report is not None:
-            _write_report(stack, output_job.report, report.to_json(status))
+            write_report(stack, output_job.report, report.to_json(status))
     return report, status
 
 
 @dataclass
-class _Plan:
+class StagePlan:
     """One stage resolved against the registry: its job, report and the loop's pieces."""
 
     name: str
@@ -184,16 +186,16 @@ class _Plan:
     pieces: tuple[Any, ...]
 
 
-def _plan(
+def plan_stage(
     stage: Stage,
     output_job: StreamJob,
     registry: Registry,
     pm: Manager,
     writer: str,
     rejects_path: str,
-) -> _Plan:
-    """Resolve one stage: UsageError for anything wrong with it (naming a named stage), before
-    anything is read."""
+) -> StagePlan:
+    """Resolve one stage against the registry (its job, report and the loop's pieces):
+    UsageError for anything wrong with it (naming a named stage), before anything is read."""
     try:
         return _resolve(stage, output_job, registry, pm, writer, rejects_path)
     except UsageError as exc:
@@ -209,7 +211,7 @@ def _resolve(
     pm: Manager,
     writer: str,
     rejects_path: str,
-) -> _Plan:
+) -> StagePlan:
     job = stage.job
     if stage.name:
         job = replace(job, keep_tags=output_job.keep_tags, report=output_job.report)
@@ -245,10 +247,10 @@ def _resolve(
         plugins=pm.describe(),
     )
     pieces = (taggers, interleave, policies, conditions, stage.name or None)
-    return _Plan(stage.name, job, report, pieces)
+    return StagePlan(stage.name, job, report, pieces)
 
 
-def _open_inputs(stack: ExitStack, plan: _Plan, hash_it: bool) -> list[Input]:
+def _open_inputs(stack: ExitStack, plan: StagePlan, hash_it: bool) -> list[Input]:
     """Open the stage's sources (closed with ``stack``)."""
     inputs = []
     for lang, path in plan.job.sources:
@@ -339,7 +341,7 @@ def _settle_sources(inputs: Sequence[Input], report: RunReport, hashed: bool) ->
 
 
 def _report(
-    plans: Sequence[_Plan],
+    plans: Sequence[StagePlan],
     stages: Sequence[Stage],
     selection: Selection,
     paths: Sequence[str],
@@ -409,7 +411,7 @@ def _totals(reports: Sequence[RunReport], mix: str, plugins: list[dict[str, str]
     return total
 
 
-def _section(plan: _Plan, weight: float) -> dict[str, Any]:
+def _section(plan: StagePlan, weight: float) -> dict[str, Any]:
     """One stage's part of the report."""
     document = plan.report.to_json(EXIT_OK)
     kept = ("options", "groups", "filters", "sources", "checks", "repairs", "selection", "splits")
@@ -422,7 +424,7 @@ def _section(plan: _Plan, weight: float) -> dict[str, Any]:
     }
 
 
-def _spill_parent(output: str) -> str | None:
+def spill_parent(output: str) -> str | None:
     """Where held groups spill: beside the output, or the system's temporary folder."""
     if output == STDOUT:
         return None
@@ -430,7 +432,8 @@ def _spill_parent(output: str) -> str | None:
     return folder if os.path.isdir(folder) else None
 
 
-def _write_report(stack: ExitStack, path: str, document: dict[str, Any]) -> None:
+def write_report(stack: ExitStack, path: str, document: dict[str, Any]) -> None:
+    """Write the report ``document`` to ``path``, atomically."""
     out = start_output(stack, path)
     out.stream.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     out.commit()
@@ -450,4 +453,5 @@ class _Discard:
         """Nothing to close."""
 
 
-_DISCARD = cast(BinaryIO, _Discard())
+#: A stream that keeps nothing (a dry run's output; the writer a range only encodes with).
+DISCARD = cast(BinaryIO, _Discard())

@@ -29,6 +29,13 @@ from converter.pipeline import StreamJob, run_stream
 from converter.selection import parse_split
 
 
+class Engine(StrEnum):
+    """Where range mode runs its ranges."""
+
+    local = "local"
+    ray = "ray"
+
+
 class Unequal(StrEnum):
     """What to do when the sources have different record counts."""
 
@@ -182,6 +189,46 @@ def stream(
             help="Progress bar on stderr (default: when it is a terminal).",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            metavar="N",
+            help="Range mode: cut the groups into ranges and run N at a time (local processes, "
+            "or a local Ray instance's CPUs); see docs/scale-out.md.",
+        ),
+    ] = None,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="Range mode's engine (ray: range mode).")
+    ] = Engine.local,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", metavar="ADDR", help="A Ray cluster to run on (--engine ray)."),
+    ] = None,
+    range_records: Annotated[
+        int | None,
+        typer.Option(
+            "--range-records",
+            metavar="K",
+            help="Groups per range (default: max(10,000, groups / (4 * jobs))).",
+        ),
+    ] = None,
+    parts: Annotated[
+        str | None,
+        typer.Option(
+            "--parts",
+            metavar="DIR",
+            help="Range mode, keeping the parts and manifest in DIR (default: a temporary "
+            "folder beside the output, removed after the merge).",
+        ),
+    ] = None,
+    merge: Annotated[
+        bool, typer.Option("--merge/--no-merge", help="Merge the parts into the output.")
+    ] = True,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Keep the intact parts already in --parts DIR."),
+    ] = False,
     quiet: Quiet = False,
     plugin: Plugins = None,
     debug: Debug = False,
@@ -216,9 +263,20 @@ def stream(
         split=parse_split(split) if split is not None else (),
         seed=seed,
     )
-    show = sys.stderr.isatty() if progress is None else progress
-    with _progress_bar(job, show and not quiet) as update:
-        result, status = run_stream(job, progress=update)
+    if jobs is not None or engine is Engine.ray or parts is not None:
+        from converter.scale.run import Parallel, run_parallel
+
+        options = Parallel(engine.value, jobs or 1, address, range_records, parts, merge, resume)
+        result, status = run_parallel(job, options)
+    else:
+        if address or range_records or resume or not merge:
+            raise UsageError(
+                "--address, --range-records, --resume and --no-merge are range mode's: "
+                "add --jobs N (or --parts DIR, --engine ray)"
+            )
+        show = sys.stderr.isatty() if progress is None else progress
+        with _progress_bar(job, show and not quiet) as update:
+            result, status = run_stream(job, progress=update)
     if not quiet:
         sys.stderr.write(result.summary() + "\n")
     return status

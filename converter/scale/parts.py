@@ -36,6 +36,8 @@ MAGIC = b"converter-part 1\n"
 MANIFEST = "manifest.json"
 _COUNT = struct.Struct("<I")
 _LENGTH = struct.Struct("<Q")
+#: Bytes of a part file read at a time by the merge.
+READ_BLOCK = 1 << 20
 
 
 @dataclass
@@ -129,34 +131,51 @@ class PartWriter:
 
 def read_groups(path: str, sha256: str | None = None) -> Iterator[list[bytes]]:
     """Yield the groups of a part file; InputError when it is truncated, not a part file,
-    or (given ``sha256``) not the file its entry vouches for."""
+    or (given ``sha256``) not the file its entry vouches for. Read a block at a time: the
+    groups whole in it are cut out of it, the rest waits for the next block."""
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as f:
-            read = _hashing_reader(f, digest, path)
-            if read(len(MAGIC)) != MAGIC:
+            head = f.read(len(MAGIC))
+            digest.update(head)
+            if head != MAGIC:
                 raise InputError(f"{path}: not a converter part file")
-            while head := f.read(_COUNT.size):
-                digest.update(head)
-                if len(head) < _COUNT.size:
-                    raise InputError(f"{path}: truncated part file")
-                (count,) = _COUNT.unpack(head)
-                yield [read(_LENGTH.unpack(read(_LENGTH.size))[0]) for _ in range(count)]
+            rest = b""
+            while block := f.read(max(READ_BLOCK, 2 * len(rest))):
+                digest.update(block)
+                data = rest + block if rest else block
+                groups, at = _whole_groups(data)
+                yield from groups
+                rest = data[at:]
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if rest:
+        raise InputError(f"{path}: truncated part file")
     if sha256 is not None and digest.hexdigest() != sha256:
         raise InputError(f"{path}: checksum differs from its entry: the part was changed")
 
 
-def _hashing_reader(f: BinaryIO, digest: Any, path: str) -> Callable[[int], bytes]:
-    def read(size: int) -> bytes:
-        data = f.read(size)
-        if len(data) < size:
-            raise InputError(f"{path}: truncated part file")
-        digest.update(data)
-        return data
-
-    return read
+def _whole_groups(data: bytes) -> tuple[list[list[bytes]], int]:
+    """The groups lying whole in ``data`` and the offset after the last of them."""
+    groups: list[list[bytes]] = []
+    at, end = 0, len(data)
+    count_size, length_size = _COUNT.size, _LENGTH.size
+    count_of, length_of = _COUNT.unpack_from, _LENGTH.unpack_from
+    while at + count_size <= end:
+        (count,) = count_of(data, at)
+        pos, group = at + count_size, []
+        for _ in range(count):
+            if pos + length_size > end:
+                return groups, at
+            (length,) = length_of(data, pos)
+            pos += length_size
+            if pos + length > end:
+                return groups, at
+            group.append(data[pos : pos + length])
+            pos += length
+        groups.append(group)
+        at = pos
+    return groups, at
 
 
 @dataclass

@@ -198,12 +198,12 @@ def plan(
     result = Plan(every, scanned, groups)
     for number, start in enumerate(range(0, groups, every)):
         stop = min(start + every, groups)
-        spans = tuple(_spans(s.files, start, stop, every) for s in scanned)
+        spans = tuple(spans_of(s.files, start, stop, every) for s in scanned)
         result.ranges.append(Range(number, start, stop, spans))
     return result
 
 
-def _spans(files: list[FileIndex], start: int, stop: int, every: int) -> tuple[Span, ...]:
+def spans_of(files: list[FileIndex], start: int, stop: int, every: int) -> tuple[Span, ...]:
     """The spans of the files holding records [start, stop) of one source."""
     spans = []
     for f in files:

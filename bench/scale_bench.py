@@ -1,0 +1,155 @@
+"""Range-parallel ``convert stream`` against the single process, on a generated JSONL corpus.
+
+Cases: the single process (no range flags), ``--jobs 1`` and ``--jobs 2`` (local engine, the
+default K). Each run is its own process; wall time (perf_counter), CPU (user + sys of the run and
+its reaped workers, from ``os.wait4``) and summed peak memory (the sum over every process of the
+run's tree of its peak RSS, VmHWM, sampled every 50 ms from /proc) are measured; planning,
+per-range and merge seconds come from the report's ``parallel`` section. Every parallel output
+is checked byte-identical to the single run's. Prints a markdown table.
+
+usage: .venv/bin/python bench/scale_bench.py [--pairs 100000] [--runs 1] [--jobs 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATA_DIR = BENCH_DIR / "data"
+SEED = 1234
+
+
+def corpus(pairs: int) -> Path:
+    """The generated EN/JA JSON Lines corpus of ``pairs`` pairs (made once, then reused)."""
+    folder = DATA_DIR / f"jsonl-{pairs}-s{SEED}"
+    if not (folder / "corpus.meta.json").exists():
+        options = ["--pairs", str(pairs), "--seed", str(SEED), "--out", str(folder)]
+        generate = [sys.executable, BENCH_DIR / "gen_corpus.py", *options, "--form", "jsonl"]
+        subprocess.run([*generate, "--quiet"], check=True)
+    for path in folder.glob("corpus.*.jsonl"):  # into the page cache before timing
+        path.read_bytes()
+    return folder
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants now alive."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _peak_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def measure(command: list[str]) -> dict[str, float]:
+    """Run ``command``; its wall and CPU seconds and summed peak RSS (MiB) of its tree."""
+    peaks: dict[int, int] = {}
+    began = time.perf_counter()
+    process = subprocess.Popen(command)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for pid in _tree(process.pid):
+                peak = _peak_kib(pid)
+                if peak is not None:
+                    peaks[pid] = max(peaks.get(pid, 0), peak)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - began
+    done.set()
+    watcher.join()
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"failed: {' '.join(command)}")
+    if not peaks:  # too short to sample: its own peak (wait4 gives the largest in the tree)
+        peaks[process.pid] = usage.ru_maxrss
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "memory": sum(peaks.values()) / 1024,
+        "processes": len(peaks),
+    }
+
+
+def main() -> None:
+    """Run the cases and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--jobs", default="1,2", help="comma list of --jobs values")
+    args = parser.parse_args()
+    folder = corpus(args.pairs)
+    out = BENCH_DIR / "out" / "scale"
+    out.mkdir(parents=True, exist_ok=True)
+    convert = [sys.executable, "-m", "converter", "stream", "-q"]
+    sources = [f"en={folder / 'corpus.en.jsonl'}", f"ja={folder / 'corpus.ja.jsonl'}"]
+    cases = [("single process", [])] + [
+        (f"--jobs {n}", ["--jobs", n]) for n in args.jobs.split(",")
+    ]
+    rows = []
+    reference = None
+    for name, flags in cases:
+        runs, parallel = [], {}
+        for _ in range(args.runs):
+            target, report = out / "out.jsonl", out / "report.json"
+            command = [*convert, *sources, "-o", str(target), "--report", str(report), *flags]
+            runs.append(measure(command))
+            parallel = json.loads(report.read_text()).get("parallel") or {}
+            data = target.read_bytes()
+            reference = reference or data
+            if data != reference:
+                raise SystemExit(f"{name}: output differs from the single process's")
+        rows.append((name, {k: statistics.median(r[k] for r in runs) for k in runs[0]}, parallel))
+    base = rows[0][1]["wall"]
+    size = sum(p.stat().st_size for p in folder.glob("corpus.*.jsonl")) / 1e6
+    print(f"{args.pairs:,} EN/JA pairs, {size:.0f} MB of JSON Lines; {os.cpu_count()} CPUs")
+    print()
+    print(
+        "| case | wall s | CPU s | speed-up | summed peak RSS MiB (processes) | ranges x K "
+        "| plan s | per-range s (median, max) | merge s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, m, p in rows:
+        ranges = p.get("range_seconds") or []
+        per_range = f"{statistics.median(ranges):.2f}, {max(ranges):.2f}" if ranges else "-"
+        shape = f"{p['ranges']} x {p['range_records']:,}" if p else "-"
+        print(
+            f"| {name} | {m['wall']:.2f} | {m['cpu']:.2f} | {base / m['wall']:.2f}x "
+            f"| {m['memory']:.0f} ({m['processes']:.0f}) | {shape} "
+            f"| {p.get('plan_seconds', '-')} | {per_range} | {p.get('merge_seconds', '-')} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

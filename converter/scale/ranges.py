@@ -1,0 +1,196 @@
+"""One range of a parallel ``convert stream``: its spans read as JSON Lines, the single run's
+loop (converter.loop) over its groups and margins, the result written as a part.
+
+A range task reads each source's spans (seek, a bounded read, no sniffing) as one stream of
+items that carry the source's global index and the file's line numbers, so ``seq``, rejects and
+report read as in a single run. The groups of the margin before ``start`` are processed for
+state only (see :class:`converter.loop.RangeView`). The part holds three streams: ``out`` (the
+encoded groups), ``rejects`` (one rejects line per chunk) and ``keys`` (the duplicate check's
+``(index, key)`` pairs, packed); its entry's counts are the range's report counts.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from array import array
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, BinaryIO, cast
+
+from converter.chunks import PositionedReader
+from converter.errors import InputError
+from converter.inputs import DiskReader, Input
+from converter.job import StreamJob, resolve_writer, resolve_writer_options
+from converter.loop import GroupLoop, RangeView
+from converter.model import Record, Rejected
+from converter.plugins import build_manager, build_registry
+from converter.readers import Item, read_jsonl
+from converter.rejects import reject_line
+from converter.report import RunReport
+from converter.scale.parts import PartEntry, PartWriter
+from converter.scale.plan import Span
+from converter.stages import DISCARD, Stage, plan_stage
+
+#: The streams of a part.
+STREAMS = ("out", "rejects", "keys")
+
+
+class _Bounded:
+    """The next ``left`` bytes of a file."""
+
+    def __init__(self, raw: BinaryIO, left: int) -> None:
+        self.raw, self.left = raw, left
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left for a negative size), never past the end."""
+        data = self.raw.read(self.left if size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data
+
+
+def span_items(label: str, span: Span) -> Iterator[Item]:
+    """The ``span.records`` items of a span, numbered with the file's line numbers."""
+    try:
+        raw = open(span.path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(f"{span.path}: cannot read: {exc.strerror or exc}") from None
+    with raw:
+        raw.seek(span.start)
+        bounded = cast(BinaryIO, _Bounded(raw, span.end - span.start))
+        yield from islice(
+            read_jsonl(PositionedReader(label, b"", bounded, b""), span.line), span.records
+        )
+
+
+def source_items(label: str, spans: Sequence[Span]) -> Iterator[Item]:
+    """The items of a source's spans, one after the other."""
+    for span in spans:
+        yield from span_items(label, span)
+
+
+def stand_in(lang: str, given: str) -> Input:
+    """The Input a range's loop names in rejects lines: the source as given, JSON Lines."""
+    empty = cast(BinaryIO, io.BytesIO())
+    label = f"{lang}={given}"
+    return Input(
+        label,
+        given,
+        "jsonl",
+        PositionedReader(label, b"", empty, b""),
+        DiskReader(empty, False),
+        None,
+    )
+
+
+class _PartRejects:
+    """The rejects of a range: one line per chunk of the part's ``rejects`` stream."""
+
+    def __init__(self, part: PartWriter) -> None:
+        self.part = part
+
+    def write(
+        self, source: Input, member: Record | Rejected, reasons: list[str], stage: str | None = None
+    ) -> None:
+        """Add one rejects line to the part."""
+        self.part.add("rejects", [reject_line(source, member, reasons, stage)])
+
+
+@dataclass(frozen=True)
+class RangeTask:
+    """Make part ``number`` in ``folder``: groups [start, stop) of ``job`` (stop None: to the
+    sources' end), read from group ``first`` on out of ``spans`` (per source, in order).
+
+    ``job`` is the run's job with every source's input format fixed (detected once for the
+    run) and no ``limit`` (the plan holds it)."""
+
+    job: StreamJob
+    folder: str
+    number: int
+    first: int
+    start: int
+    stop: int | None
+    spans: tuple[tuple[Span, ...], ...]
+
+    def __call__(self) -> PartEntry:
+        """Run the range; return the part's entry."""
+        began = time.perf_counter()
+        job = self.job
+        registry = build_registry(pm := build_manager(dict.fromkeys(job.plugins)))
+        spec = resolve_writer(job, registry)
+        writer = spec.make(DISCARD, resolve_writer_options(job, spec))
+        plan = plan_stage(Stage("", job), job, registry, pm, spec.name, "")
+        labels = [f"{lang}={given}" for lang, given in job.sources]
+        items = [source_items(label, spans) for label, spans in zip(labels, self.spans)]
+        view = RangeView(items, self.first, self.start, self.stop)
+        taggers, interleave, policies, conditions, _ = plan.pieces
+        with ExitStack() as stack:
+            part = PartWriter(stack, self.folder, self.number, STREAMS)
+            inputs = [stand_in(lang, given) for lang, given in job.sources]
+            loop = GroupLoop(
+                job,
+                registry,
+                inputs,
+                plan.report,
+                writer,
+                _PartRejects(part),
+                taggers,
+                interleave,
+                policies,
+                conditions,
+                view=view,
+            )
+            written = records = 0
+            for _, chunks in loop.groups():
+                part.add("out", chunks)
+                written += 1
+                records += len(chunks)
+            loop.settle(written, records)
+            part.add("keys", [array("q", [n for pair in view.keys for n in pair]).tobytes()])
+            counts = part_counts(loop.report)
+            counts["range_seconds"] = [round(time.perf_counter() - began, 3)]
+            return part.commit(counts)
+
+
+def part_counts(report: RunReport) -> dict[str, Any]:
+    """A range's report as counts that add up across parts (converter.scale.parts)."""
+    return {
+        "groups": {
+            "read": report.groups_read,
+            "written": report.groups_written,
+            "rejected": report.groups_rejected,
+            "filtered": report.groups_filtered,
+            "skipped": report.groups_skipped,
+        },
+        "records_written": report.records_written,
+        "rejects_written": report.rejects_written,
+        "selection": report.selection,
+        "filters": report.filters,
+        "sources": {
+            s.lang: {
+                "read": s.read,
+                "written": s.written,
+                "rejected": s.rejected,
+                "filtered": s.filtered,
+                "unpaired": s.unpaired,
+                "skipped": s.skipped,
+                "reasons": dict(s.reasons),
+                "dropped_keys": dict(s.dropped_keys),
+            }
+            for s in report.sources
+        },
+        "checks": {
+            name: {"warned": c.warned, "rejected": c.rejected, "examples": c.examples}
+            for name, c in report.checks.items()
+        },
+        "repairs": report.repairs,
+    }
+
+
+def read_keys(chunks: list[bytes]) -> Iterator[tuple[int, int]]:
+    """The ``(index, key)`` pairs of a part's ``keys`` group."""
+    values = array("q")
+    values.frombytes(b"".join(chunks))
+    return zip(values[::2], values[1::2])

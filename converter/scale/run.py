@@ -1,0 +1,354 @@
+"""A range-parallel ``convert stream`` (``--jobs N``, ``--engine ray``, ``--parts DIR``): plan
+ranges, make a part per range on an engine, merge the parts into the single run's output and
+report.
+
+The output and the rejects file are byte-identical to a single run's, and the report equal to
+it apart from timings and its ``parallel`` section (engine, jobs, ranges, seconds). See
+docs/scale-out.md for what v1 leaves out (each is a one-line usage error here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, replace
+from typing import Any, BinaryIO
+
+import orjson
+
+from converter import __version__
+from converter.alignment import HISTORY, WINDOW
+from converter.builtin.checks import duplicate_finding
+from converter.dataset_info import write_dataset_info
+from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
+from converter.job import StreamJob, resolve_writer, resolve_writer_options
+from converter.model import WriterSpec
+from converter.output import STDOUT
+from converter.plugins import Registry, build_manager, build_registry
+from converter.records import detect_format
+from converter.rejects import default_rejects_path
+from converter.report import EXAMPLES, RunReport
+from converter.scale.parts import Manifest, merge, read_groups, run_parts
+from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
+from converter.scale.ranges import RangeTask, read_keys, source_items
+from converter.seen import SeenSet
+from converter.selection import Selection
+from converter.stages import Stage, plan_stage, spill_parent, write_report
+
+#: Groups of learned state and of the aligner's window a range reads before its start.
+MARGIN = HISTORY + 2 * WINDOW + 2
+#: Groups a range reads past its end, so the aligner's window sees what a single run sees.
+LOOKAHEAD = 2 * WINDOW + 2
+#: The planner marks every UNIT-th record (or every gcd(K, UNIT)-th for a K that is not a
+#: multiple of it); margins are read in whole units.
+UNIT = 100
+#: The smallest default range: smaller ones spend more on margins and start-up than they save.
+MIN_RANGE = 10_000
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """How a range-parallel run is carried out (``convert stream`` options)."""
+
+    engine: str = "local"
+    jobs: int = 1
+    address: str | None = None
+    #: Groups per range (K); None: max(MIN_RANGE, groups / (4 * jobs)), rounded up to UNIT.
+    range_records: int | None = None
+    #: Where the parts and the manifest go; None: a temporary folder beside the output,
+    #: removed after the merge.
+    parts: str | None = None
+    merge: bool = True
+    resume: bool = False
+    retries: int = 2
+
+
+def check_parallel(job: StreamJob, options: Parallel) -> None:
+    """UsageError for what range mode does not do in v1, or options that do not fit."""
+    left_out = {
+        "--key": job.key is not None,
+        "--sample": job.sample is not None,
+        "--shuffle": job.shuffle,
+        "--split": bool(job.split),
+        "--start/--stop": job.start != 0 or job.stop is not None,
+        "--items-path": bool(job.items_paths),
+        "a source on stdin ('-')": any(path == STDOUT for _, path in job.sources),
+    }
+    for name, given in left_out.items():
+        if given:
+            raise UsageError(
+                f"{name} is not supported in range mode (--jobs, --engine ray, --parts) yet: "
+                "run without those"
+            )
+    if options.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
+    if options.range_records is not None and options.range_records < 1:
+        raise UsageError(f"--range-records must be at least 1, not {options.range_records}")
+    if options.parts is None and (options.resume or not options.merge):
+        raise UsageError("--resume and --no-merge need --parts DIR (where the parts are kept)")
+    if options.address is not None and options.engine != "ray":
+        raise UsageError("--address is a Ray cluster's: add --engine ray")
+
+
+def run_parallel(job: StreamJob, options: Parallel) -> tuple[RunReport, int]:
+    """Run ``job`` as ranges on ``options.engine``; return the merged report and the exit
+    status, as :func:`converter.pipeline.run_stream` does."""
+    check_parallel(job, options)
+    began = time.perf_counter()
+    registry = build_registry(pm := build_manager(dict.fromkeys(job.plugins)))
+    spec = resolve_writer(job, registry)
+    writer_options = resolve_writer_options(job, spec)
+    rejects_path = job.rejects or default_rejects_path(job.output)
+    stage = plan_stage(Stage("", job), job, registry, pm, spec.name, rejects_path)
+    if stage.pieces[2].get("duplicate") == "reject":
+        raise UsageError(
+            "the duplicate check cannot reject in range mode yet (it settles duplicates at the "
+            "merge): --check duplicate=warn (off with --strict), or run without --jobs/--parts"
+        )
+    selection = Selection.of(job)
+    unit = math.gcd(options.range_records, UNIT) if options.range_records else UNIT
+    planned = plan(job.sources, unit, job.limit)
+    shortest = min(s.records for s in planned.sources)
+    paired_all = job.limit is None or job.limit > shortest
+    if not job.realign and job.unequal == "error" and paired_all:
+        planned.check_equal()
+    every = options.range_records or _default_range(planned.groups, options.jobs)
+    formats = _formats(job, planned, registry)
+    folder = _parts_folder(job, options)
+    try:
+        task_job = replace(
+            job, format=spec.name, input_formats=formats, limit=None, dataset_info=None
+        )
+        tasks = _tasks(task_job, planned, every, folder, to_end=job.limit is None)
+        identity = _identity(job, spec.name, every, planned)
+        manifest = Manifest.open(folder, identity, len(tasks))
+        plan_seconds = time.perf_counter() - began
+        made = run_parts(
+            manifest,
+            lambda n: tasks[n],
+            engine=options.engine,
+            jobs=options.jobs,
+            retries=options.retries,
+            address=options.address,
+        )
+        merging = time.perf_counter()
+        report = stage.report
+        _apply(report, manifest.totals(), selection)
+        _settle_duplicates(report, manifest, job.sources[0][0])
+        read = formats if tasks else {}  # a run that reads nothing detects nothing
+        _settle_sources(report, planned, read, hashed=job.report is not None)
+        status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
+        if options.merge:
+            _merge(manifest, job, spec, writer_options, rejects_path, report)
+        report.parallel = {
+            "engine": options.engine,
+            "jobs": options.jobs,
+            "range_records": every,
+            "ranges": len(tasks),
+            "made": len(made),
+            "plan_seconds": round(plan_seconds, 3),
+            "range_seconds": manifest.totals().get("range_seconds", []),
+            "merge_seconds": round(time.perf_counter() - merging, 3),
+        }
+        report.finish()
+        if job.report is not None:
+            with ExitStack() as stack:
+                write_report(stack, job.report, report.to_json(status))
+    finally:
+        if options.parts is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return report, status
+
+
+def _default_range(groups: int, jobs: int) -> int:
+    """K: four ranges per job, at least MIN_RANGE groups, a multiple of UNIT."""
+    return max(MIN_RANGE, -(-groups // (4 * jobs * UNIT)) * UNIT)
+
+
+def _formats(job: StreamJob, planned: Plan, registry: Registry) -> dict[str, str]:
+    """Each source's input format: given, or detected once from its first readable record
+    (as a single run detects it), so that every range uses the same one."""
+    formats = dict(job.input_formats)
+    for (lang, given), source in zip(job.sources, planned.sources):
+        if lang in formats:
+            continue
+        spans = [Span(f.path, f.start, f.size, 1, f.records) for f in source.files]
+        items = source_items(f"{lang}={given}", spans)  # closed when dropped
+        first = next((item for item in items if item.error is None), None)
+        if first is not None:
+            formats[lang] = detect_format(first.value, registry.formats).name
+    return formats
+
+
+def _parts_folder(job: StreamJob, options: Parallel) -> str:
+    """``--parts DIR`` (UsageError when it holds something and --resume is not given), or a
+    new temporary folder beside the output."""
+    if options.parts is None:
+        return tempfile.mkdtemp(prefix=".convert-parts-", dir=spill_parent(job.output))
+    if os.path.isdir(options.parts) and os.listdir(options.parts) and not options.resume:
+        raise UsageError(
+            f"--parts {options.parts}: not empty; --resume makes only the parts missing there"
+        )
+    return options.parts
+
+
+def _identity(job: StreamJob, writer: str, every: int, planned: Plan) -> dict[str, Any]:
+    """What the parts are parts of: the converter version, the job's options (not where its
+    output goes), the writer, K, and every input file's size and modification time."""
+    options = asdict(job)
+    for name in ("output", "rejects", "report", "dataset_info"):
+        del options[name]
+    files = [
+        [f.path, f.size, os.stat(f.path).st_mtime_ns] for s in planned.sources for f in s.files
+    ]
+    document = {
+        "version": __version__,
+        "writer": writer,
+        "every": every,
+        "job": options,
+        "files": files,
+    }
+    loaded: dict[str, Any] = orjson.loads(orjson.dumps(document))
+    return loaded
+
+
+def _tasks(job: StreamJob, planned: Plan, every: int, folder: str, to_end: bool) -> list[RangeTask]:
+    """One task per range of ``every`` groups, each reading its margins; with ``to_end`` the
+    last range reads every source to its end (records left unpaired, or repaired shifts)."""
+    units, unit = planned.ranges, planned.every
+    per, back, ahead = every // unit, -(-MARGIN // unit), -(-LOOKAHEAD // unit)
+    tasks = []
+    for number, u0 in enumerate(range(0, len(units), per)):
+        u1 = min(u0 + per, len(units))
+        lo, hi = max(0, u0 - back), min(len(units), u1 + ahead)
+        last = to_end and u1 == len(units)
+        spans = []
+        for k, source in enumerate(planned.sources):
+            pieces = [span for r in units[lo : hi - 1 if last else hi] for span in r.spans[k]]
+            if last:
+                pieces += spans_of(source.files, units[-1].start, source.records, unit)
+            spans.append(_joined(pieces))
+        stop = None if last else units[u1 - 1].stop
+        tasks.append(
+            RangeTask(job, folder, number, units[lo].start, units[u0].start, stop, tuple(spans))
+        )
+    if not units and to_end and any(s.records for s in planned.sources):  # nothing paired
+        spans = [_joined(spans_of(s.files, 0, s.records, unit)) for s in planned.sources]
+        tasks.append(RangeTask(job, folder, 0, 0, 0, None, tuple(spans)))
+    return tasks
+
+
+def _joined(spans: Sequence[Span]) -> tuple[Span, ...]:
+    """Spans that follow each other in a file joined into one."""
+    joined: list[Span] = []
+    for span in spans:
+        before = joined[-1] if joined else None
+        if before and before.path == span.path and before.end == span.start:
+            joined[-1] = replace(before, end=span.end, records=before.records + span.records)
+        else:
+            joined.append(span)
+    return tuple(joined)
+
+
+def _apply(report: RunReport, totals: dict[str, Any], selection: Selection) -> None:
+    """Set ``report``'s counts from the parts' added-up counts."""
+    groups = totals.get("groups", {})
+    report.groups_read = groups.get("read", 0)
+    report.groups_written = groups.get("written", 0)
+    report.groups_rejected = groups.get("rejected", 0)
+    report.groups_filtered = groups.get("filtered", 0)
+    report.groups_skipped = groups.get("skipped", 0)
+    report.records_written = totals.get("records_written", 0)
+    report.rejects_written = totals.get("rejects_written", 0)
+    parts_selection = totals.get("selection", {"before_start": 0, "not_sampled": 0})
+    report.selection = {**selection.describe(), **parts_selection}
+    report.filters.update(totals.get("filters", {}))
+    report.repairs = totals.get("repairs", [])
+    for stats in report.sources:
+        counts = totals.get("sources", {}).get(stats.lang, {})
+        for name in ("read", "written", "rejected", "filtered", "unpaired", "skipped"):
+            setattr(stats, name, counts.get(name, 0))
+        stats.reasons.update(counts.get("reasons", {}))
+        stats.dropped_keys.update(counts.get("dropped_keys", {}))
+    for name, check in report.checks.items():
+        counts = totals.get("checks", {}).get(name, {})
+        check.warned, check.rejected = counts.get("warned", 0), counts.get("rejected", 0)
+        check.examples = counts.get("examples", [])[:EXAMPLES]
+
+
+def _settle_duplicates(report: RunReport, manifest: Manifest, lang: str) -> None:
+    """The duplicate check over the whole run: the parts' keys replayed in index order."""
+    check = report.checks.get("duplicate")
+    if check is None:
+        return
+    seen = SeenSet()
+    try:
+        for number in range(manifest.parts):
+            part = manifest.entries[number].files["keys"]
+            for group in read_groups(os.path.join(manifest.folder, part.file), part.sha256):
+                for index, key in read_keys(group):
+                    earlier = seen.first_seen(key, index)
+                    if earlier is not None:
+                        check.add(index, [duplicate_finding(lang, earlier)], False)
+    finally:
+        seen.close()
+
+
+def _settle_sources(
+    report: RunReport, planned: Plan, formats: dict[str, str], hashed: bool
+) -> None:
+    """Each source's shape, format, bytes and (with a report file) SHA-256: of its file, or
+    of its shards joined in order."""
+    for stats, source in zip(report.sources, planned.sources):
+        stats.shape = "jsonl"
+        stats.format = formats.get(stats.lang, "")
+        stats.bytes = sum(f.size for f in source.files)
+        if hashed:
+            stats.sha256 = _sha256(source)
+
+
+def _sha256(source: SourcePlan) -> str:
+    """The SHA-256 of a source's files read one after the other."""
+    digest = hashlib.sha256()
+    for f in source.files:
+        with open(f.path, "rb") as raw:
+            while block := raw.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+class _Lines:
+    """The rejects file's writer: the lines as they are."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def write(self, chunks: list[bytes]) -> None:
+        """Write the lines."""
+        self.stream.write(b"".join(chunks))
+
+    def close(self) -> None:
+        """Nothing to finish."""
+
+
+def _merge(
+    manifest: Manifest,
+    job: StreamJob,
+    spec: WriterSpec,
+    writer_options: Any,
+    rejects_path: str,
+    report: RunReport,
+) -> None:
+    """The output, the rejects file (when there are rejects, or one was asked for) and the
+    dataset_info entry, from the parts."""
+    merge(manifest, "out", job.output, lambda stream: spec.make(stream, writer_options))
+    if report.rejects_written or job.rejects is not None:
+        merge(manifest, "rejects", rejects_path, _Lines)  # type: ignore[arg-type]
+    if job.dataset_info is not None:
+        write_dataset_info(job.dataset_info, job.output, spec)
