@@ -157,8 +157,9 @@ class ValidationResult:
         t = self.totals()
         rate = t["records"] / self.seconds if self.seconds > 0 else 0.0
         files = "file" if t["files"] == 1 else "files"
+        records = "record" if t["records"] == 1 else "records"
         lines = [
-            f"checked {t['files']} {files}, {t['records']:,} records against {self.schema} "
+            f"checked {t['files']} {files}, {t['records']:,} {records} against {self.schema} "
             f"in {self.seconds:.2f} s ({rate:,.0f} records/s): "
             f"{t['valid']:,} valid, {t['invalid']:,} invalid"
         ]
