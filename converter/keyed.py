@@ -4,15 +4,20 @@ Groups come out in the first source's order. Records of the other sources read a
 partner wait in a dict and, past ``MEMORY_RECORDS``, in a temporary SQLite table, so memory
 stays bounded whatever the order. Records without a partner and repeated keys come out as
 groups with a :class:`~converter.alignment.Gap` where the partner would be, so the pipeline
-rejects them with the reason; nothing is dropped.
+rejects them with the reason; nothing is dropped. The records of the other sources that no group
+took come last, source by source, each source's in index order.
+
+Range mode (converter.scale) pairs one range of the first source at a time: a
+:class:`PartnerIndex` built for the whole run then answers what reading ahead answers here.
 """
 
 from __future__ import annotations
 
+import heapq
 import pickle
 import sqlite3
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from converter.alignment import Gap
 from converter.model import Record
@@ -61,20 +66,45 @@ class _Waiting:
         return pickle.loads(row[0])
 
     def rest(self) -> Iterator[Any]:
-        yield from self.memory.values()
-        self.memory = {}
-        if self.db is not None:
-            for (blob,) in self.db.execute("SELECT member FROM waiting ORDER BY rowid"):
-                yield pickle.loads(blob)
-            self.db.close()
-            self.db = None
+        """What is still waiting, in index order (records were put in index order)."""
+        memory, self.memory = list(self.memory.values()), {}
+        if self.db is None:
+            yield from memory
+            return
+        disk = (pickle.loads(blob) for (blob,) in self.db.execute("SELECT member FROM waiting"))
+        yield from heapq.merge(memory, disk, key=lambda waiting: waiting[0].index)
+        self.db.close()
+        self.db = None
+
+
+class PartnerIndex(Protocol):
+    """What range mode knows of the whole run in place of reading ahead (converter.scale)."""
+
+    def first_seen(self, k: int, key: int, index: int) -> int | None:
+        """Where source ``k``'s first record with ``key`` (a key_of hash) is, when not at
+        ``index`` (the record at ``index`` repeats it); None when it is there."""
+
+    def find(self, k: int, key: str) -> Any | None:
+        """The record of source ``k`` the first source's record with ``key`` pairs with."""
+
+    def rest(self, k: int) -> Iterator[Any]:
+        """The records of source ``k`` (not the first) no group takes, in index order."""
 
 
 class KeyedPairing:
     """Groups records of several sources by the value of one field."""
 
-    def __init__(self, streams: list[Iterator[Any]], langs: list[str], field: str) -> None:
-        self.streams, self.langs, self.field = streams, langs, field
+    def __init__(
+        self,
+        streams: list[Iterator[Any]],
+        langs: list[str],
+        field: str,
+        index: PartnerIndex | None = None,
+    ) -> None:
+        """Pair ``streams`` by ``field``. With ``index`` (range mode) the first source's stream
+        is one range of it (or empty), the others' streams are not read: ``index`` finds the
+        partners and says which records no group takes."""
+        self.streams, self.langs, self.field, self.index = streams, langs, field, index
         self.waiting = [_Waiting() for _ in streams]
         self.keys = [SeenSet() for _ in streams]
 
@@ -98,13 +128,23 @@ class KeyedPairing:
         key = record_key(member, self.field)
         if key is None:
             return Gap(f"no key: the record has no {self.field!r} to pair by")
-        earlier = self.keys[k].first_seen(key_of(key), member.index)
+        if self.index is None:
+            earlier = self.keys[k].first_seen(key_of(key), member.index)
+        else:
+            earlier = self.index.first_seen(k, key_of(key), member.index)
         if earlier is not None:
             return Gap(f"duplicate key: {self.field} {key!r} repeats the record at index {earlier}")
         return key
 
     def _find(self, k: int, key: str) -> Any:
         """The record of source ``k`` with ``key``, reading ahead as far as needed."""
+        found = self.index.find(k, key) if self.index is not None else self._read_ahead(k, key)
+        if found is None:
+            return Gap(f"unmatched: no {self.langs[k]} record with {self.field} {key!r}")
+        return found
+
+    def _read_ahead(self, k: int, key: str) -> Any | None:
+        """The record of source ``k`` with ``key``, waiting or read ahead; None at the end."""
         found = self.waiting[k].take(key)
         if found is not None:
             return found[0]
@@ -116,7 +156,7 @@ class KeyedPairing:
                 self.waiting[k].put(f"\0{member.index}", (member, own))
             else:
                 self.waiting[k].put(own, (member, None))
-        return Gap(f"unmatched: no {self.langs[k]} record with {self.field} {key!r}")
+        return None
 
     def _rest(self, k: int) -> Iterator[tuple[Any, Gap]]:
         """Records of source ``k`` no group took, with the reason."""
@@ -124,7 +164,7 @@ class KeyedPairing:
         for member, reason in self.waiting[k].rest():
             key = record_key(member, self.field)
             yield member, reason or Gap(f"unmatched: no {first} record with {self.field} {key!r}")
-        for member in self.streams[k]:
+        for member in self.index.rest(k) if self.index else self.streams[k]:
             own = self._admit(k, member)
             if isinstance(own, str):
                 own = Gap(f"unmatched: no {first} record with {self.field} {own!r}")

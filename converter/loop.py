@@ -15,7 +15,7 @@ from converter.errors import InputError
 from converter.filters import Condition, first_failure
 from converter.inputs import Input
 from converter.job import StreamJob
-from converter.keyed import KeyedPairing
+from converter.keyed import KeyedPairing, PartnerIndex
 from converter.model import Record, Rejected
 from converter.plugins import Registry
 from converter.readers import Item, read_items
@@ -45,6 +45,8 @@ class RangeView:
     (None: where the sources end). The duplicate check does not decide here: ``keys`` gets
     ``(index, key)`` for every counted group that reached the checks, and the merge settles
     duplicates over the whole run. Repairs are kept when they start in [start, stop).
+    With ``--key``, ``partners`` finds each group's partners in the whole run (see
+    :class:`converter.keyed.KeyedPairing`).
     """
 
     items: list[Iterator[Item]]
@@ -52,6 +54,7 @@ class RangeView:
     start: int
     stop: int | None
     keys: list[tuple[int, int]] = field(default_factory=list)
+    partners: PartnerIndex | None = None
 
     def holds(self, index: int) -> bool:
         """Whether group ``index`` is counted by this range."""
@@ -116,7 +119,8 @@ class GroupLoop:
         watch = job.realign or policies.get("misalignment", "off") != "off"
         self.pairing: KeyedPairing | Aligner | None = None
         if job.key is not None:
-            self.pairing = KeyedPairing(self.streams, langs, job.key)
+            partners = view.partners if view else None
+            self.pairing = KeyedPairing(self.streams, langs, job.key, partners)
         elif watch and len(inputs) > 1:
             self.pairing = Aligner(self.streams, langs, job.realign)
         self.gaps = [0] * len(inputs)

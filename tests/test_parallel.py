@@ -206,13 +206,115 @@ def test_resume_makes_only_missing_parts(tmp_path: Path, corpus: tuple[str, str]
     assert json.loads(report.read_text())["parallel"]["made"] == 2
 
 
+# -- pairing by key --------------------------------------------------------------------------
+
+#: The seed tasks' Chinese localisation (shuffled, four ids of each side unmatched) and the
+#: third Japanese version (one id repeated).
+KEYED = [
+    ("zh", "zh_seed_tasks.zh.jsonl", ("--plugin", "converter_zh")),
+    ("ja", "seed_tasks_japanese.ja.jsonl", ()),
+]
+
+
+@pytest.mark.parametrize(("lang", "name", "plugin"), KEYED)
+def test_key_seed_tasks(tmp_path: Path, lang: str, name: str, plugin: tuple[str, ...]) -> None:
+    sources = [f"en={SEED_DIR / 'seed_tasks.en.jsonl'}", f"{lang}={SEED_DIR / name}"]
+    options = ("--jobs", "2", "--range-records", "30")
+    single, parallel = _compare(tmp_path, sources, "--key", "id", *plugin, parallel=options)
+    assert single == parallel
+    assert single["groups"]["rejected"] >= 2
+
+
+def test_key_seed_tasks_ray(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    lang, name, plugin = KEYED[0]
+    sources = [f"en={SEED_DIR / 'seed_tasks.en.jsonl'}", f"{lang}={SEED_DIR / name}"]
+    options = ("--engine", "ray", "--jobs", "2", "--range-records", "50")
+    single, parallel = _compare(tmp_path, sources, "--key", "id", *plugin, parallel=options)
+    assert single == parallel
+
+
+def _keyed_corpus(folder: Path) -> tuple[str, str]:
+    """300 EN records and their JA partners, the JA side shuffled, with planted faults on both
+    sides: ids only one side has, repeated ids, records without an id, lines that do not parse.
+    JA starts t1..t8, extra0, t0, extra1: with 8 records waiting in memory, extra0 waits on
+    disk and extra1, read later, in memory."""
+    import random
+
+    en = [
+        {"id": f"t{i}", "instruction": f"Name {i} animals.", "input": "", "output": f"{i} cats."}
+        for i in range(300)
+    ]
+    ja = [
+        {"id": f"t{i}", "instruction": f"動物を{i}匹挙げて。", "input": "", "output": f"猫{i}匹。"}
+        for i in range(300)
+    ]
+    extra = [dict(ja[3], id=f"extra{n}") for n in range(3)]  # unmatched JA
+    tail = ja[9:]
+    del tail[150], tail[141]  # EN t150, t160 unmatched
+    tail += [extra[2], dict(ja[20])]  # a repeated JA id
+    del tail[40]["id"]  # a JA record without a key
+    random.Random(5).shuffle(tail)
+    ja = [*ja[1:9], extra[0], ja[0], extra[1], *tail]
+    en[90] = dict(en[12])  # a repeated EN id (t12 at 12 and 90)
+    del en[200]["id"]  # an EN record without a key
+    paths = folder / "en.jsonl", folder / "ja.jsonl"
+    for path, records, bad in zip(paths, (en, ja), (250, 60)):
+        lines = [json.dumps(r, ensure_ascii=False) for r in records]
+        lines[bad] = '{"id": "broken'
+        path.write_text("\n".join(lines) + "\n")
+    # JA read by seek: a BOM, CRLF lines, blank lines, no newline at the end
+    ja_lines = paths[1].read_text().splitlines()
+    ends = ["\r\n" if n % 3 else "\n  \n" for n in range(len(ja_lines))]
+    text = "".join(line + end for line, end in zip(ja_lines, ends))
+    paths[1].write_bytes(b"\xef\xbb\xbf" + text.rstrip().encode())
+    return f"en={paths[0]}", f"ja={paths[1]}"
+
+
+def test_key_generated_faults_with_the_waiting_records_spilled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The single run spills its waiting records to SQLite (MEMORY_RECORDS lowered) and still
+    writes the records no group took in index order: the range run's output, rejects and
+    report are its own."""
+    import converter.keyed
+
+    sources = _keyed_corpus(tmp_path)
+    monkeypatch.setattr(converter.keyed, "MEMORY_RECORDS", 8)
+    single = tmp_path / "single"
+    single.mkdir()
+    pairs = [tuple(s.split("=", 1)) for s in sources]
+    job = StreamJob(
+        sources=pairs,  # type: ignore[arg-type]
+        output=str(single / "out.jsonl"),
+        key="id",
+        report=str(single / "r.json"),
+    )
+    _, status = run_stream(job)
+    parallel = tmp_path / "parallel"
+    parallel.mkdir()
+    options = ("--key", "id", "--jobs", "2", "--range-records", "40")
+    done = run_cli(
+        "stream", *sources, "-o", parallel / "out.jsonl", "--report", parallel / "r.json", *options
+    )
+    assert done.returncode == status == 1, done.stderr.decode()
+    for name in ("out.jsonl", "out.jsonl.rejects.jsonl"):
+        assert (parallel / name).read_bytes() == (single / name).read_bytes(), name
+    assert _report(parallel / "r.json") == _report(single / "r.json")
+    rejects = [json.loads(line) for line in (single / "out.jsonl.rejects.jsonl").open()]
+    reasons = {r["reasons"][-1].split(":")[0] for r in rejects}
+    assert reasons == {"unmatched", "duplicate key", "no key"}
+    ja_rest = [r["line"] for r in rejects if r["lang"] == "ja"]  # all no group took
+    assert ja_rest == sorted(ja_rest) and len(ja_rest) == 9
+
+
 # -- what v1 leaves out -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("options", "says"),
     [
-        (("--key", "id"), "--key is not supported in range mode"),
+        (("--key", "id", "--limit", "5"), "--limit with --key is not supported in range mode"),
         (("--sample", "5"), "--sample is not supported"),
         (("--shuffle",), "--shuffle is not supported"),
         (("--split", "train=0.9,test=0.1"), "--split is not supported"),

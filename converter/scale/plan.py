@@ -176,11 +176,16 @@ def source_files(given: str) -> list[str]:
 
 
 def plan(
-    sources: Sequence[tuple[str, str | Sequence[str]]], every: int, limit: int | None = None
+    sources: Sequence[tuple[str, str | Sequence[str]]],
+    every: int,
+    limit: int | None = None,
+    first_only: bool = False,
 ) -> Plan:
     """Scan every source (``(lang, path or shards.json or [files...])``) and cut the groups
     into ranges of ``every``; ``limit`` plans only the first groups. Groups are paired up to
-    the shortest source: call :meth:`Plan.check_equal` to refuse unequal sources."""
+    the shortest source: call :meth:`Plan.check_equal` to refuse unequal sources. With
+    ``first_only`` (pairing by key) the groups are the first source's records and the ranges
+    hold its spans only."""
     if every < 1:
         raise ValueError(f"a range holds at least one group, got {every}")
     scanned = []
@@ -192,13 +197,14 @@ def plan(
             first = sum(f.records for f in indexes)
             indexes.append(index_file(path, every, first))
         scanned.append(SourcePlan(lang, label, indexes))
-    groups = min(s.records for s in scanned)
+    paired = scanned[:1] if first_only else scanned
+    groups = min(s.records for s in paired)
     if limit is not None:
         groups = min(groups, limit)
     result = Plan(every, scanned, groups)
     for number, start in enumerate(range(0, groups, every)):
         stop = min(start + every, groups)
-        spans = tuple(spans_of(s.files, start, stop, every) for s in scanned)
+        spans = tuple(spans_of(s.files, start, stop, every) for s in paired)
         result.ranges.append(Range(number, start, stop, spans))
     return result
 

@@ -15,7 +15,7 @@ import io
 import time
 from array import array
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO, cast
@@ -104,7 +104,9 @@ class RangeTask:
     sources' end), read from group ``first`` on out of ``spans`` (per source, in order).
 
     ``job`` is the run's job with every source's input format fixed (detected once for the
-    run) and no ``limit`` (the plan holds it)."""
+    run) and no ``limit`` (the plan holds it). With ``--key``, ``keys`` is the run's key index
+    (converter.scale.keys) the groups' partners are looked up in, and the task with
+    ``leftovers`` rejects the records of the other sources no group takes."""
 
     job: StreamJob
     folder: str
@@ -113,6 +115,8 @@ class RangeTask:
     start: int
     stop: int | None
     spans: tuple[tuple[Span, ...], ...]
+    keys: str | None = None
+    leftovers: bool = False
 
     def __call__(self) -> PartEntry:
         """Run the range; return the part's entry."""
@@ -127,6 +131,11 @@ class RangeTask:
         view = RangeView(items, self.first, self.start, self.stop)
         taggers, interleave, policies, conditions, _ = plan.pieces
         with ExitStack() as stack:
+            if self.keys is not None:
+                from converter.scale.keys import KeyLookup  # keys.py imports this module
+
+                lookup = KeyLookup(self.keys, job, registry, self.leftovers)
+                view.partners = stack.enter_context(closing(lookup))
             part = PartWriter(stack, self.folder, self.number, STREAMS)
             inputs = [stand_in(lang, given) for lang, given in job.sources]
             loop = GroupLoop(

@@ -34,6 +34,7 @@ from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
 from converter.rejects import default_rejects_path
 from converter.report import EXAMPLES, RunReport
+from converter.scale.keys import KEY_INDEX, build_key_index
 from converter.scale.parts import Manifest, merge, read_groups, run_parts
 from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
 from converter.scale.ranges import RangeTask, read_keys, source_items
@@ -72,7 +73,7 @@ class Parallel:
 def check_parallel(job: StreamJob, options: Parallel) -> None:
     """UsageError for what range mode does not do in v1, or options that do not fit."""
     left_out = {
-        "--key": job.key is not None,
+        "--limit with --key": job.key is not None and job.limit is not None,
         "--sample": job.sample is not None,
         "--shuffle": job.shuffle,
         "--split": bool(job.split),
@@ -113,10 +114,10 @@ def run_parallel(job: StreamJob, options: Parallel) -> tuple[RunReport, int]:
         )
     selection = Selection.of(job)
     unit = math.gcd(options.range_records, UNIT) if options.range_records else UNIT
-    planned = plan(job.sources, unit, job.limit)
+    planned = plan(job.sources, unit, job.limit, first_only=job.key is not None)
     shortest = min(s.records for s in planned.sources)
     paired_all = job.limit is None or job.limit > shortest
-    if not job.realign and job.unequal == "error" and paired_all:
+    if job.key is None and not job.realign and job.unequal == "error" and paired_all:
         planned.check_equal()
     every = options.range_records or _default_range(planned.groups, options.jobs)
     formats = _formats(job, planned, registry)
@@ -125,9 +126,12 @@ def run_parallel(job: StreamJob, options: Parallel) -> tuple[RunReport, int]:
         task_job = replace(
             job, format=spec.name, input_formats=formats, limit=None, dataset_info=None
         )
-        tasks = _tasks(task_job, planned, every, folder, to_end=job.limit is None)
+        keys = os.path.join(folder, KEY_INDEX) if job.key is not None else None
+        tasks = _tasks(task_job, planned, every, folder, job.limit is None, keys)
         identity = _identity(job, spec.name, every, planned)
         manifest = Manifest.open(folder, identity, len(tasks))
+        if keys is not None and manifest.pending():
+            build_key_index(keys, task_job, planned, registry)
         plan_seconds = time.perf_counter() - began
         made = run_parts(
             manifest,
@@ -218,10 +222,14 @@ def _identity(job: StreamJob, writer: str, every: int, planned: Plan) -> dict[st
     return loaded
 
 
-def _tasks(job: StreamJob, planned: Plan, every: int, folder: str, to_end: bool) -> list[RangeTask]:
+def _tasks(
+    job: StreamJob, planned: Plan, every: int, folder: str, to_end: bool, keys: str | None
+) -> list[RangeTask]:
     """One task per range of ``every`` groups, each reading its margins; with ``to_end`` the
-    last range reads every source to its end (records left unpaired, or repaired shifts)."""
+    last range reads every source to its end (records left unpaired, or repaired shifts).
+    With the key index ``keys`` (``--key``), see :func:`_keyed`."""
     units, unit = planned.ranges, planned.every
+    readers = planned.sources[:1] if keys else planned.sources
     per, back, ahead = every // unit, -(-MARGIN // unit), -(-LOOKAHEAD // unit)
     tasks = []
     for number, u0 in enumerate(range(0, len(units), per)):
@@ -229,7 +237,7 @@ def _tasks(job: StreamJob, planned: Plan, every: int, folder: str, to_end: bool)
         lo, hi = max(0, u0 - back), min(len(units), u1 + ahead)
         last = to_end and u1 == len(units)
         spans = []
-        for k, source in enumerate(planned.sources):
+        for k, source in enumerate(readers):
             pieces = [span for r in units[lo : hi - 1 if last else hi] for span in r.spans[k]]
             if last:
                 pieces += spans_of(source.files, units[-1].start, source.records, unit)
@@ -238,10 +246,21 @@ def _tasks(job: StreamJob, planned: Plan, every: int, folder: str, to_end: bool)
         tasks.append(
             RangeTask(job, folder, number, units[lo].start, units[u0].start, stop, tuple(spans))
         )
-    if not units and to_end and any(s.records for s in planned.sources):  # nothing paired
-        spans = [_joined(spans_of(s.files, 0, s.records, unit)) for s in planned.sources]
+    if not units and to_end and any(s.records for s in readers):  # nothing paired
+        spans = [_joined(spans_of(s.files, 0, s.records, unit)) for s in readers]
         tasks.append(RangeTask(job, folder, 0, 0, 0, None, tuple(spans)))
-    return tasks
+    return tasks if keys is None else _keyed(tasks, job, planned, folder, keys)
+
+
+def _keyed(
+    tasks: list[RangeTask], job: StreamJob, planned: Plan, folder: str, keys: str
+) -> list[RangeTask]:
+    """``--key``: the ranges of the first source find their partners in the key index
+    ``keys``; one more task rejects the other sources' records no group takes."""
+    none = ((),) * (len(planned.sources) - 1)
+    ranges = [replace(task, spans=task.spans + none, keys=keys) for task in tasks]
+    rest = RangeTask(job, folder, len(tasks), 0, 0, None, ((), *none), keys, leftovers=True)
+    return [*ranges, rest]
 
 
 def _joined(spans: Sequence[Span]) -> tuple[Span, ...]:
