@@ -41,7 +41,7 @@ class StreamJob:
     template: str | None = None
     #: A LLaMA-Factory ``dataset_info.json`` to add the output's entry to.
     dataset_info: str | None = None
-    #: Opt-in taggers by name (``--tagger register``), passed to ``make_tagger`` as options.
+    #: Opt-in taggers by name (``--tagger register``), registered with ``register_taggers``.
     taggers: tuple[str, ...] = ()
     #: ``--where`` conditions (converter.filters); a group failing one is filtered out.
     where: tuple[str, ...] = ()

@@ -14,7 +14,7 @@ import random
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from itertools import accumulate, chain
 from typing import Any, BinaryIO, Literal, cast
@@ -186,6 +186,17 @@ class StagePlan:
     pieces: tuple[Any, ...]
 
 
+@contextmanager
+def _naming(stage: Stage) -> Iterator[None]:
+    """A UsageError raised while resolving a named stage says which stage."""
+    try:
+        yield
+    except UsageError as exc:
+        if not stage.name:
+            raise
+        raise UsageError(f"stage {stage.name!r}: {exc}") from None
+
+
 def plan_stage(
     stage: Stage,
     output_job: StreamJob,
@@ -196,58 +207,43 @@ def plan_stage(
 ) -> StagePlan:
     """Resolve one stage against the registry (its job, report and the loop's pieces):
     UsageError for anything wrong with it (naming a named stage), before anything is read."""
-    try:
-        return _resolve(stage, output_job, registry, pm, writer, rejects_path)
-    except UsageError as exc:
-        if not stage.name:
-            raise
-        raise UsageError(f"stage {stage.name!r}: {exc}") from None
-
-
-def _resolve(
-    stage: Stage,
-    output_job: StreamJob,
-    registry: Registry,
-    pm: Manager,
-    writer: str,
-    rejects_path: str,
-) -> StagePlan:
-    job = stage.job
-    if stage.name:
-        job = replace(job, keep_tags=output_job.keep_tags, report=output_job.report)
-    check_range(job)
-    languages = resolve_languages(job, registry)
-    policies = check_policies(job, registry)
-    conditions = parse_conditions(job.where)
-    options: dict[str, Any] = {
-        "keep_tags": job.keep_tags,
-        "taggers": job.taggers,
-        "seq_prefix": f"{stage.name}/" if stage.name else "",
-    }
-    taggers = run_factories(pm, "make_tagger", languages=languages, options=options)
-    taggers += opt_in_taggers(job.taggers, registry, languages)
-    interleave = run_factories(pm, "make_interleaver", languages=languages, options=options)[0]
-    report = RunReport(
-        sources=[SourceStats(lang, path) for lang, path in job.sources],
-        checks={name: CheckStats(policy) for name, policy in policies.items() if policy != "off"},
-        output=output_job.output,
-        writer=writer,
-        rejects=rejects_path,
-        options={
-            "limit": job.limit,
-            "start": job.start,
-            "stop": job.stop,
-            "unequal": job.unequal,
+    with _naming(stage):
+        job = stage.job
+        if stage.name:
+            job = replace(job, keep_tags=output_job.keep_tags, report=output_job.report)
+        check_range(job)
+        languages = resolve_languages(job, registry)
+        policies = check_policies(job, registry)
+        conditions = parse_conditions(job.where)
+        options: dict[str, Any] = {
             "keep_tags": job.keep_tags,
-            "strict": job.strict,
-            "taggers": list(job.taggers),
-            "where": list(job.where),
-        },
-        filters={condition.text: 0 for condition in conditions},
-        plugins=pm.describe(),
-    )
-    pieces = (taggers, interleave, policies, conditions, stage.name or None)
-    return StagePlan(stage.name, job, report, pieces)
+            "seq_prefix": f"{stage.name}/" if stage.name else "",
+        }
+        taggers = run_factories(pm, "make_tagger", languages=languages, options=options)
+        taggers += opt_in_taggers(job.taggers, registry, languages)
+        interleave = run_factories(pm, "make_interleaver", languages=languages, options=options)[0]
+        active = {name: policy for name, policy in policies.items() if policy != "off"}
+        report = RunReport(
+            sources=[SourceStats(lang, path) for lang, path in job.sources],
+            checks={name: CheckStats(policy) for name, policy in active.items()},
+            output=output_job.output,
+            writer=writer,
+            rejects=rejects_path,
+            options={
+                "limit": job.limit,
+                "start": job.start,
+                "stop": job.stop,
+                "unequal": job.unequal,
+                "keep_tags": job.keep_tags,
+                "strict": job.strict,
+                "taggers": list(job.taggers),
+                "where": list(job.where),
+            },
+            filters={condition.text: 0 for condition in conditions},
+            plugins=pm.describe(),
+        )
+        pieces = (taggers, interleave, policies, conditions, stage.name or None)
+        return StagePlan(stage.name, job, report, pieces)
 
 
 def _open_inputs(stack: ExitStack, plan: StagePlan, hash_it: bool) -> list[Input]:
