@@ -43,7 +43,8 @@ class TrailingMedian:
     a run starts reading, as long as it read HISTORY groups before."""
 
     def __init__(self, warmup: int = WARMUP, default: float = 0.0) -> None:
-        self.recent: deque[tuple[int, float]] = deque()
+        self.indexes: deque[int] = deque()  # the group index of each value in ``values``
+        self.values: deque[float] = deque()
         self.warmup, self.default = warmup, default
         self.value = default
         self.block = -1
@@ -51,16 +52,19 @@ class TrailingMedian:
     def add(self, index: int, value: float | None) -> bool:
         """Learn ``value`` (None: the group has none) at group ``index``; True when the typical
         value was recomputed."""
-        recent = self.recent
+        indexes = self.indexes
         if value is not None:
-            recent.append((index, value))
-        while recent and recent[0][0] <= index - RATIO_GROUPS:
-            recent.popleft()
+            indexes.append(index)
+            self.values.append(value)
+        oldest = index - RATIO_GROUPS
+        while indexes and indexes[0] <= oldest:
+            indexes.popleft()
+            self.values.popleft()
         block = index // REFRESH
-        if block == self.block and len(recent) >= self.warmup:
+        if block == self.block and len(indexes) >= self.warmup:
             return False
         self.block = block
-        known = sorted(v for _, v in recent)
+        known = sorted(self.values)
         self.value = known[len(known) // 2] if known else self.default
         return True
 
@@ -77,12 +81,16 @@ class Gap:
         return f"Gap({self.reason!r})"
 
 
-def _features(record: Record) -> tuple[int, bool, int]:
-    return len(record.instruction), not record.input or record.input.isspace(), len(record.output)
+def _blank(text: str) -> bool:
+    return not text or text.isspace()
 
 
-def _log_ratios(a: tuple[int, bool, int], b: tuple[int, bool, int]) -> tuple[float, float]:
-    return math.log((b[0] + 5) / (a[0] + 5)), math.log((b[2] + 5) / (a[2] + 5))
+def _log_ratios(source: Record, target: Record) -> tuple[float, float]:
+    """The pair's log length ratios (target to source) of instruction and output, smoothed."""
+    return (
+        math.log((len(target.instruction) + 5) / (len(source.instruction) + 5)),
+        math.log((len(target.output) + 5) / (len(source.output) + 5)),
+    )
 
 
 def similarity(source: Any, target: Any, centre: tuple[float, float]) -> float:
@@ -90,12 +98,12 @@ def similarity(source: Any, target: Any, centre: tuple[float, float]) -> float:
     for a true pair, ~-1.7 for a random one); 0 when either could not be read."""
     if type(source) is not Record or type(target) is not Record:
         return 0.0
-    a, b = _features(source), _features(target)
-    score = 1.0 if a[1] == b[1] else -1.0
-    ratios = _log_ratios(a, b)
-    for k, (la, lb) in enumerate(((a[0], b[0]), (a[2], b[2]))):
-        if la and lb:
-            score -= min(abs(ratios[k] - centre[k]), 2.0)
+    score = 1.0 if _blank(source.input) == _blank(target.input) else -1.0
+    ratios = _log_ratios(source, target)
+    if source.instruction and target.instruction:
+        score -= min(abs(ratios[0] - centre[0]), 2.0)
+    if source.output and target.output:
+        score -= min(abs(ratios[1] - centre[1]), 2.0)
     anchors = record_anchors(source)
     if anchors.numbers:  # the share of the source's numbers the target holds too
         kept = sum(contains(target, n) for n in anchors.numbers)
@@ -167,10 +175,11 @@ class Aligner:
                 target = self.buffers[k][0] if self.buffers[k] else None
                 ratios: tuple[float | None, ...] = (None, None)
                 if type(target) is Record:
-                    ratios = _log_ratios(_features(source), _features(target))
-                learned = [m.add(source.index, r) for m, r in zip(self.ratios[k], ratios)]
-                if any(learned):  # cached scores were made with the former ratios
-                    self.cache.clear()
+                    ratios = _log_ratios(source, target)
+                instruction, output = self.ratios[k]
+                learned = instruction.add(source.index, ratios[0])
+                if output.add(source.index, ratios[1]) or learned:
+                    self.cache.clear()  # cached scores were made with the former ratios
         if len(self.cache) > 64 * WINDOW:
             self.cache.clear()
         for scores in self.diagonals:
@@ -226,9 +235,10 @@ class Aligner:
     def _diagonal(self, k: int, n: int) -> deque[float]:
         """Scores of the first ``n`` positional pairs of target ``k``, kept as the front moves."""
         scores = self.diagonals[k]
-        src, tgt, centre = self.buffers[0], self.buffers[k], self._centre(k)
-        for j in range(len(scores), n):
-            scores.append(similarity(src[j], tgt[j], centre))
+        if len(scores) < n:
+            src, tgt, centre = self.buffers[0], self.buffers[k], self._centre(k)
+            for j in range(len(scores), n):
+                scores.append(similarity(src[j], tgt[j], centre))
         return scores
 
     def _centre(self, k: int) -> tuple[float, float]:

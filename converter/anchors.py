@@ -21,6 +21,8 @@ _FULL_WIDTH_CHARS = re.compile("[０-９]")
 _NUMBER = re.compile(r"[0-9][0-9.,]*[0-9]")
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+")
 _PLACEHOLDER = re.compile(r"\[_+\]|\{[A-Za-z0-9_]*\}|%[sdif]|\$\{[A-Za-z0-9_]+\}")
+#: The one placeholder without "{" or "[_" (a "%" alone is mostly a percentage).
+_PRINTF = re.compile("%[sdif]")
 _FENCE = "```"
 _DIGITS = "0123456789"
 
@@ -53,7 +55,7 @@ def find_anchors(text: str) -> Anchors:
         if numbers:  # digits inside a URL are part of the URL, not numbers of their own
             numbers -= _numbers(" ".join(urls))
     placeholders = _NO_STRINGS
-    if "{" in text or "%" in text or "[_" in text:
+    if "{" in text or "[_" in text or ("%" in text and _PRINTF.search(text)):
         placeholders = frozenset(_PLACEHOLDER.findall(text))
     fences = text.count(_FENCE) // 2 if "`" in text else 0
     if not (numbers or urls or placeholders or fences):

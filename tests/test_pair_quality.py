@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from converter.alignment import HISTORY, TrailingMedian
-from converter.builtin.checks import LANGUAGE, script_of
+from converter.builtin.checks import LANGUAGE
 from converter.builtin.languages import ENGLISH
 from converter.model import Language, Record
 from converter.pipeline import StreamJob, run_stream
@@ -300,8 +300,6 @@ def test_a_languages_own_accepts_test_decides_before_the_script() -> None:
             Record("en", 0, "Write a short poem about the rain.", "", "The rain falls.", {}),
             Record("fr", 0, instruction, "", output, {}),
         ]
-        for record in group:
-            record.features = {"language": script_of(record)}
         return compare(group)
 
     assert findings("Écris un poème sur la pluie.", "La pluie tombe sur les toits.") == []

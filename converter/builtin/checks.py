@@ -71,11 +71,6 @@ def compare_empty(group: list[Record]) -> list[str]:
     return findings
 
 
-def script_of(record: Record) -> tuple[str, str]:
-    """The scripts of the record's instruction and output (``und`` when unsure)."""
-    return field_script(record.instruction), field_script(record.output)
-
-
 def field_script(text: str) -> str:
     """The script ``text`` is written in, ``und`` when too short or ambiguous to tell.
 
@@ -100,22 +95,30 @@ def field_script(text: str) -> str:
 def _language_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
     """The language check for these languages: a language's own ``accepts`` test decides
     first where it has one and is sure; otherwise the classifier's script must be one of the
-    language's ``scripts``."""
-    by_code = {lang.code: lang for lang in languages}
+    language's ``scripts``. ASCII text is Latin or too short to judge (``und``), so a Latin-script
+    language without ``accepts`` takes it without classifying."""
+    by_code = {
+        lang.code: (lang, lang.accepts is None and (not lang.scripts or "latin" in lang.scripts))
+        for lang in languages
+    }
 
     def compare(group: list[Record]) -> list[str]:
         findings = []
         for record in group:
-            lang = by_code[record.lang]
-            assert record.features is not None
-            for name, script in zip(("instruction", "output"), record.features["language"]):
-                verdict = None if lang.accepts is None else lang.accepts(getattr(record, name))
-                if verdict or (
-                    verdict is None
-                    and (script == "und" or not lang.scripts or script in lang.scripts)
+            lang, takes_ascii = by_code[record.lang]
+            for name in ("instruction", "output"):
+                text = getattr(record, name)
+                if takes_ascii and text.isascii():
+                    continue
+                verdict = None if lang.accepts is None else lang.accepts(text)
+                if verdict:
+                    continue
+                script = field_script(text) if verdict is None else ""
+                if verdict is None and (
+                    script == "und" or not lang.scripts or script in lang.scripts
                 ):
                     continue
-                if looks_like_code(getattr(record, name)):  # code is not translated
+                if looks_like_code(text):  # code is not translated
                     continue
                 if verdict is False:
                     findings.append(f"{record.lang}: {name} is not {lang.name} (its own test)")
@@ -129,7 +132,6 @@ def _language_check(languages: Sequence[Language]) -> Callable[[list[Record]], l
 
 LANGUAGE = Check(
     name="language",
-    features=script_of,
     description="instruction or output not in the declared language (code, URLs set aside)",
     configure=_language_check,
 )
