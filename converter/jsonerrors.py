@@ -3,6 +3,10 @@
 yajl (arrays) and orjson (JSON Lines) word their errors differently and place some one byte
 late; these helpers find the exact byte and name common causes: a file that is not UTF-8
 (Latin-1, CESU-8), NaN/Infinity, unescaped control characters, lone surrogate escapes.
+
+yajl does not say where it stopped, only the text around that point; where that text occurs
+more than once in the chunk (a file of repeated records), the file is parsed again to the
+error, fed a byte at a time across the candidates, which tells them apart.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ import ast
 import math
 import re
 
+import ijson
 import orjson
 
-from converter.chunks import PositionedReader
+from converter.chunks import CHUNK, PositionedReader
+from converter.errors import ConverterError
+from converter.inputs import Input, open_input
 
 NOT_UTF8 = "not valid UTF-8"
 _LEGACY_HINT = "is the file Latin-1 or another legacy encoding? converter reads UTF-8 only"
@@ -68,11 +75,15 @@ def describe_bad_utf8(stream: PositionedReader) -> str:
     return f"{stream.where(bad)}: {NOT_UTF8}: {not_utf8(chunk, bad)}"
 
 
-def describe_yajl_error(stream: PositionedReader, exc: Exception) -> str:
+def describe_yajl_error(
+    stream: PositionedReader, exc: Exception, source: Input | None = None
+) -> str:
     """Turn a yajl error into ``line L, column C (byte B): what`` using the chunk it failed in.
 
     yajl shows up to 30 bytes either side of the point where it stopped, under a caret at a fixed
-    column; finding that context in the chunk it was parsing gives the exact offset.
+    column; finding that context in the chunk it was parsing gives the exact offset. When the
+    context occurs more than once there, ``source`` (the input being read, when it can be opened
+    again) is parsed again to tell which; without it the message names every candidate.
     """
     message = _message_bytes(str(exc))
     first, _, rest = message.partition(b"\n")
@@ -81,35 +92,46 @@ def describe_yajl_error(stream: PositionedReader, exc: Exception) -> str:
     if "premature EOF" in what:
         return f"{stream.where(None)}: truncated JSON (premature end of input)"
     context = rest[: rest.rfind(_ARROW)] if _ARROW in rest else b""
-    found = _find_offset(stream.chunk, context)
-    if found is None and "UTF8" in what:
+    found = _find_offsets(stream.chunk, context)
+    if len(found) > 1:
+        found = _disambiguate(stream, found, source, first)
+    if not found and "UTF8" in what:
         return describe_bad_utf8(stream)
-    if found is None:
+    if not found:
         end = stream.chunk_start + len(stream.chunk)
         return f"between bytes {stream.chunk_start} and {end}: {what}"
-    chunk, offset = stream.chunk, max(found - 1, 0)
+    placed = list(dict.fromkeys(_place(stream, max(at - 1, 0), what) for at in found))
+    if len(placed) > 1:
+        places = " or ".join(where for where, _ in placed)
+        return f"{places} (the text around it repeats; which one is not known): {placed[0][1]}"
+    return ": ".join(placed[0])
+
+
+def _place(stream: PositionedReader, offset: int, what: str) -> tuple[str, str]:
+    """Where and what the error is, for yajl stopping one byte after ``offset`` of the chunk."""
+    chunk = stream.chunk
     if "overflow" in what:  # yajl points at the start of the chunk: find the number itself
         for match in _NUMBER.finditer(chunk):
             number = match.group(1)
             if _overflows(number):
                 where = stream.where(match.start(1))
-                return f"{where}: number {number[:40].decode()} is too large ({what})"
+                return where, f"number {number[:40].decode()} is too large ({what})"
     if "UTF8" in what:
         string_start = chunk.rfind(b'"', 0, offset) + 1
         bad = first_invalid_utf8(chunk[: offset + 4], string_start, True, True)
         offset = offset if bad is None else bad
-        return f"{stream.where(offset)}: {NOT_UTF8}: {not_utf8(chunk, offset)}"
+        return stream.where(offset), f"{NOT_UTF8}: {not_utf8(chunk, offset)}"
     if "invalid character inside string" in what:
         for at in (offset, offset + 1):
             if at < len(chunk) and chunk[at] < 0x20:
-                return (
-                    f"{stream.where(at)}: control character 0x{chunk[at]:02X} inside a string "
+                return stream.where(at), (
+                    f"control character 0x{chunk[at]:02X} inside a string "
                     "(JSON needs it escaped, e.g. \\n or \\u0001)"
                 )
     for token in _NON_FINITE:
         if chunk.startswith(token, offset):
             what = f"{token.decode()}: {NO_NON_FINITE}"
-    return f"{stream.where(offset)}: {what}"
+    return stream.where(offset), what
 
 
 def jsonl_reason(line: bytes, line_no: int, exc: orjson.JSONDecodeError) -> str:
@@ -148,20 +170,96 @@ def _message_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _find_offset(chunk: bytes, context: bytes) -> int | None:
-    """The offset in ``chunk`` where yajl stopped, from the context it printed."""
+def _find_offsets(chunk: bytes, context: bytes) -> list[int]:
+    """Every offset in ``chunk`` at which yajl, having stopped there, prints ``context``."""
     chunk = chunk.translate(_NEWLINES_AS_SPACES)  # yajl shows line breaks as spaces
+    found = [at for at in range(min(_CONTEXT, len(chunk) + 1)) if _shown(chunk, at) == context]
     shown = context[_PAD:]
-    if context[:_PAD].isspace() and len(shown) >= _CONTEXT:
-        found = chunk.find(shown)
-        while found >= 0:
-            if len(shown) == min(2 * _CONTEXT, len(chunk) - found):
-                return found + _CONTEXT
-            found = chunk.find(shown, found + 1)
-    for offset in range(_CONTEXT):
-        pad = _CARET - offset
-        shown = context[pad:]
-        fits = len(shown) == min(offset + _CONTEXT, len(chunk))
-        if fits and context[:pad].strip() == b"" and chunk.startswith(shown):
-            return offset
+    if not context[:_PAD].isspace() or not shown:
+        return found
+    start = chunk.find(shown)
+    while start >= 0:
+        if _shown(chunk, start + _CONTEXT) == context:
+            found.append(start + _CONTEXT)
+        start = chunk.find(shown, start + 1)
+    return found
+
+
+def _shown(chunk: bytes, offset: int) -> bytes:
+    """The context yajl prints when it stops at ``offset`` of ``chunk`` (newlines as spaces):
+    30 bytes either side, padded so the offset falls under the caret, cut at a NUL byte."""
+    if offset > len(chunk):
+        return b""
+    start = max(offset - _CONTEXT, 0)
+    pad = _PAD if offset >= _CONTEXT else _CARET - offset
+    text = b" " * pad + chunk[start : offset + _CONTEXT]
+    return text.partition(b"\0")[0]
+
+
+def _disambiguate(
+    stream: PositionedReader, found: list[int], source: Input | None, first: bytes
+) -> list[int]:
+    """The one offset of ``found`` where yajl stopped, by parsing ``source`` again; ``found``
+    itself when that cannot be done (stdin) or does not end in the same error.
+
+    Fed a byte at a time from just before the first candidate, yajl fails in the call given the
+    byte it stopped at or one after it: it never stops past the byte it failed on, so the right
+    candidate is the last one not beyond that byte + 1 (the others around it would repeat the
+    60 bytes of context inside the very token that failed).
+    """
+    if source is None or source.path == "-":
+        return found
+    start = stream.chunk_start
+    failed_at = _replay(source, start + found[0] - 2, start + found[-1] + 2 * _CONTEXT, first)
+    if failed_at is None:
+        return found
+    before = [at for at in found if start + at <= failed_at + 1]
+    return before[-1:] if before else found
+
+
+def _replay(source: Input, slow_from: int, slow_to: int, first: bytes) -> int | None:
+    """Parse ``source`` again from its start as the reader did, a byte at a time in
+    ``[slow_from, slow_to)``; the offset of the last byte given to yajl when it failed with the
+    error whose first line is ``first``, None if it did not."""
+    try:
+        again = open_input(source.label, source.path)
+    except ConverterError:
+        return None
+    try:
+        feed = _Feed(again.stream, slow_from, slow_to)
+        events = ijson.basic_parse(feed, multiple_values=source.shape != "array", buf_size=CHUNK)
+        for _ in events:
+            pass
+    except ijson.JSONError as exc:
+        same = _message_bytes(str(exc)).partition(b"\n")[0] == first
+        return feed.last if same else None
+    except (ConverterError, UnicodeDecodeError):
+        return None
+    finally:
+        again.close()
     return None
+
+
+class _Feed:
+    """What the JSON reader gave yajl (lone surrogates stood in for), a byte at a time within
+    ``[slow_from, slow_to)``; ``last`` is the offset of the last byte given."""
+
+    def __init__(self, stream: PositionedReader, slow_from: int, slow_to: int) -> None:
+        stream.for_parser = True
+        self.stream = stream
+        self.slow_from, self.slow_to = slow_from, slow_to
+        self.data, self.at, self.last = b"", stream.next_start, -1
+
+    def read(self, size: int) -> bytes:
+        """The next bytes up to ``size``: one at a time within the slow span."""
+        if not self.data:
+            self.at = self.stream.next_start
+            self.data = self.stream.read(size)
+        if self.slow_from <= self.at < self.slow_to:
+            size = 1
+        elif self.at < self.slow_from:
+            size = min(size, self.slow_from - self.at)
+        piece, self.data = self.data[:size], self.data[size:]
+        self.at += len(piece)
+        self.last = self.at - 1
+        return piece

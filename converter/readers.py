@@ -359,7 +359,8 @@ def _event_items(source: Input, target: tuple[str, ...], items_path: str | None)
             f"value nested deeper than {MAX_DEPTH} levels"
         ) from None
     except ijson.JSONError as exc:
-        raise MalformedInput(f"{source.label}: {describe_yajl_error(stream, exc)}") from None
+        described = describe_yajl_error(stream, exc, source)
+        raise MalformedInput(f"{source.label}: {described}") from None
     except UnicodeDecodeError:  # yajl passes CESU-8 surrogates through; Python refuses them
         raise MalformedInput(f"{source.label}: {describe_bad_utf8(stream)}") from None
     if not opened[0]:

@@ -286,8 +286,8 @@ PLACE = re.compile(r"line \d+, column \d+ \(byte \d+\)|between bytes \d+ and \d+
 def unplaced(read: tuple[list[Any], str | None]) -> tuple[list[Any], str | None]:
     """``read`` without the position in its error. Positions are checked exactly where they
     are unambiguous (MALFORMED); here the chunks differ (they start where the event reader took
-    over), and yajl's 60 bytes of context can occur twice in one (repeated records), where the
-    event reader names the first: the later start of the handed-over chunk may name another."""
+    over), and an error yajl gives no context for (a NUL byte) is named "between bytes" of the
+    chunk it failed in."""
     items, error = read
     return items, error and PLACE.sub("<position>", error)
 
