@@ -246,7 +246,7 @@ def _validate_file(
     checks = make_checks() if make_checks is not None else None
     try:
         file.shape = source.shape
-        file.records = _validate_records(read_batches(source), validator, checks, sink)
+        _validate_records(read_batches(source), validator, checks, sink)
         if checks is not None:
             _report(checks.finish(), sink)
         if file.records == 0 and file.shape == "array":
@@ -267,27 +267,28 @@ def _validate_records(
     validator: RecordValidator,
     checks: SeqChecks | None,
     sink: _Sink,
-) -> int:
+) -> None:
     """The hot loop, a batch at a time: the compiled validator on every record, then the output
     checks on the whole batch; record by record only for a batch where something is off, and
-    jsonschema only for the invalid records. Returns the number of records read."""
+    jsonschema only for the invalid records. Counts the records read in ``sink.file`` as it goes
+    (so a file that turns out malformed counts those before the error)."""
     is_valid = validator.fast.is_valid  # the compiled validator itself: no wrapper per record
     check_batch = checks.check_batch if checks is not None else None
-    count = 0
+    file = sink.file
     for part in parts:
         if isinstance(part, Item):
-            _check_record(count, part.line, part.value, part.error, validator, checks, sink)
-            count += 1
+            _check_record(file.records, part.line, part.value, part.error, validator, checks, sink)
+            file.records += 1
             continue
         values, line = part
+        count = file.records
         if all(map(is_valid, values)) and (check_batch is None or check_batch(count, line, values)):
-            count += len(values)
+            file.records += len(values)
             continue
         for obj in values:
-            _check_record(count, line, obj, None, validator, checks, sink)
-            count += 1
+            _check_record(file.records, line, obj, None, validator, checks, sink)
+            file.records += 1
             line = None if line is None else line + 1
-    return count
 
 
 def _check_record(

@@ -312,6 +312,23 @@ def test_keep_tags_output_needs_the_record_tags_schema(
 # --- report formats and exit statuses --------------------------------------------------------
 
 
+def test_a_file_malformed_late_counts_the_records_before_the_error(
+    tmp_path: Path, pair_output: Path
+) -> None:
+    """40 records (the first with a wrong reasoning), then a syntax error: 40 records counted,
+    39 valid, 1 invalid, and the file malformed (the counts never go negative)."""
+    records = records_of(pair_output)[:40]
+    records[0]["reasoning"] = "x"
+    text = json.dumps(records, ensure_ascii=False, indent=2)
+    path = tmp_path / "late.json"
+    path.write_text(text[: text.rindex("}") + 1] + ',\n  {"seq": tru}\n]', "utf-8")
+    result = validate_files(paths=[str(path)], max_errors=EVERYTHING)
+    assert result.files[0].status == "malformed"
+    totals = result.totals()
+    assert (totals["records"], totals["valid"], totals["invalid"]) == (40, 39, 1)
+    assert result.exit_status == 1
+
+
 def test_json_report_is_one_object_for_ci(tmp_path: Path, pair_output: Path) -> None:
     bad = write_jsonl(tmp_path / "bad.jsonl", corrupt(records_of(pair_output), "reasoning"))
     missing = tmp_path / "missing.json"
