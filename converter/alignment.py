@@ -185,7 +185,7 @@ class Aligner:
         for scores in self.diagonals:
             if scores:
                 scores.popleft()
-        return tuple(buffer.popleft() if buffer else None for buffer in self.buffers)
+        return tuple([buffer.popleft() if buffer else None for buffer in self.buffers])
 
     def _score(self, k: int, offset_source: int, offset_target: int, count: int) -> list[float]:
         """Scores of pairs (source j + offset_source, target k j + offset_target), j < count."""

@@ -171,17 +171,18 @@ def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]
     """The length-ratio check: each translated field's log length ratio to the source's against
     the pair's typical one, learned from the recent groups' ratios within the limit of any
     language pair (alignment.TrailingMedian: the same wherever a run starts reading)."""
-    typical: dict[tuple[str, str], TrailingMedian] = {}
+    typical = {
+        lang.code: {name: TrailingMedian(RATIO_WARMUP) for name in ("instruction", "output")}
+        for lang in languages
+    }
     limit = math.log(RATIO_FACTOR)
 
     def compare(group: list[Record]) -> list[str]:
         source = group[0]
         findings = []
         for record in group[1:]:
-            for name in ("instruction", "output"):
+            for name, learned in typical[record.lang].items():
                 a, b = len(getattr(source, name)), len(getattr(record, name))
-                key = (record.lang, name)
-                learned = typical.get(key) or typical.setdefault(key, TrailingMedian(RATIO_WARMUP))
                 if a < MIN_RATIO_LENGTH or not b:  # an empty field is the empty check's
                     learned.add(source.index, None)
                     continue
