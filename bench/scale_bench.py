@@ -1,10 +1,14 @@
 """Range-parallel ``convert stream`` against the single process, on a generated JSONL corpus.
 
 Cases: the single process (no range flags), ``--jobs 1`` and ``--jobs 2`` (local engine, the
-default K). Each run is its own process; wall time (perf_counter), CPU (user + sys of the run and
-its reaped workers, from ``os.wait4``) and summed peak memory (the sum over every process of the
-run's tree of its peak RSS, VmHWM, sampled every 50 ms from /proc) are measured; planning,
-per-range and merge seconds come from the report's ``parallel`` section. Every parallel output
+default K). Each run is its own process; wall time (perf_counter) is measured, and sampled every
+50 ms from /proc over the run's process tree: CPU (user + sys of every process, or what
+``os.wait4`` says of the run and its reaped children if that is more), the sum of every
+process's peak RSS (VmHWM; it counts the pages processes share, such as the interpreter's, once
+per process) and the peak of the summed PSS (smaps_rollup: a shared page split between its
+sharers, so the tree's real footprint), with each process's peaks by role (parent, worker,
+multiprocessing's resource tracker). Planning, per-range and merge seconds
+come from the report's ``parallel`` section. Every parallel output
 is checked byte-identical to the single run's. Prints a markdown table.
 
 usage: .venv/bin/python bench/scale_bench.py [--pairs 100000] [--runs 1] [--jobs 1,2]
@@ -21,10 +25,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / "data"
 SEED = 1234
+#: The figures of a run taken as the median over runs.
+NUMBERS = ("wall", "cpu", "memory", "pss", "processes")
 
 
 def corpus(pairs: int) -> Path:
@@ -58,30 +65,69 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _peak_kib(pid: int) -> int | None:
+def _kib(path: str, field: str) -> int | None:
+    """The value (kiB) of the line ``field`` of a /proc file, None once the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1])
-    except OSError:
+    except (OSError, ValueError):
         return None
     return None
 
 
-def measure(command: list[str]) -> dict[str, float]:
-    """Run ``command``; its wall and CPU seconds and summed peak RSS (MiB) of its tree."""
+def _role(pid: int, root: int) -> str:
+    """What a process of the run is: the run itself, multiprocessing's resource tracker, or a
+    worker."""
+    if pid == root:
+        return "parent"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            line = f.read()
+    except OSError:
+        return "worker"
+    return "resource tracker" if b"resource_tracker" in line else "worker"
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The user + system CPU seconds ``pid`` has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(command: list[str]) -> dict[str, Any]:
+    """Run ``command``; its wall and CPU seconds, the summed peak RSS (MiB) of its tree (the
+    sum of every process's VmHWM) and the peak of its summed PSS (MiB; pages shared between
+    processes counted once, sampled from smaps_rollup), and each process's role and peaks."""
     peaks: dict[int, int] = {}
+    pss: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    roles: dict[int, str] = {}
+    tops = {"pss": 0}
     began = time.perf_counter()
     process = subprocess.Popen(command)
     done = threading.Event()
 
     def watch() -> None:
         while not done.is_set():
+            total = 0
             for pid in _tree(process.pid):
-                peak = _peak_kib(pid)
-                if peak is not None:
-                    peaks[pid] = max(peaks.get(pid, 0), peak)
+                peak = _kib(f"/proc/{pid}/status", "VmHWM:")
+                now = _kib(f"/proc/{pid}/smaps_rollup", "Pss:")
+                used = _cpu_seconds(pid)
+                if peak is None or now is None or used is None:
+                    continue
+                cpu[pid] = used
+                roles.setdefault(pid, _role(pid, process.pid))
+                peaks[pid] = max(peaks.get(pid, 0), peak)
+                pss[pid] = max(pss.get(pid, 0), now)
+                total += now
+            tops["pss"] = max(tops["pss"], total)
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch)
@@ -94,11 +140,16 @@ def measure(command: list[str]) -> dict[str, float]:
         raise SystemExit(f"failed: {' '.join(command)}")
     if not peaks:  # too short to sample: its own peak (wait4 gives the largest in the tree)
         peaks[process.pid] = usage.ru_maxrss
+    by_role: dict[str, list[str]] = {}
+    for pid, role in roles.items():
+        by_role.setdefault(role, []).append(f"{peaks[pid] / 1024:.0f}/{pss[pid] / 1024:.0f}")
     return {
         "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
+        "cpu": max(usage.ru_utime + usage.ru_stime, sum(cpu.values())),
         "memory": sum(peaks.values()) / 1024,
+        "pss": tops["pss"] / 1024,
         "processes": len(peaks),
+        "roles": by_role,
     }
 
 
@@ -130,25 +181,31 @@ def main() -> None:
             reference = reference or data
             if data != reference:
                 raise SystemExit(f"{name}: output differs from the single process's")
-        rows.append((name, {k: statistics.median(r[k] for r in runs) for k in runs[0]}, parallel))
+        medians = {k: statistics.median(r[k] for r in runs) for k in NUMBERS}
+        rows.append((name, {**medians, "roles": runs[-1]["roles"]}, parallel))
     base = rows[0][1]["wall"]
     size = sum(p.stat().st_size for p in folder.glob("corpus.*.jsonl")) / 1e6
     print(f"{args.pairs:,} EN/JA pairs, {size:.0f} MB of JSON Lines; {os.cpu_count()} CPUs")
     print()
     print(
-        "| case | wall s | CPU s | speed-up | summed peak RSS MiB (processes) | ranges x K "
-        "| plan s | per-range s (median, max) | merge s |"
+        "| case | wall s | CPU s | speed-up | summed peak RSS MiB (processes) "
+        "| peak summed PSS MiB | ranges x K | plan s | per-range s (median, max) | merge s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, m, p in rows:
         ranges = p.get("range_seconds") or []
         per_range = f"{statistics.median(ranges):.2f}, {max(ranges):.2f}" if ranges else "-"
         shape = f"{p['ranges']} x {p['range_records']:,}" if p else "-"
         print(
             f"| {name} | {m['wall']:.2f} | {m['cpu']:.2f} | {base / m['wall']:.2f}x "
-            f"| {m['memory']:.0f} ({m['processes']:.0f}) | {shape} "
+            f"| {m['memory']:.0f} ({m['processes']:.0f}) | {m['pss']:.0f} | {shape} "
             f"| {p.get('plan_seconds', '-')} | {per_range} | {p.get('merge_seconds', '-')} |"
         )
+    print()
+    print("Peak RSS / peak PSS per process, MiB (last run):")
+    for name, m, _ in rows:
+        roles = "; ".join(f"{role} {', '.join(v)}" for role, v in sorted(m["roles"].items()))
+        print(f"- {name}: {roles}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from converter.alignment import Aligner, Gap, positional
 from converter.builtin.checks import duplicate_key
@@ -35,6 +35,13 @@ def _renumber(group: tuple[Any, ...]) -> None:
             member.index = first
 
 
+class KeySink(Protocol):
+    """Where a range's duplicate-check keys go (a list, or a part's ``keys`` stream)."""
+
+    def append(self, pair: tuple[int, int], /) -> None:
+        """Take one group's ``(index, key)``."""
+
+
 @dataclass
 class RangeView:
     """Range mode (converter.scale): one range of a parallel run.
@@ -53,7 +60,7 @@ class RangeView:
     first: int
     start: int
     stop: int | None
-    keys: list[tuple[int, int]] = field(default_factory=list)
+    keys: KeySink
     partners: PartnerIndex | None = None
 
     def holds(self, index: int) -> bool:

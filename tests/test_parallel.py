@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, ROOT, SEED_DIR, run_cli
 
-from converter.errors import EXIT_USAGE
+from converter.errors import EXIT_USAGE, InputError
 from converter.pipeline import StreamJob, run_stream
+from converter.scale import parts as parts_module
+from converter.scale import ranges as ranges_module
 from converter.scale import run as parallel_run
 from converter.scale.parts import PartEntry
 from converter.scale.ranges import RangeTask
@@ -155,6 +157,62 @@ def test_planted_faults_ray(tmp_path: Path, corpus: tuple[str, str]) -> None:
     options = ("--engine", "ray", "--jobs", "2", "--range-records", "100")
     single, parallel = _compare(tmp_path, list(corpus), "--realign", parallel=options)
     assert single == parallel
+
+
+def _backwards(tasks: Any, done: Any, **_engine: Any) -> list[Any]:
+    """An engine running the tasks here, the last first (parts made out of order)."""
+    results = {}
+    for number in reversed(range(len(tasks))):
+        results[number] = tasks[number]()
+        done(number, results[number])
+    return [results[n] for n in range(len(tasks))]
+
+
+def test_parts_made_backwards_keys_in_small_blocks(
+    tmp_path: Path, corpus: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tail takes the parts in order whatever order they come in; a range's duplicate keys
+    go to its part in blocks, settled as the single run settles them; nothing else is left."""
+    monkeypatch.setattr(parts_module, "run_tasks", _backwards)
+    monkeypatch.setattr(ranges_module, "KEYS_BLOCK", 7)
+    sources = [tuple(s.split("=", 1)) for s in corpus]
+    outputs = {}
+    for name in ("single", "parallel"):
+        folder = tmp_path / name
+        folder.mkdir()
+        job = StreamJob(
+            sources=sources,  # type: ignore[arg-type]
+            output=str(folder / "out.json"),
+            report=str(folder / "r.json"),
+            unequal="shortest",
+        )
+        if name == "single":
+            run_stream(job)
+        else:
+            run_parallel(job, Parallel(jobs=2, range_records=100))
+        outputs[name] = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "r.json"}
+    assert outputs["parallel"] == outputs["single"]
+    assert set(outputs["single"]) == {"out.json", "out.json.rejects.jsonl"}
+    single, parallel = (
+        _report(tmp_path / "single" / "r.json"),
+        _report(tmp_path / "parallel" / "r.json"),
+    )
+    assert parallel == single and single["checks"]["duplicate"]["warned"] >= 1
+
+
+def test_failed_run_leaves_no_output(
+    tmp_path: Path, corpus: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def first_then_fail(tasks: Any, done: Any, **_engine: Any) -> list[Any]:
+        done(0, tasks[0]())
+        raise InputError("en.jsonl: line 9: cannot read")
+
+    monkeypatch.setattr(parts_module, "run_tasks", first_then_fail)
+    sources = [tuple(s.split("=", 1)) for s in corpus]
+    job = StreamJob(sources=sources, output=str(tmp_path / "out.jsonl"), unequal="shortest")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="cannot read"):
+        run_parallel(job, Parallel(jobs=2, range_records=100))
+    assert os.listdir(tmp_path) == []
 
 
 # -- faults: a killed range, resume ---------------------------------------------------------

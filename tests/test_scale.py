@@ -26,9 +26,11 @@ from converter.readers import read_items
 from converter.scale import plan as plan_module
 from converter.scale.engines import TaskFailed, run_tasks
 from converter.scale.parts import (
+    InOrder,
     Manifest,
     PartEntry,
     PartWriter,
+    StreamMerge,
     add_counts,
     merge,
     part_name,
@@ -430,3 +432,40 @@ def test_ray_parts_merge_identical(real_run: dict[str, Any], tmp_path: Path) -> 
     assert os.path.exists(die)
     merge(manifest, "out", str(tmp_path / "out.json"), writer_maker("json"))
     assert (tmp_path / "out.json").read_bytes() == real_run["outputs"]["json"]
+
+
+def test_local_engine_hands_each_result_on_as_it_comes() -> None:
+    came: list[tuple[int, int]] = []
+    results = run_tasks(
+        [Square(n) for n in range(5)], "local", jobs=2, done=lambda *r: came.append(r)
+    )
+    assert results == [0, 1, 4, 9, 16]
+    assert sorted(came) == [(n, n * n) for n in range(5)]
+
+    def refuse(number: int, _result: int) -> None:
+        raise InputError(f"out.jsonl: cannot take result {number}")
+
+    with pytest.raises(InputError, match="cannot take result"):  # raised here, workers ended
+        run_tasks([Square(n) for n in range(3)], "local", jobs=1, done=refuse)
+
+
+def test_parts_are_taken_in_order_as_they_are_made(tmp_path: Path) -> None:
+    groups = [(f"{n}\n".encode(),) for n in range(30)]
+    pieces = split(groups, 4, 1)
+    manifest = Manifest.open(str(tmp_path), {"job": 1}, len(pieces))
+    taken: list[int] = []
+    in_order = InOrder(manifest, lambda entry: taken.append(entry.number))
+    for number, seen in [(2, []), (0, [0]), (3, [0]), (1, [0, 1, 2, 3])]:
+        manifest.add(MakePart(str(tmp_path), number, pieces[number])())
+        in_order()
+        assert taken == seen
+    with ExitStack() as stack:
+        merged = StreamMerge(
+            stack, str(tmp_path), "out", str(tmp_path / "o.jsonl"), writer_maker("jsonl")
+        )
+        InOrder(manifest, merged.add)()
+        assert merged.commit() == len(groups)
+    assert (tmp_path / "o.jsonl").read_bytes() == b"".join(g[0] for g in groups)
+    with ExitStack() as stack:  # not committed: nothing is left
+        StreamMerge(stack, str(tmp_path), "out", str(tmp_path / "x.jsonl"), writer_maker("jsonl"))
+    assert not [name for name in os.listdir(tmp_path) if "x.jsonl" in name]

@@ -12,6 +12,7 @@ and not retried: a task is deterministic, so only a lost worker is worth another
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 import traceback
@@ -38,17 +39,23 @@ def run_tasks(
     jobs: int = 1,
     retries: int = 2,
     address: str | None = None,
+    done: Callable[[int, T], None] | None = None,
 ) -> list[T]:
     """Run every task on ``engine`` (``local`` or ``ray``), at most ``jobs`` at a time (on a
     local Ray instance: its CPUs), a task whose worker died at most ``retries`` more times;
-    ``address`` is a Ray cluster to join. Return the results in task order."""
+    ``address`` is a Ray cluster to join. ``done(number, result)`` is called here as each
+    task's result comes back, while later tasks run. Return the results in task order."""
     if jobs < 1 or retries < 0:
         raise UsageError(f"jobs must be at least 1 and retries at least 0, got {jobs}, {retries}")
     if engine == "local":
-        return _run_local(tasks, jobs, retries)
+        return _run_local(tasks, jobs, retries, done or _ignore)
     if engine == "ray":
-        return _run_ray(tasks, jobs, retries, address)
+        return _run_ray(tasks, jobs, retries, address, done or _ignore)
     raise UsageError(f"unknown engine {engine!r}: choose {' or '.join(ENGINES)}")
+
+
+def _ignore(_number: int, _result: Any) -> None:
+    """No one waits for results one by one."""
 
 
 # -- local ---------------------------------------------------------------------------------
@@ -67,6 +74,8 @@ def _serve(conn: Connection) -> None:
             conn.send(reply)
         except Exception as exc:  # the result or the exception does not pickle
             conn.send((False, TypeError(f"cannot send back {reply[1]!r}: {exc}"), ""))
+        del task, reply
+        gc.collect()  # what the task left in reference cycles, before the next one grows
 
 
 @dataclass
@@ -82,6 +91,7 @@ class _LocalRun:
 
     tasks: Sequence[Callable[[], Any]]
     retries: int
+    done: Callable[[int, Any], None]
     pending: deque[int] = field(default_factory=deque)
     attempts: list[int] = field(default_factory=list)
     results: dict[int, Any] = field(default_factory=dict)
@@ -102,8 +112,10 @@ class _LocalRun:
         self.pending.appendleft(number)
 
 
-def _run_local(tasks: Sequence[Callable[[], T]], jobs: int, retries: int) -> list[T]:
-    run = _LocalRun(tasks, retries, deque(range(len(tasks))), [0] * len(tasks))
+def _run_local(
+    tasks: Sequence[Callable[[], T]], jobs: int, retries: int, done: Callable[[int, T], None]
+) -> list[T]:
+    run = _LocalRun(tasks, retries, done, deque(range(len(tasks))), [0] * len(tasks))
     context = multiprocessing.get_context("spawn")
     workers: list[_Worker] = []
     try:
@@ -154,6 +166,7 @@ def _collect(run: _LocalRun, worker: _Worker, workers: list[_Worker]) -> None:
             exc.add_note(f"in task {number}:\n{reply[2]}")
         raise exc
     run.results[number] = reply[1]
+    run.done(number, reply[1])
 
 
 # -- ray -----------------------------------------------------------------------------------
@@ -165,7 +178,11 @@ def _call(task: Callable[[], T]) -> T:
 
 
 def _run_ray(
-    tasks: Sequence[Callable[[], T]], jobs: int, retries: int, address: str | None
+    tasks: Sequence[Callable[[], T]],
+    jobs: int,
+    retries: int,
+    address: str | None,
+    done: Callable[[int, T], None],
 ) -> list[T]:
     try:
         import ray
@@ -184,8 +201,16 @@ def _run_ray(
         ray.init(address=address, **options)
     try:
         remote: Any = ray.remote(max_retries=retries)(_call)
-        refs = [remote.remote(task) for task in tasks]
-        return list(ray.get(refs))
+        numbers = {remote.remote(task): n for n, task in enumerate(tasks)}
+        results: dict[int, T] = {}
+        waiting = list(numbers)
+        while waiting:  # as they finish
+            ready, waiting = ray.wait(waiting, num_returns=1)
+            for ref in ready:
+                number = numbers[ref]
+                results[number] = ray.get(ref)
+                done(number, results[number])
+        return [results[n] for n in range(len(tasks))]
     except RayTaskError as exc:
         cause = exc.cause
         if isinstance(cause, Exception):

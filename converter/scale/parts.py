@@ -251,15 +251,24 @@ class Manifest:
 
 
 def run_parts(
-    manifest: Manifest, task_for: Callable[[int], Callable[[], PartEntry]], **engine: Any
+    manifest: Manifest,
+    task_for: Callable[[int], Callable[[], PartEntry]],
+    made: Callable[[PartEntry], None] | None = None,
+    **engine: Any,
 ) -> list[int]:
     """Make the parts still pending, each by the task ``task_for(number)`` (which writes it
     with :class:`PartWriter` and returns its entry), on the engine ``engine`` describes
-    (:func:`~converter.scale.engines.run_tasks` options); save the manifest; return the parts
+    (:func:`~converter.scale.engines.run_tasks` options); ``made(entry)`` is called as each
+    part is recorded, while later parts are being made. Save the manifest; return the parts
     made (the others were intact already)."""
     pending = manifest.pending()
-    for entry in run_tasks([task_for(n) for n in pending], **engine):
+
+    def record(_number: int, entry: PartEntry) -> None:
         manifest.add(entry)
+        if made is not None:
+            made(entry)
+
+    run_tasks([task_for(n) for n in pending], done=record, **engine)
     manifest.clean()
     manifest.save()
     return pending
@@ -308,28 +317,67 @@ def _addable(a: Any, b: Any) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers)
 
 
+class InOrder:
+    """Hands the parts of ``manifest`` to ``take`` in part order, each once it and every part
+    before it are made: call it whenever a part is recorded (and once for those intact)."""
+
+    def __init__(self, manifest: Manifest, take: Callable[[PartEntry], None]) -> None:
+        self.manifest, self.take, self.next = manifest, take, 0
+
+    def __call__(self, _entry: PartEntry | None = None) -> None:
+        """Hand on the parts now ready."""
+        entries = self.manifest.entries
+        while self.next < self.manifest.parts and self.next in entries:
+            self.take(entries[self.next])
+            self.next += 1
+
+
+class StreamMerge:
+    """Stream ``stream`` of the parts, given in order with :meth:`add`, into ``output``
+    through the writer ``make_writer`` returns, batched as a single run batches them. Every
+    part is checked against its entry as it is read; the output is atomic: in place once
+    :meth:`commit` is called, removed when ``stack`` closes before."""
+
+    def __init__(
+        self,
+        stack: ExitStack,
+        folder: str,
+        stream: str,
+        output: str,
+        make_writer: Callable[[BinaryIO], Writer],
+    ) -> None:
+        self.folder, self.stream = folder, stream
+        self.out = start_output(stack, output)
+        self.writer = make_writer(self.out.stream)
+        self.batch: list[bytes] = []
+        self.groups = 0
+
+    def add(self, entry: PartEntry) -> None:
+        """Write the groups of the next part (those that fill a batch)."""
+        part = entry.files[self.stream]
+        for group in read_groups(os.path.join(self.folder, part.file), part.sha256):
+            self.batch += group
+            self.groups += 1
+            if len(self.batch) >= BATCH:
+                self.writer.write(self.batch)
+                self.batch = []
+
+    def commit(self) -> int:
+        """Write the last batch, finish the output, put it in place; return the groups."""
+        self.writer.write(self.batch)
+        self.writer.close()
+        self.out.commit()
+        return self.groups
+
+
 def merge(
     manifest: Manifest, stream: str, output: str, make_writer: Callable[[BinaryIO], Writer]
 ) -> int:
-    """Stream the groups of ``stream`` of every part, in order, into ``output`` through the
-    writer ``make_writer`` returns, batched as a single run batches them; return the groups
-    written. Every part is checked against its entry as it is read; the output is atomic."""
+    """Stream the groups of ``stream`` of every part, in order, into ``output`` (see
+    :class:`StreamMerge`); return the groups written."""
     if manifest.pending():
         raise UsageError(f"{manifest.folder}: parts {manifest.pending()} are not made yet")
-    groups = 0
     with ExitStack() as stack:
-        out = start_output(stack, output)
-        writer = make_writer(out.stream)
-        batch: list[bytes] = []
-        for number in range(manifest.parts):
-            part = manifest.entries[number].files[stream]
-            for group in read_groups(os.path.join(manifest.folder, part.file), part.sha256):
-                batch += group
-                groups += 1
-                if len(batch) >= BATCH:
-                    writer.write(batch)
-                    batch = []
-        writer.write(batch)
-        writer.close()
-        out.commit()
-    return groups
+        merged = StreamMerge(stack, manifest.folder, stream, output, make_writer)
+        InOrder(manifest, merged.add)()
+        return merged.commit()

@@ -25,7 +25,7 @@ from converter.inputs import open_input
 from converter.scale.shard import SHARDS_INDEX
 
 #: Bytes scanned at a time.
-SCAN_BYTES = 8 << 20
+SCAN_BYTES = 1 << 20
 #: A newline followed by a line of ASCII whitespace only (``bytes.isspace``): a blank line.
 _BLANK_NEXT = re.compile(rb"\n(?=[ \t\r\x0b\x0c]*\n)")
 _BLANK_HEAD = re.compile(rb"[ \t\r\x0b\x0c]*\n")

@@ -6,7 +6,8 @@ items that carry the source's global index and the file's line numbers, so ``seq
 report read as in a single run. The groups of the margin before ``start`` are processed for
 state only (see :class:`converter.loop.RangeView`). The part holds three streams: ``out`` (the
 encoded groups), ``rejects`` (one rejects line per chunk) and ``keys`` (the duplicate check's
-``(index, key)`` pairs, packed); its entry's counts are the range's report counts.
+``(index, key)`` pairs, packed, a block of :data:`KEYS_BLOCK` pairs per group, written as they
+come: a range holds none of them); its entry's counts are the range's report counts.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from converter.stages import DISCARD, Stage, plan_stage
 
 #: The streams of a part.
 STREAMS = ("out", "rejects", "keys")
+#: ``(index, key)`` pairs gathered before they are written to the part as one group.
+KEYS_BLOCK = 1 << 13
 
 
 class _Bounded:
@@ -98,6 +101,27 @@ class _PartRejects:
         self.part.add("rejects", [reject_line(source, member, reasons, stage)])
 
 
+class _PartKeys:
+    """The duplicate check's ``(index, key)`` pairs of a range (what :class:`RangeView` keeps
+    in ``keys``), written to the part's ``keys`` stream a block at a time."""
+
+    def __init__(self, part: PartWriter) -> None:
+        self.part = part
+        self.values = array("q")
+
+    def append(self, pair: tuple[int, int]) -> None:
+        """Add one pair; write the block once it is full."""
+        self.values.extend(pair)
+        if len(self.values) >= 2 * KEYS_BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pairs gathered so far as one group."""
+        if self.values:
+            self.part.add("keys", [self.values.tobytes()])
+            self.values = array("q")
+
+
 @dataclass(frozen=True)
 class RangeTask:
     """Make part ``number`` in ``folder``: groups [start, stop) of ``job`` (stop None: to the
@@ -128,15 +152,16 @@ class RangeTask:
         plan = plan_stage(Stage("", job), job, registry, pm, spec.name, "")
         labels = [f"{lang}={given}" for lang, given in job.sources]
         items = [source_items(label, spans) for label, spans in zip(labels, self.spans)]
-        view = RangeView(items, self.first, self.start, self.stop)
         taggers, interleave, policies, conditions, _ = plan.pieces
         with ExitStack() as stack:
+            part = PartWriter(stack, self.folder, self.number, STREAMS)
+            keys = _PartKeys(part)
+            view = RangeView(items, self.first, self.start, self.stop, keys)
             if self.keys is not None:
                 from converter.scale.keys import KeyLookup  # keys.py imports this module
 
                 lookup = KeyLookup(self.keys, job, registry, self.leftovers)
                 view.partners = stack.enter_context(closing(lookup))
-            part = PartWriter(stack, self.folder, self.number, STREAMS)
             inputs = [stand_in(lang, given) for lang, given in job.sources]
             loop = GroupLoop(
                 job,
@@ -157,7 +182,7 @@ class RangeTask:
                 written += 1
                 records += len(chunks)
             loop.settle(written, records)
-            part.add("keys", [array("q", [n for pair in view.keys for n in pair]).tobytes()])
+            keys.flush()
             counts = part_counts(loop.report)
             counts["range_seconds"] = [round(time.perf_counter() - began, 3)]
             return part.commit(counts)
@@ -199,7 +224,7 @@ def part_counts(report: RunReport) -> dict[str, Any]:
 
 
 def read_keys(chunks: list[bytes]) -> Iterator[tuple[int, int]]:
-    """The ``(index, key)`` pairs of a part's ``keys`` group."""
+    """The ``(index, key)`` pairs of one group of a part's ``keys`` stream."""
     values = array("q")
     values.frombytes(b"".join(chunks))
     return zip(values[::2], values[1::2])

@@ -16,29 +16,27 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
 from converter import __version__
 from converter.alignment import HISTORY, WINDOW
-from converter.builtin.checks import duplicate_finding
-from converter.dataset_info import write_dataset_info
 from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
-from converter.model import WriterSpec
 from converter.output import STDOUT
 from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
 from converter.rejects import default_rejects_path
 from converter.report import EXAMPLES, RunReport
 from converter.scale.keys import KEY_INDEX, build_key_index
-from converter.scale.parts import Manifest, merge, read_groups, run_parts
+from converter.scale.parts import InOrder, Manifest, run_parts
 from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
-from converter.scale.ranges import RangeTask, read_keys, source_items
-from converter.seen import SeenSet
+from converter.scale.ranges import RangeTask, source_items
+from converter.scale.tail import Tail
 from converter.selection import Selection
 from converter.stages import Stage, plan_stage, spill_parent, write_report
 
@@ -133,23 +131,31 @@ def run_parallel(job: StreamJob, options: Parallel) -> tuple[RunReport, int]:
         if keys is not None and manifest.pending():
             build_key_index(keys, task_job, planned, registry)
         plan_seconds = time.perf_counter() - began
-        made = run_parts(
-            manifest,
-            lambda n: tasks[n],
-            engine=options.engine,
-            jobs=options.jobs,
-            retries=options.retries,
-            address=options.address,
-        )
-        merging = time.perf_counter()
         report = stage.report
-        _apply(report, manifest.totals(), selection)
-        _settle_duplicates(report, manifest, job.sources[0][0])
-        read = formats if tasks else {}  # a run that reads nothing detects nothing
-        _settle_sources(report, planned, read, hashed=job.report is not None)
-        status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
-        if options.merge:
-            _merge(manifest, job, spec, writer_options, rejects_path, report)
+        with ExitStack() as stack:
+            # the inputs' SHA-256 for the report, hashed beside the ranges (hashlib lets go
+            # of the GIL), not after them
+            pool = stack.enter_context(ThreadPoolExecutor(1))
+            digests = pool.submit(_digests, planned) if job.report is not None else None
+            writer = (spec, writer_options)
+            tail = Tail(stack, folder, job, writer, rejects_path, report, options.merge)
+            in_order = InOrder(manifest, tail.add)
+            in_order()  # the parts intact already (--resume)
+            made = run_parts(
+                manifest,
+                lambda n: tasks[n],
+                in_order,
+                engine=options.engine,
+                jobs=options.jobs,
+                retries=options.retries,
+                address=options.address,
+            )
+            merging = time.perf_counter()
+            _apply(report, manifest.totals(), selection)
+            read = formats if tasks else {}  # a run that reads nothing detects nothing
+            _settle_sources(report, planned, read, digests.result() if digests else None)
+            status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
+            tail.finish(report)
         report.parallel = {
             "engine": options.engine,
             "jobs": options.jobs,
@@ -301,35 +307,21 @@ def _apply(report: RunReport, totals: dict[str, Any], selection: Selection) -> N
         check.examples = counts.get("examples", [])[:EXAMPLES]
 
 
-def _settle_duplicates(report: RunReport, manifest: Manifest, lang: str) -> None:
-    """The duplicate check over the whole run: the parts' keys replayed in index order."""
-    check = report.checks.get("duplicate")
-    if check is None:
-        return
-    seen = SeenSet()
-    try:
-        for number in range(manifest.parts):
-            part = manifest.entries[number].files["keys"]
-            for group in read_groups(os.path.join(manifest.folder, part.file), part.sha256):
-                for index, key in read_keys(group):
-                    earlier = seen.first_seen(key, index)
-                    if earlier is not None:
-                        check.add(index, [duplicate_finding(lang, earlier)], False)
-    finally:
-        seen.close()
-
-
 def _settle_sources(
-    report: RunReport, planned: Plan, formats: dict[str, str], hashed: bool
+    report: RunReport, planned: Plan, formats: dict[str, str], digests: list[str] | None
 ) -> None:
-    """Each source's shape, format, bytes and (with a report file) SHA-256: of its file, or
-    of its shards joined in order."""
-    for stats, source in zip(report.sources, planned.sources):
+    """Each source's shape, format, bytes and (given ``digests``, with a report file) SHA-256."""
+    for k, (stats, source) in enumerate(zip(report.sources, planned.sources)):
         stats.shape = "jsonl"
         stats.format = formats.get(stats.lang, "")
         stats.bytes = sum(f.size for f in source.files)
-        if hashed:
-            stats.sha256 = _sha256(source)
+        if digests is not None:
+            stats.sha256 = digests[k]
+
+
+def _digests(planned: Plan) -> list[str]:
+    """Each source's SHA-256: of its file, or of its shards joined in order."""
+    return [_sha256(source) for source in planned.sources]
 
 
 def _sha256(source: SourcePlan) -> str:
@@ -340,34 +332,3 @@ def _sha256(source: SourcePlan) -> str:
             while block := raw.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()
-
-
-class _Lines:
-    """The rejects file's writer: the lines as they are."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
-
-    def write(self, chunks: list[bytes]) -> None:
-        """Write the lines."""
-        self.stream.write(b"".join(chunks))
-
-    def close(self) -> None:
-        """Nothing to finish."""
-
-
-def _merge(
-    manifest: Manifest,
-    job: StreamJob,
-    spec: WriterSpec,
-    writer_options: Any,
-    rejects_path: str,
-    report: RunReport,
-) -> None:
-    """The output, the rejects file (when there are rejects, or one was asked for) and the
-    dataset_info entry, from the parts."""
-    merge(manifest, "out", job.output, lambda stream: spec.make(stream, writer_options))
-    if report.rejects_written or job.rejects is not None:
-        merge(manifest, "rejects", rejects_path, _Lines)  # type: ignore[arg-type]
-    if job.dataset_info is not None:
-        write_dataset_info(job.dataset_info, job.output, spec)

@@ -1,0 +1,108 @@
+"""The tail of a range-parallel run, done part by part, in part order, as the parts are made
+(while later ranges still run): the duplicate check settled over the whole run (the parts'
+``(index, key)`` pairs replayed in index order) and, unless the parts stay unmerged, the output
+and the rejects file merged. What is left once the last part is made is that part's share.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from typing import Any, BinaryIO
+
+from converter.builtin.checks import duplicate_finding
+from converter.dataset_info import write_dataset_info
+from converter.job import StreamJob
+from converter.model import WriterOptions, WriterSpec
+from converter.report import CheckStats, RunReport
+from converter.scale.parts import PartEntry, StreamMerge, read_groups
+from converter.scale.ranges import read_keys
+from converter.seen import SeenSet
+
+
+class _Lines:
+    """The rejects file's writer: the lines as they are."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def write(self, chunks: list[bytes]) -> None:
+        """Write the lines."""
+        self.stream.write(b"".join(chunks))
+
+    def close(self) -> None:
+        """Nothing to finish."""
+
+
+class Tail:
+    """Takes the parts of ``job``'s run in order (:meth:`add`), then :meth:`finish` completes
+    the report and puts the outputs in place. ``merging``: write the output and the rejects
+    file (made only when a part holds rejects, or one was asked for). Outputs not finished
+    when ``stack`` closes are removed."""
+
+    def __init__(
+        self,
+        stack: ExitStack,
+        folder: str,
+        job: StreamJob,
+        writer: tuple[WriterSpec, WriterOptions],
+        rejects_path: str,
+        report: RunReport,
+        merging: bool,
+    ) -> None:
+        self.stack, self.folder, self.job, self.rejects_path = stack, folder, job, rejects_path
+        self.spec = writer[0]
+        check = report.checks.get("duplicate")
+        self.duplicates = None if check is None else CheckStats(check.policy)
+        if check is not None:
+            self.seen = SeenSet()
+            stack.callback(self.seen.close)
+        self.out: StreamMerge | None = None
+        self.rejects: StreamMerge | None = None
+        if merging:
+            spec, options = writer
+            self.out = StreamMerge(
+                stack, folder, "out", job.output, lambda stream: spec.make(stream, options)
+            )
+            if job.rejects is not None:
+                self._open_rejects()
+
+    def _open_rejects(self) -> StreamMerge:
+        """Start the rejects file (a merge calls only ``write`` and ``close`` of a writer)."""
+        lines: Any = _Lines
+        self.rejects = StreamMerge(self.stack, self.folder, "rejects", self.rejects_path, lines)
+        return self.rejects
+
+    def add(self, entry: PartEntry) -> None:
+        """Take the next part."""
+        if self.duplicates is not None:
+            self._settle(entry)
+        if self.out is not None:
+            self.out.add(entry)
+            if self.rejects is not None or entry.files["rejects"].groups:
+                (self.rejects or self._open_rejects()).add(entry)
+
+    def _settle(self, entry: PartEntry) -> None:
+        """The duplicate check over the part's keys, given those of the parts before."""
+        assert self.duplicates is not None
+        lang, seen = self.job.sources[0][0], self.seen
+        part = entry.files["keys"]
+        for group in read_groups(os.path.join(self.folder, part.file), part.sha256):
+            for index, key in read_keys(group):
+                earlier = seen.first_seen(key, index)
+                if earlier is not None:
+                    self.duplicates.add(index, [duplicate_finding(lang, earlier)], False)
+
+    def finish(self, report: RunReport) -> None:
+        """Put the settled duplicate check in ``report`` (whose other counts are the parts'
+        added up: ranges never count duplicates) and the outputs in place, with the
+        ``dataset_info`` entry."""
+        if self.duplicates is not None:
+            report.checks["duplicate"] = self.duplicates
+        if self.out is None:
+            return
+        self.out.commit()
+        if self.rejects is not None:
+            self.rejects.commit()
+        if self.job.dataset_info is not None:
+            write_dataset_info(self.job.dataset_info, self.job.output, self.spec)
