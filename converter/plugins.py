@@ -210,7 +210,7 @@ def _guard(function: Callable[[Any], Any], plugin: str, hook: str) -> Callable[[
 
     def guarded(arg: Any) -> Any:
         try:
-            return function(arg)
+            result = function(arg)
         except PluginError:
             raise
         except Exception as exc:
@@ -218,8 +218,29 @@ def _guard(function: Callable[[Any], Any], plugin: str, hook: str) -> Callable[[
                 f"plugin {plugin!r} failed in the callable from {hook} on {_where(arg)}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+        if hook == "make_interleaver" and not _reorders(arg, result):
+            raise PluginError(
+                f"plugin {plugin!r}: the interleaver from {hook} must return the records of "
+                f"{_where(arg)} reordered, each once; it returned {_langs(result)} for "
+                f"{_langs(arg)}"
+            )
+        return result
 
     return guarded
+
+
+def _reorders(group: list[Record], ordered: Any) -> bool:
+    """Whether ``ordered`` holds each record of ``group`` exactly once (nothing dropped, added
+    or doubled: the counts of the run must reconcile)."""
+    if not isinstance(ordered, list | tuple) or len(ordered) != len(group):
+        return False
+    return {id(record) for record in ordered} == {id(record) for record in group}
+
+
+def _langs(records: Any) -> str:
+    if not isinstance(records, list):
+        return type(records).__name__
+    return "[" + ", ".join(getattr(r, "lang", type(r).__name__) for r in records) + "]"
 
 
 def _where(arg: Any) -> str:

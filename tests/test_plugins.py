@@ -347,6 +347,35 @@ def test_error_plugin_raises_in_its_per_run_callable(tmp_path: Path, hook: str) 
 
 
 @pytest.mark.parametrize(
+    ("body", "returned"),
+    [("return group[:1]", "[en]"), ("return group + group", "[en, ja, en, ja]")],
+)
+def test_error_plugin_interleaver_drops_or_doubles_records(
+    tmp_path: Path, body: str, returned: str
+) -> None:
+    """An interleaver that loses or repeats a record would break the counts: one line, exit 2,
+    no output."""
+    bad = plugin_file(tmp_path, "bad_order", f"""
+        from converter import hookimpl
+
+        def order(group):
+            {body}
+
+        @hookimpl
+        def make_interleaver(languages):
+            return order
+    """)  # fmt: skip
+    out = tmp_path / "out.json"
+    done = run_convert("stream", f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}", "-o", out, "--plugin", bad)
+    assert_one_line_error(
+        done,
+        "'bad_order': the interleaver from make_interleaver must return the records of group 0 "
+        f"reordered, each once; it returned {returned} for [en, ja]",
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
     ("language", "message"),
     [
         ('"ja", "Japanese again", "JP"', "registers language 'ja', already registered by"),
