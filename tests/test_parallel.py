@@ -104,6 +104,29 @@ def test_alpaca_arrays_through_shards(tmp_path: Path) -> None:
     assert par.read_bytes() == out.read_bytes()
 
 
+def test_a_shard_record_is_rejected_with_its_shard_file_and_line(tmp_path: Path) -> None:
+    """A rejects line of a shard-folder source names the shard file and the line in it."""
+    folders = []
+    for lang, path in (("en", ALPACA_EN), ("ja", ALPACA_JA)):
+        lines = [json.dumps(r, ensure_ascii=False) for r in json.loads(path.read_text("utf-8"))]
+        if lang == "en":
+            lines[50] = '{"instruction": "broken'
+        jsonl = tmp_path / f"{lang}.jsonl"
+        jsonl.write_text("\n".join(lines) + "\n", "utf-8")
+        folder = tmp_path / f"shards-{lang}"
+        assert run_cli("shard", jsonl, "-o", folder, "--records", "40").returncode == 0
+        folders.append(folder)
+    out = tmp_path / "out.jsonl"
+    shards = [f"en={folders[0]}", f"ja={folders[1]}"]
+    done = run_cli("stream", *shards, "-o", out, "--jobs", "2", "--range-records", "50")
+    assert done.returncode == 1, done.stderr.decode()
+    rejects = [json.loads(line) for line in Path(f"{out}.rejects.jsonl").read_text().splitlines()]
+    assert [(r["source"], r["index"], r["line"]) for r in rejects] == [
+        (str(folders[0] / "en-00001.jsonl"), 50, 11),
+        (str(folders[1] / "ja-00001.jsonl"), 50, 11),
+    ]
+
+
 # -- a generated corpus with planted faults -----------------------------------------------
 
 #: Where the faults are planted (ranges of 100 groups: the deletion's shift straddles 300).

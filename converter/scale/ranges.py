@@ -13,6 +13,7 @@ come: a range holds none of them); its entry's counts are the range's report cou
 from __future__ import annotations
 
 import io
+import os
 import time
 from array import array
 from collections.abc import Iterator, Sequence
@@ -89,15 +90,35 @@ def stand_in(lang: str, given: str) -> Input:
 
 
 class _PartRejects:
-    """The rejects of a range: one line per chunk of the part's ``rejects`` stream."""
+    """The rejects of a range: one line per chunk of the part's ``rejects`` stream. A record
+    of a shard folder is named by its shard file (its ``line`` is that file's), found from its
+    own index among the spans the range read from ``first`` on."""
 
-    def __init__(self, part: PartWriter) -> None:
+    def __init__(
+        self, part: PartWriter, inputs: list[Input], spans: tuple[tuple[Span, ...], ...], first: int
+    ) -> None:
         self.part = part
+        self.shards = {
+            id(source): own for source, own in zip(inputs, spans) if os.path.isdir(source.path)
+        }
+        self.first = first
+        self.files: dict[str, Input] = {}
 
     def write(
         self, source: Input, member: Record | Rejected, reasons: list[str], stage: str | None = None
     ) -> None:
         """Add one rejects line to the part."""
+        spans = self.shards.get(id(source))
+        if spans:
+            tags = member.tags if type(member) is Record else {}
+            offset = tags.get("source_index", member.index) - self.first
+            for span in spans:
+                if 0 <= offset < span.records:
+                    source = self.files.get(span.path) or self.files.setdefault(
+                        span.path, stand_in(member.lang, span.path)
+                    )
+                    break
+                offset -= span.records
         self.part.add("rejects", [reject_line(source, member, reasons, stage)])
 
 
@@ -169,7 +190,7 @@ class RangeTask:
                 inputs,
                 plan.report,
                 writer,
-                _PartRejects(part),
+                _PartRejects(part, inputs, self.spans, self.first),
                 taggers,
                 interleave,
                 policies,
