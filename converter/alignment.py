@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from itertools import islice, zip_longest
 from typing import Any
 
-from converter.anchors import contains, record_anchors
+from converter.anchors import record_anchors, record_text
 from converter.model import Record
 
 #: Upcoming groups looked at before the first of them is let through.
@@ -105,12 +105,13 @@ def similarity(source: Any, target: Any, centre: tuple[float, float]) -> float:
     if source.output and target.output:
         score -= min(abs(ratios[1] - centre[1]), 2.0)
     anchors = record_anchors(source)
+    text = record_text(target)
     if anchors.numbers:  # the share of the source's numbers the target holds too
-        kept = sum(contains(target, n) for n in anchors.numbers)
+        kept = sum(number in text for number in anchors.numbers)
         score += 2.0 * kept / len(anchors.numbers) - 0.5
     if anchors.urls:
-        score += 1.0 if all(contains(target, u) for u in anchors.urls) else -1.0
-    elif "://" in target.output or "://" in target.input or "://" in target.instruction:
+        score += 1.0 if all(url in text for url in anchors.urls) else -1.0
+    elif "://" in text:
         score -= 1.0
     return score
 

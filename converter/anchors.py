@@ -70,7 +70,8 @@ def _numbers(text: str) -> frozenset[str]:
     return frozenset(n.replace(",", "") if "," in n else n for n in found)
 
 
-def _text(record: Record) -> str:
+def record_text(record: Record) -> str:
+    """The record's three fields as one text, a newline between them (no anchor spans one)."""
     return f"{record.instruction}\n{record.input}\n{record.output}"
 
 
@@ -80,7 +81,7 @@ def record_anchors(record: Record) -> Anchors:
         record.features = {}
     found = record.features.get("anchors")
     if found is None:
-        found = find_anchors(_text(record))
+        found = find_anchors(record_text(record))
         record.features["anchors"] = found
     return found
 
@@ -107,21 +108,14 @@ def missing(source: Anchors, target: Anchors) -> list[str]:
     return found
 
 
-def contains(record: Record, token: str) -> bool:
-    """Whether one of the record's fields holds ``token`` as a substring."""
-    return token in record.output or token in record.instruction or token in record.input
-
-
-def holds_number(record: Record, number: str) -> bool:
-    """Whether one of the record's fields holds ``number`` as a whole number, not as part of a
-    longer one ("12" is not in "2012" nor in "12.5")."""
-    for text in (record.output, record.instruction, record.input):
-        at = text.find(number)
-        while at >= 0:
-            end = at + len(number)
-            if not (_joins(text, at - 1, -1) or _joins(text, end, 1)):
-                return True
-            at = text.find(number, at + 1)
+def holds_number(text: str, number: str) -> bool:
+    """Whether ``text`` holds ``number`` as a whole number, not as part of a longer one ("12"
+    is not in "2012" nor in "12.5")."""
+    at = text.find(number)
+    while at >= 0:
+        if not (_joins(text, at - 1, -1) or _joins(text, at + len(number), 1)):
+            return True
+        at = text.find(number, at + 1)
     return False
 
 
@@ -140,15 +134,14 @@ def lost_in(source: Anchors, target: Record) -> list[str]:
     """Anchors of ``source`` that the translation ``target`` lost (see ``missing``).
 
     Substring tests first: when every anchor of the source appears in the target as written,
-    nothing was lost. Only otherwise are
-    the target's own anchors found and compared.
+    nothing was lost. Only otherwise are the target's own anchors found and compared.
     """
     if not source:
         return []
-    kept = all(holds_number(target, n) for n in source.numbers) and all(
-        contains(target, t) for t in (*source.urls, *source.placeholders)
+    text = record_text(target)
+    kept = all(holds_number(text, n) for n in source.numbers) and all(
+        token in text for token in (*source.urls, *source.placeholders)
     )
     if kept and source.fences:
-        fences = target.instruction.count(_FENCE) + target.input.count(_FENCE)
-        kept = (fences + target.output.count(_FENCE)) // 2 >= source.fences
-    return [] if kept else missing(source, find_anchors(_text(target)))
+        kept = text.count(_FENCE) // 2 >= source.fences
+    return [] if kept else missing(source, find_anchors(text))
