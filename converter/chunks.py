@@ -124,7 +124,7 @@ class PositionedReader(io.RawIOBase):
         paired_until = 0
         for match in _SURROGATE.finditer(data):
             start, end = match.span()
-            if start < paired_until or _escaped_backslash(data, start):
+            if start < paired_until or escaped_backslash(data, start):
                 continue
             if _HIGH_SURROGATE.match(data, start) and _LOW_SURROGATE.match(data, end):
                 paired_until = end + 6
@@ -152,7 +152,7 @@ class PositionedReader(io.RawIOBase):
         return f"line {line}, column {offset - line_start + 1} (byte {offset})"
 
 
-def _escaped_backslash(data: bytes, start: int) -> bool:
+def escaped_backslash(data: bytes, start: int) -> bool:
     """True when the backslash at ``start`` is the second half of an escaped backslash."""
     return (start - _run_start(data, start)) % 2 == 1
 

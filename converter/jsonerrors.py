@@ -5,8 +5,11 @@ late; these helpers find the exact byte and name common causes: a file that is n
 (Latin-1, CESU-8), NaN/Infinity, unescaped control characters, lone surrogate escapes.
 
 yajl does not say where it stopped, only the text around that point; where that text occurs
-more than once in the chunk (a file of repeated records), the file is parsed again to the
-error, fed a byte at a time across the candidates, which tells them apart.
+more than once in the chunk (a file of repeated records), or is cut short by a NUL byte, or where
+the reader refused a value nested too deep (it knows only the chunk), the file is parsed again to
+that point, fed a byte at a time across the span (a long token in growing pieces), which gives
+the exact byte. stdin cannot be read again: there the candidates, or the chunk's byte range,
+are named and the reason said.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import ijson
 import orjson
 
-from converter.chunks import CHUNK, PositionedReader
+from converter.chunks import CHUNK, PositionedReader, escaped_backslash
 from converter.errors import ConverterError
 from converter.inputs import Input, open_input
 
@@ -35,7 +40,14 @@ _CONTEXT = 30  # bytes of input yajl shows either side of the error
 _PAD = 10  # spaces before the context when the error is 30 bytes or more into the chunk
 _CARET = 40  # column of the caret under the context
 _NEWLINES_AS_SPACES = bytes.maketrans(b"\n\r", b"  ")
-_ARROW = b"\n" + b" " * 21 + b"(right here)"
+#: What follows the context: yajl's line break before it is lost when the context holds a NUL
+_ARROW = b" " * 21 + b"(right here)"
+#: Bytes of a replay's slow span given to yajl one at a time after its last event (see _Feed)
+_QUIET = 64
+_STDIN_AGAIN = "stdin cannot be read again to place it"
+
+#: What turns the parse events of a replay into values, raising what the first read raised.
+Consume = Callable[[Iterator[tuple[str, Any]]], Iterable[Any]]
 
 
 def not_utf8(data: bytes, at: int) -> str:
@@ -91,20 +103,64 @@ def describe_yajl_error(
     what = what.rstrip(".")
     if "premature EOF" in what:
         return f"{stream.where(None)}: truncated JSON (premature end of input)"
-    context = rest[: rest.rfind(_ARROW)] if _ARROW in rest else b""
+    arrow = rest.rfind(_ARROW)
+    context = rest[:arrow].removesuffix(b"\n") if arrow >= 0 else b""
     found = _find_offsets(stream.chunk, context)
     if len(found) > 1:
         found = _disambiguate(stream, found, source, first)
     if not found and "UTF8" in what:
         return describe_bad_utf8(stream)
-    if not found:
-        end = stream.chunk_start + len(stream.chunk)
-        return f"between bytes {stream.chunk_start} and {end}: {what}"
+    if not found:  # where yajl stopped, from parsing the file again to that error
+        last = _locate_in_chunk(stream, source, _same_error(first))
+        if isinstance(last, str):
+            return f"{last}: {what}"
+        if last == len(stream.chunk):  # it failed once the input had ended: a cut token
+            return f"{stream.where(None)}: truncated JSON ({what})"
+        found = [last + 1]  # (yajl stops after the byte it failed on)
     placed = list(dict.fromkeys(_place(stream, max(at - 1, 0), what) for at in found))
     if len(placed) > 1:
         places = " or ".join(where for where, _ in placed)
         return f"{places} (the text around it repeats; which one is not known): {placed[0][1]}"
     return ": ".join(placed[0])
+
+
+def describe_refused(
+    stream: PositionedReader, source: Input, what: str, consume: Consume, refusal: type[Exception]
+) -> str:
+    """``line L, column C (byte B): what`` for a value the event reader refused, ``consume``
+    raising ``refusal`` while the stream's current chunk was parsed (a value nested too deep).
+
+    The events carry no position: ``source`` is parsed again and its events given to
+    ``consume`` as the chunk is fed a byte at a time, so the byte is the one whose event it
+    refused (the ``[`` or ``{`` one level too deep). stdin keeps the chunk's byte range.
+    """
+    last = _locate_in_chunk(stream, source, lambda exc: isinstance(exc, refusal), consume)
+    where = last if isinstance(last, str) else stream.where(last)
+    return f"{where}: {what}"
+
+
+def _locate_in_chunk(
+    stream: PositionedReader,
+    source: Input | None,
+    stops: Callable[[Exception], bool],
+    consume: Consume = list,
+) -> int | str:
+    """The offset in the chunk being parsed of the byte at which a replay (see :func:`_locate`)
+    stops (its length when that came after the end of the input); when it cannot be found, the
+    chunk's byte range and, for stdin, why."""
+    start, end = stream.chunk_start, stream.chunk_start + len(stream.chunk)
+    between = f"between bytes {start} and {end}"
+    if source is None or source.path == "-":
+        return f"{between} ({_STDIN_AGAIN})"
+    last = _locate(source, start, end, stops, consume)
+    return between if last is None or not start <= last <= end else last - start
+
+
+def _same_error(first: bytes) -> Callable[[Exception], bool]:
+    """True for a yajl error whose message begins with the line ``first``."""
+    return lambda exc: (
+        isinstance(exc, ijson.JSONError) and _message_bytes(str(exc)).partition(b"\n")[0] == first
+    )
 
 
 def _place(stream: PositionedReader, offset: int, what: str) -> tuple[str, str]:
@@ -144,8 +200,13 @@ def jsonl_reason(line: bytes, line_no: int, exc: orjson.JSONDecodeError) -> str:
         return f"{NOT_UTF8}: line {line_no}, column {bad + 1}: {not_utf8(line, bad)}"
     text = line.decode("utf-8")
     where = f"line {line_no}, column {len(text[: exc.pos].encode()) + 1}"
-    if "surrogate" in exc.msg:
-        return f"lone surrogate: {where}: {exc.msg}; it cannot be written as UTF-8"
+    if "surrogate" in exc.msg:  # orjson's wording names the half it expected, not the one found
+        escape = text[exc.pos : exc.pos + 6]
+        half = "low" if escape[2:3].lower() == "d" and escape[3:4].lower() in "cdef" else "high"
+        return (
+            f"lone surrogate: {where}: {escape} is a {half} surrogate without its pair, "
+            "not a character; it cannot be written as UTF-8"
+        )
     if text.startswith(("NaN", "Infinity"), exc.pos) or text.startswith("-Infinity", exc.pos - 1):
         return f"invalid JSON: {where}: {NO_NON_FINITE}"
     return f"invalid JSON: {where}: {exc.msg}"
@@ -210,56 +271,109 @@ def _disambiguate(
     if source is None or source.path == "-":
         return found
     start = stream.chunk_start
-    failed_at = _replay(source, start + found[0] - 2, start + found[-1] + 2 * _CONTEXT, first)
+    span = start + found[0] - 2, start + found[-1] + 2 * _CONTEXT
+    failed_at = _locate(source, *span, _same_error(first))
     if failed_at is None:
         return found
     before = [at for at in found if start + at <= failed_at + 1]
     return before[-1:] if before else found
 
 
-def _replay(source: Input, slow_from: int, slow_to: int, first: bytes) -> int | None:
-    """Parse ``source`` again from its start as the reader did, a byte at a time in
-    ``[slow_from, slow_to)``; the offset of the last byte given to yajl when it failed with the
-    error whose first line is ``first``, None if it did not."""
+def _locate(
+    source: Input, start: int, end: int, stops: Callable[[Exception], bool], consume: Consume = list
+) -> int | None:
+    """The offset of the byte in ``[start, end)`` given to yajl when a replay of ``source``
+    stopped on an error for which ``stops`` holds (None if it did not), the byte fed alone.
+
+    yajl fails, and gives an event, in the read holding the byte: when that read held more (a
+    long token was fed in pieces, see :class:`_Feed`), the file is replayed across that read
+    with pieces at most half as long, until the read is one byte.
+    """
+    cap = max(end - start, 1)
+    while True:
+        piece = _replay(source, start, end, stops, consume, cap)
+        if piece is None or not start <= piece[0] <= piece[1] <= end:
+            return None
+        first, last = piece
+        if first == last:
+            return last
+        start, end, cap = first, last + 1, (last - first + 1) // 2
+
+
+def _replay(
+    source: Input,
+    slow_from: int,
+    slow_to: int,
+    stops: Callable[[Exception], bool],
+    consume: Consume,
+    cap: int,
+) -> tuple[int, int] | None:
+    """Parse ``source`` again from its start as the reader did, fed slowly in
+    ``[slow_from, slow_to)`` in pieces of at most ``cap`` bytes (see :class:`_Feed`), its
+    events given to ``consume``; the first and last offset of the bytes last given when that
+    stopped on an error for which ``stops`` holds, None if it did not."""
     try:
         again = open_input(source.label, source.path)
     except ConverterError:
         return None
+    feed = _Feed(again.stream, slow_from, slow_to, cap)
     try:
-        feed = _Feed(again.stream, slow_from, slow_to)
         events = ijson.basic_parse(feed, multiple_values=source.shape != "array", buf_size=CHUNK)
-        for _ in events:
+        for _ in consume(feed.noting(events)):
             pass
-    except ijson.JSONError as exc:
-        same = _message_bytes(str(exc)).partition(b"\n")[0] == first
-        return feed.last if same else None
-    except (ConverterError, UnicodeDecodeError):
-        return None
+    except Exception as exc:  # the error the first read stopped on, or another
+        if stops(exc):
+            return feed.piece
+        if isinstance(exc, ijson.JSONError | ConverterError | UnicodeDecodeError):
+            return None
+        raise
     finally:
         again.close()
     return None
 
 
 class _Feed:
-    """What the JSON reader gave yajl (lone surrogates stood in for), a byte at a time within
-    ``[slow_from, slow_to)``; ``last`` is the offset of the last byte given."""
+    """What the JSON reader gave yajl (lone surrogates stood in for), slowly within
+    ``[slow_from, slow_to)``: a byte at a time while yajl gives events; once _QUIET bytes went
+    by without one (a long token: yajl lexes a cut token again from its start), in pieces as
+    long as what went by, at most ``cap`` bytes, each ending at the first ``"`` that no
+    backslash escapes (where a string may end). ``piece`` is the first and last offset of the
+    bytes last given (both the end of the input once yajl was told of it)."""
 
-    def __init__(self, stream: PositionedReader, slow_from: int, slow_to: int) -> None:
+    def __init__(self, stream: PositionedReader, slow_from: int, slow_to: int, cap: int) -> None:
         stream.for_parser = True
         self.stream = stream
-        self.slow_from, self.slow_to = slow_from, slow_to
-        self.data, self.at, self.last = b"", stream.next_start, -1
+        self.slow_from, self.slow_to, self.cap = slow_from, slow_to, cap
+        self.data, self.at, self.piece = b"", stream.next_start, (-1, -1)
+        self.quiet = 0  # bytes given in the slow span since yajl's last event
+
+    def noting(self, events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+        """``events``, each one noted (the next slow piece is a byte again)."""
+        for event in events:
+            self.quiet = 0
+            yield event
 
     def read(self, size: int) -> bytes:
-        """The next bytes up to ``size``: one at a time within the slow span."""
+        """The next bytes up to ``size``: slowly within the slow span."""
         if not self.data:
             self.at = self.stream.next_start
             self.data = self.stream.read(size)
         if self.slow_from <= self.at < self.slow_to:
-            size = 1
+            size = 1 if self.quiet < _QUIET else min(self.quiet, self.cap, self.slow_to - self.at)
+            size = _through_quote(self.data, size)
+            self.quiet += min(size, len(self.data))
         elif self.at < self.slow_from:
             size = min(size, self.slow_from - self.at)
         piece, self.data = self.data[:size], self.data[size:]
+        self.piece = (self.at, self.at + len(piece) - 1) if piece else (self.at, self.at)
         self.at += len(piece)
-        self.last = self.at - 1
         return piece
+
+
+def _through_quote(data: bytes, size: int) -> int:
+    """``size``, or fewer bytes: up to the first ``"`` in ``data[:size]`` not escaped by a
+    backslash, and that quote."""
+    quote = data.find(b'"', 0, size)
+    while quote >= 0 and escaped_backslash(data, quote):
+        quote = data.find(b'"', quote + 1, size)
+    return size if quote < 0 else quote + 1

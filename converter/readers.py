@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, NamedTuple
 
 import ijson
@@ -26,7 +27,12 @@ import orjson
 from converter.chunks import CHUNK, SENTINEL, PositionedReader
 from converter.errors import MalformedInput
 from converter.inputs import JSON_WHITESPACE, Input
-from converter.jsonerrors import describe_bad_utf8, describe_yajl_error, jsonl_reason
+from converter.jsonerrors import (
+    describe_bad_utf8,
+    describe_refused,
+    describe_yajl_error,
+    jsonl_reason,
+)
 
 #: Deepest nesting accepted inside one record (Alpaca needs 2, seed tasks 3).
 MAX_DEPTH = 64
@@ -354,10 +360,10 @@ def _event_items(source: Input, target: tuple[str, ...], items_path: str | None)
             else:
                 yield Item(value)
     except _TooDeep:
-        raise MalformedInput(
-            f"{source.label}: between bytes {stream.chunk_start} and {stream.next_start}: "
-            f"value nested deeper than {MAX_DEPTH} levels"
-        ) from None
+        what = f"value nested deeper than {MAX_DEPTH} levels"
+        rebuild = partial(_build, target=target, opened=[not target])
+        described = describe_refused(stream, source, what, rebuild, _TooDeep)
+        raise MalformedInput(f"{source.label}: {described}") from None
     except ijson.JSONError as exc:
         described = describe_yajl_error(stream, exc, source)
         raise MalformedInput(f"{source.label}: {described}") from None
