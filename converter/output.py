@@ -2,6 +2,8 @@
 
 A failed or interrupted run removes its temporary file, so it never leaves a half-written output
 nor clobbers an earlier good one. Special files (stdout, /dev/null, pipes) are written directly.
+A symbolic link is written through: the temporary file goes beside the file it points to and is
+renamed onto that file, so the link stays a link.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import BinaryIO, cast
@@ -69,25 +71,36 @@ class GuardedStream:
 class AtomicOutput:
     """One output in progress: ``stream`` to write to, ``commit()`` to put it in place.
 
-    ``temp`` is the temporary file renamed onto ``path`` at the end (None for special files and
-    stdout, written directly); ``owned`` says whether the stream is closed here (not stdout).
+    ``temp`` is the temporary file renamed onto ``target`` at the end (None for special files
+    and stdout, written directly); ``target`` is ``path`` with symbolic links resolved;
+    ``owned`` says whether the stream is closed here (not stdout); ``finished`` that it was
+    flushed and closed.
     """
 
     path: str
     stream: BinaryIO
     temp: str | None
     owned: bool = True
+    target: str | None = None
+    finished: bool = False
 
-    def commit(self) -> None:
-        """Flush and move the finished file into place."""
+    def finish(self) -> None:
+        """Flush and close the stream: the file is complete but not yet in place."""
+        if self.finished:
+            return
         self.stream.flush()
         if self.owned:
             self.stream.close()
             self.owned = False
+        self.finished = True
+
+    def commit(self) -> None:
+        """Finish the file and move it into place."""
+        self.finish()
         if self.temp is None:
             return
         try:
-            os.replace(self.temp, self.path)
+            os.replace(self.temp, self.target or self.path)
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
         self.temp = None
@@ -105,25 +118,46 @@ class AtomicOutput:
         self.temp = None
 
 
+def check_writable(path: str, shown: str | None = None) -> None:
+    """OutputError, naming ``path`` as ``shown`` (default: the path), when no file can be
+    written at ``path`` (not stdout): a directory, a missing folder, no permission, a link that
+    cannot be followed. The tests :func:`open_output` makes, for checking every output of a run
+    before anything is written."""
+    _place(path, shown or path)
+
+
+def _place(path: str, shown: str) -> tuple[str, int | None]:
+    """The file ``path`` names (through symbolic links) and its mode (None: not there yet);
+    OutputError naming ``shown`` when no file can be written there."""
+    target = os.path.realpath(path)
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"{shown}: {exc.strerror or exc}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise OutputError(f"{shown}: is a directory")
+    checked = target
+    if mode is None or stat.S_ISREG(mode):  # a new file goes into the folder
+        checked = os.path.dirname(target)
+        if not os.path.isdir(checked):
+            raise OutputError(f"{shown}: folder {checked} does not exist")
+    if not os.access(checked, os.W_OK):
+        raise OutputError(f"{shown}: permission denied")
+    return target, mode
+
+
 def open_output(path: str) -> AtomicOutput:
     """Start writing ``path`` (``-`` is stdout); OutputError when its folder is unusable."""
     if path == STDOUT:
         return AtomicOutput(path, _guard(path, sys.stdout.buffer), None, owned=False)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:
-        raise OutputError(f"{path}: {exc.strerror or exc}") from None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise OutputError(f"{path}: is a directory")
+    target, mode = _place(path, path)
     try:
         if mode is not None and not stat.S_ISREG(mode):  # /dev/null, a FIFO, a terminal
             return AtomicOutput(path, _guard(path, open(path, "wb")), None)
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise OutputError(f"{path}: folder {folder} does not exist")
-        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+        folder, name = os.path.split(target)
+        fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     except PermissionError:
         raise OutputError(f"{path}: permission denied") from None
     except OSError as exc:
@@ -134,7 +168,8 @@ def open_output(path: str) -> AtomicOutput:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temp, 0o666 & ~umask)
-    return AtomicOutput(path, _guard(path, os.fdopen(fd, "wb", buffering=1 << 20)), temp)
+    stream = _guard(path, os.fdopen(fd, "wb", buffering=1 << 20))
+    return AtomicOutput(path, stream, temp, target=target)
 
 
 def _guard(path: str, raw: BinaryIO) -> BinaryIO:
@@ -147,3 +182,22 @@ def start_output(stack: ExitStack, path: str) -> AtomicOutput:
     out = open_output(path)
     stack.callback(out.discard)
     return out
+
+
+def commit_all(
+    outputs: Iterable[AtomicOutput | None],
+    check: Callable[[dict[str, str]], None] | None = None,
+) -> None:
+    """Finish every output, let ``check`` see the finished files, then put them all in place.
+
+    ``check`` gets, by path, where each finished file can be read (its temporary file, or the
+    path itself for stdout and special files); when it raises, none is put in place (the
+    outputs are discarded as usual when their stack closes).
+    """
+    outs = [out for out in outputs if out is not None]
+    for out in outs:
+        out.finish()
+    if check is not None:
+        check({out.path: out.temp or out.path for out in outs})
+    for out in outs:
+        out.commit()

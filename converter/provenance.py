@@ -3,7 +3,8 @@ seed, the tool, Python and plugin versions) and what came out (each output's siz
 so that a corpus can be rebuilt and checked byte for byte against its report.
 
 :func:`verify_inputs` checks, before anything is written, that the recipe and the inputs are
-the ones a report recorded; :func:`verify_outputs` checks the rebuilt files afterwards.
+the ones a report recorded; :func:`verify_outputs` checks the rebuilt files once they are
+finished, before they are put in place.
 """
 
 from __future__ import annotations
@@ -56,12 +57,16 @@ def input_digests(recipe: Recipe) -> list[dict[str, Any]]:
     return found
 
 
-def output_digests(outputs: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Each written file by role (``output``, a split's name, ``rejects``): path, bytes, SHA-256."""
+def output_digests(
+    roles: Mapping[str, str], finished: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Each file written by role (``output``, a split's name, ``rejects``; ``roles`` gives its
+    path): path, bytes and SHA-256, read from where ``finished`` says the finished file is (its
+    temporary file, before it is put in place). Roles the run did not write are left out."""
     return {
-        role: {"path": path} | (file_digest(path) or {"bytes": None, "sha256": None})
-        for role, path in outputs.items()
-        if path == "-" or os.path.exists(path)
+        role: {"path": path} | (file_digest(finished[path]) or {"bytes": None, "sha256": None})
+        for role, path in roles.items()
+        if path in finished
     }
 
 

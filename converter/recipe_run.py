@@ -14,7 +14,8 @@ import orjson
 from converter.card import card_markdown
 from converter.errors import UsageError
 from converter.job import StreamJob
-from converter.output import STDOUT, start_output
+from converter.output import STDOUT, commit_all, start_output
+from converter.paths import Named, check_run_paths, option
 from converter.provenance import (
     input_digests,
     load_report,
@@ -76,26 +77,41 @@ class RecipeResult:
 
 def run_recipe(run: RecipeRun, progress: Callable[[int], None] | None = None) -> RecipeResult:
     """Run the recipe; raise ConverterError subclasses for usage, input, output and verification
-    errors (a changed recipe or input is found before anything is written)."""
+    errors. Paths that collide, a changed recipe or input and (with ``verify``) a rebuilt
+    output that differs are all found before anything is put in place."""
+    if run.verify is not None and run.dry_run:
+        raise UsageError("--verify checks the files a run writes, --dry-run writes none: drop one")
     recipe = load_recipe(run.recipe)
     stages = to_stages(recipe, run.overrides)
     job = output_job(recipe, run.overrides)
+    check_run_paths(job, [stage.job for stage in stages], *_own_paths(run, recipe))
     recorded = load_report(run.verify) if run.verify is not None else None
     wants_provenance = run.report is not None or run.card is not None or recorded is not None
     inputs = input_digests(recipe) if wants_provenance else []
     seed = job.seed or 0
     warnings = verify_inputs(recorded, recipe, inputs, seed, str(run.verify)) if recorded else []
+    outputs: dict[str, dict[str, Any]] = {}
+
+    def check_outputs(finished: dict[str, str]) -> None:
+        """Hash the finished files; with ``--verify``, compare them with the report's."""
+        outputs.update(output_digests(_roles(job), finished))
+        if recorded is not None:
+            verify_outputs(recorded, outputs, str(run.verify))
+
     try:
         report, status = run_stages(
-            stages, job, mix=recipe.mix, seed=job.seed, dry_run=run.dry_run, progress=progress
+            stages,
+            job,
+            mix=recipe.mix,
+            seed=job.seed,
+            dry_run=run.dry_run,
+            progress=progress,
+            before_commit=check_outputs if wants_provenance else None,
         )
     except UsageError as exc:  # a language, format, check or condition the recipe names
         raise UsageError(f"{recipe.path}: {exc}") from None
     if not wants_provenance:
         return RecipeResult(recipe, report, status, warnings)
-    outputs = {} if run.dry_run else output_digests(_written(job, report))
-    if recorded is not None and not run.dry_run:
-        verify_outputs(recorded, outputs, str(run.verify))
     document = report.to_json(status)
     _fill_checksums(document, inputs)
     document["provenance"] = provenance(recipe, inputs, outputs, seed=seed, command=run.command())
@@ -109,9 +125,19 @@ def run_recipe(run: RecipeRun, progress: Callable[[int], None] | None = None) ->
             out = start_output(stack, run.card)
             out.stream.write(card_markdown(recipe, document).encode())
             pending.append(out)
-        for out in pending:
-            out.commit()
+        commit_all(pending)
     return RecipeResult(recipe, report, status, warnings)
+
+
+def _own_paths(run: RecipeRun, recipe: Recipe) -> tuple[list[Named], list[Named]]:
+    """What ``convert run`` writes and reads beyond the stages' files: the report and the card;
+    the recipe and the report to verify against."""
+    given = (("--report", run.report), ("--card", run.card))
+    writes = [option(name, path) for name, path in given if path is not None]
+    reads = [Named(f"the recipe {recipe.path}", recipe.path)]
+    if run.verify is not None:
+        reads.append(option("--verify", run.verify))
+    return writes, reads
 
 
 def _fill_checksums(document: dict[str, Any], inputs: list[dict[str, Any]]) -> None:
@@ -125,14 +151,13 @@ def _fill_checksums(document: dict[str, Any], inputs: list[dict[str, Any]]) -> N
         source["sha256"] = by_path.get(source["path"])
 
 
-def _written(job: StreamJob, report: RunReport) -> dict[str, str]:
-    """The files the run wrote, by role: the output or each split, and the rejects file."""
+def _roles(job: StreamJob) -> dict[str, str]:
+    """The files a run may write, by role: the output or each split, and the rejects file."""
     paths = Selection.of(job).outputs(job.output)
     names = [name for name, _ in job.split] or ["output"]
-    written = dict(zip(names, paths))
-    if report.rejects_written:
-        written["rejects"] = job.rejects or default_rejects_path(job.output)
-    return {role: path for role, path in written.items() if path != STDOUT}
+    roles = dict(zip(names, paths))
+    roles["rejects"] = job.rejects or default_rejects_path(job.output)
+    return {role: path for role, path in roles.items() if path != STDOUT}
 
 
 def plan(result: RecipeResult) -> str:

@@ -34,7 +34,8 @@ from converter.job import (
     resolve_writer_options,
 )
 from converter.loop import GroupLoop
-from converter.output import STDOUT, start_output
+from converter.output import STDOUT, commit_all, start_output
+from converter.paths import check_run_paths
 from converter.plugins import (
     Manager,
     Registry,
@@ -105,6 +106,7 @@ def run_stages(
     seed: int | None = None,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    before_commit: Callable[[dict[str, str]], None] | None = None,
 ) -> tuple[RunReport, int]:
     """Run ``stages`` into ``output_job``'s output; return the report and the exit status
     (0 clean, 1 groups rejected).
@@ -116,7 +118,9 @@ def run_stages(
     not yet exhausted (every group is kept; deterministic given the seed). ``seed`` seeds the
     mix and the selection (sample, shuffle, split); None takes ``output_job.seed`` (None: 0).
     ``dry_run`` runs everything but writes no output, rejects or dataset_info (the report is
-    still written when ``output_job.report`` is set: it holds the counts).
+    still written when ``output_job.report`` is set: it holds the counts). ``before_commit``
+    sees the finished output and rejects files before they are put in place
+    (:func:`converter.output.commit_all`); raising there leaves nothing written.
 
     The report's totals add up the stages (``report.sources`` lists every stage's sources);
     ``report.stages`` holds one section per stage (name, weight, options, groups, filters,
@@ -124,6 +128,7 @@ def run_stages(
     subclasses for usage, input and output errors; nothing is left written then.
     """
     check_stages(stages, mix)
+    check_run_paths(output_job, [stage.job for stage in stages])
     plugins = dict.fromkeys(output_job.plugins)
     for stage in stages:
         plugins.update(dict.fromkeys(stage.job.plugins))
@@ -164,9 +169,7 @@ def run_stages(
         report.finish()
         status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
         if not dry_run:
-            for out in filter(None, outs):
-                out.commit()
-            rejects.commit()
+            commit_all([*outs, rejects.out], before_commit)
             if output_job.dataset_info is not None:
                 for path in paths:
                     write_dataset_info(output_job.dataset_info, path, spec)

@@ -28,6 +28,7 @@ from converter.alignment import HISTORY, WINDOW
 from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.output import STDOUT
+from converter.paths import check_run_paths
 from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
 from converter.rejects import default_rejects_path
@@ -99,6 +100,7 @@ def run_parallel(job: StreamJob, options: Parallel) -> tuple[RunReport, int]:
     """Run ``job`` as ranges on ``options.engine``; return the merged report and the exit
     status, as :func:`converter.pipeline.run_stream` does."""
     check_parallel(job, options)
+    check_run_paths(job)
     began = time.perf_counter()
     registry = build_registry(pm := build_manager(dict.fromkeys(job.plugins)))
     spec = resolve_writer(job, registry)

@@ -1,0 +1,301 @@
+"""Output path safety: before anything is written, every file a run will write is checked
+against the others, the inputs and the recipe (exit 2, naming both), at most one goes to stdout,
+and each is writable (exit 3); a failed ``--verify`` puts nothing in place; an output that is a
+symbolic link is written through to its target. The files already there are left unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, run_cli
+
+from converter.errors import OutputError, UsageError
+from converter.paths import Named, check_paths
+
+DOLLY_EN = DOLLY_DIR / "en-excerpts" / "databricks-dolly-15k.en.mid_01140-01159.jsonl"
+DOLLY_JA = DOLLY_DIR / "ja-excerpts" / "databricks-dolly-15k-ja.mid_01140-01159.jsonl"
+OLD = b"an earlier file, to be kept\n"
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every entry of ``folder`` (hidden temporary files too): its bytes, or its link target."""
+    return {
+        p.name: os.readlink(p) if p.is_symlink() else p.read_bytes() if p.is_file() else "dir"
+        for p in folder.iterdir()
+    }
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A folder with two real sources (5 Alpaca seed tasks each) and an earlier output."""
+    for lang, source in (("en", ALPACA_EN), ("ja", ALPACA_JA)):
+        records = json.loads(source.read_text(encoding="utf-8"))[:5]
+        (tmp_path / f"{lang}.json").write_text(json.dumps(records, ensure_ascii=False))
+    (tmp_path / "out.json").write_bytes(OLD)
+    return tmp_path
+
+
+def stream(folder: Path, *args: str) -> tuple[int, str]:
+    """``convert stream en=en.json ja=ja.json ARGS`` in ``folder``: exit status and stderr."""
+    done = run_cli("stream", "en=en.json", "ja=ja.json", *args, cwd=folder)
+    return done.returncode, done.stderr.decode()
+
+
+def refused(folder: Path, args: tuple[str, ...], status: int, message: str) -> None:
+    """The run exits ``status`` with the one line ``message`` and changes no file."""
+    before = snapshot(folder)
+    code, stderr = stream(folder, *args)
+    assert (code, stderr) == (status, f"convert: error: {message}\n")
+    assert snapshot(folder) == before
+
+
+def recipe(folder: Path, output: str = "") -> Path:
+    """A one-stage recipe on the real Dolly EN/JA excerpts, split train/eval."""
+    path = folder / "recipe.toml"
+    path.write_text(
+        f"seed = 3\n[output]\n{output}split = {{ train = 0.8, eval = 0.2 }}\n[[stage]]\n"
+        f'name = "dolly"\nsources = {{ en = "{DOLLY_EN}", ja = "{DOLLY_JA}" }}\n'
+    )
+    return path
+
+
+# bug 1: --rejects / --report / --card on the output
+
+
+@pytest.mark.parametrize("option", ["--rejects", "--report"])
+def test_rejects_or_report_on_the_output_is_refused(folder: Path, option: str) -> None:
+    refused(
+        folder,
+        ("-o", "out.json", option, "out.json"),
+        2,
+        f"-o out.json and {option} out.json are the same file: give each output its own path",
+    )
+
+
+def test_the_card_on_a_split_of_the_output_is_refused(tmp_path: Path) -> None:
+    path = recipe(tmp_path)
+    (tmp_path / "out.train.jsonl").write_bytes(OLD)
+    before = snapshot(tmp_path)
+    done = run_cli("run", path, "-o", "out.jsonl", "--card", "out.train.jsonl", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "convert: error: -o out.jsonl (split 'train': out.train.jsonl) and --card "
+        "out.train.jsonl are the same file: give each output its own path\n"
+    )
+    assert snapshot(tmp_path) == before
+
+
+# bug 2: an output on an input
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-o", "en.json"), "-o en.json would overwrite the input en=en.json"),
+        (("-o", "out.json", "--rejects", "ja.json"), "--rejects ja.json would overwrite the input ja=ja.json"),
+        (("-o", "out.json", "--report", "./en.json"), "--report ./en.json would overwrite the input en=en.json"),
+        (("-o", "ja.json", "--dataset-info", "di.json"), "-o ja.json would overwrite the input ja=ja.json"),
+        (("-o", "en", "--split", "json=1,rest=1"), "-o en (split 'json': en.json) would overwrite the input en=en.json"),
+    ],
+)  # fmt: skip
+def test_an_output_on_an_input_is_refused(
+    folder: Path, args: tuple[str, ...], message: str
+) -> None:
+    refused(folder, args, 2, f"{message}: write it elsewhere")
+
+
+def test_an_output_through_a_hard_link_to_an_input_is_refused(folder: Path) -> None:
+    os.link(folder / "en.json", folder / "alias.json")
+    refused(
+        folder,
+        ("-o", "alias.json"),
+        2,
+        "-o alias.json would overwrite the input en=en.json: write it elsewhere",
+    )
+
+
+def test_an_output_on_the_recipe_or_the_report_to_verify_is_refused(tmp_path: Path) -> None:
+    path = recipe(tmp_path)
+    before = snapshot(tmp_path)
+    done = run_cli("run", "recipe.toml", "--card", "recipe.toml", "-o", "o.jsonl", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "convert: error: --card recipe.toml would overwrite the recipe recipe.toml: "
+        "write it elsewhere\n"
+    )
+    assert snapshot(tmp_path) == before
+    (tmp_path / "r.json").write_bytes(OLD)
+    before = snapshot(tmp_path)
+    done = run_cli(
+        "run", path, "-o", "o.jsonl", "--verify", "r.json", "--report", "r.json", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert "--report r.json would overwrite --verify r.json" in done.stderr.decode()
+    assert snapshot(tmp_path) == before
+
+
+def test_range_mode_checks_its_paths_too(tmp_path: Path) -> None:
+    shutil.copyfile(DOLLY_EN, tmp_path / "en.jsonl")
+    shutil.copyfile(DOLLY_JA, tmp_path / "ja.jsonl")
+    before = snapshot(tmp_path)
+    done = run_cli(
+        "stream", "en=en.jsonl", "ja=ja.jsonl", "--jobs", "2", "-o", "ja.jsonl", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "convert: error: -o ja.jsonl would overwrite the input ja=ja.jsonl: write it elsewhere\n"
+    )
+    assert snapshot(tmp_path) == before
+
+
+# bug 3: two outputs on stdout
+
+
+@pytest.mark.parametrize("option", ["--rejects", "--report"])
+def test_two_outputs_on_stdout_are_refused(folder: Path, option: str) -> None:
+    before = snapshot(folder)
+    done = run_cli("stream", "en=en.json", "ja=ja.json", option, "-", cwd=folder)
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr.decode() == (
+        f"convert: error: -o - and {option} - would both go to stdout: give one of them a file\n"
+    )
+    assert snapshot(folder) == before
+
+
+def test_the_report_on_stdout_beside_an_output_file_is_fine(folder: Path) -> None:
+    done = run_cli(
+        "stream", "en=en.json", "ja=ja.json", "-o", "o.jsonl", "--report", "-", cwd=folder
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["output"]["records"] == 10
+    assert len((folder / "o.jsonl").read_bytes().splitlines()) == 10
+
+
+# bug 4: a report or card that cannot be written is found before the output is written
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [("adir", "is a directory"), ("gone/r.json", "folder {folder}/gone does not exist")],
+)
+def test_an_unwritable_report_stops_the_run_before_the_output(
+    folder: Path, target: str, reason: str
+) -> None:
+    (folder / "adir").mkdir()
+    message = f"--report {target}: {reason.format(folder=folder)}"
+    refused(folder, ("-o", "out.json", "--report", target), 3, message)
+
+
+def test_an_unwritable_card_stops_the_run_before_the_output(tmp_path: Path) -> None:
+    path = recipe(tmp_path)
+    (tmp_path / "adir").mkdir()
+    before = snapshot(tmp_path)
+    done = run_cli("run", path, "-o", "out.jsonl", "--card", "adir", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (3, b"convert: error: --card adir: is a directory\n")
+    assert snapshot(tmp_path) == before
+
+
+# bug 6: a failed --verify writes nothing
+
+
+def test_a_failed_verify_leaves_the_earlier_files_in_place(tmp_path: Path) -> None:
+    path = recipe(tmp_path)
+    report = tmp_path / "r.json"
+    assert run_cli("run", path, "-o", tmp_path / "a.jsonl", "--report", report).returncode == 0
+    document = json.loads(report.read_text())
+    document["provenance"]["outputs"]["eval"]["sha256"] = "0" * 64
+    report.write_text(json.dumps(document))
+    for name in ("train", "eval"):
+        (tmp_path / f"b.{name}.jsonl").write_bytes(OLD)
+    before = snapshot(tmp_path)
+    done = run_cli("run", path, "-o", "b.jsonl", "--verify", report, "--card", "C.md", cwd=tmp_path)
+    assert done.returncode == 3
+    message = done.stderr.decode()
+    assert message.count("\n") == 1 and "b.eval.jsonl: the rebuilt eval output differs" in message
+    assert snapshot(tmp_path) == before
+
+
+def test_a_passed_verify_records_what_was_put_in_place(tmp_path: Path) -> None:
+    path = recipe(tmp_path)
+    report = tmp_path / "r.json"
+    assert run_cli("run", path, "-o", tmp_path / "a.jsonl", "--report", report).returncode == 0
+    again = tmp_path / "again.json"
+    done = run_cli("run", path, "-o", tmp_path / "b.jsonl", "--verify", report, "--report", again)
+    assert done.returncode == 0, done.stderr
+    outputs = json.loads(again.read_text())["provenance"]["outputs"]
+    assert outputs["train"]["path"] == str(tmp_path / "b.train.jsonl")
+    assert outputs["train"]["bytes"] == (tmp_path / "b.train.jsonl").stat().st_size
+    recorded = json.loads(report.read_text())["provenance"]["outputs"]
+    assert {k: v["sha256"] for k, v in outputs.items()} == {
+        k: v["sha256"] for k, v in recorded.items()
+    }
+
+
+# bug 7: --verify with --dry-run
+
+
+def test_verify_with_a_dry_run_is_a_usage_error(tmp_path: Path) -> None:
+    path = recipe(tmp_path)
+    (tmp_path / "r.json").write_bytes(OLD)
+    before = snapshot(tmp_path)
+    done = run_cli("run", path, "--verify", "r.json", "--dry-run", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "convert: error: --verify checks the files a run writes, --dry-run writes none: drop one\n"
+    )
+    assert snapshot(tmp_path) == before
+
+
+# symbolic links
+
+
+def test_an_output_that_is_a_symlink_is_written_through_to_its_target(folder: Path) -> None:
+    (folder / "data").mkdir()
+    (folder / "data" / "real.jsonl").write_bytes(OLD)
+    (folder / "data" / "real.jsonl").chmod(0o640)
+    (folder / "link.jsonl").symlink_to("data/real.jsonl")
+    code, stderr = stream(folder, "-o", "link.jsonl", "-q")
+    assert code == 0, stderr
+    assert os.readlink(folder / "link.jsonl") == "data/real.jsonl"
+    written = (folder / "data" / "real.jsonl").read_bytes().splitlines()
+    assert len(written) == 10 and json.loads(written[0])["seq"] == "0EN"
+    assert (folder / "data" / "real.jsonl").stat().st_mode & 0o777 == 0o640
+    assert sorted(os.listdir(folder / "data")) == ["real.jsonl"]  # no temporary file left
+
+
+def test_a_dangling_symlink_output_creates_its_target(folder: Path) -> None:
+    (folder / "new.jsonl").symlink_to("made.jsonl")
+    assert stream(folder, "-o", "new.jsonl", "-q")[0] == 0
+    assert (folder / "new.jsonl").is_symlink()
+    assert len((folder / "made.jsonl").read_bytes().splitlines()) == 10
+
+
+def test_a_symlink_output_pointing_at_an_input_is_refused(folder: Path) -> None:
+    (folder / "link.json").symlink_to("ja.json")
+    refused(
+        folder,
+        ("-o", "link.json"),
+        2,
+        "-o link.json would overwrite the input ja=ja.json: write it elsewhere",
+    )
+
+
+# the shared check itself
+
+
+def test_dev_null_takes_any_number_of_outputs(folder: Path) -> None:
+    args = ("-o", os.devnull, "--rejects", os.devnull, "--report", os.devnull, "-q")
+    assert stream(folder, *args) == (0, "")
+
+
+def test_check_paths_names_both_and_lets_distinct_files_through(tmp_path: Path) -> None:
+    a, b = str(tmp_path / "a.json"), str(tmp_path / "sub" / ".." / "a.json")
+    with pytest.raises(UsageError, match=r"^-o .* and --report .* are the same file"):
+        check_paths([Named(f"-o {a}", a), Named(f"--report {b}", b)], [])
+    with pytest.raises(OutputError, match=r"^--card .*: folder .* does not exist$"):
+        check_paths([Named("--card x", str(tmp_path / "no" / "x"))], [])
+    check_paths([Named("-o", a), Named("--report", "-")], [Named("the input en=-", "-")])
