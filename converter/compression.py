@@ -21,11 +21,35 @@ else:
 GZIP_LEVEL = 6  # gzip's own default; 9 is several times slower for ~1% smaller text
 ZSTD_LEVEL = 3  # zstd's own default
 SUFFIXES = (".gz", ".zst")
+#: The first bytes of compressed data: format name and the suffix converter reads it by (None:
+#: not read), to name the compression of data given without its suffix.
+MAGIC = (
+    (b"\x1f\x8b", "gzip", ".gz"),
+    (b"\x28\xb5\x2f\xfd", "zstd", ".zst"),
+    (b"BZh", "bzip2", None),
+    (b"\xfd7zXZ\x00", "xz", None),
+    (b"\x04\x22\x4d\x18", "lz4", None),
+    (b"PK\x03\x04", "zip", None),
+    (b"7z\xbc\xaf\x27\x1c", "7z", None),
+)
+#: Compression suffixes converter neither reads nor writes.
+FOREIGN_SUFFIXES = (".bz2", ".xz", ".lz4", ".lzma", ".zip", ".7z", ".br", ".Z", ".tgz")
 
 
 def compression_of(path: str) -> str | None:
     """The compression suffix of ``path`` (``.gz``, ``.zst``), or None."""
     return next((s for s in SUFFIXES if path.endswith(s)), None)
+
+
+def foreign_compression(path: str) -> str | None:
+    """The suffix of ``path`` naming a compression converter does not support, or None."""
+    return next((s for s in FOREIGN_SUFFIXES if path.endswith(s)), None)
+
+
+def sniff_compression(head: bytes) -> tuple[str, str | None] | None:
+    """The compression ``head`` (a file's first bytes) starts with: its name and the suffix
+    converter reads it by (None: not supported), or None when it looks uncompressed."""
+    return next(((name, suffix) for magic, name, suffix in MAGIC if head.startswith(magic)), None)
 
 
 def strip_compression(path: str) -> str:

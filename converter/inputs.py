@@ -17,7 +17,13 @@ from typing import BinaryIO
 import orjson
 
 from converter.chunks import CHUNK, READ_ERRORS, PositionedReader
-from converter.compression import compression_of, decompressing, strip_compression
+from converter.compression import (
+    SUFFIXES,
+    compression_of,
+    decompressing,
+    sniff_compression,
+    strip_compression,
+)
 from converter.errors import InputError, MalformedInput
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -98,7 +104,7 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
             size = None
         else:
             if os.path.isdir(path):
-                raise InputError(f"{label}: is a directory, not a file")
+                raise InputError(f"{label}: {_directory_problem(path)}")
             raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by Input.close
             closers.append(raw)
             size = os.fstat(raw.fileno()).st_size
@@ -121,7 +127,7 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
         closers.append(stream)
     try:
         head, skip = _read_head(label, stream)
-        shape = _shape(label, head, skip)
+        shape = _shape(label, head, skip, path == "-")
     except READ_ERRORS as exc:
         for f in reversed(closers):
             f.close()
@@ -158,7 +164,9 @@ def _read_head(label: str, stream: BinaryIO) -> tuple[bytes, int]:
     return head, len(head) - len(head[start:].lstrip(JSON_WHITESPACE))
 
 
-def _shape(label: str, head: bytes, skip: int) -> str:
+def _shape(label: str, head: bytes, skip: int, stdin: bool) -> str:
+    """The shape of the input whose first bytes are ``head`` (``skip``: BOM and whitespace);
+    MalformedInput saying why when it is none."""
     first = head[skip : skip + 1]
     if not first:
         return _fail(
@@ -166,6 +174,9 @@ def _shape(label: str, head: bytes, skip: int) -> str:
             "empty file" if not head.strip(UTF8_BOM) else "file holds only whitespace",
             "empty",
         )
+    compressed = sniff_compression(head[skip:])
+    if compressed is not None:
+        return _fail(label, _compression_hint(*compressed, stdin), "malformed")
     if b"\x00" in head[skip : skip + 4]:
         raise MalformedInput(
             f"{label}: file looks {_nul_encoding(head[skip : skip + 4])} encoded (NUL bytes "
@@ -194,6 +205,24 @@ def _shape(label: str, head: bytes, skip: int) -> str:
         "(expected a JSON array or JSON Lines)",
         "not-container",
     )
+
+
+def _directory_problem(path: str) -> str:
+    """Why a directory cannot be a source here: a ``convert shard`` folder needs range mode."""
+    from converter.scale.shard import SHARDS_INDEX  # (converter.scale.shard imports this module)
+
+    if os.path.isfile(os.path.join(path, SHARDS_INDEX)):
+        return "is a shard folder, read in range mode only: add --jobs N"
+    return "is a directory, not a file"
+
+
+def _compression_hint(name: str, suffix: str | None, stdin: bool) -> str:
+    """What to do with data that starts like ``name``-compressed data."""
+    if suffix is None:
+        return f"looks {name}-compressed; converter reads {' and '.join(SUFFIXES)} only"
+    if stdin:
+        return f"looks {name}-compressed: stdin is read as is; decompress it first"
+    return f"looks {name}-compressed: name it {suffix} (compression is told by the suffix)"
 
 
 def _nul_encoding(first4: bytes) -> str:

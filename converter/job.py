@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from converter.compression import strip_compression
+from converter.compression import SUFFIXES, foreign_compression, strip_compression
 from converter.dataset_info import check_dataset_info
 from converter.errors import UsageError
 from converter.model import Language, WriterOptions, WriterSpec
@@ -82,14 +82,27 @@ def resolve_languages(job: StreamJob, registry: Registry) -> list[Language]:
 
 
 def check_range(job: StreamJob) -> None:
-    """UsageError for a negative ``limit``, ``start`` or ``stop``."""
+    """UsageError for a negative ``limit``, ``start`` or ``stop``, or for ``key`` with
+    ``realign`` (realigning repairs pairing by position, which ``key`` replaces)."""
     for name, value in (("--limit", job.limit), ("--start", job.start), ("--stop", job.stop)):
         if value is not None and value < 0:
             raise UsageError(f"{name} must be >= 0, not {value}")
+    if job.key is not None and job.realign:
+        raise UsageError(
+            "--key and --realign exclude each other: --realign repairs shifts in pairing by "
+            "position, --key pairs by a field"
+        )
 
 
 def resolve_writer(job: StreamJob, registry: Registry) -> WriterSpec:
-    """The writer named by ``--format``, or chosen by the output suffix (JSONL on stdout)."""
+    """The writer named by ``--format``, or chosen by the output suffix (JSONL on stdout);
+    UsageError for an unknown one or an output suffix of a compression not supported."""
+    foreign = foreign_compression(job.output)
+    if foreign is not None:
+        raise UsageError(
+            f"{job.output}: {foreign} compression is not supported; "
+            f"name the output {' or '.join(SUFFIXES)} (or no compression suffix)"
+        )
     name = job.format
     if name is None:
         name = "jsonl"

@@ -14,6 +14,11 @@ from converter import __version__
 EXAMPLES = 5
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun`` for a summary: ``1 group``, ``2,048 groups``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def reason_kind(reason: str) -> str:
     """The countable part of a reason: the text before its first colon."""
     return reason.split(":", 1)[0]
@@ -167,11 +172,12 @@ class RunReport:
         total = sum(s.bytes for s in self.sources)
         secs = max(self.seconds, 1e-9)
         lines = [
-            f"convert: {self.groups_read:,} groups read, {self.records_written:,} records written "
-            f"to {f'{len(self.splits)} split files' if self.splits else self.output}, "
-            f"{self.groups_rejected:,} groups rejected"
+            f"convert: {counted(self.groups_read, 'group')} read, "
+            f"{counted(self.records_written, 'record')} written "
+            f"to {counted(len(self.splits), 'split file') if self.splits else self.output}, "
+            f"{counted(self.groups_rejected, 'group')} rejected"
             + (
-                f" ({self.rejects_written:,} records in {self.rejects})"
+                f" ({counted(self.rejects_written, 'record')} in {self.rejects})"
                 if self.rejects_written
                 else ""
             )
@@ -180,22 +186,25 @@ class RunReport:
         ]
         if self.groups_skipped:
             why = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in self.skipped_by().items())
-            lines.append(f"convert: {self.groups_skipped:,} groups skipped ({why})")
+            lines.append(f"convert: {counted(self.groups_skipped, 'group')} skipped ({why})")
         for stage in self.stages:
             groups = ", ".join(f"{n:,} {what}" for what, n in stage["groups"].items())
             lines.append(f"convert: stage {stage['name']}: groups {groups}")
         for name, split in self.splits.items():
             lines.append(
-                f"convert: split {name}: {split['groups']:,} groups, "
-                f"{split['records']:,} records in {split['path']}"
+                f"convert: split {name}: {counted(split['groups'], 'group')}, "
+                f"{counted(split['records'], 'record')} in {split['path']}"
             )
         if self.filters:
             counts = ", ".join(f"{text} ({n:,})" for text, n in self.filters.items())
-            lines.append(f"convert: {self.groups_filtered:,} groups filtered out: {counts}")
+            lines.append(
+                f"convert: {counted(self.groups_filtered, 'group')} filtered out: {counts}"
+            )
         for s in self.sources:
             if s.unpaired:
                 lines.append(
-                    f"convert: {s.lang}: {s.unpaired:,} records left unpaired (--unequal shortest)"
+                    f"convert: {s.lang}: {counted(s.unpaired, 'record')} left unpaired "
+                    "(--unequal shortest)"
                 )
             if s.dropped_keys:
                 keys = ", ".join(f"{k} ({n:,})" for k, n in s.dropped_keys.most_common(5))

@@ -26,6 +26,7 @@ from converter.errors import (
 )
 from converter.inputs import open_input
 from converter.readers import Batch, Item, read_batches
+from converter.report import counted
 from converter.seqchecks import NONE, Issue, SeqChecks, checks_for
 from converter.validation import RecordValidator, Violation, validator_for
 
@@ -76,6 +77,9 @@ class FileResult:
     shape: str = ""
     records: int = 0
     invalid: int = 0
+    #: Findings about an index group of converter output (a language missing, languages out
+    #: of order), not about one record: they make the file invalid, not its records.
+    group_findings: int = 0
     problem: str | None = None
     kinds: Counter[str] = field(default_factory=Counter)
 
@@ -98,6 +102,7 @@ class FileResult:
             "records": self.records,
             "valid": self.valid,
             "invalid": self.invalid,
+            "group_findings": self.group_findings,
             "by_kind": dict(self.kinds.most_common()),
         }
 
@@ -128,12 +133,13 @@ class ValidationResult:
         return EXIT_REJECTED if any(f.kinds for f in self.files) else EXIT_OK
 
     def totals(self) -> dict[str, int]:
-        """Files, records, valid, invalid, findings and listed findings."""
+        """Files, records, valid, invalid, group findings, findings and listed findings."""
         return {
             "files": len(self.files),
             "records": sum(f.records for f in self.files),
             "valid": sum(f.valid for f in self.files),
             "invalid": sum(f.invalid for f in self.files),
+            "group_findings": sum(f.group_findings for f in self.files),
             "findings": sum(self.kinds.values()),
             "listed": len(self.findings),
         }
@@ -153,15 +159,20 @@ class ValidationResult:
         }
 
     def summary(self) -> str:
-        """A few lines for people: counts, findings by kind, what was not listed."""
+        """A few lines for people: counts, findings by kind, what was not listed.
+
+        The first line accounts for the exit status: besides the invalid records it counts the
+        group findings and the files that failed as a whole (empty, malformed, ...)."""
         t = self.totals()
         rate = t["records"] / self.seconds if self.seconds > 0 else 0.0
-        files = "file" if t["files"] == 1 else "files"
-        records = "record" if t["records"] == 1 else "records"
+        verdicts = [f"{t['valid']:,} valid", f"{t['invalid']:,} invalid"]
+        if t["group_findings"]:
+            verdicts.append(counted(t["group_findings"], "group finding"))
+        problems = Counter(f.problem for f in self.files if f.problem)
+        verdicts += [f"{counted(n, 'file')} {problem}" for problem, n in problems.items()]
         lines = [
-            f"checked {t['files']} {files}, {t['records']:,} {records} against {self.schema} "
-            f"in {self.seconds:.2f} s ({rate:,.0f} records/s): "
-            f"{t['valid']:,} valid, {t['invalid']:,} invalid"
+            f"checked {counted(t['files'], 'file')}, {counted(t['records'], 'record')} against "
+            f"{self.schema} in {self.seconds:.2f} s ({rate:,.0f} records/s): " + ", ".join(verdicts)
         ]
         if t["findings"]:
             kinds = ", ".join(f"{k} {n:,}" for k, n in self.kinds.most_common())
@@ -248,7 +259,7 @@ def _validate_file(
         file.shape = source.shape
         _validate_records(read_batches(source), validator, checks, sink)
         if checks is not None:
-            _report(checks.finish(), sink)
+            _report_groups(checks.finish(), sink)
         if file.records == 0 and file.shape == "array":
             file.problem = "empty"
             sink.add(Finding(file.path, "empty", "the array holds no records"), listed=True)
@@ -321,13 +332,19 @@ def _record_findings(
     sink: _Sink,
 ) -> None:
     """List the findings of the index group this record closed, then the record's own."""
-    _report([i for i in issues if i[0] != index], sink)
+    _report_groups([i for i in issues if i[0] != index], sink)
     own = [i for i in issues if i[0] == index]
     for v in violations or ():
         sink.add(Finding(sink.file.path, f"schema/{v.keyword}", v.message, index, line, v.pointer))
     if violations or own:
         sink.file.invalid += 1
     _report(own, sink)
+
+
+def _report_groups(issues: Sequence[Issue], sink: _Sink) -> None:
+    """Report findings about index groups (closed before the current record), counting them."""
+    sink.file.group_findings += len(issues)
+    _report(issues, sink)
 
 
 def _report(issues: Iterable[Issue], sink: _Sink) -> None:

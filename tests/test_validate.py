@@ -342,6 +342,7 @@ def test_json_report_is_one_object_for_ci(tmp_path: Path, pair_output: Path) -> 
         "records": 700,
         "valid": 699,
         "invalid": 1,
+        "group_findings": 0,
         "findings": 2,
         "listed": 2,
     }

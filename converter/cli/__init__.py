@@ -25,14 +25,15 @@ from converter.errors import (
 app = typer.Typer(
     name="convert",
     help="Pair parallel instruction datasets into one tagged, validated training file.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("stream", no_args_is_help=True)(stream.stream)
-app.command("validate", no_args_is_help=True)(validate.validate)
-app.command("run", no_args_is_help=True)(run.run)
-app.command("shard", no_args_is_help=True)(shard.shard_command)
+# No ``no_args_is_help``: what is missing is then click's own message naming it ("Missing
+# argument 'LANG=PATH...'", "Missing command"), not a help page and an empty error.
+app.command("stream")(stream.stream)
+app.command("validate")(validate.validate)
+app.command("run")(run.run)
+app.command("shard")(shard.shard_command)
 app.add_typer(plugins.app, name="plugins")
 
 
@@ -51,6 +52,13 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
+def _usage_message(exc: typer.TyperException) -> str:
+    """A command-line error as one line, pointing at the help of the command it concerns."""
+    ctx = getattr(exc, "ctx", None)  # click's usage errors carry the command's context
+    command = ctx.command_path if ctx is not None else "convert"
+    return f"{exc.format_message().removesuffix('.')} (see '{command} --help')"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure becomes one line on stderr and a defined exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -65,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         _say("interrupted")
         status = EXIT_INTERRUPTED
     except typer.TyperException as exc:
-        _say(f"error: {exc.format_message()} (see 'convert --help')")
+        _say(f"error: {_usage_message(exc)}")
         status = EXIT_USAGE
     except ConverterError as exc:
         if debug:

@@ -36,16 +36,29 @@ def check_policies(config: str | None, given: list[str] | None) -> dict[str, str
     """Check policies from a TOML file's ``[checks]`` table, then ``--check`` (which wins)."""
     policies: dict[str, str] = {}
     if config is not None:
-        try:
-            with open(config, "rb") as f:
-                table = tomllib.load(f).get("checks", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UsageError(f"{config}: cannot read the check configuration: {exc}") from None
-        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-            raise UsageError(f'{config}: [checks] holds NAME = "off" | "warn" | "reject" lines')
-        policies.update(table)
+        policies.update(_checks_table(config))
     policies.update(pairs(given, "--check"))
     return policies
+
+
+def _checks_table(config: str) -> dict[str, str]:
+    """The ``[checks]`` table of the TOML file ``config``; UsageError naming the file if it
+    cannot be read, is not UTF-8 TOML, or has no such table of strings."""
+    try:
+        with open(config, "rb") as f:
+            document = tomllib.load(f)
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{config}: the check configuration is not UTF-8 (byte {exc.start})"
+        ) from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{config}: cannot read the check configuration: {exc}") from None
+    table = document.get("checks")
+    if table is None:
+        raise UsageError(f'{config}: no [checks] table (NAME = "off" | "warn" | "reject" lines)')
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise UsageError(f'{config}: [checks] holds NAME = "off" | "warn" | "reject" lines')
+    return table
 
 
 Start = Annotated[
@@ -57,7 +70,7 @@ Start = Annotated[
 Stop = Annotated[
     int | None,
     typer.Option(
-        "--stop", min=0, metavar="N", help="Stop before group index N (like [start:stop])."
+        "--stop", min=0, metavar="N", help="Stop before group index N (like \\[start:stop])."
     ),
 ]
 Sample = Annotated[

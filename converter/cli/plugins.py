@@ -114,7 +114,7 @@ def plugins(
         sys.stdout.write(render(entries))
 
 
-@app.command("new", no_args_is_help=True)
+@app.command("new")
 def new(
     lang: Annotated[str, typer.Argument(metavar="LANG", help="The language code, e.g. ko.")],
     name: Annotated[

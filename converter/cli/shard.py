@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from converter.cli.options import Debug, Quiet
+from converter.report import counted
 from converter.scale.shard import DEFAULT_RECORDS, SHARDS_INDEX, shard
 
 
@@ -36,7 +37,7 @@ def shard_command(
     result = shard(source, output, records, name)
     if not quiet:
         sys.stderr.write(
-            f"convert: {result.records:,} records of {source} in {len(result.shards):,} shards "
-            f"in {output} (index {SHARDS_INDEX})\n"
+            f"convert: {counted(result.records, 'record')} of {source} in "
+            f"{counted(len(result.shards), 'shard')} in {output} (index {SHARDS_INDEX})\n"
         )
     return 0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from converter.cli.options import (
     check_policies,
     pairs,
 )
+from converter.cli.progress import LINE_EVERY, progress_reporter
 from converter.errors import UsageError
 from converter.output import STDOUT
 from converter.pipeline import StreamJob, run_stream
@@ -113,7 +113,7 @@ def stream(
         typer.Option(
             "--checks-config",
             metavar="FILE",
-            help='TOML with a [checks] table of NAME = "POLICY" (--check wins).',
+            help='TOML with a \\[checks] table of NAME = "POLICY" (--check wins).',
         ),
     ] = None,
     strict: Annotated[
@@ -186,7 +186,8 @@ def stream(
         bool | None,
         typer.Option(
             "--progress/--no-progress",
-            help="Progress bar on stderr (default: when it is a terminal).",
+            help="Progress on stderr: a bar on a terminal (the default there), else a line "
+            f"every {LINE_EVERY:.0f} s.",
         ),
     ] = None,
     jobs: Annotated[
@@ -266,7 +267,10 @@ def stream(
     if jobs is not None or engine is Engine.ray or parts is not None:
         from converter.scale.run import Parallel, run_parallel
 
-        options = Parallel(engine.value, jobs or 1, address, range_records, parts, merge, resume)
+        if parts is not None and os.path.exists(parts) and not os.path.isdir(parts):
+            raise UsageError(f"--parts {parts}: is a file; --parts takes a folder (made if new)")
+        jobs = 1 if jobs is None else jobs
+        options = Parallel(engine.value, jobs, address, range_records, parts, merge, resume)
         result, status = run_parallel(job, options)
     else:
         if address or range_records or resume or not merge:
@@ -275,7 +279,7 @@ def stream(
                 "add --jobs N (or --parts DIR, --engine ray)"
             )
         show = sys.stderr.isatty() if progress is None else progress
-        with _progress_bar(job, show and not quiet) as update:
+        with progress_reporter(job, show and not quiet) as update:
             result, status = run_stream(job, progress=update)
     if not quiet:
         sys.stderr.write(result.summary() + "\n")
@@ -298,33 +302,3 @@ def _items_paths(values: list[str] | None, langs: list[str]) -> dict[str, str]:
             raise UsageError(f"--items-path names {lang!r}, which is not a source")
         paths.update({lang: prefix} if sep else dict.fromkeys(langs, prefix))
     return paths
-
-
-@contextmanager
-def _progress_bar(job: StreamJob, show: bool) -> Iterator[Callable[[int], None] | None]:
-    if not show:
-        yield None
-        return
-    import os
-
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TaskProgressColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    sizes = [os.path.getsize(p) for _, p in job.sources if p != STDOUT and os.path.isfile(p)]
-    total = sum(sizes) if len(sizes) == len(job.sources) else None
-    columns = (
-        BarColumn(),
-        TaskProgressColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=True, redirect_stdout=False) as bar:
-        task = bar.add_task("stream", total=total)
-        yield lambda done: bar.update(task, completed=done)

@@ -1,0 +1,200 @@
+"""Command-line messages: every input problem is one clear line with a defined exit status,
+help texts show what they say, summaries count in good English."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from backports import zstd
+from helpers import ALPACA_EN, DOLLY_DIR, SAMPLE_EN, SAMPLE_JA, run_cli
+from rich.text import Text
+
+from converter.cli import app
+
+DOLLY_JA = DOLLY_DIR / "ja-full" / "databricks-dolly-15k-ja.jsonl"
+
+
+def fails(done, status: int, *fragments: str) -> str:
+    """Assert ``done`` exited with ``status`` and one stderr line holding every fragment."""
+    err = done.stderr.decode()
+    assert done.returncode == status, err
+    assert err.count("\n") == 1 and err.startswith("convert: error: "), err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("command", "missing"),
+    [
+        (["stream"], "Missing argument 'LANG=PATH...'"),
+        (["validate"], "Missing argument 'FILE...'"),
+        (["shard"], "Missing argument 'SOURCE'"),
+        (["run"], "Missing argument 'RECIPE.toml'"),
+        (["plugins", "new"], "Missing argument 'LANG'"),
+    ],
+)
+def test_a_missing_argument_is_named(command: list[str], missing: str) -> None:
+    done = run_cli(*command)
+    fails(done, 2, missing, f"(see 'convert {' '.join(command)} --help')")
+    assert done.stdout == b""
+
+
+def test_no_command_is_named_missing() -> None:
+    done = run_cli()
+    fails(done, 2, "Missing command (see 'convert --help')")
+
+
+def test_a_checks_config_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "cc.toml"
+    config.write_bytes(b"\xff\xfe")
+    done = run_cli("stream", f"en={SAMPLE_EN}", "--checks-config", config, "-o", "/dev/null")
+    fails(done, 2, f"{config}: the check configuration is not UTF-8 (byte 0)")
+
+
+def test_a_checks_config_without_a_checks_table_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "cc.toml"
+    config.write_text('[check]\nempty = "reject"\n')
+    done = run_cli("stream", f"en={SAMPLE_EN}", "--checks-config", config, "-o", "/dev/null")
+    fails(done, 2, f"{config}: no [checks] table")
+
+
+def _help_texts(command: typer.core.TyperGroup | typer.core.TyperCommand) -> list[str]:
+    """Every help text of ``command`` and its subcommands: the command's and its options'."""
+    texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+    for sub in getattr(command, "commands", {}).values():
+        texts += _help_texts(sub)
+    return texts
+
+
+def test_every_help_text_shows_as_written() -> None:
+    """The help is rendered as rich markup: an unescaped ``[checks]`` would vanish."""
+    texts = _help_texts(typer.main.get_command(app))  # type: ignore[arg-type]
+    assert any("[start:stop]" in t for t in texts) and any("[checks]" in t for t in texts)
+    for text in texts:
+        assert Text.from_markup(text).plain == text.replace("\\[", "["), text
+
+
+def test_forced_progress_writes_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    done = run_cli(
+        "stream", f"ja={DOLLY_JA}", "--limit", "600", "--check", "all=off", "--progress",
+        "-o", tmp_path / "o.jsonl",
+    )  # fmt: skip
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    size = DOLLY_JA.stat().st_size / 1e6
+    assert f"of {size:,.1f} MB read (" in err and err.startswith("convert: progress: "), err
+
+
+def test_jobs_zero_is_refused_like_a_negative_count(tmp_path: Path) -> None:
+    done = run_cli("stream", f"en={SAMPLE_EN}", "--jobs", "0", "-o", tmp_path / "o.jsonl")
+    fails(done, 2, "--jobs must be at least 1, not 0")
+
+
+def test_a_shard_folder_without_jobs_says_to_add_it(tmp_path: Path) -> None:
+    shards = tmp_path / "en-shards"
+    assert run_cli("shard", SAMPLE_EN, "-o", shards, "-q").returncode == 0
+    done = run_cli("stream", f"en={shards}", "-o", tmp_path / "o.jsonl")
+    fails(done, 3, f"en={shards}: is a shard folder, read in range mode only: add --jobs N")
+
+
+def test_parts_naming_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_cli("stream", f"en={SAMPLE_EN}", "--parts", SAMPLE_JA, "-o", tmp_path / "o.jsonl")
+    fails(done, 2, f"--parts {SAMPLE_JA}: is a file; --parts takes a folder")
+
+
+def test_key_with_realign_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_cli(
+        "stream", f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}", "--key", "id", "--realign",
+        "-o", tmp_path / "o.jsonl",
+    )  # fmt: skip
+    fails(done, 2, "--key and --realign exclude each other")
+
+
+@pytest.mark.parametrize("name", ["out.json.bz2", "out.xz", "out.jsonl.lz4"])
+def test_an_unsupported_compression_suffix_is_refused(tmp_path: Path, name: str) -> None:
+    output = tmp_path / name
+    done = run_cli("stream", f"en={SAMPLE_EN}", "-o", output)
+    fails(
+        done, 2, f"{output}: .{name.rsplit('.', 1)[1]} compression is not supported", ".gz or .zst"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compressed_data_without_its_suffix_is_named(tmp_path: Path) -> None:
+    data = SAMPLE_EN.read_bytes()
+    misnamed = tmp_path / "en.json"
+    misnamed.write_bytes(gzip.compress(data))
+    done = run_cli("stream", f"en={misnamed}", "-o", tmp_path / "o.jsonl")
+    fails(done, 3, f"en={misnamed}: looks gzip-compressed: name it .gz")
+    done = run_cli("stream", "en=-", "-o", tmp_path / "o.jsonl", stdin=zstd.compress(data))
+    fails(done, 3, "en=-: looks zstd-compressed: stdin is read as is; decompress it first")
+    done = run_cli("validate", misnamed)
+    assert done.returncode == 1
+    assert f"{misnamed}: malformed: looks gzip-compressed" in done.stdout.decode()
+
+
+def test_a_lone_low_surrogate_is_called_low(tmp_path: Path) -> None:
+    source = tmp_path / "en.jsonl"
+    source.write_text('{"instruction": "a\\udc00b", "input": "", "output": "b"}\n')
+    output = tmp_path / "o.jsonl"
+    done = run_cli("stream", f"en={source}", "-o", output)
+    assert done.returncode == 1, done.stderr
+    (reject,) = map(json.loads, Path(f"{output}.rejects.jsonl").read_text().splitlines())
+    assert reject["reasons"] == [
+        "lone surrogate: line 1, column 19: \\udc00 is a low surrogate without its pair, "
+        "not a character; it cannot be written as UTF-8"
+    ]
+
+
+def test_group_findings_explain_the_exit_status_of_validate(tmp_path: Path) -> None:
+    output = tmp_path / "en.jsonl"
+    done = run_cli("stream", f"en={ALPACA_EN}", "-o", output, "-q")
+    assert done.returncode == 0, done.stderr
+    done = run_cli("validate", output, "--languages", "en,ja", "--max-errors", "0")
+    assert done.returncode == 1
+    assert "175 valid, 0 invalid, 175 group findings\n" in done.stderr.decode()
+    done = run_cli("validate", output, "--languages", "en,ja", "--format", "json")
+    assert json.loads(done.stdout)["totals"]["group_findings"] == 175
+
+
+def test_an_empty_array_is_written_by_stream_and_flagged_by_validate(tmp_path: Path) -> None:
+    """As the README says: no records is no error for stream (exit 0), a finding for validate."""
+    source = tmp_path / "en.json"
+    source.write_text("[]")
+    output = tmp_path / "o.json"
+    done = run_cli("stream", f"en={source}", "-o", output)
+    assert done.returncode == 0 and output.read_text() == "[]"
+    done = run_cli("validate", output)
+    assert done.returncode == 1
+    assert done.stdout.decode() == f"{output}: empty: the array holds no records\n"
+    assert ": 0 valid, 0 invalid, 1 file empty\n" in done.stderr.decode()
+
+
+def test_summaries_use_the_singular_for_one(tmp_path: Path) -> None:
+    done = run_cli(
+        "stream", f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}", "--limit", "1", "-o", tmp_path / "o.json"
+    )
+    assert done.returncode == 0
+    assert done.stderr.decode().startswith(
+        f"convert: 1 group read, 2 records written to {tmp_path / 'o.json'}, 0 groups rejected;"
+    )
+    done = run_cli("shard", SAMPLE_EN, "-o", tmp_path / "sh")
+    assert done.stderr.decode().startswith(f"convert: 5 records of {SAMPLE_EN} in 1 shard in ")
+
+
+def test_a_plugin_file_in_the_current_folder_loads_as_the_guide_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/writing-plugins.md: ``CONVERTER_PLUGINS=./converter_fr.py`` from its folder."""
+    guide = (Path(__file__).parent.parent / "docs" / "writing-plugins.md").read_text()
+    code = guide.split("<!-- minimal plugin: converter_fr.py -->\n```python\n", 1)[1]
+    (tmp_path / "converter_fr.py").write_text(code.split("```", 1)[0])
+    monkeypatch.setenv("CONVERTER_PLUGINS", "./converter_fr.py")
+    done = run_cli("plugins", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [p["languages"] for p in json.loads(done.stdout)] == [["fr"]]
