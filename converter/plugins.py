@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +21,7 @@ from converter.discovery import (
     register_plugin,
 )
 from converter.errors import PluginError, UsageError
+from converter.hookcalls import call_hook, guard, trace
 from converter.model import Check, InputFormat, Language, Record, Tagger, WriterSpec
 
 #: Built-in behaviour, registered exactly like third-party plugins.
@@ -36,9 +36,6 @@ DEFAULT_PLUGINS = (
     "converter.builtin.interleaver",
     "converter.builtin.checks",
 )
-
-#: Any non-empty value prints every hook call and registration to stderr.
-TRACE_ENV = "CONVERTER_TRACE_PLUGINS"
 
 #: A language code as typed on the command line (``zh``, ``pt-br``).
 CODE_RE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
@@ -149,7 +146,7 @@ def _collect(
                 )
             into[name] = item
             reg.owners[kind, name] = _plugin
-            _trace(f"plugin {_plugin!r} registers {kind} {name!r}")
+            trace(f"plugin {_plugin!r} registers {kind} {name!r}")
 
         call_hook(impl, register=register)
 
@@ -158,31 +155,6 @@ def _blame(first: str, second: str) -> tuple[str, str]:
     """Order two plugins that registered the same name so that a built-in is never blamed
     (third-party plugins are called first, so they register first)."""
     return (second, first) if second in DEFAULT_PLUGINS else (first, second)
-
-
-def _trace(message: str) -> None:
-    if os.environ.get(TRACE_ENV):
-        sys.stderr.write(f"convert: trace: {message}\n")
-
-
-def call_hook(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
-    """Call one plugin's implementation with the arguments it asks for; errors name the plugin.
-
-    The core calls implementations one by one (not through ``pm.hook``) to know which plugin
-    failed, so ``CONVERTER_TRACE_PLUGINS`` tracing is done here.
-    """
-    hook = impl.opts.get("specname") or impl.function.__name__
-    _trace(f"{hook}: calling plugin {impl.plugin_name!r} with {', '.join(impl.argnames)}")
-    try:
-        result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-    except PluginError:
-        raise
-    except Exception as exc:
-        raise PluginError(
-            f"plugin {impl.plugin_name!r} failed in {hook}: {type(exc).__name__}: {exc}"
-        ) from exc
-    _trace(f"{hook}: plugin {impl.plugin_name!r} returned {result!r}")
-    return result
 
 
 def run_factories(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[Any]:
@@ -199,53 +171,7 @@ def run_factories(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> li
         if result is None:
             continue
         builtin = impl.plugin_name in DEFAULT_PLUGINS
-        results.append(result if builtin else _guard(result, impl.plugin_name, hook_name))
+        results.append(result if builtin else guard(result, impl.plugin_name, hook_name))
         if first:
             break
     return results
-
-
-def _guard(function: Callable[[Any], Any], plugin: str, hook: str) -> Callable[[Any], Any]:
-    """Wrap a plugin's per-run callable: any error becomes a PluginError naming the plugin."""
-
-    def guarded(arg: Any) -> Any:
-        try:
-            result = function(arg)
-        except PluginError:
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"plugin {plugin!r} failed in the callable from {hook} on {_where(arg)}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        if hook == "make_interleaver" and not _reorders(arg, result):
-            raise PluginError(
-                f"plugin {plugin!r}: the interleaver from {hook} must return the records of "
-                f"{_where(arg)} reordered, each once; it returned {_langs(result)} for "
-                f"{_langs(arg)}"
-            )
-        return result
-
-    return guarded
-
-
-def _reorders(group: list[Record], ordered: Any) -> bool:
-    """Whether ``ordered`` holds each record of ``group`` exactly once (nothing dropped, added
-    or doubled: the counts of the run must reconcile)."""
-    if not isinstance(ordered, list | tuple) or len(ordered) != len(group):
-        return False
-    return {id(record) for record in ordered} == {id(record) for record in group}
-
-
-def _langs(records: Any) -> str:
-    if not isinstance(records, list):
-        return type(records).__name__
-    return "[" + ", ".join(getattr(r, "lang", type(r).__name__) for r in records) + "]"
-
-
-def _where(arg: Any) -> str:
-    if isinstance(arg, Record):
-        return f"{arg.lang} record {arg.index}"
-    if isinstance(arg, list) and arg and isinstance(arg[0], Record):
-        return f"group {arg[0].index}"
-    return type(arg).__name__
