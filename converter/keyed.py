@@ -20,11 +20,15 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from converter.alignment import Gap
+from converter.errors import UsageError
 from converter.model import Record
 from converter.seen import SeenSet, key_of
 
 #: Records waiting for their partner that are kept in memory; the rest go to SQLite.
 MEMORY_RECORDS = 50_000
+#: Records of the first source read without finding the key field before the run stops: a
+#: misspelt ``--key`` would otherwise send every record to the rejects file.
+KEY_PROBE = 100
 
 
 def record_key(member: Any, field: str) -> str | None:
@@ -33,6 +37,43 @@ def record_key(member: Any, field: str) -> str | None:
         return None
     value = member.original.get(field)
     return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+class KeyProbe:
+    """Watches the first source's first records: UsageError when :data:`KEY_PROBE` of them (or
+    all there are) come and none has the key field (records that did not parse do not count)."""
+
+    def __init__(self, field: str, lang: str) -> None:
+        self.field, self.lang = field, lang
+        self.keyless = 0
+        self.fields: list[str] | None = None  # those of the first record, for the message
+        self.found = False
+
+    def note(self, member: Any, key: str | None) -> None:
+        """Take the next record of the first source and its key (None: it has none)."""
+        if self.found or type(member) is not Record:
+            return
+        if key is not None:
+            self.found = True
+            return
+        if self.fields is None and isinstance(member.original, dict):
+            self.fields = list(member.original)
+        self.keyless += 1
+        if self.keyless >= KEY_PROBE:
+            self.fail()
+
+    def end(self) -> None:
+        """The first source ended: fail if none of its records had the key."""
+        if not self.found and self.keyless:
+            self.fail()
+
+    def fail(self) -> None:
+        """Stop the run, naming the fields the records do have."""
+        fields = ", ".join((self.fields or [])[:10]) or "none"
+        raise UsageError(
+            f"--key {self.field}: none of the first {self.keyless:,} {self.lang} records has "
+            f"that field (the first has: {fields}); is the name right?"
+        )
 
 
 class _Waiting:
@@ -110,8 +151,11 @@ class KeyedPairing:
 
     def groups(self) -> Iterator[tuple[Any, ...]]:
         """Every group: matched ones in the first source's order, then what found no partner."""
+        probe = KeyProbe(self.field, self.langs[0]) if self.index is None else None
         for member in self.streams[0]:
             key = self._admit(0, member)
+            if probe is not None:
+                probe.note(member, key if isinstance(key, str) else record_key(member, self.field))
             if not isinstance(key, str):
                 yield self._alone(0, member, key)
                 continue
@@ -119,6 +163,8 @@ class KeyedPairing:
             for k in range(1, len(self.streams)):
                 group.append(self._find(k, key))
             yield tuple(group)
+        if probe is not None:
+            probe.end()
         for k in range(1, len(self.streams)):
             for member, reason in self._rest(k):
                 yield self._alone(k, member, reason)

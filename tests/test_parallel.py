@@ -306,6 +306,24 @@ def test_key_seed_tasks(tmp_path: Path, lang: str, name: str, plugin: tuple[str,
     assert single["groups"]["rejected"] >= 2
 
 
+@pytest.mark.parametrize("parallel", [(), ("--jobs", "2", "--range-records", "30")])
+def test_a_misspelt_key_stops_the_run(tmp_path: Path, parallel: tuple[str, ...]) -> None:
+    """No record of the first 100 has the --key field: exit 2 naming the fields there are, not
+    every record in the rejects file."""
+    out = tmp_path / "out.jsonl"
+    sources = [
+        f"en={SEED_DIR / 'seed_tasks.en.jsonl'}",
+        f"ja={SEED_DIR / 'seed_tasks_japanese.ja.jsonl'}",
+    ]
+    done = run_cli("stream", *sources, "--key", "idd", "-o", out, *parallel)
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr.decode().strip() == (
+        "convert: error: --key idd: none of the first 100 en records has that field "
+        "(the first has: id, name, instruction, instances, is_classification); is the name right?"
+    )
+    assert not out.exists() and not Path(f"{out}.rejects.jsonl").exists()
+
+
 def test_key_seed_tasks_ray(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     lang, name, plugin = KEYED[0]

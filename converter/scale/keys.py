@@ -21,7 +21,7 @@ from typing import Any
 from converter.chunks import PositionedReader
 from converter.errors import InputError
 from converter.job import StreamJob
-from converter.keyed import record_key
+from converter.keyed import KeyProbe, record_key
 from converter.model import InputFormat, Record, Rejected
 from converter.plugins import Registry
 from converter.readers import read_jsonl
@@ -114,9 +114,12 @@ def _index_source(
     assert job.key is not None
     seen = SeenSet()
     rows: dict[str, list[tuple[Any, ...]]] = {"first": [], "partner": [], "rest": []}
+    probe = None if k else KeyProbe(job.key, job.sources[0][0])
     try:
         for member, where in _located(job, k, files, registry):
             key = record_key(member, job.key)
+            if probe is not None:
+                probe.note(member, key)
             hashed = None if key is None else key_of(key)
             if hashed is None or seen.first_seen(hashed, member.index) is not None:
                 if k:
@@ -127,6 +130,8 @@ def _index_source(
                 rows["first"].append((key, hashed, member.index))
             if sum(map(len, rows.values())) >= _ROWS:
                 _insert(db, rows)
+        if probe is not None:
+            probe.end()
         _insert(db, rows)
     finally:
         seen.close()
