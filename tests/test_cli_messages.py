@@ -79,10 +79,14 @@ def test_every_help_text_shows_as_written() -> None:
         assert Text.from_markup(text).plain == text.replace("\\[", "["), text
 
 
-def test_forced_progress_writes_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [(), ("--jobs", "2", "--range-records", "5000")])
+def test_forced_progress_writes_plain_lines_when_stderr_is_not_a_terminal(
+    tmp_path: Path, parallel: tuple[str, ...]
+) -> None:
+    """A line at the first update (in range mode: as the first part is merged)."""
     done = run_cli(
         "stream", f"ja={DOLLY_JA}", "--limit", "600", "--check", "all=off", "--progress",
-        "-o", tmp_path / "o.jsonl",
+        "-o", tmp_path / "o.jsonl", *parallel,
     )  # fmt: skip
     err = done.stderr.decode()
     assert done.returncode == 0, err

@@ -264,6 +264,7 @@ def stream(
         split=parse_split(split) if split is not None else (),
         seed=seed,
     )
+    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     if jobs is not None or engine is Engine.ray or parts is not None:
         from converter.scale.run import Parallel, run_parallel
 
@@ -271,15 +272,15 @@ def stream(
             raise UsageError(f"--parts {parts}: is a file; --parts takes a folder (made if new)")
         jobs = 1 if jobs is None else jobs
         options = Parallel(engine.value, jobs, address, range_records, parts, merge, resume)
-        result, status = run_parallel(job, options)
+        with progress_reporter(job, show) as update:
+            result, status = run_parallel(job, options, progress=update)
     else:
         if address or range_records or resume or not merge:
             raise UsageError(
                 "--address, --range-records, --resume and --no-merge are range mode's: "
                 "add --jobs N (or --parts DIR, --engine ray)"
             )
-        show = sys.stderr.isatty() if progress is None else progress
-        with progress_reporter(job, show and not quiet) as update:
+        with progress_reporter(job, show) as update:
             result, status = run_stream(job, progress=update)
     if not quiet:
         sys.stderr.write(result.summary() + "\n")

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
@@ -34,7 +34,7 @@ from converter.records import detect_format
 from converter.rejects import default_rejects_path
 from converter.report import EXAMPLES, RunReport
 from converter.scale.keys import KEY_INDEX, build_key_index
-from converter.scale.parts import InOrder, Manifest, run_parts
+from converter.scale.parts import InOrder, Manifest, PartEntry, run_parts
 from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
 from converter.scale.ranges import RangeTask, source_items
 from converter.scale.tail import Tail
@@ -96,9 +96,12 @@ def check_parallel(job: StreamJob, options: Parallel) -> None:
         raise UsageError("--address is a Ray cluster's: add --engine ray")
 
 
-def run_parallel(job: StreamJob, options: Parallel) -> tuple[RunReport, int]:
+def run_parallel(
+    job: StreamJob, options: Parallel, progress: Callable[[int], None] | None = None
+) -> tuple[RunReport, int]:
     """Run ``job`` as ranges on ``options.engine``; return the merged report and the exit
-    status, as :func:`converter.pipeline.run_stream` does."""
+    status, as :func:`converter.pipeline.run_stream` does. ``progress`` gets the input bytes
+    done (the ranges merged so far, as a share of the sources' size) as each part is merged."""
     check_parallel(job, options)
     check_run_paths(job)
     began = time.perf_counter()
@@ -141,7 +144,7 @@ def run_parallel(job: StreamJob, options: Parallel) -> tuple[RunReport, int]:
             digests = pool.submit(_digests, planned) if job.report is not None else None
             writer = (spec, writer_options)
             tail = Tail(stack, folder, job, writer, rejects_path, report, options.merge)
-            in_order = InOrder(manifest, tail.add)
+            in_order = InOrder(manifest, _progressing(tail.add, tasks, planned, progress))
             in_order()  # the parts intact already (--resume)
             made = run_parts(
                 manifest,
@@ -176,6 +179,27 @@ def run_parallel(job: StreamJob, options: Parallel) -> tuple[RunReport, int]:
         if options.parts is None:
             shutil.rmtree(folder, ignore_errors=True)
     return report, status
+
+
+def _progressing(
+    take: Callable[[PartEntry], None],
+    tasks: Sequence[RangeTask],
+    planned: Plan,
+    progress: Callable[[int], None] | None,
+) -> Callable[[PartEntry], None]:
+    """``take``, then ``progress`` with the share of the input the parts taken so far (in
+    order) cover: their spans' bytes (margins overlap) scaled to the sources' size."""
+    if progress is None:
+        return take
+    spans = [sum(s.end - s.start for source in t.spans for s in source) for t in tasks]
+    whole = sum(f.size for source in planned.sources for f in source.files)
+    scale = whole / max(sum(spans), 1)
+
+    def taken(entry: PartEntry) -> None:
+        take(entry)
+        progress(round(sum(spans[: entry.number + 1]) * scale))
+
+    return taken
 
 
 def _default_range(groups: int, jobs: int) -> int:
