@@ -4,9 +4,8 @@ JSON arrays are cut after a ``},`` into slices of about SLICE bytes that orjson 
 each: if ``[`` + slice + ``]`` parses, the cut lay between two records (a cut inside a string or
 a nested value leaves it unbalanced, so it fails), and the records are those of the file. A slice
 that does not parse, or that holds what the event reader would refuse (a value nested deeper than
-MAX_DEPTH, an integer beyond 64 bits), hands the rest of the array to that reader, which places
-errors exactly: ijson's C backend as ``basic_parse`` events, built into values by a small builder
-with a nesting limit (``items()`` costs memory quadratic in the depth). JSON Lines are parsed a
+MAX_DEPTH, an integer beyond 64 bits), hands the rest of the array to that reader
+(:mod:`converter.events`), which places errors exactly. JSON Lines are parsed a
 block of lines at a time, orjson per line; a block with a bad or blank line goes line by line, and
 a bad line is one bad item, the rest goes on. A ``{``-first file whose objects span lines is read
 as concatenated JSON through ijson. ``--items-path`` (an ijson prefix such as ``data.item``) reads
@@ -15,27 +14,18 @@ the records of an array wrapped in an object.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
-from functools import partial
 from typing import Any, NamedTuple
 
-import ijson
 import jsonschema_rs
 import orjson
 
-from converter.chunks import CHUNK, SENTINEL, PositionedReader
+from converter.chunks import PositionedReader
 from converter.errors import MalformedInput
+from converter.events import MAX_DEPTH, Item, event_items
 from converter.inputs import JSON_WHITESPACE, Input
-from converter.jsonerrors import (
-    describe_bad_utf8,
-    describe_refused,
-    describe_yajl_error,
-    jsonl_reason,
-)
+from converter.jsonerrors import jsonl_reason
 
-#: Deepest nesting accepted inside one record (Alpaca needs 2, seed tasks 3).
-MAX_DEPTH = 64
 #: How deep a lone object is searched for a wrapped array of records.
 WRAPPER_DEPTH = 3
 #: About how many bytes of a JSON array (or of JSON Lines) are parsed in one go.
@@ -49,24 +39,6 @@ _FLAT_OBJECTS = jsonschema_rs.validator_for(
     {"items": {"type": "object", "additionalProperties": {"type": ["string", "boolean", "null"]}}}
 )
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-if ijson.backend != "yajl2_c":  # pragma: no cover - depends on the installed wheel
-    import warnings
-
-    warnings.warn(
-        f"ijson is using its {ijson.backend} backend (~12x slower); install a wheel with yajl2_c",
-        RuntimeWarning,
-        stacklevel=1,
-    )
-
-
-class Item(NamedTuple):
-    """One input record as read: its value, or the reason it could not be read."""
-
-    value: Any
-    line: int | None = None
-    error: str | None = None
-    raw: bytes | None = None
 
 
 class Batch(NamedTuple):
@@ -115,11 +87,11 @@ def read_batches(source: Input, items_path: str | None = None) -> Iterator[Batch
         return parquet_items(source, items_path)
     if items_path is not None:
         target = tuple(items_path.split(".")) if items_path else ()
-        return _event_items(source, target, items_path)
+        return event_items(source, target, items_path)
     if source.shape == "array":
         return _array_batches(source)
     parts = (
-        _jsonl_batches(source.stream) if source.shape == "jsonl" else _event_items(source, (), None)
+        _jsonl_batches(source.stream) if source.shape == "jsonl" else event_items(source, (), None)
     )
     return _refuse_wrapper(source.label, parts)
 
@@ -227,11 +199,11 @@ def _array_batches(source: Input) -> Iterator[Batch | Item]:
     lines = stream.next_lines - buf.count(b"\n")  # before ``at``: all of ``buf`` was read
     if first:
         stream.push_back(buf, at, lines, line_start)
-        yield from _event_items(source, ("item",), None)
+        yield from event_items(source, ("item",), None)
         return
     # "[0" stands in for the records read: the event reader goes on after a value
     stream.push_back(b"[0" + buf, at - 2, lines, line_start)
-    rest = _event_items(source, ("item",), None)
+    rest = event_items(source, ("item",), None)
     next(rest, None)  # the stand-in 0
     yield from rest
 
@@ -309,153 +281,3 @@ def _odd(value: Any, levels: int) -> bool:
     if kind is int:
         return not _INT64_MIN <= value <= _INT64_MAX
     return kind is float and not _INT64_MIN < value < _INT64_MAX  # (maybe an integer)
-
-
-class _TooDeep(Exception):
-    pass
-
-
-class _ReadOnly:
-    """Offers ijson ``read`` only: given ``readinto`` it reads into a fixed 64 KiB buffer, and
-    the reader could not hand it bigger chunks while a long string runs on."""
-
-    def __init__(self, stream: PositionedReader) -> None:
-        self.stream = stream
-        self.form_feed: str | None = None
-
-    def read(self, size: int) -> bytes:
-        """The next chunk, cut before a raw form feed: yajl takes one for whitespace, JSON does
-        not. What comes before it is parsed first (an earlier error wins), then it is refused."""
-        if self.form_feed is not None:
-            raise MalformedInput(self.form_feed)
-        data = self.stream.read(size)
-        at = data.find(b"\x0c")
-        if at >= 0:
-            where = self.stream.where(at)
-            self.form_feed = f"{self.stream.label}: {where}: raw form feed (U+000C) is not JSON"
-            if at == 0:
-                raise MalformedInput(self.form_feed)
-            self.stream.chunk = data = data[:at]  # what yajl saw, to place its errors
-        return data
-
-
-def _event_items(source: Input, target: tuple[str, ...], items_path: str | None) -> Iterator[Item]:
-    stream = source.stream
-    stream.for_parser = True
-    events = ijson.basic_parse(
-        _ReadOnly(stream), use_float=True, multiple_values=source.shape != "array", buf_size=CHUNK
-    )
-    opened = [not target]
-    lone = stream.lone_surrogates
-    objects_only = source.shape == "concatenated" and items_path is None
-    try:
-        for value in _build(events, target, opened):
-            if objects_only and type(value) is not dict and type(value) is not list:
-                raise MalformedInput(
-                    f"{source.label}: between bytes {stream.chunk_start} and {stream.next_start}: "
-                    f"a top-level {type(value).__name__} among the objects (trailing garbage?)"
-                )
-            if lone and _count_sentinels(value):
-                yield Item(value, None, _surrogate_reason(lone, _count_sentinels(value)))
-            else:
-                yield Item(value)
-    except _TooDeep:
-        what = f"value nested deeper than {MAX_DEPTH} levels"
-        rebuild = partial(_build, target=target, opened=[not target])
-        described = describe_refused(stream, source, what, rebuild, _TooDeep)
-        raise MalformedInput(f"{source.label}: {described}") from None
-    except ijson.JSONError as exc:
-        described = describe_yajl_error(stream, exc, source)
-        raise MalformedInput(f"{source.label}: {described}") from None
-    except UnicodeDecodeError:  # yajl passes CESU-8 surrogates through; Python refuses them
-        raise MalformedInput(f"{source.label}: {describe_bad_utf8(stream)}") from None
-    if not opened[0]:
-        raise MalformedInput(
-            f"{source.label}: --items-path {items_path} matches nothing in this file "
-            '(for {"data": [...]} it is data.item)',
-            "not-container",
-        )
-
-
-def _build(
-    events: Iterator[tuple[str, Any]], target: tuple[str, ...], opened: list[bool]
-) -> Iterator[Any]:
-    """Build each value found at the ijson prefix ``target`` from parse events.
-
-    ``target`` is the prefix split on dots: ``("item",)`` for the elements of a top-level array,
-    ``()`` for each top-level value. Values elsewhere are skipped without being built; nesting
-    deeper than MAX_DEPTH inside an item raises _TooDeep. ``opened[0]`` is set once the
-    container holding the items was seen.
-    """
-    item_depth = len(target)
-    limit = item_depth + MAX_DEPTH
-    stack: list[Any] = []
-    path: list[str] = []  # the key (or "item") at each level above the items
-    key = ""
-    depth = 0
-    for event, value in events:
-        if stack:  # inside an item: the hot path
-            if event == "map_key":
-                key = value
-            elif event == "start_map" or event == "start_array":
-                if depth >= limit:
-                    raise _TooDeep
-                container: Any = {} if event == "start_map" else []
-                parent = stack[-1]
-                if type(parent) is dict:
-                    parent[key] = container
-                else:
-                    parent.append(container)
-                stack.append(container)
-                depth += 1
-            elif event == "end_map" or event == "end_array":
-                depth -= 1
-                done = stack.pop()
-                if not stack:
-                    yield done
-            else:
-                parent = stack[-1]
-                if type(parent) is dict:
-                    parent[key] = value
-                else:
-                    parent.append(value)
-        elif event == "map_key":
-            if depth <= item_depth:
-                path[depth - 1] = value
-        elif event == "end_map" or event == "end_array":
-            depth -= 1
-            if depth < item_depth:
-                path.pop()
-        elif depth == item_depth and tuple(path) == target:  # an item starts here
-            if event == "start_map" or event == "start_array":
-                stack.append({} if event == "start_map" else [])
-                depth += 1
-            else:
-                yield value
-        elif event == "start_map" or event == "start_array":
-            if depth < item_depth:
-                is_array = event == "start_array"
-                if depth == item_depth - 1 and tuple(path) == target[:-1]:
-                    opened[0] = opened[0] or is_array == (target[-1] == "item")
-                path.append("item" if is_array else "")
-            depth += 1
-
-
-def _count_sentinels(value: Any) -> int:
-    """How many lone-surrogate stand-ins ``value`` holds, in keys and strings at any depth."""
-    if type(value) is str:
-        return value.count(SENTINEL)
-    if type(value) is dict:
-        return sum(k.count(SENTINEL) + _count_sentinels(v) for k, v in value.items())
-    if type(value) is list:
-        return sum(map(_count_sentinels, value))
-    return 0
-
-
-def _surrogate_reason(lone: deque[str], count: int) -> str:
-    """The rejection reason for a record holding ``count`` lone surrogates (found in order)."""
-    found = [lone.popleft() for _ in range(min(count, len(lone)))]
-    return (
-        f"lone surrogate: {', '.join(found)}: not a character, cannot be written as UTF-8 "
-        "(shown as U+FFFF in the record)"
-    )

@@ -298,7 +298,7 @@ def test_text_holding_cuts_stays_on_the_fast_path(
     path = tmp_path / "code.json"
     path.write_bytes(json.dumps(CODE_RECORDS * 20, indent=2).encode())
     monkeypatch.setattr(converter.readers, "SLICE", 2000)
-    monkeypatch.setattr(converter.readers, "_event_items", None)  # not called
+    monkeypatch.setattr(converter.readers, "event_items", None)  # not called
     items, error = read_all(path)
     assert error is None and [value for value, _, _ in items] == CODE_RECORDS * 20
 
