@@ -45,9 +45,10 @@ from converter.plugins import (
     run_factories,
 )
 from converter.rejects import RejectsFile, default_rejects_path
-from converter.report import EXAMPLES, CheckStats, RunReport, SourceStats
+from converter.report import CheckStats, RunReport, SourceStats
 from converter.selection import Group, Selection
 from converter.spill import GroupStore
+from converter.stage_report import run_report
 
 #: Encoded records gathered before one write call (and groups between progress updates).
 BATCH = 512
@@ -165,7 +166,8 @@ def run_stages(
         for loop, sources, counts in zip(loops, inputs, written):
             loop.settle(sum(g for g, _ in counts), sum(r for _, r in counts))
             _settle_sources(sources, loop.report, output_job.report is not None)
-        report = _report(plans, stages, selection, paths, written, mix, pm.describe())
+        sections = [(plan.name, plan.report, stage.weight) for plan, stage in zip(plans, stages)]
+        report = run_report(sections, selection, paths, written, mix, pm.describe())
         report.finish()
         status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
         if not dry_run:
@@ -337,90 +339,6 @@ def _settle_sources(inputs: Sequence[Input], report: RunReport, hashed: bool) ->
             source.disk.drain()
             stats.sha256 = source.disk.sha256.hexdigest() if source.disk.sha256 else None
         stats.bytes = source.disk.bytes_read
-
-
-def _report(
-    plans: Sequence[StagePlan],
-    stages: Sequence[Stage],
-    selection: Selection,
-    paths: Sequence[str],
-    written: Sequence[Sequence[tuple[int, int]]],
-    mix: str,
-    plugins: list[dict[str, str]],
-) -> RunReport:
-    """The run's report: the single unnamed stage's own, or the stages' totals and sections."""
-    names = [name for name, _ in selection.split]
-
-    def splits(rows: Sequence[tuple[int, int]]) -> dict[str, dict[str, Any]]:
-        return {
-            name: {"path": path, "groups": groups, "records": records}
-            for name, path, (groups, records) in zip(names, paths, rows)
-        }
-
-    for plan, rows in zip(plans, written):
-        plan.report.splits = splits(rows)
-    if len(plans) == 1 and not plans[0].name:
-        total = plans[0].report
-    else:
-        total = _totals([plan.report for plan in plans], mix, plugins)
-        rows = [(sum(g for g, _ in col), sum(r for _, r in col)) for col in zip(*written)]
-        total.splits = splits(rows)
-        total.stages = [_section(plan, stage.weight) for plan, stage in zip(plans, stages)]
-    total.selection = {**selection.describe(), **total.selection}
-    return total
-
-
-def _totals(reports: Sequence[RunReport], mix: str, plugins: list[dict[str, str]]) -> RunReport:
-    """The stages' reports added up."""
-    first = reports[0]
-    total = RunReport(
-        sources=[s for report in reports for s in report.sources],
-        checks={},
-        output=first.output,
-        writer=first.writer,
-        rejects=first.rejects,
-        options={"mix": mix},
-        plugins=plugins,
-        started=min(report.started for report in reports),
-    )
-    counted = (
-        "groups_read",
-        "groups_written",
-        "groups_rejected",
-        "groups_filtered",
-        "groups_skipped",
-        "records_written",
-        "rejects_written",
-    )
-    for report in reports:
-        for name in counted:
-            setattr(total, name, getattr(total, name) + getattr(report, name))
-        for text, count in report.filters.items():
-            total.filters[text] = total.filters.get(text, 0) + count
-        for name, check in report.checks.items():
-            into = total.checks.setdefault(name, CheckStats(check.policy))
-            if into.policy != check.policy:
-                into.policy = "per stage"
-            into.warned += check.warned
-            into.rejected += check.rejected
-            into.examples += check.examples[: EXAMPLES - len(into.examples)]
-        for cause, count in report.skipped_by().items():
-            total.selection[cause] = total.selection.get(cause, 0) + count
-        total.repairs += report.repairs
-    return total
-
-
-def _section(plan: StagePlan, weight: float) -> dict[str, Any]:
-    """One stage's part of the report."""
-    document = plan.report.to_json(EXIT_OK)
-    kept = ("options", "groups", "filters", "sources", "checks", "repairs", "selection", "splits")
-    return {
-        "name": plan.name,
-        "weight": weight,
-        "records": plan.report.records_written,
-        "rejects": plan.report.rejects_written,
-        **{key: document[key] for key in kept},
-    }
 
 
 def spill_parent(output: str) -> str | None:
