@@ -81,12 +81,17 @@ def resolve_languages(job: StreamJob, registry: Registry) -> list[Language]:
     return languages
 
 
-def check_range(job: StreamJob) -> None:
-    """UsageError for a negative ``limit``, ``start`` or ``stop``, or for ``key`` with
-    ``realign`` (realigning repairs pairing by position, which ``key`` replaces)."""
+def check_options(job: StreamJob) -> None:
+    """UsageError for a negative ``limit``, ``start`` or ``stop``, a ``stop`` not past
+    ``start`` (it selects nothing), or ``key`` with ``realign`` (realigning repairs pairing by
+    position, which ``key`` replaces)."""
     for name, value in (("--limit", job.limit), ("--start", job.start), ("--stop", job.stop)):
         if value is not None and value < 0:
             raise UsageError(f"{name} must be >= 0, not {value}")
+    if job.stop is not None and job.stop <= job.start:
+        raise UsageError(
+            f"--stop {job.stop} is not past --start {job.start}: that selects no group"
+        )
     if job.key is not None and job.realign:
         raise UsageError(
             "--key and --realign exclude each other: --realign repairs shifts in pairing by "

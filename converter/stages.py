@@ -27,8 +27,8 @@ from converter.filters import parse_conditions
 from converter.inputs import Input, open_input
 from converter.job import (
     StreamJob,
+    check_options,
     check_policies,
-    check_range,
     resolve_languages,
     resolve_writer,
     resolve_writer_options,
@@ -216,7 +216,7 @@ def plan_stage(
         job = stage.job
         if stage.name:
             job = replace(job, keep_tags=output_job.keep_tags, report=output_job.report)
-        check_range(job)
+        check_options(job)
         languages = resolve_languages(job, registry)
         policies = check_policies(job, registry)
         conditions = parse_conditions(job.where)

@@ -85,6 +85,20 @@ def test_limit_counts_from_start_and_stop_past_the_end_is_the_rest(
     assert lines(tmp_path / "none.jsonl") == []
 
 
+@pytest.mark.parametrize(("start", "stop"), [(5, 5), (8, 3), (0, 0)])
+def test_a_stop_not_past_start_is_refused(tmp_path: Path, start: int, stop: int) -> None:
+    """It would select no group: exit 2 before anything is written."""
+    out = tmp_path / "out.jsonl"
+    done = run_cli(
+        "stream", f"en={ALPACA_EN}", "-o", out, "--start", str(start), "--stop", str(stop)
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == (
+        f"convert: error: --stop {stop} is not past --start {start}: that selects no group"
+    )
+    assert not out.exists()
+
+
 def test_start_and_stop_on_the_command_line(tmp_path: Path, checks_off_args: list[str]) -> None:
     out, report = tmp_path / "out.json", tmp_path / "report.json"
     done = run_cli(
