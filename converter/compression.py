@@ -1,7 +1,8 @@
 """Compression by file suffix: ``.gz`` (gzip) and ``.zst`` (Zstandard), for inputs and outputs.
 
 The format of a compressed file is told by the suffix before the compression one:
-``out.jsonl.gz`` is gzipped JSON Lines. Zstandard comes from the standard library's
+``out.jsonl.gz`` is gzipped JSON Lines. Suffixes are told regardless of case (``OUT.JSONL.GZ``).
+Zstandard comes from the standard library's
 ``compression.zstd`` (Python 3.14) or its backport ``backports.zstd``: unlike python-zstandard's
 stream reader, it reports a truncated file instead of ending early without a word. gzip output
 carries no time stamp or file name, so the same input gives the same bytes.
@@ -33,17 +34,24 @@ MAGIC = (
     (b"7z\xbc\xaf\x27\x1c", "7z", None),
 )
 #: Compression suffixes converter neither reads nor writes.
-FOREIGN_SUFFIXES = (".bz2", ".xz", ".lz4", ".lzma", ".zip", ".7z", ".br", ".Z", ".tgz")
+FOREIGN_SUFFIXES = (".bz2", ".xz", ".lz4", ".lzma", ".zip", ".7z", ".br", ".z", ".tgz")
 
 
 def compression_of(path: str) -> str | None:
-    """The compression suffix of ``path`` (``.gz``, ``.zst``), or None."""
-    return next((s for s in SUFFIXES if path.endswith(s)), None)
+    """The compression suffix of ``path`` (``.gz``, ``.zst``, in any case), or None."""
+    return _suffix(path, SUFFIXES)
 
 
 def foreign_compression(path: str) -> str | None:
-    """The suffix of ``path`` naming a compression converter does not support, or None."""
-    return next((s for s in FOREIGN_SUFFIXES if path.endswith(s)), None)
+    """The suffix of ``path`` (in any case) naming a compression converter does not support,
+    or None."""
+    return _suffix(path, FOREIGN_SUFFIXES)
+
+
+def _suffix(path: str, suffixes: tuple[str, ...]) -> str | None:
+    """The one of ``suffixes`` (lower case) ``path`` ends with, in any case, or None."""
+    lower = path.lower()
+    return next((s for s in suffixes if lower.endswith(s)), None)
 
 
 def sniff_compression(head: bytes) -> tuple[str, str | None] | None:
@@ -55,7 +63,7 @@ def sniff_compression(head: bytes) -> tuple[str, str | None] | None:
 def strip_compression(path: str) -> str:
     """``path`` without its compression suffix: the name that tells the format."""
     suffix = compression_of(path)
-    return path.removesuffix(suffix) if suffix else path
+    return path[: -len(suffix)] if suffix else path
 
 
 class _ZstdReader(zstd.ZstdFile):

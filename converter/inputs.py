@@ -115,7 +115,7 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
     except OSError as exc:
         raise InputError(f"{label}: cannot open: {exc.strerror or exc}") from None
     disk = DiskReader(raw, hash_it)
-    if strip_compression(path).endswith(".parquet"):
+    if strip_compression(path).lower().endswith(".parquet"):
         from converter.parquet import parquet_input  # pyarrow is optional: imported on use
 
         return parquet_input(label, path, disk, size, closers)

@@ -112,7 +112,9 @@ def resolve_writer(job: StreamJob, registry: Registry) -> WriterSpec:
     if name is None:
         name = "jsonl"
         for spec in registry.writers.values():
-            if job.output != STDOUT and strip_compression(job.output).endswith(spec.suffixes):
+            if job.output != STDOUT and strip_compression(job.output).lower().endswith(
+                spec.suffixes
+            ):
                 name = spec.name
                 break
     if name not in registry.writers:

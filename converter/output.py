@@ -1,27 +1,32 @@
 """Atomic outputs: write to a temporary file beside the target, rename into place on success.
 
 A failed or interrupted run removes its temporary file, so it never leaves a half-written output
-nor clobbers an earlier good one. Special files (stdout, /dev/null, pipes) are written directly.
-A symbolic link is written through: the temporary file goes beside the file it points to and is
-renamed onto that file, so the link stays a link.
+nor clobbers an earlier good one. Special files are written directly: stdout (``-``), a path that
+is or leads to anything but a regular file (/dev/null, a terminal, a FIFO, a socket), and a name of
+one of this process's open files (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), which is
+written through that descriptor, so ``-o /dev/stdout >> log`` appends to ``log``. A symbolic link
+is written through: the temporary file goes beside the file it points to and is renamed onto that
+file, so the link stays a link.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 from converter.compression import compressing
 from converter.errors import OutputClosed, OutputError
 
 STDOUT = "-"
+_MAX_LINKS = 40  # as the kernel's limit on symbolic links followed
 
 
 class GuardedStream:
@@ -118,42 +123,102 @@ class AtomicOutput:
         self.temp = None
 
 
+def descriptor_of(path: str) -> int | None:
+    """The open file descriptor of this process that ``path`` names, through symbolic links
+    (``/dev/stdout`` -> ``/proc/self/fd/1``: 1), or None."""
+    own = re.compile(rf"/proc/{os.getpid()}(?:/task/\d+)?/fd")  # /proc/self/fd, resolved
+    current = os.path.abspath(path)
+    for _ in range(_MAX_LINKS):
+        folder, name = os.path.split(current)
+        real = os.path.realpath(folder)
+        if name.isdigit() and own.fullmatch(real):
+            return int(name)
+        if not os.path.islink(current):
+            return None
+        current = os.path.normpath(os.path.join(real, os.readlink(current)))
+    return None
+
+
+def is_special(path: str) -> bool:
+    """Whether ``path`` is written directly, not through a temporary file: stdout, one of this
+    process's open files, or what is there and neither a regular file nor a folder."""
+    if path == STDOUT or descriptor_of(path) is not None:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def is_stdout(path: str) -> bool:
+    """Whether ``path`` goes to stdout: ``-``, or a special file that is stdout's open file
+    (``/dev/stdout``, ``/proc/self/fd/1``, the terminal or pipe stdout is)."""
+    if path == STDOUT:
+        return True
+    if not is_special(path):
+        return False
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(1))
+    except OSError:  # not there, or stdout closed
+        return False
+
+
 def check_writable(path: str, shown: str | None = None) -> None:
     """OutputError, naming ``path`` as ``shown`` (default: the path), when no file can be
     written at ``path`` (not stdout): a directory, a missing folder, no permission, a link that
-    cannot be followed. The tests :func:`open_output` makes, for checking every output of a run
-    before anything is written."""
+    cannot be followed, a descriptor that is not open. The tests :func:`open_output` makes, for
+    checking every output of a run before anything is written."""
     _place(path, shown or path)
 
 
-def _place(path: str, shown: str) -> tuple[str, int | None]:
-    """The file ``path`` names (through symbolic links) and its mode (None: not there yet);
-    OutputError naming ``shown`` when no file can be written there."""
+class _Place(NamedTuple):
+    """Where an output goes: the file ``path`` names (symbolic links resolved), its mode (None:
+    not there yet) and the open descriptor it names (None: not one)."""
+
+    target: str
+    mode: int | None
+    descriptor: int | None
+
+
+def _place(path: str, shown: str) -> _Place:
+    """Where ``path`` goes; OutputError naming ``shown`` when no file can be written there."""
+    descriptor = descriptor_of(path)
+    if descriptor is not None:
+        try:
+            mode = os.fstat(descriptor).st_mode
+        except OSError:
+            raise OutputError(f"{shown}: file descriptor {descriptor} is not open") from None
+        if not os.access(path, os.W_OK):
+            raise OutputError(f"{shown}: permission denied")
+        return _Place(path, mode, descriptor)
     target = os.path.realpath(path)
     try:
-        mode: int | None = os.stat(target).st_mode
+        found: int | None = os.stat(target).st_mode
     except FileNotFoundError:
-        mode = None
+        found = None
     except OSError as exc:
         raise OutputError(f"{shown}: {exc.strerror or exc}") from None
-    if mode is not None and stat.S_ISDIR(mode):
+    if found is not None and stat.S_ISDIR(found):
         raise OutputError(f"{shown}: is a directory")
     checked = target
-    if mode is None or stat.S_ISREG(mode):  # a new file goes into the folder
+    if found is None or stat.S_ISREG(found):  # a new file goes into the folder
         checked = os.path.dirname(target)
         if not os.path.isdir(checked):
             raise OutputError(f"{shown}: folder {checked} does not exist")
     if not os.access(checked, os.W_OK):
         raise OutputError(f"{shown}: permission denied")
-    return target, mode
+    return _Place(target, found, None)
 
 
 def open_output(path: str) -> AtomicOutput:
     """Start writing ``path`` (``-`` is stdout); OutputError when its folder is unusable."""
     if path == STDOUT:
         return AtomicOutput(path, _guard(path, sys.stdout.buffer), None, owned=False)
-    target, mode = _place(path, path)
+    target, mode, descriptor = _place(path, path)
     try:
+        if descriptor is not None:  # /dev/stdout: written through the open file, as it is
+            return AtomicOutput(path, _guard(path, os.fdopen(os.dup(descriptor), "wb")), None)
         if mode is not None and not stat.S_ISREG(mode):  # /dev/null, a FIFO, a terminal
             return AtomicOutput(path, _guard(path, open(path, "wb")), None)
         folder, name = os.path.split(target)

@@ -1,6 +1,9 @@
 """Every file a run will write, checked before anything is written: no two outputs on the same
-file, no output over an input (a source, a template, the recipe, the report being verified), at
-most one output on stdout, and each one writable.
+file, no output over an input (a source, a template, the recipe, the report being verified) nor
+inside an input folder (a ``convert shard`` folder, given as the folder or its ``shards.json``),
+no output inside the parts folder and that folder nowhere in an input, at most one output on
+stdout (``-``, ``/dev/stdout`` or anything else that is stdout's open file), no compression
+suffix converter does not write, and each one writable.
 
 Two paths are the same file when :func:`os.path.samefile` says so (hard links, symbolic links)
 or, when one is not there yet, when they resolve to the same path. ``/dev/null`` takes any
@@ -13,10 +16,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from converter.compression import SUFFIXES, foreign_compression
 from converter.errors import UsageError
 from converter.job import StreamJob
-from converter.output import STDOUT, check_writable
+from converter.output import STDOUT, check_writable, is_stdout
 from converter.rejects import default_rejects_path
+from converter.scale.shard import SHARDS_INDEX
 from converter.selection import Selection
 
 
@@ -67,24 +72,39 @@ def check_run_paths(
     stages: Sequence[StreamJob] = (),
     writes: Sequence[Named] = (),
     reads: Sequence[Named] = (),
+    folders: Sequence[Named] = (),
 ) -> None:
-    """:func:`check_paths` for a run: ``output_job``'s outputs and ``writes`` against the
-    sources of ``stages`` (default: ``output_job``'s own) and ``reads``."""
+    """:func:`check_paths` for a run: ``output_job``'s outputs, ``writes`` and the folders
+    ``folders`` (``--parts DIR``) against the sources of ``stages`` (default: ``output_job``'s
+    own) and ``reads``."""
     read = [*run_reads(stages or [output_job]), *reads]
-    check_paths([*run_writes(output_job), *writes], read)
+    check_paths([*run_writes(output_job), *writes], read, folders)
 
 
-def check_paths(writes: Sequence[Named], reads: Sequence[Named]) -> None:
-    """Before anything is written: UsageError (exit 2) for two outputs on stdout, two outputs
-    on the same file or an output on an input, naming both; OutputError (exit 3) for an output
-    that cannot be written (a directory, a missing folder, no permission)."""
-    on_stdout = [w for w in writes if w.path == STDOUT]
+def check_paths(
+    writes: Sequence[Named], reads: Sequence[Named], folders: Sequence[Named] = ()
+) -> None:
+    """Before anything is written: UsageError (exit 2) for two outputs on stdout, an output
+    named with a compression suffix converter does not write, two outputs on the same file, an
+    output on an input or inside an input folder, a written folder (``folders``) that is or is
+    inside an input or holds an output, naming both; OutputError (exit 3) for an output that
+    cannot be written (a directory, a missing folder, no permission)."""
+    reads = [r for r in reads if r.path != STDOUT]
+    written = [w for w in writes if w.path == STDOUT or not same_file(w.path, os.devnull)]
+    on_stdout = [w for w in written if is_stdout(w.path)]
     if len(on_stdout) > 1:
         raise UsageError(
             f"{on_stdout[0].shown} and {on_stdout[1].shown} would both go to stdout: "
             "give one of them a file"
         )
-    files = [w for w in writes if w.path != STDOUT and not same_file(w.path, os.devnull)]
+    for write in [*written, *folders]:
+        foreign = foreign_compression(write.path) if write.path != STDOUT else None
+        if foreign is not None:
+            raise UsageError(
+                f"{write.shown}: {foreign} compression is not supported; "
+                f"name it {' or '.join(SUFFIXES)} (or no compression suffix)"
+            )
+    files = [w for w in written if w.path != STDOUT]
     for k, write in enumerate(files):
         for earlier in files[:k]:
             if same_file(write.path, earlier.path):
@@ -92,11 +112,40 @@ def check_paths(writes: Sequence[Named], reads: Sequence[Named]) -> None:
                     f"{earlier.shown} and {write.shown} are the same file: "
                     "give each output its own path"
                 )
-        for read in reads:
-            if read.path != STDOUT and same_file(write.path, read.path):
-                raise UsageError(f"{write.shown} would overwrite {read.shown}: write it elsewhere")
+        _check_apart(write, reads)
+    for folder in folders:
+        _check_apart(folder, reads)
+        for write in files:
+            if inside(write.path, folder.path):
+                raise UsageError(f"{write.shown} is inside {folder.shown}: write it elsewhere")
     for write in files:
         check_writable(write.path, write.shown)
+
+
+def _check_apart(write: Named, reads: Sequence[Named]) -> None:
+    """UsageError when ``write`` is one of ``reads`` or inside an input folder among them."""
+    for read in reads:
+        folder = input_folder(read.path)
+        if folder is not None and inside(write.path, folder):
+            raise UsageError(
+                f"{write.shown} is inside the folder of {read.shown}: write it elsewhere"
+            )
+        if same_file(write.path, read.path):
+            raise UsageError(f"{write.shown} would overwrite {read.shown}: write it elsewhere")
+
+
+def input_folder(path: str) -> str | None:
+    """The folder an input ``path`` reads as a whole: itself when a directory (a shard
+    folder), its folder when it is a shard index (``DIR/shards.json``); else None."""
+    if os.path.isdir(path):
+        return path
+    return (os.path.dirname(path) or ".") if os.path.basename(path) == SHARDS_INDEX else None
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or (once written) somewhere under it, links resolved."""
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def same_file(a: str, b: str) -> bool:

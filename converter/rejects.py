@@ -11,12 +11,12 @@ import orjson
 
 from converter.inputs import Input
 from converter.model import Record, Rejected
-from converter.output import STDOUT, start_output
+from converter.output import is_special, start_output
 
 
 def default_rejects_path(output: str) -> str:
     """The rejects file beside the output, or ``rejects.jsonl`` for stdout and special files."""
-    if output == STDOUT or (os.path.exists(output) and not os.path.isfile(output)):
+    if is_special(output) or os.path.isdir(output):
         return "rejects.jsonl"
     return output + ".rejects.jsonl"
 

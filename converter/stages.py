@@ -34,7 +34,7 @@ from converter.job import (
     resolve_writer_options,
 )
 from converter.loop import GroupLoop
-from converter.output import STDOUT, commit_all, start_output
+from converter.output import commit_all, is_special, start_output
 from converter.paths import check_run_paths
 from converter.plugins import (
     Manager,
@@ -343,7 +343,7 @@ def _settle_sources(inputs: Sequence[Input], report: RunReport, hashed: bool) ->
 
 def spill_parent(output: str) -> str | None:
     """Where held groups spill: beside the output, or the system's temporary folder."""
-    if output == STDOUT:
+    if is_special(output):
         return None
     folder = os.path.dirname(os.path.abspath(output))
     return folder if os.path.isdir(folder) else None

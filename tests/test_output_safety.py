@@ -5,9 +5,12 @@ symbolic link is written through to its target. The files already there are left
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from converter.paths import Named, check_paths
 DOLLY_EN = DOLLY_DIR / "en-excerpts" / "databricks-dolly-15k.en.mid_01140-01159.jsonl"
 DOLLY_JA = DOLLY_DIR / "ja-excerpts" / "databricks-dolly-15k-ja.mid_01140-01159.jsonl"
 OLD = b"an earlier file, to be kept\n"
+STDOUT_ARGS = ("-o", "/dev/stdout")
 
 
 def snapshot(folder: Path) -> dict[str, bytes | str]:
@@ -299,3 +303,123 @@ def test_check_paths_names_both_and_lets_distinct_files_through(tmp_path: Path) 
     with pytest.raises(OutputError, match=r"^--card .*: folder .* does not exist$"):
         check_paths([Named("--card x", str(tmp_path / "no" / "x"))], [])
     check_paths([Named("-o", a), Named("--report", "-")], [Named("the input en=-", "-")])
+
+
+# S3-H: special files, shard-folder inputs, --parts, compression suffixes
+
+
+def test_dev_stdout_redirected_to_a_file_appends_to_it(folder: Path) -> None:
+    log = folder / "app.txt"
+    log.write_bytes(OLD)
+    with log.open("ab") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "converter", "stream", "en=en.json", "ja=ja.json", *STDOUT_ARGS],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            cwd=folder,
+            env={**os.environ, "CONVERTER_LOAD_PLUGINS": ""},
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    lines = log.read_bytes().splitlines(keepends=True)
+    assert lines[0] == OLD
+    assert [json.loads(line)["seq"] for line in lines[1:3]] == ["0EN", "0JA"]
+    assert len(lines) == 1 + 10
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_dev_stdout_on_a_pipe_is_written_directly(folder: Path) -> None:
+    done = run_cli("stream", "en=en.json", "ja=ja.json", "-o", "/dev/stdout", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 10
+
+
+@pytest.mark.parametrize("output", ["/dev/stdout", "/proc/self/fd/1"])
+def test_the_report_on_stdout_beside_dev_stdout_is_refused(folder: Path, output: str) -> None:
+    refused(
+        folder,
+        ("-o", output, "--report", "-"),
+        2,
+        f"-o {output} and --report - would both go to stdout: give one of them a file",
+    )
+
+
+@pytest.fixture
+def shards(folder: Path) -> Path:
+    """``folder`` with the Japanese source also sharded into ``js``."""
+    done = run_cli("shard", "ja.json", "-o", "js", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("source", "output"),
+    [("js", "js/shards.json"), ("js", "js/ja-00000.jsonl"), ("js/shards.json", "js/new.jsonl")],
+)
+def test_an_output_inside_a_shard_folder_input_is_refused(
+    shards: Path, source: str, output: str
+) -> None:
+    before = snapshot(shards / "js")
+    done = run_cli("stream", "en=en.json", f"ja={source}", "--jobs", "1", "-o", output, cwd=shards)
+    assert (done.returncode, done.stderr.decode()) == (
+        2,
+        f"convert: error: -o {output} is inside the folder of the input ja={source}: "
+        "write it elsewhere\n",
+    )
+    assert snapshot(shards / "js") == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("-o", "o.jsonl", "--parts", "js", "--resume"),
+            "--parts js is inside the folder of the input ja=js",
+        ),
+        (
+            ("-o", "o.jsonl", "--parts", "js/p"),
+            "--parts js/p is inside the folder of the input ja=js",
+        ),
+        (("-o", "pp/part-00000.out", "--parts", "pp"), "-o pp/part-00000.out is inside --parts pp"),
+    ],
+)
+def test_the_parts_folder_is_checked_against_inputs_and_outputs(
+    shards: Path, args: tuple[str, ...], message: str
+) -> None:
+    before = snapshot(shards), snapshot(shards / "js")
+    done = run_cli("stream", "en=en.json", "ja=js", *args, cwd=shards)
+    assert (done.returncode, done.stderr.decode()) == (
+        2,
+        f"convert: error: {message}: write it elsewhere\n",
+    )
+    assert (snapshot(shards), snapshot(shards / "js")) == before
+
+
+@pytest.mark.parametrize(
+    ("option", "path", "suffix"),
+    [
+        ("--rejects", "r.jsonl.bz2", ".bz2"),
+        ("--report", "r.json.XZ", ".xz"),
+        ("-o", "o.JSONL.Zip", ".zip"),
+    ],
+)
+def test_an_unsupported_compression_suffix_is_refused_for_every_output(
+    folder: Path, option: str, path: str, suffix: str
+) -> None:
+    refused(
+        folder,
+        (*([] if option == "-o" else ["-o", "o.jsonl"]), option, path),
+        2,
+        f"{option} {path}: {suffix} compression is not supported; "
+        "name it .gz or .zst (or no compression suffix)",
+    )
+
+
+def test_upper_case_suffixes_tell_compression_and_format(folder: Path) -> None:
+    code, stderr = stream(folder, "-o", "o.JSONL.GZ")
+    assert code == 0, stderr
+    lines = gzip.decompress((folder / "o.JSONL.GZ").read_bytes()).splitlines()
+    assert len(lines) == 10
+    code, stderr = stream(folder, "-o", "O.JSON")
+    assert code == 0, stderr
+    assert len(json.loads((folder / "O.JSON").read_bytes())) == 10

@@ -28,7 +28,7 @@ from converter.alignment import HISTORY, WINDOW
 from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.output import STDOUT
-from converter.paths import check_run_paths
+from converter.paths import check_run_paths, option
 from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
 from converter.rejects import default_rejects_path
@@ -103,7 +103,7 @@ def run_parallel(
     status, as :func:`converter.pipeline.run_stream` does. ``progress`` gets the input bytes
     done (the ranges merged so far, as a share of the sources' size) as each part is merged."""
     check_parallel(job, options)
-    check_run_paths(job)
+    check_run_paths(job, folders=[option("--parts", options.parts)] if options.parts else [])
     began = time.perf_counter()
     registry = build_registry(pm := build_manager(dict.fromkeys(job.plugins)))
     spec = resolve_writer(job, registry)
