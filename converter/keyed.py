@@ -41,11 +41,13 @@ def record_key(member: Any, field: str) -> str | None:
 
 class KeyProbe:
     """Watches the first source's first records: UsageError when :data:`KEY_PROBE` of them (or
-    all there are) come and none has the key field (records that did not parse do not count)."""
+    all there are) come and none has a key (the field missing, null or not a scalar; records
+    that did not parse do not count)."""
 
     def __init__(self, field: str, lang: str) -> None:
         self.field, self.lang = field, lang
         self.keyless = 0
+        self.present = 0  # keyless records that have the field all the same
         self.fields: list[str] | None = None  # those of the first record, for the message
         self.found = False
 
@@ -56,8 +58,10 @@ class KeyProbe:
         if key is not None:
             self.found = True
             return
-        if self.fields is None and isinstance(member.original, dict):
-            self.fields = list(member.original)
+        if isinstance(member.original, dict):
+            if self.fields is None:
+                self.fields = list(member.original)
+            self.present += self.field in member.original
         self.keyless += 1
         if self.keyless >= KEY_PROBE:
             self.fail()
@@ -68,11 +72,18 @@ class KeyProbe:
             self.fail()
 
     def fail(self) -> None:
-        """Stop the run, naming the fields the records do have."""
-        fields = ", ".join((self.fields or [])[:10]) or "none"
+        """Stop the run, saying whether the records lack the field (naming those the first has)
+        or have it without a usable value."""
+        if not self.present:
+            fields = ", ".join((self.fields or [])[:10]) or "none"
+            detail = f"none has that field (the first has: {fields}); is the name right?"
+        elif self.present == self.keyless:
+            detail = "they have it, but null or not a scalar in all of them"
+        else:
+            detail = f"{self.present:,} have it, but null or not a scalar; the others lack it"
         raise UsageError(
-            f"--key {self.field}: none of the first {self.keyless:,} {self.lang} records has "
-            f"that field (the first has: {fields}); is the name right?"
+            f"--key {self.field}: none of the first {self.keyless:,} {self.lang} records has a "
+            f"key there (missing, null or not a scalar): {detail}"
         )
 
 
@@ -173,7 +184,7 @@ class KeyedPairing:
         """The member's key, or a Gap saying why it cannot be paired."""
         key = record_key(member, self.field)
         if key is None:
-            return Gap(f"no key: the record has no {self.field!r} to pair by")
+            return Gap(f"no key: the record's {self.field!r} is missing, null or not a scalar")
         if self.index is None:
             earlier = self.keys[k].first_seen(key_of(key), member.index)
         else:

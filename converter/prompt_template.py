@@ -23,6 +23,7 @@ from pathlib import Path
 
 from converter.errors import UsageError
 from converter.model import Record
+from converter.validation import cut
 
 #: The seed's training layout.
 DEFAULT_TEMPLATE = (
@@ -52,6 +53,8 @@ RECORD_FIELDS: dict[str, Callable[[Record], str]] = {
 #: Every placeholder a template may use.
 PLACEHOLDERS = ("system", *RECORD_FIELDS)
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+#: The characters of a placeholder quoted in a message, at most (the message stays one line).
+QUOTED = 60
 
 Part = str | Callable[[Record], str]
 
@@ -104,7 +107,7 @@ def parse_template(text: str, system: str = "", where: str = "template") -> Temp
             known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
             what = "unknown placeholder" if name.isidentifier() else "not a placeholder:"
             raise UsageError(
-                f"{where}: {_place(text, match.start())}: {what} {token}; known: {known} "
+                f"{where}: {_place(text, match.start())}: {what} {_quoted(token)}; known: {known} "
                 "({{ and }} for literal braces)"
             )
     parts.append("".join([*literal, text[end:]]))
@@ -121,6 +124,12 @@ def load_template(path: str | None, system: str = "") -> Template:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise UsageError(f"--template {path}: cannot read: {reason}") from None
     return parse_template(text.removesuffix("\n"), system, f"--template {path}")
+
+
+def _quoted(token: str) -> str:
+    """``token`` on one line for a message: line breaks and tabs escaped, cut to
+    :data:`QUOTED` characters."""
+    return cut(token.translate({10: "\\n", 13: "\\r", 9: "\\t"}), QUOTED)
 
 
 def _place(text: str, offset: int) -> str:

@@ -207,8 +207,11 @@ def _stage(raw: Mapping[str, Any], k: int, base: str, path: str) -> RecipeStage:
                 "which is not one of its sources"
             )
     start, stop = raw.get("start"), raw.get("stop")
-    if start is not None and stop is not None and stop < start:
-        raise UsageError(f"{path}: {stage_label(k, name)}: 'stop' ({stop}) is before 'start'")
+    if start is not None and stop is not None and stop <= start:
+        raise UsageError(
+            f"{path}: {stage_label(k, name)}: 'stop' ({stop}) is not past 'start' ({start}): "
+            "that selects no group"
+        )
     return RecipeStage(
         name=name,
         sources=tuple(sources),

@@ -44,6 +44,15 @@ def test_a_missing_argument_is_named(command: list[str], missing: str) -> None:
     assert done.stdout == b""
 
 
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [(["stream", "en=a", "ja=b", "-o"], "stream"), (["plugins", "new", "--name"], "plugins new")],
+)
+def test_an_option_without_its_value_points_at_its_command(args: list[str], command: str) -> None:
+    """Click raises this one without a context: the command is read from the words."""
+    fails(run_cli(*args), 2, f"requires an argument (see 'convert {command} --help')")
+
+
 def test_no_command_is_named_missing() -> None:
     done = run_cli()
     fails(done, 2, "Missing command (see 'convert --help')")
@@ -202,3 +211,49 @@ def test_a_plugin_file_in_the_current_folder_loads_as_the_guide_says(
     done = run_cli("plugins", "--format", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert [p["languages"] for p in json.loads(done.stdout)] == [["fr"]]
+
+
+def test_a_key_field_that_is_always_null_is_named_as_present(tmp_path: Path) -> None:
+    """Every record has the --key field, null: the message says they have it, unusable."""
+    record = '{"id": null, "instruction": "i", "input": "", "output": "o"}\n'
+    for lang in ("en", "ja"):
+        (tmp_path / f"{lang}.jsonl").write_text(record * 5, "utf-8")
+    done = run_cli(
+        "stream", f"en={tmp_path / 'en.jsonl'}", f"ja={tmp_path / 'ja.jsonl'}", "--key", "id",
+        "-o", tmp_path / "o.jsonl",
+    )  # fmt: skip
+    fails(
+        done, 2, "--key id: none of the first 5 en records has a key there (missing, null or "
+        "not a scalar): they have it, but null or not a scalar in all of them",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("a {out\nput} b", "{out\\nput}"),
+        (json.dumps({"instruction": "x" * 80, "output": "y"}, indent=2), '{\\n  "instruction": "x'),
+    ],
+)
+def test_a_template_error_is_one_line(tmp_path: Path, text: str, quoted: str) -> None:
+    """A placeholder spanning lines, or a whole JSON file given as a template, is quoted on one
+    line and cut short."""
+    template = tmp_path / "template.txt"
+    template.write_text(text, "utf-8")
+    done = run_cli(
+        "stream", f"en={SAMPLE_EN}", "-f", "template", "--template", template,
+        "-o", tmp_path / "o.txt",
+    )  # fmt: skip
+    err = fails(done, 2, f"--template {template}: line 1, column ", f"not a placeholder: {quoted}")
+    assert len(err) < 400, err
+
+
+def test_an_explicit_progress_wins_over_quiet(tmp_path: Path) -> None:
+    """-q drops the summary only: a --progress given with it still shows."""
+    done = run_cli(
+        "stream", f"ja={DOLLY_JA}", "--limit", "600", "--check", "all=off", "--progress", "-q",
+        "-o", tmp_path / "o.jsonl",
+    )  # fmt: skip
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert err.startswith("convert: progress: ") and "records written" not in err, err

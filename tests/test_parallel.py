@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, ROOT, SEED_DIR, run_cli
 
-from converter.errors import EXIT_USAGE, InputError
+from converter.errors import EXIT_FATAL, EXIT_USAGE, InputError
 from converter.pipeline import StreamJob, run_stream
 from converter.scale import parts as parts_module
 from converter.scale import ranges as ranges_module
@@ -105,7 +106,8 @@ def test_alpaca_arrays_through_shards(tmp_path: Path) -> None:
 
 
 def test_a_shard_record_is_rejected_with_its_shard_file_and_line(tmp_path: Path) -> None:
-    """A rejects line of a shard-folder source names the shard file and the line in it."""
+    """A rejects line of a shard-folder source names the shard file and the line in it, the
+    folder given as itself (en) or as its index file (ja)."""
     folders = []
     for lang, path in (("en", ALPACA_EN), ("ja", ALPACA_JA)):
         lines = [json.dumps(r, ensure_ascii=False) for r in json.loads(path.read_text("utf-8"))]
@@ -117,7 +119,7 @@ def test_a_shard_record_is_rejected_with_its_shard_file_and_line(tmp_path: Path)
         assert run_cli("shard", jsonl, "-o", folder, "--records", "40").returncode == 0
         folders.append(folder)
     out = tmp_path / "out.jsonl"
-    shards = [f"en={folders[0]}", f"ja={folders[1]}"]
+    shards = [f"en={folders[0]}", f"ja={folders[1] / 'shards.json'}"]
     done = run_cli("stream", *shards, "-o", out, "--jobs", "2", "--range-records", "50")
     assert done.returncode == 1, done.stderr.decode()
     rejects = [json.loads(line) for line in Path(f"{out}.rejects.jsonl").read_text().splitlines()]
@@ -318,8 +320,9 @@ def test_a_misspelt_key_stops_the_run(tmp_path: Path, parallel: tuple[str, ...])
     done = run_cli("stream", *sources, "--key", "idd", "-o", out, *parallel)
     assert done.returncode == EXIT_USAGE
     assert done.stderr.decode().strip() == (
-        "convert: error: --key idd: none of the first 100 en records has that field "
-        "(the first has: id, name, instruction, instances, is_classification); is the name right?"
+        "convert: error: --key idd: none of the first 100 en records has a key there (missing, "
+        "null or not a scalar): none has that field (the first has: id, name, instruction, "
+        "instances, is_classification); is the name right?"
     )
     assert not out.exists() and not Path(f"{out}.rejects.jsonl").exists()
 
@@ -431,6 +434,25 @@ def test_v1_exclusions_are_usage_errors(
     assert done.returncode == EXIT_USAGE
     lines = done.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and says in lines[0], lines
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_an_unreachable_ray_address_is_one_line(tmp_path: Path) -> None:
+    """--address HOST:PORT where nothing listens: exit 3 at once, not Ray's minutes of retries."""
+    pytest.importorskip("ray")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    source = tmp_path / "en.jsonl"
+    source.write_text('{"instruction": "i", "input": "", "output": "o"}\n' * 3, "utf-8")
+    address = f"127.0.0.1:{port}"
+    done = run_cli(
+        "stream", f"en={source}", "-o", tmp_path / "o.jsonl", "--engine", "ray", "--jobs", "2",
+        "--address", address,
+    )  # fmt: skip
+    assert done.returncode == EXIT_FATAL, done.stderr.decode()
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and f"--address {address}: no Ray cluster answers there" in lines[0]
     assert not (tmp_path / "o.jsonl").exists()
 
 

@@ -298,7 +298,8 @@ BAD = [
     ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\n[[stage]]\nname = 'a'\nsources = { en = 'x' }", "stage name 'a' is given twice"),
     ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\nweight = 0", "[[stage]] 1 ('a'): key 'weight': must be more than 0, not 0"),
     ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\ninput_formats = { ja = 'dolly' }", "[[stage]] 1 ('a'): key 'input_formats' names 'ja', which is not one of its sources"),
-    ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\nstart = 5\nstop = 2", "[[stage]] 1 ('a'): 'stop' (2) is before 'start'"),
+    ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\nstart = 5\nstop = 2", "[[stage]] 1 ('a'): 'stop' (2) is not past 'start' (5): that selects no group"),
+    ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\nstart = 5\nstop = 5", "[[stage]] 1 ('a'): 'stop' (5) is not past 'start' (5): that selects no group"),
     ("[[stage]\nname = 'a'", "not valid TOML: "),
 ]  # fmt: skip
 

@@ -52,11 +52,28 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-def _usage_message(exc: typer.TyperException) -> str:
+def _usage_message(exc: typer.TyperException, args: list[str]) -> str:
     """A command-line error as one line, pointing at the help of the command it concerns."""
-    ctx = getattr(exc, "ctx", None)  # click's usage errors carry the command's context
-    command = ctx.command_path if ctx is not None else "convert"
+    ctx = getattr(exc, "ctx", None)  # most of click's usage errors carry the command's context
+    command = ctx.command_path if ctx is not None else _command_path(args)
     return f"{exc.format_message().removesuffix('.')} (see '{command} --help')"
+
+
+def _command_path(args: list[str]) -> str:
+    """The command ``args`` call (``convert stream``, ``convert plugins new``), read from its
+    words: for the errors click raises without a context (an option missing its value)."""
+    command: Any = typer.main.get_command(app)
+    words = ["convert"]
+    for arg in args:
+        commands = getattr(command, "commands", None)  # a group's subcommands
+        if commands is None:
+            break
+        if arg in commands:
+            command = commands[arg]
+            words.append(arg)
+        elif not arg.startswith("-"):
+            break
+    return " ".join(words)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         _say("interrupted")
         status = EXIT_INTERRUPTED
     except typer.TyperException as exc:
-        _say(f"error: {_usage_message(exc)}")
+        _say(f"error: {_usage_message(exc, args)}")
         status = EXIT_USAGE
     except ConverterError as exc:
         if debug:

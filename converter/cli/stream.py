@@ -187,7 +187,7 @@ def stream(
         typer.Option(
             "--progress/--no-progress",
             help="Progress on stderr: a bar on a terminal (the default there), else a line "
-            f"every {LINE_EVERY:.0f} s.",
+            f"every {LINE_EVERY:.0f} s; given, it shows even with -q.",
         ),
     ] = None,
     jobs: Annotated[
@@ -264,7 +264,7 @@ def stream(
         split=parse_split(split) if split is not None else (),
         seed=seed,
     )
-    show = (sys.stderr.isatty() if progress is None else progress) and not quiet
+    show = sys.stderr.isatty() and not quiet if progress is None else progress
     if jobs is not None or engine is Engine.ray or parts is not None:
         from converter.scale.run import Parallel, run_parallel
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import signal
+import socket
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,6 +28,14 @@ from converter.errors import ConverterError, UsageError
 
 T = TypeVar("T")
 ENGINES = ("local", "ray")
+
+
+#: Seconds to wait for a Ray cluster's HOST:PORT to accept a connection before giving up.
+CONNECT_TIMEOUT = 10.0
+
+
+class ClusterUnreachable(ConverterError):
+    """The Ray cluster at ``--address`` does not answer (exit 3)."""
 
 
 class TaskFailed(ConverterError):
@@ -177,6 +186,21 @@ def _call(task: Callable[[], T]) -> T:
     return task()
 
 
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """ClusterUnreachable when ``address`` is a HOST:PORT (not ``ray://…`` nor ``auto``) that
+    accepts no TCP connection within ``timeout`` seconds: Ray itself retries for minutes."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not host or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ClusterUnreachable(
+            f"--address {address}: no Ray cluster answers there ({reason}); is it started?"
+        ) from None
+
+
 def _run_ray(
     tasks: Sequence[Callable[[], T]],
     jobs: int,
@@ -198,6 +222,8 @@ def _run_ray(
         }
         if address is None:
             options["num_cpus"] = jobs
+        else:
+            check_reachable(address)
         ray.init(address=address, **options)
     try:
         remote: Any = ray.remote(max_retries=retries)(_call)

@@ -34,6 +34,7 @@ from converter.rejects import reject_line
 from converter.report import RunReport
 from converter.scale.parts import PartEntry, PartWriter
 from converter.scale.plan import Span
+from converter.scale.shard import SHARDS_INDEX
 from converter.stages import DISCARD, Stage, plan_stage
 
 #: The streams of a part.
@@ -89,17 +90,23 @@ def stand_in(lang: str, given: str) -> Input:
     )
 
 
+def _sharded(path: str) -> bool:
+    """Whether a source path names a shard folder: the folder or its index file."""
+    return os.path.isdir(path) or os.path.basename(path) == SHARDS_INDEX
+
+
 class _PartRejects:
     """The rejects of a range: one line per chunk of the part's ``rejects`` stream. A record
-    of a shard folder is named by its shard file (its ``line`` is that file's), found from its
-    own index among the spans the range read from ``first`` on."""
+    of a shard folder (given as the folder or as its index file) is named by its shard file
+    (its ``line`` is that file's), found from its own index among the spans the range read
+    from ``first`` on."""
 
     def __init__(
         self, part: PartWriter, inputs: list[Input], spans: tuple[tuple[Span, ...], ...], first: int
     ) -> None:
         self.part = part
         self.shards = {
-            id(source): own for source, own in zip(inputs, spans) if os.path.isdir(source.path)
+            id(source): own for source, own in zip(inputs, spans) if _sharded(source.path)
         }
         self.first = first
         self.files: dict[str, Input] = {}
