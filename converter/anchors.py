@@ -24,7 +24,10 @@ _PLACEHOLDER = re.compile(r"\[_+\]|\{[A-Za-z0-9_]*\}|%[sdif]|\$\{[A-Za-z0-9_]+\}
 #: The one placeholder without "{" or "[_" (a "%" alone is mostly a percentage).
 _PRINTF = re.compile("%[sdif]")
 _FENCE = "```"
-_DIGITS = "0123456789"
+#: Digits and separators as a number may be written around another (full-width ones too: they
+#: are read as ASCII when numbers are compared).
+_DIGITS = "0123456789０１２３４５６７８９"
+_SEPARATORS = ".,．，"
 
 
 class Anchors(NamedTuple):
@@ -127,7 +130,7 @@ def _joins(text: str, at: int, step: int) -> bool:
     if char in _DIGITS:
         return True
     beyond = at + step
-    return char in ".," and 0 <= beyond < len(text) and text[beyond] in _DIGITS
+    return char in _SEPARATORS and 0 <= beyond < len(text) and text[beyond] in _DIGITS
 
 
 def lost_in(source: Anchors, target: Record) -> list[str]:
