@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from converter.compression import SUFFIXES, foreign_compression, strip_compression
+from converter.compression import strip_compression
 from converter.dataset_info import check_dataset_info
 from converter.errors import UsageError
 from converter.model import Language, WriterOptions, WriterSpec
@@ -101,13 +101,8 @@ def check_options(job: StreamJob) -> None:
 
 def resolve_writer(job: StreamJob, registry: Registry) -> WriterSpec:
     """The writer named by ``--format``, or chosen by the output suffix (JSONL on stdout);
-    UsageError for an unknown one or an output suffix of a compression not supported."""
-    foreign = foreign_compression(job.output)
-    if foreign is not None:
-        raise UsageError(
-            f"{job.output}: {foreign} compression is not supported; "
-            f"name the output {' or '.join(SUFFIXES)} (or no compression suffix)"
-        )
+    UsageError for an unknown one (an unsupported compression suffix is refused with every
+    other output path, converter.paths)."""
     name = job.format
     if name is None:
         name = "jsonl"

@@ -165,8 +165,9 @@ class KeyedPairing:
         probe = KeyProbe(self.field, self.langs[0]) if self.index is None else None
         for member in self.streams[0]:
             key = self._admit(0, member)
-            if probe is not None:
+            if probe is not None:  # until a key is found
                 probe.note(member, key if isinstance(key, str) else record_key(member, self.field))
+                probe = None if probe.found else probe
             if not isinstance(key, str):
                 yield self._alone(0, member, key)
                 continue

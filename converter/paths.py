@@ -21,7 +21,7 @@ from converter.errors import UsageError
 from converter.job import StreamJob
 from converter.output import STDOUT, check_writable, is_stdout
 from converter.rejects import default_rejects_path
-from converter.scale.shard import SHARDS_INDEX
+from converter.scale.shard import shard_folder
 from converter.selection import Selection
 
 
@@ -125,21 +125,13 @@ def check_paths(
 def _check_apart(write: Named, reads: Sequence[Named]) -> None:
     """UsageError when ``write`` is one of ``reads`` or inside an input folder among them."""
     for read in reads:
-        folder = input_folder(read.path)
+        folder = shard_folder(read.path)
         if folder is not None and inside(write.path, folder):
             raise UsageError(
                 f"{write.shown} is inside the folder of {read.shown}: write it elsewhere"
             )
         if same_file(write.path, read.path):
             raise UsageError(f"{write.shown} would overwrite {read.shown}: write it elsewhere")
-
-
-def input_folder(path: str) -> str | None:
-    """The folder an input ``path`` reads as a whole: itself when a directory (a shard
-    folder), its folder when it is a shard index (``DIR/shards.json``); else None."""
-    if os.path.isdir(path):
-        return path
-    return (os.path.dirname(path) or ".") if os.path.basename(path) == SHARDS_INDEX else None
 
 
 def inside(path: str, folder: str) -> bool:

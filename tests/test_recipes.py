@@ -178,10 +178,16 @@ def test_verify_fails_before_writing_when_an_input_changed(tmp_path: Path) -> No
     assert not list(tmp_path.glob("b.*"))
 
 
-def test_verify_fails_when_the_rebuilt_output_differs(tmp_path: Path) -> None:
+def two_stages_run(tmp_path: Path) -> tuple[Path, Path]:
+    """The two-stage recipe run once into ``a.jsonl``: the recipe and its report."""
     recipe = write_recipe(tmp_path, two_stages())
     report = tmp_path / "r.json"
     assert run_cli("run", recipe, "-o", tmp_path / "a.jsonl", "--report", report).returncode == 0
+    return recipe, report
+
+
+def test_verify_fails_when_the_rebuilt_output_differs(tmp_path: Path) -> None:
+    recipe, report = two_stages_run(tmp_path)
     document = json.loads(report.read_text())
     document["provenance"]["outputs"]["eval"]["sha256"] = "0" * 64
     report.write_text(json.dumps(document))
@@ -191,9 +197,7 @@ def test_verify_fails_when_the_rebuilt_output_differs(tmp_path: Path) -> None:
 
 
 def test_verify_fails_when_the_recipe_changed(tmp_path: Path) -> None:
-    recipe = write_recipe(tmp_path, two_stages())
-    report = tmp_path / "r.json"
-    assert run_cli("run", recipe, "-o", tmp_path / "a.jsonl", "--report", report).returncode == 0
+    recipe, report = two_stages_run(tmp_path)
     write_recipe(tmp_path, two_stages().replace("seed = 3", "seed = 4"))
     done = run_cli("run", recipe, "-o", tmp_path / "b.jsonl", "--verify", report)
     assert done.returncode == 3
@@ -201,9 +205,7 @@ def test_verify_fails_when_the_recipe_changed(tmp_path: Path) -> None:
 
 
 def test_verify_fails_when_the_seed_is_another(tmp_path: Path) -> None:
-    recipe = write_recipe(tmp_path, two_stages())
-    report = tmp_path / "r.json"
-    assert run_cli("run", recipe, "-o", tmp_path / "a.jsonl", "--report", report).returncode == 0
+    recipe, report = two_stages_run(tmp_path)
     done = run_cli("run", recipe, "-o", tmp_path / "b.jsonl", "--verify", report, "--seed", "9")
     assert done.returncode == 3
     assert f"the seed is 9 but {report} used 3" in done.stderr.decode()

@@ -366,17 +366,25 @@ def test_resume_redoes_corrupt_and_missing_parts(real_run: dict[str, Any], tmp_p
         Manifest.open(folder, {**job, "every": 41}, len(pieces))
 
 
-def test_part_killed_midway_is_retried(real_run: dict[str, Any], tmp_path: Path) -> None:
-    groups = real_run["groups"]["json"]
-    pieces = split(groups, 4, 5)
+def killed_part_retried(
+    real_run: dict[str, Any], tmp_path: Path, engine: str, seed: int, killed: int
+) -> str:
+    """Make 4 parts of the real run's JSON output on ``engine``, part ``killed`` dying once
+    midway; the merge is the real output. Returns the parts folder."""
+    pieces = split(real_run["groups"]["json"], 4, seed)
     folder = str(tmp_path / "parts")
     die = str(tmp_path / "died")
     manifest = Manifest.open(folder, {}, len(pieces))
-    tasks = {n: MakePart(folder, n, pieces[n], die if n == 2 else None) for n in range(4)}
-    run_parts(manifest, tasks.__getitem__, jobs=2, retries=1)
+    tasks = {n: MakePart(folder, n, pieces[n], die if n == killed else None) for n in range(4)}
+    run_parts(manifest, tasks.__getitem__, engine=engine, jobs=2, retries=1)
     assert os.path.exists(die)
     merge(manifest, "out", str(tmp_path / "out.json"), writer_maker("json"))
     assert (tmp_path / "out.json").read_bytes() == real_run["outputs"]["json"]
+    return folder
+
+
+def test_part_killed_midway_is_retried(real_run: dict[str, Any], tmp_path: Path) -> None:
+    folder = killed_part_retried(real_run, tmp_path, "local", 5, 2)
     assert not [n for n in os.listdir(folder) if n.endswith(".tmp")]
 
 
@@ -422,16 +430,7 @@ def test_ray_engine_runs_and_retries(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("ray_workers_see_tests")
 def test_ray_parts_merge_identical(real_run: dict[str, Any], tmp_path: Path) -> None:
-    groups = real_run["groups"]["json"]
-    pieces = split(groups, 4, 6)
-    folder = str(tmp_path / "parts")
-    die = str(tmp_path / "died")
-    manifest = Manifest.open(folder, {}, len(pieces))
-    tasks = {n: MakePart(folder, n, pieces[n], die if n == 1 else None) for n in range(4)}
-    run_parts(manifest, tasks.__getitem__, engine="ray", jobs=2, retries=1)
-    assert os.path.exists(die)
-    merge(manifest, "out", str(tmp_path / "out.json"), writer_maker("json"))
-    assert (tmp_path / "out.json").read_bytes() == real_run["outputs"]["json"]
+    killed_part_retried(real_run, tmp_path, "ray", 6, 1)
 
 
 def test_local_engine_hands_each_result_on_as_it_comes() -> None:

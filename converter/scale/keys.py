@@ -118,8 +118,9 @@ def _index_source(
     try:
         for member, where in _located(job, k, files, registry):
             key = record_key(member, job.key)
-            if probe is not None:
+            if probe is not None:  # until a key is found
                 probe.note(member, key)
+                probe = None if probe.found else probe
             hashed = None if key is None else key_of(key)
             if hashed is None or seen.first_seen(hashed, member.index) is not None:
                 if k:

@@ -13,7 +13,6 @@ come: a range holds none of them); its entry's counts are the range's report cou
 from __future__ import annotations
 
 import io
-import os
 import time
 from array import array
 from collections.abc import Iterator, Sequence
@@ -34,7 +33,7 @@ from converter.rejects import reject_line
 from converter.report import RunReport
 from converter.scale.parts import PartEntry, PartWriter
 from converter.scale.plan import Span
-from converter.scale.shard import SHARDS_INDEX
+from converter.scale.shard import shard_folder
 from converter.stages import DISCARD, Stage, plan_stage
 
 #: The streams of a part.
@@ -90,11 +89,6 @@ def stand_in(lang: str, given: str) -> Input:
     )
 
 
-def _sharded(path: str) -> bool:
-    """Whether a source path names a shard folder: the folder or its index file."""
-    return os.path.isdir(path) or os.path.basename(path) == SHARDS_INDEX
-
-
 class _PartRejects:
     """The rejects of a range: one line per chunk of the part's ``rejects`` stream. A record
     of a shard folder (given as the folder or as its index file) is named by its shard file
@@ -106,7 +100,7 @@ class _PartRejects:
     ) -> None:
         self.part = part
         self.shards = {
-            id(source): own for source, own in zip(inputs, spans) if _sharded(source.path)
+            id(source): own for source, own in zip(inputs, spans) if shard_folder(source.path)
         }
         self.first = first
         self.files: dict[str, Input] = {}

@@ -217,3 +217,11 @@ def _cuts(source: str, lines: Iterable[bytes], records: int) -> Iterator[tuple[b
         yield new, line
         count += 1
         line = after
+
+
+def shard_folder(path: str) -> str | None:
+    """The folder a source ``path`` reads as shards: itself when a directory, its folder when
+    it is the shard index (``DIR/shards.json``); None for a plain file."""
+    if os.path.isdir(path):
+        return path
+    return (os.path.dirname(path) or ".") if os.path.basename(path) == SHARDS_INDEX else None
