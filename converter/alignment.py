@@ -15,9 +15,10 @@ import math
 from collections import deque
 from collections.abc import Iterator
 from itertools import islice, zip_longest
-from typing import Any
+from typing import Any, Protocol
 
-from converter.anchors import record_anchors, record_text
+from converter.anchors import record_anchors
+from converter.kernels import NATIVE
 from converter.model import Record
 
 #: Upcoming groups looked at before the first of them is let through.
@@ -34,6 +35,17 @@ REFRESH = 16
 #: of a parallel run that reads this many groups (plus the window) ahead of its start holds the
 #: single run's state there.
 HISTORY = RATIO_GROUPS + REFRESH
+
+
+class Median(Protocol):
+    """A learned typical value: :class:`TrailingMedian` or its compiled twin."""
+
+    @property
+    def value(self) -> float:
+        """The typical value now."""
+
+    def add(self, index: int, value: float | None) -> bool:
+        """Learn ``value`` at group ``index``; True when the typical value was recomputed."""
 
 
 class TrailingMedian:
@@ -93,27 +105,63 @@ def _log_ratios(source: Record, target: Record) -> tuple[float, float]:
     )
 
 
-def similarity(source: Any, target: Any, centre: tuple[float, float]) -> float:
-    """How well ``target`` fits as the translation of ``source`` (higher is better, ~1 typical
-    for a true pair, ~-1.7 for a random one); 0 when either could not be read."""
-    if type(source) is not Record or type(target) is not Record:
-        return 0.0
-    score = 1.0 if _blank(source.input) == _blank(target.input) else -1.0
-    ratios = _log_ratios(source, target)
-    if source.instruction and target.instruction:
-        score -= min(abs(ratios[0] - centre[0]), 2.0)
-    if source.output and target.output:
-        score -= min(abs(ratios[1] - centre[1]), 2.0)
-    anchors = record_anchors(source)
-    text = record_text(target)
-    if anchors.numbers:  # the share of the source's numbers the target holds too
-        kept = sum(number in text for number in anchors.numbers)
-        score += 2.0 * kept / len(anchors.numbers) - 0.5
-    if anchors.urls:
-        score += 1.0 if all(url in text for url in anchors.urls) else -1.0
-    elif "://" in text:
-        score -= 1.0
-    return score
+class Scorer:
+    """How well records pair up, from their cheap features (``converter._kernels.Scorer`` is
+    its compiled twin: :func:`new_scorer` picks)."""
+
+    def __init__(self, record_type: type[Record], anchors_of: Any) -> None:
+        self.record_type, self.anchors_of = record_type, anchors_of
+
+    def score(
+        self, source: Any, target: Any, centre_instruction: float, centre_output: float
+    ) -> float:
+        """How well ``target`` fits as the translation of ``source`` (higher is better, ~1
+        typical for a true pair, ~-1.7 for a random one), the typical log length ratios being
+        the centres; 0 when either could not be read."""
+        if type(source) is not self.record_type or type(target) is not self.record_type:
+            return 0.0
+        score = 1.0 if _blank(source.input) == _blank(target.input) else -1.0
+        ratios = _log_ratios(source, target)
+        if source.instruction and target.instruction:
+            score -= min(abs(ratios[0] - centre_instruction), 2.0)
+        if source.output and target.output:
+            score -= min(abs(ratios[1] - centre_output), 2.0)
+        anchors = self.anchors_of(source)
+        # the target's fields as one text (no anchor holds a newline, so none spans two)
+        text = f"{target.instruction}\n{target.input}\n{target.output}"
+        if anchors.numbers:  # the share of the source's numbers the target holds too
+            kept = sum(number in text for number in anchors.numbers)
+            score += 2.0 * kept / len(anchors.numbers) - 0.5
+        if anchors.urls:
+            score += 1.0 if all(url in text for url in anchors.urls) else -1.0
+        elif "://" in text:
+            score -= 1.0
+        return score
+
+    def learn(self, source: Record, target: Any, instruction: Median, output: Median) -> bool:
+        """Feed the pair's log length ratios at ``source.index`` to the learned medians (none
+        when ``target`` is no record); True when either was recomputed."""
+        ratios: tuple[float | None, ...] = (None, None)
+        if type(target) is self.record_type:
+            ratios = _log_ratios(source, target)
+        learned = instruction.add(source.index, ratios[0])
+        return output.add(source.index, ratios[1]) or learned
+
+
+def trailing_median(warmup: int = WARMUP, default: float = 0.0) -> Median:
+    """A new :class:`TrailingMedian` (the compiled one when the kernels are built)."""
+    if NATIVE is not None:
+        median: Median = NATIVE.TrailingMedian(warmup, default)
+        return median
+    return TrailingMedian(warmup, default)
+
+
+def new_scorer() -> Scorer:
+    """A :class:`Scorer` of :class:`Record` pairs (the compiled one when the kernels are built)."""
+    if NATIVE is not None:
+        scorer: Scorer = NATIVE.Scorer(Record, record_anchors)
+        return scorer
+    return Scorer(Record, record_anchors)
 
 
 class Aligner:
@@ -130,7 +178,8 @@ class Aligner:
         self.buffers: list[deque[Any]] = [deque() for _ in streams]
         self.ended = [False] * len(streams)
         # the typical log length ratio of each target to the source: instruction, output
-        self.ratios = [(TrailingMedian(), TrailingMedian()) for _ in streams]
+        self.ratios = [(trailing_median(), trailing_median()) for _ in streams]
+        self.scorer = new_scorer()
         self.shift = [0] * len(streams)  # current unrepaired shift per target (0 = aligned)
         self.repairs: list[dict[str, Any]] = []
         # scores by (target, id(source record), id(target record)); the records are kept in
@@ -172,14 +221,10 @@ class Aligner:
         """Learn the length ratios of the front group's pairs, then let the group through."""
         source = self.buffers[0][0] if self.buffers[0] else None
         if type(source) is Record:
+            learn = self.scorer.learn
             for k in range(1, len(self.buffers)):
                 target = self.buffers[k][0] if self.buffers[k] else None
-                ratios: tuple[float | None, ...] = (None, None)
-                if type(target) is Record:
-                    ratios = _log_ratios(source, target)
-                instruction, output = self.ratios[k]
-                learned = instruction.add(source.index, ratios[0])
-                if output.add(source.index, ratios[1]) or learned:
+                if learn(source, target, *self.ratios[k]):
                     self.cache.clear()  # cached scores were made with the former ratios
         if len(self.cache) > 64 * WINDOW:
             self.cache.clear()
@@ -191,8 +236,8 @@ class Aligner:
     def _score(self, k: int, offset_source: int, offset_target: int, count: int) -> list[float]:
         """Scores of pairs (source j + offset_source, target k j + offset_target), j < count."""
         src, tgt = self.buffers[0], self.buffers[k]
-        centre = self._centre(k)
-        cache = self.cache
+        centre_instruction, centre_output = self._centre(k)
+        cache, score = self.cache, self.scorer.score
         scores = []
         for j in range(count):
             if j + offset_source >= len(src) or j + offset_target >= len(tgt):
@@ -201,7 +246,7 @@ class Aligner:
             key = (k, id(a), id(b))
             hit = cache.get(key)
             if hit is None:
-                hit = cache[key] = (similarity(a, b, centre), a, b)
+                hit = cache[key] = (score(a, b, centre_instruction, centre_output), a, b)
             scores.append(hit[0])
         return scores
 
@@ -237,9 +282,10 @@ class Aligner:
         """Scores of the first ``n`` positional pairs of target ``k``, kept as the front moves."""
         scores = self.diagonals[k]
         if len(scores) < n:
-            src, tgt, centre = self.buffers[0], self.buffers[k], self._centre(k)
+            src, tgt, score = self.buffers[0], self.buffers[k], self.scorer.score
+            centre_instruction, centre_output = self._centre(k)
             for j in range(len(scores), n):
-                scores.append(similarity(src[j], tgt[j], centre))
+                scores.append(score(src[j], tgt[j], centre_instruction, centre_output))
         return scores
 
     def _centre(self, k: int) -> tuple[float, float]:

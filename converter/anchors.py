@@ -10,8 +10,10 @@ full-width digits in Python; nothing here relies on it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
+from converter.kernels import NATIVE
 from converter.model import Record
 
 #: Full-width digits and separators, written as ASCII before numbers are compared.
@@ -50,6 +52,10 @@ def find_anchors(text: str) -> Anchors:
     """The anchors of ``text``: numbers of two or more digits (single digits are list markers
     and counters as often as quantities) without thousands separators, URLs without trailing
     punctuation, placeholders such as ``[__]``, ``{x}``, ``%s``, and code fences."""
+    if NATIVE is not None:  # a text of plain prose and numbers, in one compiled pass
+        plain = NATIVE.plain_numbers(text)
+        if plain is not None:
+            return Anchors(plain) if plain else NONE
     if not text.isascii() and _FULL_WIDTH_CHARS.search(text):
         text = text.translate(_FULL_WIDTH)
     numbers, urls = _numbers(text), _NO_STRINGS
@@ -66,7 +72,8 @@ def find_anchors(text: str) -> Anchors:
     return Anchors(numbers, urls, placeholders, fences)
 
 
-def _numbers(text: str) -> frozenset[str]:
+def numbers_in(text: str) -> frozenset[str]:
+    """The numbers of ``text`` (see :func:`find_anchors`), full-width forms not read as ASCII."""
     found = _NUMBER.findall(text)
     if not found:
         return _NO_STRINGS
@@ -111,7 +118,7 @@ def missing(source: Anchors, target: Anchors) -> list[str]:
     return found
 
 
-def holds_number(text: str, number: str) -> bool:
+def whole_number_in(text: str, number: str) -> bool:
     """Whether ``text`` holds ``number`` as a whole number, not as part of a longer one ("12"
     is not in "2012" nor in "12.5")."""
     at = text.find(number)
@@ -131,6 +138,11 @@ def _joins(text: str, at: int, step: int) -> bool:
         return True
     beyond = at + step
     return char in _SEPARATORS and 0 <= beyond < len(text) and text[beyond] in _DIGITS
+
+
+#: The compiled kernels where built (the same results).
+_numbers: Callable[[str], frozenset[str]] = NATIVE.numbers if NATIVE else numbers_in
+holds_number: Callable[[str, str], bool] = NATIVE.holds_number if NATIVE else whole_number_in
 
 
 def lost_in(source: Anchors, target: Record) -> list[str]:

@@ -22,6 +22,7 @@ from converter.readers import Item, read_items
 from converter.records import format_named, to_records
 from converter.rejects import RejectSink
 from converter.report import RunReport, reason_kind
+from converter.screening import ALL, group_screen, screen_bits
 from converter.validation import validator_for
 
 
@@ -102,12 +103,16 @@ class GroupLoop:
         checks = [registry.checks[name] for name, policy in policies.items() if policy != "off"]
         self.features = [(c.name, c.features) for c in checks if c.features is not None]
         languages = [registry.languages[lang] for lang, _ in job.sources]
-        self.compares = [(c.name, c.start(languages), policies[c.name] == "reject") for c in checks]
+        self.compares = [
+            (c.name, c.start(languages), policies[c.name] == "reject", screen_bits(c))
+            for c in checks
+        ]
+        self.screen = group_screen(languages, sum(c[3] for c in self.compares))
         self.keys = view.keys if view else None
         if view is not None:  # duplicates are settled run-wide by the merge
             self.compares = [
-                (name, self._record_key if name == "duplicate" else compare, rejecting)
-                for name, compare, rejecting in self.compares
+                (name, self._record_key if name == "duplicate" else compare, rejecting, bit)
+                for name, compare, rejecting, bit in self.compares
             ]
             self.scratch = copy.deepcopy(report)  # what the margin counts, thrown away
         self.validator = validator_for(writer.schema)
@@ -274,7 +279,10 @@ class GroupLoop:
                     record.features = {}
                 record.features[name] = features(record)
         failed: list[str] = []
-        for name, compare, rejecting in self.compares:
+        maybe = self.screen(group) if self.screen is not None else ALL
+        for name, compare, rejecting, bit in self.compares:
+            if bit and not maybe & bit:  # the screen cleared the group for this check
+                continue
             findings = compare(group)
             if findings:
                 self.report.checks[name].add(group[0].index, findings, rejecting)

@@ -8,8 +8,9 @@ import re
 from collections.abc import Callable, Sequence
 
 from converter import hookimpl
-from converter.alignment import TrailingMedian
+from converter.alignment import trailing_median
 from converter.anchors import lost_in, record_anchors
+from converter.kernels import NATIVE
 from converter.langid import classify
 from converter.model import Check, Language, Record
 from converter.seen import SeenSet, key_of
@@ -78,11 +79,9 @@ def field_script(text: str) -> str:
     with kana is Japanese; only the rest goes through the full classifier. Han without kana
     and without Simplified-only forms may be Japanese or Traditional Chinese: ``und``.
     """
-    ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
-    if ascii_chars >= ASCII_LATIN_SHARE * len(text):  # Latin by rule 2 of the classifier
-        return "latin" if len(text) >= MIN_LETTERS and _WORD.search(text) else "und"
-    if ascii_chars < 0.7 * len(text) and _KANA.search(text):
-        return "ja"
+    quick = _quick_script(text, ASCII_LATIN_SHARE, MIN_LETTERS)
+    if quick is not None:
+        return quick
     guess = classify(text[:2000])
     counts = guess.counts
     if counts.latin + counts.cjk < MIN_LETTERS // 3:
@@ -92,15 +91,32 @@ def field_script(text: str) -> str:
     return guess.script
 
 
+def quick_script(text: str, latin_share: float, min_letters: int) -> str | None:
+    """The cheap tests of :func:`field_script`: "latin" or "und" for text with at least
+    ``latin_share`` ASCII, "ja" for text under 70% ASCII with kana; None when undecided."""
+    ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
+    if ascii_chars >= latin_share * len(text):  # Latin by rule 2 of the classifier
+        return "latin" if len(text) >= min_letters and _WORD.search(text) else "und"
+    if ascii_chars < 0.7 * len(text) and _KANA.search(text):
+        return "ja"
+    return None
+
+
+_quick_script = NATIVE.quick_script if NATIVE else quick_script
+
+
+def takes_ascii(lang: Language) -> bool:
+    """Whether the language check takes an ASCII text in ``lang`` without classifying it: a
+    Latin-script language (or one without scripts) without its own ``accepts`` test."""
+    return lang.accepts is None and (not lang.scripts or "latin" in lang.scripts)
+
+
 def _language_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
     """The language check for these languages: a language's own ``accepts`` test decides
     first where it has one and is sure; otherwise the classifier's script must be one of the
     language's ``scripts``. ASCII text is Latin or too short to judge (``und``), so a Latin-script
     language without ``accepts`` takes it without classifying."""
-    by_code = {
-        lang.code: (lang, lang.accepts is None and (not lang.scripts or "latin" in lang.scripts))
-        for lang in languages
-    }
+    by_code = {lang.code: (lang, takes_ascii(lang)) for lang in languages}
 
     def compare(group: list[Record]) -> list[str]:
         findings = []
@@ -172,7 +188,7 @@ def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]
     the pair's typical one, learned from the recent groups' ratios within the limit of any
     language pair (alignment.TrailingMedian: the same wherever a run starts reading)."""
     typical = {
-        lang.code: {name: TrailingMedian(RATIO_WARMUP) for name in ("instruction", "output")}
+        lang.code: {name: trailing_median(RATIO_WARMUP) for name in ("instruction", "output")}
         for lang in languages
     }
     limit = math.log(RATIO_FACTOR)
@@ -207,7 +223,16 @@ LENGTH_RATIO = Check(
 def duplicate_key(source: Record) -> int:
     """The duplicate check's key of a group: its source's instruction and input, case and
     spacing normalised, hashed to 64 bits (the same in every process)."""
-    return key_of(" ".join(f"{source.instruction}\n{source.input}".casefold().split()))
+    return key_of(_key_text(source.instruction, source.input))
+
+
+def key_text(instruction: str, input_: str) -> str:
+    """The duplicate check's text of a source: instruction and input, casefolded, each run of
+    whitespace one space."""
+    return " ".join(f"{instruction}\n{input_}".casefold().split())
+
+
+_key_text = NATIVE.key_text if NATIVE else key_text
 
 
 def duplicate_finding(lang: str, earlier: int) -> str:
@@ -240,23 +265,26 @@ def compare_misalignment(group: list[Record]) -> list[str]:
     ]
 
 
+EMPTY = Check(
+    name="empty",
+    compare=compare_empty,
+    description="instruction or output empty, or input empty on one side only",
+)
+UNTRANSLATED = Check(
+    name="untranslated",
+    compare=compare_untranslated,
+    description="a translated field identical to the source's (prose, not code)",
+)
+PRESERVED = Check(
+    name="preserved",
+    compare=compare_preserved,
+    description="numbers, URLs, code blocks or placeholders lost in translation",
+)
 BUILTIN_CHECKS = (
-    Check(
-        name="empty",
-        compare=compare_empty,
-        description="instruction or output empty, or input empty on one side only",
-    ),
+    EMPTY,
     LANGUAGE,
-    Check(
-        name="untranslated",
-        compare=compare_untranslated,
-        description="a translated field identical to the source's (prose, not code)",
-    ),
-    Check(
-        name="preserved",
-        compare=compare_preserved,
-        description="numbers, URLs, code blocks or placeholders lost in translation",
-    ),
+    UNTRANSLATED,
+    PRESERVED,
     LENGTH_RATIO,
     DUPLICATE,
     Check(

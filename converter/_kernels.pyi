@@ -1,0 +1,42 @@
+from collections.abc import Callable
+from typing import Any
+
+RATIO_GROUPS: int
+REFRESH: int
+
+class TrailingMedian:
+    value: float
+    warmup: int
+    def __init__(self, warmup: int = 16, default: float = 0.0) -> None: ...
+    def add(self, index: int, value: float | None) -> bool: ...
+
+class Scorer:
+    def __init__(self, record_type: type, anchors_of: Callable[[Any], Any]) -> None: ...
+    def score(
+        self, source: Any, target: Any, centre_instruction: float, centre_output: float
+    ) -> float: ...
+    def learn(
+        self, source: Any, target: Any, instruction: TrailingMedian, output: TrailingMedian
+    ) -> bool: ...
+
+def numbers(text: str) -> frozenset[str]: ...
+def holds_number(text: str, number: str) -> bool: ...
+def quick_script(text: str, latin_share: float, min_letters: int) -> str | None: ...
+def key_text(instruction: str, input: str) -> str: ...
+def plain_numbers(text: str) -> frozenset[str] | None: ...
+
+EMPTY: int
+LANGUAGE: int
+UNTRANSLATED: int
+PRESERVED: int
+
+class GroupScreen:
+    def __init__(
+        self,
+        languages: dict[str, tuple[bool, bool, frozenset[str]]],
+        latin_share: float,
+        min_letters: int,
+        min_prose: int,
+        enabled: int,
+    ) -> None: ...
+    def screen(self, group: list[Any]) -> int: ...

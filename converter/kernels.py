@@ -1,0 +1,28 @@
+"""Which code runs the pair checks' hot paths: the compiled kernels (``converter/_kernels.pyx``,
+built at install when a C compiler is there) or the Python code they stand in for, which gives
+the same results (``tests/test_kernels.py``). ``CONVERTER_KERNELS=python`` forces the Python
+code, e.g. to compare the two."""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("CONVERTER_KERNELS", "").lower() == "python":
+        return None
+    try:
+        from converter import _kernels
+    except ImportError:
+        return None
+    return _kernels
+
+
+#: The compiled kernels module, or None when the Python code runs.
+NATIVE = _load()
+
+
+def describe() -> str:
+    """ "compiled" or "python": which code runs the hot paths (for reports and --version)."""
+    return "compiled" if NATIVE is not None else "python"
