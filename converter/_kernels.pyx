@@ -8,8 +8,11 @@ on the same inputs, real records and generated ones): :class:`TrailingMedian` an
 duplicate checks. ``converter.kernels`` picks this module when it was built, else the Python code.
 """
 
+from collections import deque
+from itertools import chain, islice
+
 from libc.math cimport fabs, log
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -20,6 +23,8 @@ cdef extern from "Python.h":
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
     Py_ssize_t PyUnicode_Find(object text, object sub, Py_ssize_t start, Py_ssize_t end,
                               int direction) except -2
+    Py_ssize_t PyUnicode_Count(object text, object sub, Py_ssize_t start,
+                               Py_ssize_t end) except -1
     int PyUnicode_Contains(object container, object element) except -1
 
 #: Must equal converter.alignment's (tests/test_kernels.py checks).
@@ -142,10 +147,9 @@ cdef class Scorer:
     pair's log length ratios to the learned medians."""
 
     cdef object record_type
-    cdef object anchors_of
 
-    def __init__(self, record_type, anchors_of):
-        self.record_type, self.anchors_of = record_type, anchors_of
+    def __init__(self, record_type):
+        self.record_type = record_type
 
     cpdef double score(self, source, target, double centre_instruction,
                        double centre_output) except? -1000.0:
@@ -162,9 +166,10 @@ cdef class Scorer:
             score -= min(fabs(r0 - centre_instruction), 2.0)
         if lso and lto:
             score -= min(fabs(r1 - centre_output), 2.0)
-        anchors = self.anchors_of(source)
-        cdef frozenset numbers = anchors[0]
-        cdef frozenset urls = anchors[1]
+        cdef object numbers = None, urls = None
+        cdef tuple anchors = _anchors_of(source)
+        if anchors is not None:
+            numbers, urls = anchors[0], anchors[1]
         cdef Py_ssize_t kept = 0
         cdef str item
         if numbers:
@@ -400,51 +405,183 @@ def key_text(str instruction, str input):
         free(out)
 
 
-#: ASCII characters that may start what only the full anchor scan reads ({ ` [_ % ://).
-cdef unsigned char _SPECIAL_START[128]
+#: What a text holds beyond plain prose and numbers (bits of _triggers): each asks for its
+#: own scan, as converter.anchors' substring tests do.
+cdef enum Trigger:
+    FULL_WIDTH = 1  # a full-width digit: the text is read with ASCII digits first
+    URL = 2  # "://"
+    PLACEHOLDER = 4  # "{", "[_" or a printf token
+    FENCE = 8  # a backtick
+#: ASCII characters that may start a trigger ({ ` [_ %s ://).
+cdef unsigned char _TRIGGER_START[128]
 for _c in (0x7B, 0x60, 0x5B, 0x25, 0x3A):  # { ` [ % :
-    _SPECIAL_START[_c] = 1
+    _TRIGGER_START[_c] = 1
 
 
-cdef bint _special_in(const chars *data, Py_ssize_t n, bint ascii) noexcept nogil:
+cdef int _triggers_in(const chars *data, Py_ssize_t n, bint ascii) noexcept nogil:
     cdef Py_ssize_t i
     cdef Py_UCS4 c, after
+    cdef int found = 0
     for i in range(n):
         c = data[i]
         if c < 0x80:
-            if not _SPECIAL_START[c]:
+            if not _TRIGGER_START[c]:
                 continue
-            if c == 0x7B or c == 0x60:  # { `
-                return True
             after = data[i + 1] if i + 1 < n else 0
-            if c == 0x5B and after == 0x5F:  # [_
-                return True
-            if c == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69 or after == 0x66):
-                return True  # %s %d %i %f
-            if c == 0x3A and after == 0x2F and i + 2 < n and data[i + 2] == 0x2F:
-                return True  # ://
+            if c == 0x7B or (c == 0x5B and after == 0x5F):  # { [_
+                found |= PLACEHOLDER
+            elif c == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69 or after == 0x66):
+                found |= PLACEHOLDER  # %s %d %i %f
+            elif c == 0x60:
+                found |= FENCE
+            elif c == 0x3A and after == 0x2F and i + 2 < n and data[i + 2] == 0x2F:
+                found |= URL
         elif not ascii and 0xFF10 <= c <= 0xFF19:
-            return True
-    return False
+            found |= FULL_WIDTH
+    return found
 
 
-cdef bint _special(str text):
-    """Whether ``text`` holds what only converter.anchors' full scan reads: a full-width digit,
-    "://", "{", "[_", a printf placeholder or a backtick."""
+cdef int _triggers(str text):
+    """The Trigger bits of ``text``."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
     if kind == 1:
-        return _special_in(<UCS1 *>data, n, PyUnicode_IS_ASCII(text))
+        return _triggers_in(<UCS1 *>data, n, PyUnicode_IS_ASCII(text))
     if kind == 2:
-        return _special_in(<UCS2 *>data, n, False)
-    return _special_in(<UCS4 *>data, n, False)
+        return _triggers_in(<UCS2 *>data, n, False)
+    return _triggers_in(<UCS4 *>data, n, False)
 
 
-def plain_numbers(str text):
-    """converter.anchors.find_anchors' numbers of a text without URLs, placeholders, code or
-    full-width digits (its only anchors then); None when the text holds any of those."""
-    return None if _special(text) else numbers(text)
+#: Full-width digits and separators as ASCII (converter.anchors._FULL_WIDTH).
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．，％", "0123456789.,%")
+#: ASCII characters of a URL after its scheme (converter.anchors._URL), and those stripped
+#: from its end.
+cdef unsigned char _URL_CHAR[128]
+cdef unsigned char _URL_END[128]
+for _c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'*+,;=%":
+    _URL_CHAR[ord(_c)] = 1
+for _c in ".,;:!?)]'":
+    _URL_END[ord(_c)] = 1
+
+
+cdef inline bint _in_table(unsigned char *table, Py_UCS4 c) noexcept nogil:
+    return c < 128 and table[c]
+
+
+cdef inline bint _word_char(Py_UCS4 c) noexcept nogil:
+    return _ascii_letter(c) or _is_digit(c) or c == 0x5F
+
+
+cdef set _urls(str text):
+    """``_URL.findall(text)``, each without trailing punctuation (None when there is none)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, at, j, tail, end
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef set found = None
+    while True:
+        at = PyUnicode_Find(text, "http", i, n, 1)
+        if at < 0:
+            return found
+        j = at + 4
+        if j < n and PyUnicode_READ(kind, data, j) == 0x73:  # https
+            j += 1
+        if (j + 3 <= n and PyUnicode_READ(kind, data, j) == 0x3A
+                and PyUnicode_READ(kind, data, j + 1) == 0x2F
+                and PyUnicode_READ(kind, data, j + 2) == 0x2F):
+            tail = j = j + 3
+            while j < n and _in_table(_URL_CHAR, PyUnicode_READ(kind, data, j)):
+                j += 1
+            if j > tail:
+                end = j
+                while _in_table(_URL_END, PyUnicode_READ(kind, data, end - 1)):
+                    end -= 1
+                if found is None:
+                    found = set()
+                found.add(text[at:end])
+                i = j
+                continue
+        i = at + 1
+
+
+cdef set _placeholders(str text):
+    """``_PLACEHOLDER.findall(text)``: ``[__]``, ``{x}``, ``%s``, ``${x}`` (None: none)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, j, end
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef Py_UCS4 c, after
+    cdef set found = None
+    while i < n:
+        c = PyUnicode_READ(kind, data, i)
+        after = PyUnicode_READ(kind, data, i + 1) if i + 1 < n else 0
+        end = -1
+        if c == 0x5B:  # [_+]
+            j = i + 1
+            while j < n and PyUnicode_READ(kind, data, j) == 0x5F:
+                j += 1
+            if j > i + 1 and j < n and PyUnicode_READ(kind, data, j) == 0x5D:
+                end = j + 1
+        elif c == 0x7B or (c == 0x24 and after == 0x7B):  # {x*} or ${x+}
+            j = i + 1 if c == 0x7B else i + 2
+            while j < n and _word_char(PyUnicode_READ(kind, data, j)):
+                j += 1
+            if (c == 0x7B or j > i + 2) and j < n and PyUnicode_READ(kind, data, j) == 0x7D:
+                end = j + 1
+        elif c == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69 or after == 0x66):
+            end = i + 2  # %s %d %i %f
+        if end < 0:
+            i += 1
+            continue
+        if found is None:
+            found = set()
+        found.add(text[i:end])
+        i = end
+    return found
+
+
+cdef str _FENCE = "```"
+
+
+cpdef tuple anchor_parts(str text):
+    """converter.anchors.find_anchors' anchors of ``text`` as (numbers, urls, placeholders,
+    fences), or None when it has none."""
+    cdef int triggers = _triggers(text)
+    if triggers & FULL_WIDTH:
+        text = text.translate(_FULL_WIDTH)
+        triggers = _triggers(text)
+    cdef object found_numbers = numbers(text), urls = _NO_STRINGS, placeholders = _NO_STRINGS
+    cdef set found
+    cdef Py_ssize_t fences = 0
+    if triggers & URL:
+        found = _urls(text)
+        if found:
+            urls = frozenset(found)
+            if found_numbers:  # digits inside a URL are part of it, not numbers of their own
+                found_numbers = found_numbers - numbers(" ".join(found))
+    if triggers & PLACEHOLDER:
+        found = _placeholders(text)
+        if found:
+            placeholders = frozenset(found)
+    if triggers & FENCE:
+        fences = PyUnicode_Count(text, _FENCE, 0, PyUnicode_GET_LENGTH(text)) // 2
+    if not (found_numbers or urls or placeholders or fences):
+        return None
+    return found_numbers, urls, placeholders, fences
+
+
+cdef tuple _anchors_of(record):
+    """:func:`anchor_parts` of a record's three fields, kept in its features (the aligner's
+    scores and the screen both need them)."""
+    features = record.features
+    if features is None:
+        features = record.features = {}
+    try:
+        return features["anchor_parts"]
+    except KeyError:
+        pass
+    found = anchor_parts(f"{record.instruction}\n{record.input}\n{record.output}")
+    features["anchor_parts"] = found
+    return found
 
 
 #: Bits of GroupScreen.screen: the checks that may find something in a group.
@@ -483,7 +620,7 @@ cdef class GroupScreen:
         if enabled & UNTRANSLATED:
             found |= self._untranslated(records)
         if enabled & PRESERVED:
-            found |= self._preserved(records)
+            found |= self._preserved(group, records)
         return found
 
     cdef int _empty(self, list records) except -1:
@@ -528,30 +665,324 @@ cdef class GroupScreen:
                     return UNTRANSLATED
         return 0
 
-    cdef int _preserved(self, list records) except -1:
-        cdef tuple source = records[0], record
-        cdef str field, number
-        cdef Py_ssize_t f, i, k, first = 0, last = 0
-        cdef bint comma = False
-        for f in range(1, 4):
-            if _special(source[f]):
-                return PRESERVED
-        for f in range(1, 4):
-            field = source[f]
-            i = 0
-            while True:
-                i = _next_number(field, i, &first, &last, &comma)
-                if i < 0:
-                    break
-                number = _number_at(field, first, last, comma)
-                for k in range(1, len(records)):
-                    record = records[k]
-                    if not (_holds_whole(record[1], number) or _holds_whole(record[2], number)
-                            or _holds_whole(record[3], number)):
+    cdef int _preserved(self, list group, list records) except -1:
+        """converter.anchors.lost_in's substring tests: clear when every translation holds
+        every anchor of the source as written."""
+        cdef tuple anchors = _anchors_of(group[0])
+        if anchors is None:
+            return 0
+        cdef tuple record
+        cdef str a, b, c, token
+        cdef Py_ssize_t k, fences = anchors[3], found
+        for k in range(1, len(records)):
+            record = records[k]
+            a, b, c = record[1], record[2], record[3]
+            for token in anchors[0]:
+                if not (_holds_whole(a, token) or _holds_whole(b, token) or _holds_whole(c, token)):
+                    return PRESERVED
+            for tokens in (anchors[1], anchors[2]):  # URLs, placeholders
+                for token in tokens:
+                    if not _contains_any(token, a, b, c):
                         return PRESERVED
+            if fences:
+                found = (PyUnicode_Count(a, _FENCE, 0, PyUnicode_GET_LENGTH(a))
+                         + PyUnicode_Count(b, _FENCE, 0, PyUnicode_GET_LENGTH(b))
+                         + PyUnicode_Count(c, _FENCE, 0, PyUnicode_GET_LENGTH(c)))
+                if found // 2 < fences:
+                    return PRESERVED
         return 0
 
 
 cdef inline bint _same(str text, str source, Py_ssize_t least) except -1:
     """Equal, and long enough to be the prose the untranslated check looks for."""
     return PyUnicode_GET_LENGTH(text) >= least and text == source
+
+
+cdef class Aligner:
+    """converter.alignment.Aligner: the same groups, findings and repairs (see there for what
+    it does). The per-group path (fill, the diagonal score, learning, popping) runs in C; a
+    suspected shift runs the same steps as the Python code, on Python objects."""
+
+    cdef list streams, buffers, langs, medians
+    cdef readonly list repairs
+    cdef bint realign
+    cdef Py_ssize_t sources, window
+    cdef double margin
+    cdef object record_type, gap_type
+    cdef Scorer scorer
+    cdef dict cache
+    cdef bint *ended
+    cdef long *shift
+    # each target's positional scores of its front pairs, a ring of ``window`` per source
+    cdef double *diagonals
+    cdef Py_ssize_t *heads
+    cdef Py_ssize_t *counts
+
+    def __init__(self, list streams, list langs, bint realign, record_type, gap_type,
+                 Scorer scorer, medians, Py_ssize_t window, double margin):
+        """``medians()`` makes a learned ratio; ``window`` and ``margin`` as in alignment."""
+        cdef Py_ssize_t n = len(streams)
+        self.streams, self.langs, self.realign, self.sources = streams, langs, realign, n
+        self.record_type, self.gap_type, self.scorer = record_type, gap_type, scorer
+        self.window, self.margin = window, margin
+        self.buffers = [deque() for _ in range(n)]
+        self.medians = [(medians(), medians()) for _ in range(n)]
+        self.repairs, self.cache = [], {}
+        self.ended = <bint *>calloc(n, sizeof(bint))
+        self.shift = <long *>calloc(n, sizeof(long))
+        self.diagonals = <double *>calloc(n * window, sizeof(double))
+        self.heads = <Py_ssize_t *>calloc(n, sizeof(Py_ssize_t))
+        self.counts = <Py_ssize_t *>calloc(n, sizeof(Py_ssize_t))
+        if not (self.ended and self.shift and self.diagonals and self.heads and self.counts):
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.ended)
+        free(self.shift)
+        free(self.diagonals)
+        free(self.heads)
+        free(self.counts)
+
+    def groups(self):
+        """Every group in order (this object is its own iterator)."""
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self._fill()
+        cdef Py_ssize_t k
+        for k in range(self.sources):
+            if len(<object>self.buffers[k]):
+                break
+        else:
+            raise StopIteration
+        for k in range(1, self.sources):
+            self._watch(k)
+        return self._pop()
+
+    def drain(self, Py_ssize_t k):
+        """Count (and drop) what is left of source ``k``: its buffer and its stream."""
+        left = len(self.buffers[k]) + sum(1 for _ in self.streams[k])
+        self.buffers[k].clear()
+        return left
+
+    cdef int _fill(self) except -1:
+        cdef Py_ssize_t k, low = -1, size, full = 2 * self.window + 2
+        cdef bint all_ended = True
+        for k in range(self.sources):
+            size = len(<object>self.buffers[k])
+            if low < 0 or size < low:
+                low = size
+            all_ended = all_ended and self.ended[k]
+        if low > self.window + 1 or all_ended:
+            return 0
+        for k in range(self.sources):
+            if self.ended[k]:
+                continue
+            buffer = self.buffers[k]
+            buffer.extend(islice(self.streams[k], full - len(buffer)))
+            if len(buffer) < full:
+                self.ended[k] = True
+        return 0
+
+    cdef inline double *_ring(self, Py_ssize_t k):
+        return self.diagonals + k * self.window
+
+    cdef object _pop(self):
+        cdef Py_ssize_t k
+        cdef tuple medians
+        first = self.buffers[0]
+        source = first[0] if first else None
+        if type(source) is self.record_type:
+            for k in range(1, self.sources):
+                buffer = self.buffers[k]
+                medians = self.medians[k]
+                if self.scorer.learn(source, buffer[0] if buffer else None, medians[0],
+                                     medians[1]):
+                    self.cache.clear()  # cached scores were made with the former ratios
+        if len(self.cache) > 64 * self.window:
+            self.cache.clear()
+        for k in range(self.sources):
+            if self.counts[k]:
+                self.heads[k] = (self.heads[k] + 1) % self.window
+                self.counts[k] -= 1
+        return tuple([buffer.popleft() if buffer else None for buffer in self.buffers])
+
+    cdef int _watch(self, Py_ssize_t k) except -1:
+        src, tgt = self.buffers[0], self.buffers[k]
+        cdef Py_ssize_t n = min(self.window, len(src), len(tgt)), j
+        if n == 0:
+            return 0
+        if self.shift[k]:
+            self._continue_shift(k, n)
+            return 0
+        self._diagonal(k, n)
+        cdef double *ring = self._ring(k)
+        cdef Py_ssize_t head = self.heads[k], count = self.counts[k]
+        cdef double total = 0.0
+        for j in range(count):
+            total += ring[(head + j) % self.window]
+        if ring[head] > 0 and fabs(total) > 1e-9 and total >= 0:
+            return 0
+        front = [ring[(head + j) % self.window] for j in range(count)]
+        if ring[head] > 0 and sum(front) >= 0:  # a sum near 0 as Python's sum rounds it
+            return 0
+        diagonal = front[:n]
+        best = None
+        for d, (os_, ot) in ((1, (1, 0)), (-1, (0, 1))):
+            shifted = self._score(k, os_, ot, n)
+            m = min(len(shifted), len(diagonal))
+            if m == 0:
+                continue
+            gains = [shifted[i] - diagonal[i] for i in range(m)]
+            c, gain = max(((c, sum(gains[c:])) for c in range(m)), key=lambda t: t[1])
+            if gain > self.margin * (m - c) and (best is None or gain > best[2]):
+                best = (d, c, gain)
+        if best is None or best[1] > 0:
+            return 0
+        self._found(k, best[0])
+        return 0
+
+    cdef int _diagonal(self, Py_ssize_t k, Py_ssize_t n) except -1:
+        """Score the positional pairs of target ``k`` up to the ``n``-th, kept as the front
+        moves."""
+        cdef double *ring = self._ring(k)
+        cdef Py_ssize_t j
+        cdef tuple medians
+        if self.counts[k] < n:
+            src, tgt = self.buffers[0], self.buffers[k]
+            medians = self.medians[k]
+            centre_instruction = (<TrailingMedian>medians[0]).value
+            centre_output = (<TrailingMedian>medians[1]).value
+            for j in range(self.counts[k], n):
+                ring[(self.heads[k] + j) % self.window] = self.scorer.score(
+                    src[j], tgt[j], centre_instruction, centre_output)
+                self.counts[k] += 1
+        return 0
+
+    cdef list _score(self, Py_ssize_t k, Py_ssize_t offset_source, Py_ssize_t offset_target,
+                     Py_ssize_t count):
+        src, tgt = self.buffers[0], self.buffers[k]
+        cdef tuple medians = self.medians[k]
+        cdef double centre_instruction = (<TrailingMedian>medians[0]).value
+        cdef double centre_output = (<TrailingMedian>medians[1]).value
+        cdef list scores = []
+        cdef Py_ssize_t j
+        for j in range(count):
+            if j + offset_source >= len(src) or j + offset_target >= len(tgt):
+                break
+            a, b = src[j + offset_source], tgt[j + offset_target]
+            key = (k, id(a), id(b))
+            hit = self.cache.get(key)
+            if hit is None:
+                hit = (self.scorer.score(a, b, centre_instruction, centre_output), a, b)
+                self.cache[key] = hit
+            scores.append(hit[0])
+        return scores
+
+    cdef int _found(self, Py_ssize_t k, long d) except -1:
+        src, tgt = self.buffers[0], self.buffers[k]
+        where = next(m.index for m in chain(src, tgt) if type(m) is not self.gap_type)
+        self.repairs.append(
+            {"source": k, "shift": d, "from_index": where, "repaired": self.realign}
+        )
+        if not self.realign:
+            self.shift[k] = d
+            self._mark(k)
+            return 0
+        cdef Py_ssize_t j
+        for j in range(self.sources):
+            self.counts[j] = 0
+        if d == 1:  # target k lost a record: its partner-to-be is a gap in k
+            tgt.appendleft(self._gap(k))
+        else:  # target k has an extra record: the others get a gap
+            for j in range(self.sources):
+                if j != k:
+                    self.buffers[j].appendleft(self._gap(j))
+        return 0
+
+    cdef object _gap(self, Py_ssize_t k):
+        return self.gap_type(
+            f"misalignment: no {self.langs[k]} partner (the shifted pairing was repaired)"
+        )
+
+    cdef int _continue_shift(self, Py_ssize_t k, Py_ssize_t n) except -1:
+        cdef long d = self.shift[k]
+        offsets = (1, 0) if d == 1 else (0, 1)
+        diagonal, shifted = self._score(k, 0, 0, n), self._score(k, offsets[0], offsets[1], n)
+        if sum(diagonal) > sum(shifted[: len(diagonal)]):
+            self.shift[k] = 0
+            return 0
+        self._mark(k)
+        return 0
+
+    cdef int _mark(self, Py_ssize_t k) except -1:
+        target = self.buffers[k][0]
+        if type(target) is self.record_type:
+            if target.features is None:
+                target.features = {}
+            target.features["misalignment"] = (
+                f"{target.lang}: pairs look shifted by {self.shift[k]:+d}"
+            )
+        return 0
+
+
+cdef class LengthRatios:
+    """converter.builtin.checks' length-ratio compare: each translated field's log length ratio
+    to the source's against the typical one learned per language (the same findings)."""
+
+    cdef dict typical
+    cdef double limit
+    cdef Py_ssize_t min_length
+
+    def __init__(self, dict typical, double limit, Py_ssize_t min_length):
+        """``typical``: language -> {"instruction": TrailingMedian, "output": TrailingMedian}."""
+        self.typical = {lang: (fields["instruction"], fields["output"])
+                        for lang, fields in typical.items()}
+        self.limit, self.min_length = limit, min_length
+
+    def __call__(self, list group):
+        """The findings of ``group`` (and learn its ratios)."""
+        source = group[0]
+        cdef long index = source.index
+        cdef Py_ssize_t k, a, b
+        cdef double ratio
+        cdef tuple medians
+        cdef TrailingMedian learned
+        cdef list findings = []
+        cdef Py_ssize_t sources[2]
+        sources[0], sources[1] = len(source.instruction), len(source.output)
+        for k in range(1, len(group)):
+            record = group[k]
+            medians = self.typical[record.lang]
+            for f in range(2):
+                learned = medians[f]
+                a = sources[f]
+                b = len(record.instruction if f == 0 else record.output)
+                if a < self.min_length or not b:  # an empty field is the empty check's
+                    learned.add(index, None)
+                    continue
+                ratio = log(<double>b / <double>a)
+                if fabs(ratio - learned.value) > self.limit:
+                    name = "instruction" if f == 0 else "output"
+                    findings.append(f"{record.lang}: {name} is {b} characters for {source.lang}'s {a}")
+                learned.add(index, ratio if fabs(ratio) <= self.limit else None)
+        return findings
+
+
+cpdef bint bloom_add(bytearray bits, long long mask, long long key) except -1:
+    """converter.seen's filter step: set the three bits of ``key``; True when all were set."""
+    if mask < 0 or len(bits) * 8 <= mask:
+        raise ValueError("the mask reaches past the bits")
+    cdef unsigned char *data = bits
+    cdef long long p
+    cdef bint maybe = True
+    cdef int shift
+    for shift in (0, 20, 40):
+        p = (key >> shift) & mask
+        if not data[p >> 3] & (1 << (p & 7)):
+            maybe = False
+            data[p >> 3] |= 1 << (p & 7)
+    return maybe

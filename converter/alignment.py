@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterator
-from itertools import islice, zip_longest
+from itertools import chain, islice, zip_longest
 from typing import Any, Protocol
 
 from converter.anchors import record_anchors
@@ -159,9 +159,19 @@ def trailing_median(warmup: int = WARMUP, default: float = 0.0) -> Median:
 def new_scorer() -> Scorer:
     """A :class:`Scorer` of :class:`Record` pairs (the compiled one when the kernels are built)."""
     if NATIVE is not None:
-        scorer: Scorer = NATIVE.Scorer(Record, record_anchors)
+        scorer: Scorer = NATIVE.Scorer(Record)  # it finds the anchors itself
         return scorer
     return Scorer(Record, record_anchors)
+
+
+def new_aligner(streams: list[Iterator[Any]], langs: list[str], realign: bool) -> Aligner:
+    """An :class:`Aligner` (the compiled one when the kernels are built)."""
+    if NATIVE is not None:
+        aligner: Aligner = NATIVE.Aligner(
+            streams, langs, realign, Record, Gap, new_scorer(), trailing_median, WINDOW, MARGIN
+        )
+        return aligner
+    return Aligner(streams, langs, realign)
 
 
 class Aligner:
@@ -293,9 +303,10 @@ class Aligner:
         return instruction.value, output.value
 
     def _found(self, k: int, d: int) -> None:
-        """A shift by ``d`` starts at the front of the buffers."""
+        """A shift by ``d`` starts at the front of the buffers: at the index of the first
+        source's front record (a gap a repair left there has none: the record after it)."""
         src, tgt = self.buffers[0], self.buffers[k]
-        where = src[0].index if src else tgt[0].index
+        where = next(m.index for m in chain(src, tgt) if type(m) is not Gap)
         self.repairs.append(
             {"source": k, "shift": d, "from_index": where, "repaired": self.realign}
         )

@@ -52,10 +52,9 @@ def find_anchors(text: str) -> Anchors:
     """The anchors of ``text``: numbers of two or more digits (single digits are list markers
     and counters as often as quantities) without thousands separators, URLs without trailing
     punctuation, placeholders such as ``[__]``, ``{x}``, ``%s``, and code fences."""
-    if NATIVE is not None:  # a text of plain prose and numbers, in one compiled pass
-        plain = NATIVE.plain_numbers(text)
-        if plain is not None:
-            return Anchors(plain) if plain else NONE
+    if NATIVE is not None:
+        found = NATIVE.anchor_parts(text)
+        return NONE if found is None else Anchors(*found)
     if not text.isascii() and _FULL_WIDTH_CHARS.search(text):
         text = text.translate(_FULL_WIDTH)
     numbers, urls = _numbers(text), _NO_STRINGS

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-from converter.alignment import Aligner, Gap, positional
+from converter.alignment import Aligner, Gap, new_aligner, positional
 from converter.builtin.checks import duplicate_key
 from converter.errors import InputError
 from converter.filters import Condition, first_failure
@@ -130,11 +130,12 @@ class GroupLoop:
         langs = [lang for lang, _ in job.sources]
         watch = job.realign or policies.get("misalignment", "off") != "off"
         self.pairing: KeyedPairing | Aligner | None = None
+        self.aligner: Aligner | None = None
         if job.key is not None:
             partners = view.partners if view else None
             self.pairing = KeyedPairing(self.streams, langs, job.key, partners)
         elif watch and len(inputs) > 1:
-            self.pairing = Aligner(self.streams, langs, job.realign)
+            self.pairing = self.aligner = new_aligner(self.streams, langs, job.realign)
         self.gaps = [0] * len(inputs)
         self.skip_gaps = [0] * len(inputs)
         self.before_start = 0
@@ -174,9 +175,10 @@ class GroupLoop:
         report = self.report
         report.groups_read = read
         report.rejects_written = self.rejected_records
-        if isinstance(pairing, Aligner):
+        if self.aligner is not None:
             view = self.view
-            report.repairs = [r for r in pairing.repairs if not view or view.holds(r["from_index"])]
+            repairs = self.aligner.repairs
+            report.repairs = [r for r in repairs if not view or view.holds(r["from_index"])]
 
     def _handle(self, group: tuple[Any, ...]) -> list[bytes] | None:
         """Reject, or tag, filter, check and encode one group read; its chunks when it passed."""
@@ -342,8 +344,8 @@ class GroupLoop:
             names = ", ".join(f"{s.lang}={s.path}" for s in short)
             others = ", ".join(f"{s.lang}={s.path}" for s in longer)
             hint = ""
-            if isinstance(self.pairing, Aligner) and self.pairing.repairs:
-                first = self.pairing.repairs[0]["from_index"]
+            if self.aligner is not None and self.aligner.repairs:
+                first = self.aligner.repairs[0]["from_index"]
                 hint = f"; pairs look shifted from index {first}: --realign repairs that"
             raise InputError(
                 f"{names}: ends after {done:,} records but {others} has more; "
@@ -352,7 +354,7 @@ class GroupLoop:
         for k, (member, stream, stats) in enumerate(zip(group, self.streams, self.report.sources)):
             if member is None:
                 continue
-            aligner = self.pairing if isinstance(self.pairing, Aligner) else None
+            aligner = self.aligner
             left = aligner.drain(k) if aligner else sum(1 for _ in stream)
             stats.unpaired = 1 + left
             stats.read = stats.unpaired

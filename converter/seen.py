@@ -12,8 +12,11 @@ import os
 import tempfile
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from hashlib import blake2b
 from typing import BinaryIO
+
+from converter.kernels import NATIVE
 
 #: Filter size in bits (4 MiB): about 1 false "maybe" in 5,000 lookups at a million keys.
 BITS = 1 << 25
@@ -28,6 +31,22 @@ def key_of(text: str) -> int:
     """A 64-bit key for ``text``."""
     digest = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)
+
+
+def bloom_add(bits: bytearray, mask: int, key: int) -> bool:
+    """The filter step of :meth:`SeenSet.first_seen`: set the three bits of ``key`` (at
+    ``mask``); True when all were set already (the key may have been seen)."""
+    maybe = True
+    for p in (key & mask, (key >> 20) & mask, (key >> 40) & mask):
+        byte, bit = p >> 3, 1 << (p & 7)
+        if not bits[byte] & bit:
+            maybe = False
+            bits[byte] |= bit
+    return maybe
+
+
+#: The compiled twin where built.
+_bloom_add: Callable[[bytearray, int, int], bool] = NATIVE.bloom_add if NATIVE else bloom_add
 
 
 class _Run:
@@ -70,14 +89,7 @@ class SeenSet:
 
     def first_seen(self, key: int, value: int) -> int | None:
         """Add ``key``; return the value stored with it before, or None if it is new."""
-        bits, mask = self.bits, self.mask
-        maybe = True
-        for p in (key & mask, (key >> 20) & mask, (key >> 40) & mask):
-            byte, bit = p >> 3, 1 << (p & 7)
-            if not bits[byte] & bit:
-                maybe = False
-                bits[byte] |= bit
-        if maybe:
+        if _bloom_add(self.bits, self.mask, key):
             earlier = self._lookup(key)
             if earlier is not None:
                 return earlier

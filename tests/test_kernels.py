@@ -49,6 +49,14 @@ TEXTS = _texts()
 #: forms, kana, Han, Latin, and whitespace Python splits on (\x1c-\x1f, U+3000 among them).
 ALPHABET = "0123456789.,．，０１９%:/ abcXYZ\t\n\x0b\x1c\x1f\u3000\u00a0あアー年漢é"
 GENERATED = st.text(alphabet=ALPHABET, max_size=60)
+#: What anchors are made of: URL schemes and characters, placeholder brackets, fences,
+#: full-width digits and separators.
+ANCHOR_TEXTS = st.lists(
+    st.sampled_from(
+        [*ALPHABET, *"{}[_]`$%sdifhtp:/?#@!&'*+;=~-", "http://", "https://", "```", "${"]
+    ),
+    max_size=40,
+).map("".join)
 
 
 def test_the_compiled_kernels_run() -> None:
@@ -141,7 +149,7 @@ def _records(path: Path, lang: str) -> list[Record]:
 def test_scorer_on_real_pairs() -> None:
     """Scores of true pairs, shifted pairs and gaps, at several learned centres; and learning."""
     en, ja = _records(ALPACA_EN, "en"), _records(ALPACA_JA, "ja")
-    compiled = native.Scorer(Record, record_anchors)
+    compiled = native.Scorer(Record)
     reference = alignment.Scorer(Record, record_anchors)
     for centre in ((0.0, 0.0), (-0.4, -0.6), (1.2, 0.3)):
         for offset in (0, 1, -1, 7):
@@ -159,18 +167,17 @@ def test_scorer_on_real_pairs() -> None:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.lists(GENERATED, min_size=6, max_size=6), st.floats(-2, 2), st.floats(-2, 2))
+@given(st.lists(ANCHOR_TEXTS, min_size=6, max_size=6), st.floats(-2, 2), st.floats(-2, 2))
 def test_scorer_on_generated_pairs(fields: list[str], ci: float, co: float) -> None:
     source = Record("en", 0, *fields[:3], {})
     target = Record("ja", 0, *fields[3:], {})
-    anchors_of = find_anchors_of_fields
-    want = alignment.Scorer(Record, anchors_of).score(source, target, ci, co)
-    got = native.Scorer(Record, anchors_of).score(source, target, ci, co)
+    want = alignment.Scorer(Record, _python_record_anchors).score(source, target, ci, co)
+    got = native.Scorer(Record).score(source, target, ci, co)
     assert got == want or (math.isnan(got) and math.isnan(want))
 
 
-def find_anchors_of_fields(record: Record) -> anchors.Anchors:
-    return find_anchors(f"{record.instruction}\n{record.input}\n{record.output}")
+def _python_record_anchors(record: Record) -> anchors.Anchors:
+    return _python_anchors(f"{record.instruction}\n{record.input}\n{record.output}")
 
 
 @pytest.mark.parametrize(
@@ -200,24 +207,25 @@ def test_whole_runs_agree(tmp_path: Path, fault: Any) -> None:
     assert any(entry["warned"] for entry in outputs[0][2].values())
 
 
-def test_plain_numbers_fast_path_on_real_texts() -> None:
-    """Where the compiled pass takes a text (no URL, placeholder, code or full-width digit),
-    its anchors are the Python scan's."""
-    taken = 0
-    for text in TEXTS:
-        plain = native.plain_numbers(text)
-        if plain is not None:
-            taken += 1
-            assert anchors.Anchors(plain) == _python_anchors(text), text
-    assert taken > len(TEXTS) // 2
+def _native_anchors(text: str) -> anchors.Anchors:
+    found = native.anchor_parts(text)
+    return anchors.NONE if found is None else anchors.Anchors(*found)
 
 
-@settings(max_examples=2000, deadline=None)
-@given(st.text(alphabet=ALPHABET + "{}[_]`$%sdif", max_size=60))
-def test_plain_numbers_fast_path_on_generated_texts(text: str) -> None:
-    plain = native.plain_numbers(text)
-    if plain is not None:
-        assert anchors.Anchors(plain) == _python_anchors(text)
+def test_anchors_on_real_texts() -> None:
+    """Numbers, URLs, placeholders and code fences of every real text, as the Python scan finds
+    them (the texts hold numbers, URLs and fences; placeholders only the generated ones)."""
+    found = [_python_anchors(text) for text in TEXTS]
+    for kind in ("numbers", "urls", "fences"):
+        assert sum(bool(getattr(a, kind)) for a in found) >= 3, kind
+    for text, want in zip(TEXTS, found):
+        assert _native_anchors(text) == want, text
+
+
+@settings(max_examples=3000, deadline=None)
+@given(ANCHOR_TEXTS)
+def test_anchors_on_generated_texts(text: str) -> None:
+    assert _native_anchors(text) == _python_anchors(text)
 
 
 def _python_anchors(text: str) -> anchors.Anchors:
@@ -288,3 +296,128 @@ def test_screen_clears_only_clean_generated_groups(
         fields[3 + f] = fields[f]
     group = [Record(lang, 0, *fields[3 * k : 3 * k + 3], {}) for k, lang in enumerate(langs)]
     _assert_screen_sound(screen, compares, group)
+
+
+def _run_aligner(make: Any, columns: list[list[dict[str, Any]]], realign: bool) -> tuple:
+    """Everything an aligner gives on these sources: each group member as (kind, lang, index,
+    finding or reason), and the repairs."""
+    langs = ["en", "ja", "zh"][: len(columns)]
+    streams = [
+        iter(
+            [
+                Record(lang, i, r["instruction"], r["input"], r["output"], {})
+                for i, r in enumerate(rows)
+            ]
+        )
+        for lang, rows in zip(langs, columns)
+    ]
+    aligner = make(streams, langs, realign)
+    groups = []
+    for group in aligner.groups():
+        members = []
+        for m in group:
+            if type(m) is Record:
+                members.append(("record", m.lang, m.index, (m.features or {}).get("misalignment")))
+            else:
+                members.append((type(m).__name__, None, None, getattr(m, "reason", None)))
+        groups.append(tuple(members))
+    return groups, aligner.repairs
+
+
+def _native_aligner(streams: list, langs: list[str], realign: bool) -> Any:
+    return native.Aligner(
+        streams,
+        langs,
+        realign,
+        Record,
+        alignment.Gap,
+        native.Scorer(Record),
+        native.TrailingMedian,
+        alignment.WINDOW,
+        alignment.MARGIN,
+    )
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.sampled_from(["delete", "insert"]), st.integers(0, 174)),
+        max_size=4,
+    ),
+    st.booleans(),
+    st.sampled_from([2, 3]),
+    st.integers(20, 175),
+)
+def test_aligner_twins_agree(edits: list, realign: bool, sources: int, size: int) -> None:
+    """The compiled aligner and the Python one give the same groups, findings and repairs on
+    the real pair with records deleted from or inserted into any source (three sources: the
+    Japanese side twice)."""
+    en, ja = faults.EN[:size], faults.JA[:size]
+    columns = [list(en), list(ja), list(ja)][:sources]
+    for k, edit, at in edits:
+        column = columns[k % sources]
+        at = at % (len(column) + 1)
+        if edit == "delete" and at < len(column):
+            del column[at]
+        elif edit == "insert":
+            column.insert(at, faults.EN[(at * 7) % len(faults.EN)])
+    want = _run_aligner(alignment.Aligner, columns, realign)
+    assert _run_aligner(_native_aligner, columns, realign) == want
+
+
+def test_aligner_twins_find_the_same_shift() -> None:
+    """A deleted Japanese record: found (and repaired) by both, at the same index."""
+    ja = [r for i, r in enumerate(faults.JA) if i != 60]
+    for realign in (False, True):
+        want = _run_aligner(alignment.Aligner, [faults.EN, ja], realign)
+        assert want[1] and abs(want[1][0]["from_index"] - 60) <= 1
+        assert _run_aligner(_native_aligner, [faults.EN, ja], realign) == want
+
+
+def test_length_ratio_twins_agree_on_real_pairs_with_truncations() -> None:
+    """The compiled length-ratio compare finds what the Python one finds, group by group, on
+    the real pair with truncated translations (and learns the same ratios)."""
+    en, ja, planted = faults.truncated_outputs()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "NATIVE", None)
+        patch.setattr(alignment, "NATIVE", None)
+        reference = checks.LENGTH_RATIO.start([ENGLISH, JAPANESE])
+    compiled = checks.LENGTH_RATIO.start([ENGLISH, JAPANESE])
+    assert type(compiled) is native.LengthRatios
+    found = []
+    for i, (a, b) in enumerate(zip(en, ja)):
+        group = [
+            Record("en", i, a["instruction"], a["input"], a["output"], {}),
+            Record("ja", i, b["instruction"], b["input"], b["output"], {}),
+        ]
+        want = reference(group)
+        assert compiled(group) == want, i
+        found += [i] if want else []
+    assert set(planted) & set(found)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 400)), max_size=200))
+def test_length_ratio_twins_agree_on_generated_lengths(lengths: list[tuple[int, int]]) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "NATIVE", None)
+        patch.setattr(alignment, "NATIVE", None)
+        reference = checks.LENGTH_RATIO.start([ENGLISH, JAPANESE])
+    compiled = checks.LENGTH_RATIO.start([ENGLISH, JAPANESE])
+    for i, (a, b) in enumerate(lengths):
+        group = [
+            Record("en", i, "x" * a, "", "y" * b, {}),
+            Record("ja", i, "x" * b, "", "y" * a, {}),
+        ]
+        assert compiled(group) == reference(group)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300), st.sampled_from([255, 4095]))
+def test_bloom_add_twins_agree(keys: list[int], mask: int) -> None:
+    from converter.seen import bloom_add
+
+    compiled, reference = bytearray((mask + 1) // 8), bytearray((mask + 1) // 8)
+    for key in keys:
+        assert native.bloom_add(compiled, mask, key) == bloom_add(reference, mask, key)
+    assert compiled == reference

@@ -101,6 +101,31 @@ def test_realign_repairs_the_pairing_and_the_counts_reconcile(tmp_path: Path) ->
     ]
 
 
+def test_realign_with_three_sources_when_the_first_lost_a_record(tmp_path: Path) -> None:
+    """Both translations keep a record the first source lost: each is repaired (the second
+    repair finds a gap at the first source's front; it crashed on it), each orphan rejected."""
+    en = tmp_path / "en.json"
+    en.write_text(json.dumps(F.EN[:50] + F.EN[51:]))
+    ja = F.DATA / "alpaca-en-ja" / "alpaca_seed_tasks.ja.json"
+    out, report = tmp_path / "out.jsonl", tmp_path / "r.json"
+    done = run_cli(
+        "stream", f"en={en}", f"ja={ja}", f"zh={ja}", "--plugin", "converter_zh", "--realign",
+        "-o", out, "--report", report,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(report.read_text())
+    assert doc["repairs"] == [
+        {"source": k, "shift": -1, "from_index": 50, "repaired": True} for k in (1, 2)
+    ]
+    rejects = (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()
+    assert sorted((r["lang"], r["index"]) for r in map(json.loads, rejects)) == [
+        ("ja", 50),
+        ("zh", 50),
+    ]
+    assert len(out.read_text().splitlines()) == 3 * 174
+    assert all(s["reconciles"] for s in doc["sources"])
+
+
 def test_without_realign_a_shift_is_reported_and_suggested(tmp_path: Path) -> None:
     ja = tmp_path / "ja.json"
     ja.write_text(json.dumps(F.JA[:40] + F.JA[41:], ensure_ascii=False))

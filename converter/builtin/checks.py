@@ -192,6 +192,11 @@ def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]
         for lang in languages
     }
     limit = math.log(RATIO_FACTOR)
+    if NATIVE is not None:  # the compiled twin of compare below
+        compiled: Callable[[list[Record]], list[str]] = NATIVE.LengthRatios(
+            typical, limit, MIN_RATIO_LENGTH
+        )
+        return compiled
 
     def compare(group: list[Record]) -> list[str]:
         source = group[0]
