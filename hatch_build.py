@@ -48,6 +48,8 @@ class KernelsHook(BuildHookInterface):
         except Exception as exc:
             if os.environ.get("CONVERTER_REQUIRE_KERNELS"):
                 raise
+            for stale in Path(self.root, "converter").glob("_kernels.*.so"):
+                stale.unlink()  # an earlier build's module would run instead of the new code
             self.app.display_warning(
                 f"converter: compiled kernels not built ({exc}); the Python code runs instead"
             )

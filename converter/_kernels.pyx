@@ -11,8 +11,9 @@ duplicate checks. ``converter.kernels`` picks this module when it was built, els
 from collections import deque
 from itertools import chain, islice
 
-from libc.math cimport fabs, log
+from libc.math cimport fabs, floor, log
 from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memchr, strcspn
 
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -25,7 +26,6 @@ cdef extern from "Python.h":
                               int direction) except -2
     Py_ssize_t PyUnicode_Count(object text, object sub, Py_ssize_t start,
                                Py_ssize_t end) except -1
-    int PyUnicode_Contains(object container, object element) except -1
 
 #: Must equal converter.alignment's (tests/test_kernels.py checks).
 RATIO_GROUPS = 64
@@ -36,7 +36,7 @@ cdef long _REFRESH = REFRESH
 cdef frozenset _NO_STRINGS = frozenset()
 
 
-cdef inline long _floordiv(long a, long b):
+cdef inline long _floordiv(long a, long b) noexcept nogil:
     cdef long q = a // b
     if (a % b != 0) and ((a < 0) != (b < 0)):
         q -= 1
@@ -93,8 +93,7 @@ cdef class TrailingMedian:
     cpdef bint add(self, long index, object value) except -1:
         """Learn ``value`` (None: the group has none) at group ``index``; True when the typical
         value was recomputed."""
-        cdef Py_ssize_t i, j, n
-        cdef double x
+        cdef Py_ssize_t i, n
         if value is not None:
             if self.count == self.capacity:
                 self._grow()
@@ -114,18 +113,40 @@ cdef class TrailingMedian:
         if n == 0:
             self.value = self.default
             return True
-        for i in range(n):  # insertion sort: at most a few dozen values
-            x = self.values[(self.head + i) % self.capacity]
-            j = i
-            while j > 0 and self.scratch[j - 1] > x:
-                self.scratch[j] = self.scratch[j - 1]
-                j -= 1
-            self.scratch[j] = x
-        self.value = self.scratch[n // 2]
+        for i in range(n):
+            self.scratch[i] = self.values[(self.head + i) % self.capacity]
+        self.value = _select(self.scratch, n, n // 2)  # sorted(values)[n // 2]
         return True
 
 
-cdef inline bint _blank(str text):
+cdef double _select(double *values, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """The ``k``-th smallest of ``values`` (reordering them): Hoare's selection."""
+    cdef Py_ssize_t low = 0, high = n - 1, i, j
+    cdef double pivot, swap
+    while low < high:
+        pivot = values[(low + high) // 2]
+        i, j = low, high
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                swap = values[i]
+                values[i] = values[j]
+                values[j] = swap
+                i += 1
+                j -= 1
+        if k <= j:
+            high = j
+        elif k >= i:
+            low = i
+        else:
+            break
+    return values[k]
+
+
+cdef inline bint _blank(str text) noexcept:
     """``not text or text.isspace()``."""
     cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
@@ -138,8 +159,7 @@ cdef inline bint _blank(str text):
 
 cdef inline bint _contains_any(str needle, str a, str b, str c) except -1:
     """``needle in f"{a}\\n{b}\\n{c}"`` for a needle without a newline."""
-    return (PyUnicode_Contains(a, needle) or PyUnicode_Contains(b, needle)
-            or PyUnicode_Contains(c, needle))
+    return _find(a, needle, 0) >= 0 or _find(b, needle, 0) >= 0 or _find(c, needle, 0) >= 0
 
 
 cdef class Scorer:
@@ -172,9 +192,11 @@ cdef class Scorer:
             numbers, urls = anchors[0], anchors[1]
         cdef Py_ssize_t kept = 0
         cdef str item
+        cdef bytes runs
         if numbers:
+            runs = _runs_of(target)
             for item in numbers:
-                kept += _contains_any(item, ti, tin, to)
+                kept += _held_in_runs(runs, item, False)
             score += 2.0 * kept / len(numbers) - 0.5
         if urls:
             for item in urls:
@@ -209,7 +231,7 @@ ctypedef fused chars:  # the three widths of a str's characters: one loop compil
     UCS4
 
 
-cdef inline bint _is_digit(Py_UCS4 c) nogil:
+cdef inline bint _is_digit(Py_UCS4 c) noexcept nogil:
     return 0x30 <= c <= 0x39
 
 
@@ -219,8 +241,15 @@ cdef Py_ssize_t _number_run(const chars *data, Py_ssize_t n, Py_ssize_t i, Py_ss
     two digits at least (``[0-9][0-9.,]*[0-9]``). Sets ``first``, ``last`` and ``comma``;
     returns the index after the run, or -1 when there is none."""
     cdef Py_UCS4 c
-    while i < n:
-        if not _is_digit(data[i]):
+    while True:
+        if chars is UCS1:  # skip to the next digit (or NUL) with the C library
+            i += strcspn(<const char *>data + i, "0123456789")
+        else:
+            while i < n and not _is_digit(data[i]):
+                i += 1
+        if i >= n:
+            return -1
+        if not _is_digit(data[i]):  # a NUL inside the text
             i += 1
             continue
         first[0] = last[0] = i
@@ -237,7 +266,6 @@ cdef Py_ssize_t _number_run(const chars *data, Py_ssize_t n, Py_ssize_t i, Py_ss
             i += 1
         if last[0] > first[0]:
             return i
-    return -1
 
 
 cdef Py_ssize_t _next_number(str text, Py_ssize_t i, Py_ssize_t *first, Py_ssize_t *last,
@@ -274,47 +302,140 @@ def numbers(str text):
         found.add(_number_at(text, first, last, comma))
 
 
-cdef inline bint _digit_like(Py_UCS4 c):
-    return _is_digit(c) or 0xFF10 <= c <= 0xFF19
+cdef Py_ssize_t _find_in(const chars *data, Py_ssize_t n, const UCS1 *needle, Py_ssize_t m,
+                         Py_ssize_t start) noexcept nogil:
+    """The first index from ``start`` where the ASCII ``needle`` occurs in ``data``, or -1."""
+    cdef Py_ssize_t i, j
+    cdef Py_UCS4 first = needle[0]
+    for i in range(start, n - m + 1):
+        if data[i] != first:
+            continue
+        j = 1
+        while j < m and data[i + j] == needle[j]:
+            j += 1
+        if j == m:
+            return i
+    return -1
 
 
-cdef inline bint _separator(Py_UCS4 c):
-    return c == 0x2E or c == 0x2C or c == 0xFF0E or c == 0xFF0C
-
-
-cdef bint _joins(int kind, void *data, Py_ssize_t n, Py_ssize_t at, Py_ssize_t step):
-    if not 0 <= at < n:
-        return False
-    cdef Py_UCS4 c = PyUnicode_READ(kind, data, at)
-    if _digit_like(c):
-        return True
-    cdef Py_ssize_t beyond = at + step
-    return _separator(c) and 0 <= beyond < n and _digit_like(PyUnicode_READ(kind, data, beyond))
-
-
-cdef bint _holds_whole(str text, str number) except -1:
-    """converter.anchors.holds_number."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), width = PyUnicode_GET_LENGTH(number)
+cdef Py_ssize_t _find(str text, str needle, Py_ssize_t start) except -2:
+    """``text.find(needle, start)`` (an ASCII needle searched in place, whatever the text's
+    width: CPython would widen a copy of it first)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), m = PyUnicode_GET_LENGTH(needle)
+    if m == 0 or not PyUnicode_IS_ASCII(needle):
+        return PyUnicode_Find(text, needle, start, n, 1)
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
-    cdef Py_ssize_t at = PyUnicode_Find(text, number, 0, n, 1)
-    while at >= 0:
-        if not (_joins(kind, data, n, at - 1, -1) or _joins(kind, data, n, at + width, 1)):
-            return True
-        at = PyUnicode_Find(text, number, at + 1, n, 1)
-    return False
+    cdef const UCS1 *chars_ = <const UCS1 *>PyUnicode_DATA(needle)
+    if kind == 1:
+        return _find_in(<UCS1 *>data, n, chars_, m, start)
+    if kind == 2:
+        return _find_in(<UCS2 *>data, n, chars_, m, start)
+    return _find_in(<UCS4 *>data, n, chars_, m, start)
 
 
 def holds_number(str text, str number):
-    """converter.anchors.holds_number: ``text`` holds ``number`` as a whole number."""
-    return _holds_whole(text, number)
+    """converter.anchors.holds_number: ``text`` holds ``number`` (digits and separators, as
+    its anchors are) as a whole number."""
+    if not number or not PyUnicode_IS_ASCII(number):
+        raise ValueError("a number is ASCII digits and separators")
+    return _held_in_runs(_digit_runs(text), number, True)
 
 
-cdef inline bint _kana(Py_UCS4 c) nogil:
+cdef extern from "string.h":
+    void *memmem(const void *haystack, size_t size, const void *needle, size_t width) nogil
+
+
+cdef inline char _run_char(Py_UCS4 c) noexcept nogil:
+    """How a character stands in a digit-runs text: itself for 0-9 . ,, D for a full-width
+    digit, S for a full-width separator, 0 for any other (which ends a run)."""
+    if _is_digit(c) or c == 0x2E or c == 0x2C:
+        return <char>c
+    if 0xFF10 <= c <= 0xFF19:
+        return 0x44
+    if c == 0xFF0E or c == 0xFF0C:
+        return 0x53
+    return 0
+
+
+cdef bytes _digit_runs(str text):
+    """The runs of digits and separators of ``text`` (full-width ones as D and S), each between
+    spaces: an ASCII number occurs in ``text`` exactly where it occurs in these runs, with the
+    same neighbours as far as converter.anchors.holds_number looks."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, k = 1
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef char c
+    cdef char *out = <char *>malloc(2 * n + 2)
+    if not out:
+        raise MemoryError()
+    out[0] = 0x20
+    try:
+        for i in range(n):
+            c = _run_char(PyUnicode_READ(kind, data, i))
+            if c:
+                out[k] = c
+                k += 1
+            elif out[k - 1] != 0x20:
+                out[k] = 0x20
+                k += 1
+        if out[k - 1] != 0x20:
+            out[k] = 0x20
+            k += 1
+        return out[:k]
+    finally:
+        free(out)
+
+
+cdef inline bint _run_digit(char c) noexcept nogil:
+    return 0x30 <= c <= 0x39 or c == 0x44
+
+
+cdef inline bint _run_joins(const char *runs, Py_ssize_t at, Py_ssize_t step) noexcept nogil:
+    """Whether the character at ``at`` continues a number (converter.anchors._joins), on a
+    digit-runs text (its spaces never do; one stands before and after each run)."""
+    cdef char c = runs[at]
+    if _run_digit(c):
+        return True
+    return (c == 0x2E or c == 0x2C or c == 0x53) and _run_digit(runs[at + step])
+
+
+cdef bint _held_in_runs(bytes runs, str number, bint whole) noexcept:
+    """Whether the ASCII ``number`` occurs in the text of ``runs`` (``whole``: as a whole
+    number, see converter.anchors.holds_number)."""
+    cdef const char *base = runs
+    cdef Py_ssize_t size = len(runs), width = PyUnicode_GET_LENGTH(number), at
+    cdef const char *needle = <const char *>PyUnicode_DATA(number)
+    cdef const char *found = <const char *>memmem(base, size, needle, width)
+    while found != NULL:
+        if not whole:
+            return True
+        at = found - base
+        if not (_run_joins(base, at - 1, -1) or _run_joins(base, at + width, 1)):
+            return True
+        found = <const char *>memmem(found + 1, size - at - 1, needle, width)
+    return False
+
+
+cdef bytes _runs_of(record):
+    """:func:`_digit_runs` of a record's three fields, kept in its features."""
+    features = record.features
+    if features is None:
+        features = record.features = {}
+    try:
+        return features["digit_runs"]
+    except KeyError:
+        pass
+    found = _digit_runs(f"{record.instruction}\n{record.input}\n{record.output}")
+    features["digit_runs"] = found
+    return found
+
+
+cdef inline bint _kana(Py_UCS4 c) noexcept nogil:
     return 0x3041 <= c <= 0x309F or 0x30A1 <= c <= 0x30FA
 
 
-cdef inline bint _ascii_letter(Py_UCS4 c) nogil:
+cdef inline bint _ascii_letter(Py_UCS4 c) noexcept nogil:
     return 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
 
 
@@ -325,21 +446,24 @@ cdef enum Script:
 
 cdef Script _script_of(const chars *data, Py_ssize_t n, double latin_share,
                        Py_ssize_t min_letters) noexcept nogil:
-    cdef Py_ssize_t i, ascii_chars = 0, letters = 0
+    cdef Py_ssize_t i, ascii_chars = 0, letters = 0, maybe_letters = 0
     cdef bint kana = False, word = False
     cdef Py_UCS4 c
     # past this many non-ASCII characters the text cannot be Latin nor 70% ASCII
-    cdef double decided = n - min(0.7, latin_share) * n
+    cdef Py_ssize_t decided = <Py_ssize_t>floor(n - min(0.7, latin_share) * n)
     for i in range(n):
         c = data[i]
         if c < 0x80:
             ascii_chars += 1
-            letters = letters + 1 if _ascii_letter(c) else 0
-            if letters >= 3:
-                word = True
+            if _ascii_letter(c):
+                letters += 1
+                if letters >= 3:
+                    word = True
+            else:
+                letters = 0
         else:
             letters = 0
-            if _kana(c):
+            if not kana and _kana(c):
                 kana = True
             if kana and i + 1 - ascii_chars > decided:
                 return JAPANESE
@@ -347,10 +471,24 @@ cdef Script _script_of(const chars *data, Py_ssize_t n, double latin_share,
         return LATIN if n >= min_letters and word else UNDETERMINED
     if ascii_chars < 0.7 * n and kana:
         return JAPANESE
+    for i in range(n):
+        c = data[i]
+        if _ascii_letter(c) if c < 0x80 else not _no_letter(c):
+            maybe_letters += 1
+    if maybe_letters < min_letters // 3:  # too few letters for the classifier to judge
+        return UNDETERMINED
     return UNDECIDED
 
 
-cdef Script _script(str text, double latin_share, Py_ssize_t min_letters):
+cdef inline bint _no_letter(Py_UCS4 c) noexcept nogil:
+    """One of the non-ASCII characters quick_script knows the classifier counts as no letter:
+    CJK spaces and punctuation, full-width digits."""
+    return (0x3000 <= c <= 0x3002 or c == 0x300C or c == 0x300D or c == 0x30FB
+            or 0xFF10 <= c <= 0xFF19 or c == 0xFF01 or c == 0xFF0C or c == 0xFF0E
+            or c == 0xFF1A or c == 0xFF1B or c == 0xFF1F)
+
+
+cdef Script _script(str text, double latin_share, Py_ssize_t min_letters) noexcept:
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
@@ -441,13 +579,44 @@ cdef int _triggers_in(const chars *data, Py_ssize_t n, bint ascii) noexcept nogi
     return found
 
 
-cdef int _triggers(str text):
+cdef int _triggers_of_bytes(const UCS1 *data, Py_ssize_t n) noexcept nogil:
+    """_triggers_in for one-byte text (no full-width digit there), with memchr."""
+    cdef int found = 0
+    if memchr(data, 0x7B, n) != NULL:  # {
+        found |= PLACEHOLDER
+    if memchr(data, 0x60, n) != NULL:  # `
+        found |= FENCE
+    cdef const UCS1 *end = data + n
+    cdef const UCS1 *at
+    cdef UCS1 after
+    cdef int start
+    cdef int starts[3]
+    starts[:] = [0x5B, 0x25, 0x3A]  # [_  %sdif  ://
+    for start in starts:
+        at = <const UCS1 *>memchr(data, start, n)
+        while at != NULL:
+            after = at[1] if at + 1 < end else 0
+            if start == 0x5B and after == 0x5F:
+                found |= PLACEHOLDER
+                break
+            if start == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69
+                                  or after == 0x66):
+                found |= PLACEHOLDER
+                break
+            if start == 0x3A and after == 0x2F and at + 2 < end and at[2] == 0x2F:
+                found |= URL
+                break
+            at = <const UCS1 *>memchr(at + 1, start, end - at - 1)
+    return found
+
+
+cdef int _triggers(str text) noexcept:
     """The Trigger bits of ``text``."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
     if kind == 1:
-        return _triggers_in(<UCS1 *>data, n, PyUnicode_IS_ASCII(text))
+        return _triggers_of_bytes(<UCS1 *>data, n)
     if kind == 2:
         return _triggers_in(<UCS2 *>data, n, False)
     return _triggers_in(<UCS4 *>data, n, False)
@@ -673,13 +842,16 @@ cdef class GroupScreen:
             return 0
         cdef tuple record
         cdef str a, b, c, token
+        cdef bytes runs
         cdef Py_ssize_t k, fences = anchors[3], found
         for k in range(1, len(records)):
             record = records[k]
             a, b, c = record[1], record[2], record[3]
-            for token in anchors[0]:
-                if not (_holds_whole(a, token) or _holds_whole(b, token) or _holds_whole(c, token)):
-                    return PRESERVED
+            if anchors[0]:
+                runs = _runs_of(group[k])
+                for token in anchors[0]:
+                    if not _held_in_runs(runs, token, True):
+                        return PRESERVED
             for tokens in (anchors[1], anchors[2]):  # URLs, placeholders
                 for token in tokens:
                     if not _contains_any(token, a, b, c):
@@ -986,3 +1158,108 @@ cpdef bint bloom_add(bytearray bits, long long mask, long long key) except -1:
             maybe = False
             data[p >> 3] |= 1 << (p & 7)
     return maybe
+
+
+# --- BLAKE2b with an 8-byte digest (RFC 7693), for the duplicate check's keys -----------------
+
+from libc.stdint cimport uint64_t, int64_t
+from libc.string cimport memcpy, memset
+
+cdef uint64_t _IV[8]
+_IV[:] = [0x6a09e667f3bcc908, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1,
+          0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179]
+cdef unsigned char _SIGMA[10][16]
+_SIGMA[:] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+    [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
+    [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
+    [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
+    [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
+    [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
+    [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
+    [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
+    [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
+]
+
+
+cdef inline uint64_t _rotr(uint64_t x, int n) noexcept nogil:
+    return (x >> n) | (x << (64 - n))
+
+
+cdef inline void _mix(uint64_t *v, int a, int b, int c, int d, uint64_t x,
+                      uint64_t y) noexcept nogil:
+    v[a] = v[a] + v[b] + x
+    v[d] = _rotr(v[d] ^ v[a], 32)
+    v[c] = v[c] + v[d]
+    v[b] = _rotr(v[b] ^ v[c], 24)
+    v[a] = v[a] + v[b] + y
+    v[d] = _rotr(v[d] ^ v[a], 16)
+    v[c] = v[c] + v[d]
+    v[b] = _rotr(v[b] ^ v[c], 63)
+
+
+cdef void _compress(uint64_t *h, const unsigned char *block, uint64_t counter,
+                    bint last) noexcept nogil:
+    cdef uint64_t v[16]
+    cdef uint64_t m[16]
+    cdef int i, j
+    cdef const unsigned char *s
+    for i in range(16):  # little-endian words
+        m[i] = 0
+        for j in range(8):
+            m[i] |= (<uint64_t>block[8 * i + j]) << (8 * j)
+    for i in range(8):
+        v[i], v[i + 8] = h[i], _IV[i]
+    v[12] ^= counter  # the counter's high word is 0: keys are far below 2**64 bytes
+    if last:
+        v[14] = ~v[14]
+    for i in range(12):
+        s = _SIGMA[i % 10]
+        _mix(v, 0, 4, 8, 12, m[s[0]], m[s[1]])
+        _mix(v, 1, 5, 9, 13, m[s[2]], m[s[3]])
+        _mix(v, 2, 6, 10, 14, m[s[4]], m[s[5]])
+        _mix(v, 3, 7, 11, 15, m[s[6]], m[s[7]])
+        _mix(v, 0, 5, 10, 15, m[s[8]], m[s[9]])
+        _mix(v, 1, 6, 11, 12, m[s[10]], m[s[11]])
+        _mix(v, 2, 7, 8, 13, m[s[12]], m[s[13]])
+        _mix(v, 3, 4, 9, 14, m[s[14]], m[s[15]])
+    for i in range(8):
+        h[i] ^= v[i] ^ v[i + 8]
+
+
+cdef int64_t _blake2b_64(const unsigned char *data, Py_ssize_t size) noexcept nogil:
+    """BLAKE2b of ``data`` with an 8-byte digest, read as a signed little-endian integer."""
+    cdef uint64_t h[8]
+    cdef unsigned char block[128]
+    cdef Py_ssize_t done = 0
+    cdef int i
+    for i in range(8):
+        h[i] = _IV[i]
+    h[0] ^= 0x01010000 ^ 8  # digest length 8, no key, fanout and depth 1
+    while size - done > 128:
+        _compress(h, data + done, done + 128, False)
+        done += 128
+    memset(block, 0, 128)
+    memcpy(block, data + done, size - done)
+    _compress(h, block, size, True)
+    return <int64_t>h[0]
+
+
+def blake2b_key(bytes data):
+    """``int.from_bytes(blake2b(data, digest_size=8).digest(), "little", signed=True)``."""
+    return _blake2b_64(data, len(data))
+
+
+def duplicate_key(str instruction, str input):
+    """converter.builtin.checks.duplicate_key of a source with these fields: the BLAKE2b key
+    of its :func:`key_text` (converter.seen.key_of)."""
+    cdef str text = key_text(instruction, input)
+    cdef Py_ssize_t size
+    cdef const char *utf8
+    if PyUnicode_IS_ASCII(text):
+        utf8 = <const char *>PyUnicode_DATA(text)
+        size = PyUnicode_GET_LENGTH(text)
+        return _blake2b_64(<const unsigned char *>utf8, size)
+    cdef bytes encoded = text.encode("utf-8", "surrogatepass")
+    return _blake2b_64(encoded, len(encoded))

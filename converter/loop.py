@@ -115,6 +115,8 @@ class GroupLoop:
                 for name, compare, rejecting, bit in self.compares
             ]
             self.scratch = copy.deepcopy(report)  # what the margin counts, thrown away
+        # what runs on a group the screen cleared of every screened check, in the same order
+        self.unscreened = [c for c in self.compares if not c[3]]
         self.validator = validator_for(writer.schema)
         self.row, self.encode = writer.row, writer.encode
         self.is_valid = self.validator.fast.is_valid
@@ -136,6 +138,8 @@ class GroupLoop:
             self.pairing = KeyedPairing(self.streams, langs, job.key, partners)
         elif watch and len(inputs) > 1:
             self.pairing = self.aligner = new_aligner(self.streams, langs, job.realign)
+        # records of a group may come from different positions (else their indexes agree)
+        self.renumber = job.key is not None or (self.aligner is not None and job.realign)
         self.gaps = [0] * len(inputs)
         self.skip_gaps = [0] * len(inputs)
         self.before_start = 0
@@ -192,7 +196,7 @@ class GroupLoop:
             for member, s in zip(group, self.report.sources):
                 if member.tags:
                     s.dropped_keys.update(member.tags.keys())
-        if self.pairing is not None:
+        if self.renumber:
             _renumber(group)
         return self._process(list(group))
 
@@ -282,7 +286,7 @@ class GroupLoop:
                 record.features[name] = features(record)
         failed: list[str] = []
         maybe = self.screen(group) if self.screen is not None else ALL
-        for name, compare, rejecting, bit in self.compares:
+        for name, compare, rejecting, bit in self.compares if maybe else self.unscreened:
             if bit and not maybe & bit:  # the screen cleared the group for this check
                 continue
             findings = compare(group)

@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+from hashlib import blake2b
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from converter.builtin.languages import ENGLISH, JAPANESE
 from converter.kernels import NATIVE, describe
 from converter.model import Record
 from converter.screening import group_screen, screen_bits
+from converter.seen import bloom_add
 from tests import faults
 from tests.helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SHARED
 
@@ -47,7 +49,7 @@ def _texts() -> list[str]:
 TEXTS = _texts()
 #: Characters that decide numbers, scripts and whitespace: digits, separators, full-width
 #: forms, kana, Han, Latin, and whitespace Python splits on (\x1c-\x1f, U+3000 among them).
-ALPHABET = "0123456789.,．，０１９%:/ abcXYZ\t\n\x0b\x1c\x1f\u3000\u00a0あアー年漢é"
+ALPHABET = "\x000123456789.,．，０１９%:/ abcXYZ\t\n\x0b\x1c\x1f\u3000\u00a0あアー年漢é"
 GENERATED = st.text(alphabet=ALPHABET, max_size=60)
 #: What anchors are made of: URL schemes and characters, placeholder brackets, fences,
 #: full-width digits and separators.
@@ -124,7 +126,7 @@ def test_key_text_on_real_texts() -> None:
     st.lists(
         st.tuples(
             st.integers(0, 3),  # step to the next group index (0: the same group again)
-            st.none() | st.floats(-3, 3, allow_nan=False),
+            st.none() | st.floats(-3, 3, allow_nan=False) | st.sampled_from([0.0, 1.0, -0.5]),
         ),
         max_size=400,
     ),
@@ -415,9 +417,55 @@ def test_length_ratio_twins_agree_on_generated_lengths(lengths: list[tuple[int, 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300), st.sampled_from([255, 4095]))
 def test_bloom_add_twins_agree(keys: list[int], mask: int) -> None:
-    from converter.seen import bloom_add
-
     compiled, reference = bytearray((mask + 1) // 8), bytearray((mask + 1) // 8)
     for key in keys:
         assert native.bloom_add(compiled, mask, key) == bloom_add(reference, mask, key)
     assert compiled == reference
+
+
+def _classified(text: str) -> str:
+    """field_script's verdict by the full classifier alone (no quick tests)."""
+    from converter.langid import classify
+
+    guess = classify(text[:2000])
+    counts = guess.counts
+    if counts.latin + counts.cjk < checks.MIN_LETTERS // 3:
+        return "und"
+    if guess.script == "zh" and not counts.kana and not counts.simplified_only:
+        return "und"
+    return guess.script
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(
+        alphabet="0123456789、。，．！？：；「」・　０９abAZ年日本語あア한é\u00a0-", max_size=12
+    )
+)
+def test_quick_und_for_few_letters_is_the_classifiers_verdict(text: str) -> None:
+    """Where the quick test calls a mostly non-ASCII text too short in letters to judge, the
+    classifier says so too."""
+    ascii_share = sum(c.isascii() for c in text) / max(len(text), 1)
+    if ascii_share < checks.ASCII_LATIN_SHARE and text:
+        verdict = checks.quick_script(text, checks.ASCII_LATIN_SHARE, checks.MIN_LETTERS)
+        if verdict == "und":
+            assert _classified(text) == "und"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.binary(max_size=600))
+def test_blake2b_key_is_hashlibs(data: bytes) -> None:
+    want = int.from_bytes(blake2b(data, digest_size=8).digest(), "little", signed=True)
+    assert native.blake2b_key(data) == want
+
+
+@settings(max_examples=2000, deadline=None)
+@given(GENERATED, st.text(max_size=200))
+def test_duplicate_key(instruction: str, input_: str) -> None:
+    """Any text, lone surrogates included (encoded as surrogatepass does)."""
+    assert native.duplicate_key(instruction, input_) == checks.source_key(instruction, input_)
+
+
+def test_duplicate_key_on_real_texts() -> None:
+    for instruction, input_ in pairwise(TEXTS):
+        assert native.duplicate_key(instruction, input_) == checks.source_key(instruction, input_)

@@ -28,6 +28,12 @@ RATIO_FACTOR = 5.0
 #: Values the typical ratio is learned from before it is refreshed only now and then.
 RATIO_WARMUP = 32
 _KANA = re.compile("[\u3041-\u309f\u30a1-\u30fa]")
+#: Characters the classifier may count as letters: ASCII letters and any non-ASCII character
+#: but CJK spaces and punctuation and full-width digits.
+_MAYBE_LETTERS = re.compile(
+    "[A-Za-z]|[^\x00-\x7f\u3000-\u3002\u300c\u300d\u30fb\uff10-\uff19"
+    "\uff01\uff0c\uff0e\uff1a\uff1b\uff1f]"
+)
 _WORD = re.compile("[A-Za-z]{3}")
 _CODE_LINE = re.compile(
     r"^(?:\s{2,}\S|\s*(?:def|class|import|from|return|SELECT|INSERT|UPDATE|for|while|if|"
@@ -93,12 +99,15 @@ def field_script(text: str) -> str:
 
 def quick_script(text: str, latin_share: float, min_letters: int) -> str | None:
     """The cheap tests of :func:`field_script`: "latin" or "und" for text with at least
-    ``latin_share`` ASCII, "ja" for text under 70% ASCII with kana; None when undecided."""
+    ``latin_share`` ASCII, "ja" for text under 70% ASCII with kana, "und" for text with too few
+    letters to judge (such as ``2024、79``); None when the classifier must decide."""
     ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
     if ascii_chars >= latin_share * len(text):  # Latin by rule 2 of the classifier
         return "latin" if len(text) >= min_letters and _WORD.search(text) else "und"
     if ascii_chars < 0.7 * len(text) and _KANA.search(text):
         return "ja"
+    if len(_MAYBE_LETTERS.findall(text)) < min_letters // 3:
+        return "und"  # the classifier counts no more letters than these
     return None
 
 
@@ -228,7 +237,7 @@ LENGTH_RATIO = Check(
 def duplicate_key(source: Record) -> int:
     """The duplicate check's key of a group: its source's instruction and input, case and
     spacing normalised, hashed to 64 bits (the same in every process)."""
-    return key_of(_key_text(source.instruction, source.input))
+    return _source_key(source.instruction, source.input)
 
 
 def key_text(instruction: str, input_: str) -> str:
@@ -237,7 +246,12 @@ def key_text(instruction: str, input_: str) -> str:
     return " ".join(f"{instruction}\n{input_}".casefold().split())
 
 
-_key_text = NATIVE.key_text if NATIVE else key_text
+def source_key(instruction: str, input_: str) -> int:
+    """The key of a source with these fields: its :func:`key_text` hashed (seen.key_of)."""
+    return key_of(key_text(instruction, input_))
+
+
+_source_key = NATIVE.duplicate_key if NATIVE else source_key
 
 
 def duplicate_finding(lang: str, earlier: int) -> str:
@@ -250,7 +264,8 @@ def _duplicate_check(languages: Sequence[Language]) -> Callable[[list[Record]], 
 
     def compare(group: list[Record]) -> list[str]:
         source = group[0]
-        earlier = seen.first_seen(duplicate_key(source), source.index)
+        key = _source_key(source.instruction, source.input)  # duplicate_key, one call less
+        earlier = seen.first_seen(key, source.index)
         return [] if earlier is None else [duplicate_finding(source.lang, earlier)]
 
     return compare
