@@ -417,20 +417,6 @@ cdef bint _held_in_runs(bytes runs, str number, bint whole) noexcept:
     return False
 
 
-cdef bytes _runs_of(record):
-    """:func:`_digit_runs` of a record's three fields, kept in its features."""
-    features = record.features
-    if features is None:
-        features = record.features = {}
-    try:
-        return features["digit_runs"]
-    except KeyError:
-        pass
-    found = _digit_runs(f"{record.instruction}\n{record.input}\n{record.output}")
-    features["digit_runs"] = found
-    return found
-
-
 cdef inline bint _kana(Py_UCS4 c) noexcept nogil:
     return 0x3041 <= c <= 0x309F or 0x30A1 <= c <= 0x30FA
 
@@ -738,19 +724,29 @@ cpdef tuple anchor_parts(str text):
     return found_numbers, urls, placeholders, fences
 
 
-cdef tuple _anchors_of(record):
-    """:func:`anchor_parts` of a record's three fields, kept in its features (the aligner's
-    scores and the screen both need them)."""
+cdef object _record_feature(record, str name):
+    """A feature of a record's three fields, computed once and kept in its features: its
+    ``anchor_parts`` or its ``digit_runs`` (the aligner's scores and the screen both read
+    them)."""
     features = record.features
     if features is None:
         features = record.features = {}
     try:
-        return features["anchor_parts"]
+        return features[name]
     except KeyError:
         pass
-    found = anchor_parts(f"{record.instruction}\n{record.input}\n{record.output}")
-    features["anchor_parts"] = found
+    text = f"{record.instruction}\n{record.input}\n{record.output}"
+    found = anchor_parts(text) if name == "anchor_parts" else _digit_runs(text)
+    features[name] = found
     return found
+
+
+cdef inline tuple _anchors_of(record):
+    return _record_feature(record, "anchor_parts")
+
+
+cdef inline bytes _runs_of(record):
+    return _record_feature(record, "digit_runs")
 
 
 #: Bits of GroupScreen.screen: the checks that may find something in a group.
