@@ -45,6 +45,7 @@ PRETTY_JSON_CASES = (
     "orjson_all",
     "seed_pandas",
     "stream_json",
+    "stream_json_python_kernels",
     "stream_json_checks_off",
 )
 # Cases writing another format: name -> (--format, output suffix).
@@ -64,6 +65,7 @@ ALL_CASES = (
     "orjson_all",
     "seed_pandas",
     "stream_json",
+    "stream_json_python_kernels",
     "stream_jsonl",
     "stream_jsonl_in",
     "stream_json_checks_off",
@@ -218,6 +220,8 @@ def build_case(
         extra = CHECKS_OFF_FLAGS if name == "stream_json_checks_off" else []
         extra = [*extra, "-f", writer] if writer else extra
         argv = [*conv, "stream", f"en={src.en}", f"ja={src.ja}", "-o", str(out)]
+        if name == "stream_json_python_kernels":  # the checks' Python code, not the compiled
+            argv = ["/usr/bin/env", "CONVERTER_KERNELS=python", *argv]
         return Case(name, pairs, [*argv, *STREAM_FLAGS, *extra], src.input_bytes, records, out)
     if name.startswith("validate_"):
         fixture = fixtures[name.removeprefix("validate_")]
