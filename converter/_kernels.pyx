@@ -192,9 +192,8 @@ cdef class Scorer:
             numbers, urls = anchors[0], anchors[1]
         cdef Py_ssize_t kept = 0
         cdef str item
-        cdef bytes runs
+        cdef bytes runs = _runs_of(target)
         if numbers:
-            runs = _runs_of(target)
             for item in numbers:
                 kept += _held_in_runs(runs, item, False)
             score += 2.0 * kept / len(numbers) - 0.5
@@ -203,7 +202,7 @@ cdef class Scorer:
                 if not _contains_any(item, ti, tin, to):
                     return score - 1.0
             return score + 1.0
-        if _contains_any("://", ti, tin, to):
+        if _has_url(runs):
             score -= 1.0
         return score
 
@@ -358,33 +357,64 @@ cdef inline char _run_char(Py_UCS4 c) noexcept nogil:
     return 0
 
 
-cdef bytes _digit_runs(str text):
-    """The runs of digits and separators of ``text`` (full-width ones as D and S), each between
-    spaces: an ASCII number occurs in ``text`` exactly where it occurs in these runs, with the
-    same neighbours as far as converter.anchors.holds_number looks."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, k = 1
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void *data = PyUnicode_DATA(text)
-    cdef char c
-    cdef char *out = <char *>malloc(2 * n + 2)
-    if not out:
-        raise MemoryError()
+cdef Py_ssize_t _runs_in(const chars *data, Py_ssize_t n, char *out) noexcept nogil:
+    cdef Py_ssize_t i, k = 1
+    cdef Py_UCS4 c
+    cdef char r
+    cdef bint url = False
     out[0] = 0x20
-    try:
-        for i in range(n):
-            c = _run_char(PyUnicode_READ(kind, data, i))
-            if c:
-                out[k] = c
+    for i in range(n):
+        c = data[i]
+        if c < 0x80:
+            if _is_digit(c) or c == 0x2E or c == 0x2C:
+                out[k] = <char>c
                 k += 1
-            elif out[k - 1] != 0x20:
-                out[k] = 0x20
+                continue
+            if c == 0x3A and i + 2 < n and data[i + 1] == 0x2F and data[i + 2] == 0x2F:
+                url = True
+        elif 0xFF0C <= c <= 0xFF19:  # full-width separators and digits (and - /)
+            r = _run_char(c)
+            if r:
+                out[k] = r
                 k += 1
+                continue
         if out[k - 1] != 0x20:
             out[k] = 0x20
             k += 1
+    if out[k - 1] != 0x20:
+        out[k] = 0x20
+        k += 1
+    if url:
+        out[k] = 0x55
+        k += 1
+    return k
+
+
+cdef bytes _digit_runs(str text):
+    """The runs of digits and separators of ``text`` (full-width ones as D and S), each between
+    spaces, then a U when ``text`` holds "://": an ASCII number occurs in ``text`` exactly where
+    it occurs in these runs, with the same neighbours as far as holds_number looks."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), k
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef char *out = <char *>malloc(2 * n + 3)
+    if not out:
+        raise MemoryError()
+    try:
+        if kind == 1:
+            k = _runs_in(<UCS1 *>data, n, out)
+        elif kind == 2:
+            k = _runs_in(<UCS2 *>data, n, out)
+        else:
+            k = _runs_in(<UCS4 *>data, n, out)
         return out[:k]
     finally:
         free(out)
+
+
+cdef inline bint _has_url(bytes runs) noexcept:
+    """Whether the text of these digit runs holds "://"."""
+    return (<const char *>runs)[len(runs) - 1] == 0x55
 
 
 cdef inline bint _run_digit(char c) noexcept nogil:
@@ -1259,3 +1289,15 @@ def duplicate_key(str instruction, str input):
         return _blake2b_64(<const unsigned char *>utf8, size)
     cdef bytes encoded = text.encode("utf-8", "surrogatepass")
     return _blake2b_64(encoded, len(encoded))
+
+
+def misalignment_findings(list group):
+    """converter.builtin.checks.compare_misalignment: the shift marks the aligner set on the
+    group's records."""
+    cdef list found = []
+    cdef object features
+    for record in group:
+        features = record.features
+        if features and "misalignment" in features:
+            found.append(features["misalignment"])
+    return found

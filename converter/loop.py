@@ -186,7 +186,9 @@ class GroupLoop:
 
     def _handle(self, group: tuple[Any, ...]) -> list[bytes] | None:
         """Reject, or tag, filter, check and encode one group read; its chunks when it passed."""
-        if self.pairing is not None and Gap in map(type, group):
+        # (a gap stands only where a repair or the key pairing put it)
+        gaps = self.pairing is not None and (self.aligner is None or self.aligner.repairs)
+        if gaps and Gap in map(type, group):
             self._reject_orphans(group)
             return None
         if Rejected in map(type, group):

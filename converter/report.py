@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from converter import __version__
+from converter import __version__, kernels
 
 #: Examples kept per check and per rejection kind in the report.
 EXAMPLES = 5
@@ -129,7 +129,12 @@ class RunReport:
     def to_json(self, exit_status: int) -> dict[str, Any]:
         """The ``--report`` document."""
         document: dict[str, Any] = {
-            "tool": {"name": "langpair-converter", "version": __version__, "plugins": self.plugins},
+            "tool": {
+                "name": "langpair-converter",
+                "version": __version__,
+                "kernels": kernels.describe(),  # compiled, or the Python code of the checks
+                "plugins": self.plugins,
+            },
             "exit_status": exit_status,
             "options": self.options,
             "output": {"path": self.output, "format": self.writer, "records": self.records_written},

@@ -203,6 +203,7 @@ def test_whole_runs_agree(tmp_path: Path, fault: Any) -> None:
         cmd += ["--realign", "--check", "all=warn", "-q"]
         status = subprocess.run(cmd, env=env).returncode  # 1: the orphan was rejected
         found = json.loads(report.read_text())
+        assert found["tool"]["kernels"] == kernels  # the report says which code ran
         outputs.append((status, out.read_bytes(), found["checks"], found["repairs"]))
     assert outputs[0] == outputs[1]
     assert outputs[0][0] == 1 and outputs[0][3]  # the deletion was found and repaired
@@ -469,3 +470,10 @@ def test_duplicate_key(instruction: str, input_: str) -> None:
 def test_duplicate_key_on_real_texts() -> None:
     for instruction, input_ in pairwise(TEXTS):
         assert native.duplicate_key(instruction, input_) == checks.source_key(instruction, input_)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([None, {}, {"x": 1}, {"misalignment": "ja: shifted by +1"}])))
+def test_misalignment_findings(features: list[Any]) -> None:
+    group = [Record("en", 0, "", "", "", {}, features=f) for f in features]
+    assert native.misalignment_findings(group) == checks.compare_misalignment(group)

@@ -285,6 +285,9 @@ def compare_misalignment(group: list[Record]) -> list[str]:
     ]
 
 
+_compare_misalignment = NATIVE.misalignment_findings if NATIVE else compare_misalignment
+
+
 EMPTY = Check(
     name="empty",
     compare=compare_empty,
@@ -309,7 +312,7 @@ BUILTIN_CHECKS = (
     DUPLICATE,
     Check(
         name="misalignment",
-        compare=compare_misalignment,
+        compare=_compare_misalignment,
         description="pairs shifted by a lost or extra record (window detector; --realign repairs)",
     ),
 )
