@@ -21,7 +21,7 @@ cdef extern from "Python.h":
     void *PyUnicode_DATA(object)
     Py_UCS4 PyUnicode_READ(int kind, void *data, Py_ssize_t index)
     bint PyUnicode_IS_ASCII(object)
-    bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
+    bint Py_UNICODE_ISSPACE(Py_UCS4 ch) nogil
     Py_ssize_t PyUnicode_Find(object text, object sub, Py_ssize_t start, Py_ssize_t end,
                               int direction) except -2
     Py_ssize_t PyUnicode_Count(object text, object sub, Py_ssize_t start,
@@ -528,33 +528,49 @@ def quick_script(str text, double latin_share, Py_ssize_t min_letters):
     return _SCRIPT_NAMES[_script(text, latin_share, min_letters)]
 
 
-def key_text(str instruction, str input):
-    """converter.builtin.checks.key_text: ``instruction`` and ``input`` casefolded, each run of
-    whitespace one space (ASCII text in one pass here)."""
-    if not (PyUnicode_IS_ASCII(instruction) and PyUnicode_IS_ASCII(input)):
-        return " ".join(f"{instruction}\n{input}".casefold().split())
-    cdef Py_ssize_t a = PyUnicode_GET_LENGTH(instruction), b = PyUnicode_GET_LENGTH(input)
-    cdef const unsigned char *first = <const unsigned char *>PyUnicode_DATA(instruction)
-    cdef const unsigned char *second = <const unsigned char *>PyUnicode_DATA(input)
-    cdef char *out = <char *>malloc(a + b + 1)
-    if not out:
-        raise MemoryError()
+cdef Py_ssize_t _normalised(const unsigned char *first, Py_ssize_t a,
+                            const unsigned char *second, Py_ssize_t b,
+                            char *out) noexcept nogil:
+    """key_text of two ASCII texts into ``out`` (room for ``a + b + 1``); its length."""
     cdef Py_ssize_t i, k = 0
     cdef unsigned char c
     cdef bint gap = False  # whitespace seen since the last word
-    try:
-        for i in range(a + 1 + b):
-            c = first[i] if i < a else (0x0A if i == a else second[i - a - 1])
-            if Py_UNICODE_ISSPACE(c):
-                gap = True
-                continue
-            if gap and k:
-                out[k] = 0x20
-                k += 1
-            gap = False
-            out[k] = c + 32 if 0x41 <= c <= 0x5A else c
+    for i in range(a + 1 + b):
+        c = first[i] if i < a else (0x0A if i == a else second[i - a - 1])
+        if Py_UNICODE_ISSPACE(c):
+            gap = True
+            continue
+        if gap and k:
+            out[k] = 0x20
             k += 1
-        return out[:k].decode("ascii")
+        gap = False
+        out[k] = c + 32 if 0x41 <= c <= 0x5A else c
+        k += 1
+    return k
+
+
+cdef char *_ascii_key_text(str instruction, str input, Py_ssize_t *size) except? NULL:
+    """key_text of two ASCII texts in a new buffer (free it), or NULL when either is not."""
+    if not (PyUnicode_IS_ASCII(instruction) and PyUnicode_IS_ASCII(input)):
+        return NULL
+    cdef Py_ssize_t a = PyUnicode_GET_LENGTH(instruction), b = PyUnicode_GET_LENGTH(input)
+    cdef char *out = <char *>malloc(a + b + 1)
+    if not out:
+        raise MemoryError()
+    size[0] = _normalised(<const unsigned char *>PyUnicode_DATA(instruction), a,
+                          <const unsigned char *>PyUnicode_DATA(input), b, out)
+    return out
+
+
+def key_text(str instruction, str input):
+    """converter.builtin.checks.key_text: ``instruction`` and ``input`` casefolded, each run of
+    whitespace one space (ASCII text in one pass here)."""
+    cdef Py_ssize_t size = 0
+    cdef char *out = _ascii_key_text(instruction, input, &size)
+    if out == NULL:
+        return " ".join(f"{instruction}\n{input}".casefold().split())
+    try:
+        return out[:size].decode("ascii")
     finally:
         free(out)
 
@@ -1280,14 +1296,14 @@ def blake2b_key(bytes data):
 def duplicate_key(str instruction, str input):
     """converter.builtin.checks.duplicate_key of a source with these fields: the BLAKE2b key
     of its :func:`key_text` (converter.seen.key_of)."""
-    cdef str text = key_text(instruction, input)
-    cdef Py_ssize_t size
-    cdef const char *utf8
-    if PyUnicode_IS_ASCII(text):
-        utf8 = <const char *>PyUnicode_DATA(text)
-        size = PyUnicode_GET_LENGTH(text)
-        return _blake2b_64(<const unsigned char *>utf8, size)
-    cdef bytes encoded = text.encode("utf-8", "surrogatepass")
+    cdef Py_ssize_t size = 0
+    cdef char *out = _ascii_key_text(instruction, input, &size)
+    if out != NULL:  # hashed from the buffer, no text made
+        try:
+            return _blake2b_64(<const unsigned char *>out, size)
+        finally:
+            free(out)
+    cdef bytes encoded = key_text(instruction, input).encode("utf-8", "surrogatepass")
     return _blake2b_64(encoded, len(encoded))
 
 
