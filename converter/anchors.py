@@ -57,11 +57,11 @@ def find_anchors(text: str) -> Anchors:
         return NONE if found is None else Anchors(*found)
     if not text.isascii() and _FULL_WIDTH_CHARS.search(text):
         text = text.translate(_FULL_WIDTH)
-    numbers, urls = _numbers(text), _NO_STRINGS
+    numbers, urls = numbers_in(text), _NO_STRINGS
     if "://" in text:
         urls = frozenset(u.rstrip(".,;:!?)]'") for u in _URL.findall(text))
         if numbers:  # digits inside a URL are part of the URL, not numbers of their own
-            numbers -= _numbers(" ".join(urls))
+            numbers -= numbers_in(" ".join(urls))
     placeholders = _NO_STRINGS
     if "{" in text or "[_" in text or ("%" in text and _PRINTF.search(text)):
         placeholders = frozenset(_PLACEHOLDER.findall(text))
@@ -139,8 +139,7 @@ def _joins(text: str, at: int, step: int) -> bool:
     return char in _SEPARATORS and 0 <= beyond < len(text) and text[beyond] in _DIGITS
 
 
-#: The compiled kernels where built (the same results).
-_numbers: Callable[[str], frozenset[str]] = NATIVE.numbers if NATIVE else numbers_in
+#: The compiled twin where built (the same results).
 holds_number: Callable[[str, str], bool] = NATIVE.holds_number if NATIVE else whole_number_in
 
 

@@ -14,8 +14,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import faults
 import pytest
 from converter_zh import CHINESE
+from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SHARED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,8 +29,6 @@ from converter.kernels import NATIVE, describe
 from converter.model import Record
 from converter.screening import group_screen, screen_bits
 from converter.seen import bloom_add
-from tests import faults
-from tests.helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SHARED
 
 if NATIVE is None and os.environ.get("CONVERTER_REQUIRE_KERNELS"):
     pytest.fail("the compiled kernels are not built (CONVERTER_REQUIRE_KERNELS is set)")
@@ -235,7 +235,6 @@ def _python_anchors(text: str) -> anchors.Anchors:
     """find_anchors with the compiled pieces swapped for their Python twins."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(anchors, "NATIVE", None)
-        patch.setattr(anchors, "_numbers", numbers_in)
         return find_anchors(text)
 
 
