@@ -1,11 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Compiled kernels of the pair checks' hot paths.
 
-Each gives exactly what the Python code it stands in for gives (tests/test_kernels.py runs both
-on the same inputs, real records and generated ones): :class:`TrailingMedian` and
-:class:`Scorer` for ``converter.alignment``, :func:`numbers` and :func:`holds_number` for
-``converter.anchors``, :func:`quick_script` and :func:`key_text` for the language and
-duplicate checks. ``converter.kernels`` picks this module when it was built, else the Python code.
+Each gives exactly what the Python code it stands in for gives (its twin, named in its
+docstring; tests/test_kernels.py runs both on the same inputs: real records, generated texts,
+whole runs): the aligner and its pieces (:class:`Aligner`, :class:`Scorer`,
+:class:`TrailingMedian`) for ``converter.alignment``; the anchors (:func:`anchor_parts`,
+:func:`numbers`, :func:`holds_number`) for ``converter.anchors``; :class:`GroupScreen` for
+``converter.screening``; :func:`quick_script`, :class:`LengthRatios`, :func:`duplicate_key`
+(:func:`key_text`, :func:`blake2b_key`) and :func:`misalignment_findings` for the built-in
+checks; :func:`bloom_add` for ``converter.seen``. ``converter.kernels`` picks this module when
+it was built (``hatch_build.py``), else the Python code runs.
 """
 
 from collections import deque

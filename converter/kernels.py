@@ -24,5 +24,6 @@ NATIVE = _load()
 
 
 def describe() -> str:
-    """ "compiled" or "python": which code runs the hot paths (for reports and --version)."""
+    """Which code runs the hot paths, as the report's ``tool.kernels`` names it: ``compiled``
+    or ``python``."""
     return "compiled" if NATIVE is not None else "python"
