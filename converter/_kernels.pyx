@@ -40,6 +40,46 @@ cdef long _REFRESH = REFRESH
 cdef frozenset _NO_STRINGS = frozenset()
 
 
+# --- Record fields read at their slots -------------------------------------------------------
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef *d_member
+
+from cpython.object cimport PyObject
+
+cdef enum Field:
+    LANG, INDEX, INSTRUCTION, INPUT, OUTPUT, FEATURES
+cdef tuple _FIELD_NAMES = ("lang", "index", "instruction", "input", "output", "features")
+cdef object _RECORD = None  # the record type whose slots are read directly
+cdef Py_ssize_t _OFFSETS[6]
+
+
+def bind_record(type record_type):
+    """Read the fields of ``record_type`` (converter.model.Record, a dataclass with slots) from
+    their slots, as its member descriptors do, instead of through attribute lookup."""
+    global _RECORD
+    cdef Py_ssize_t i
+    for i, name in enumerate(_FIELD_NAMES):
+        descriptor = record_type.__dict__[name]
+        if type(descriptor).__name__ != "member_descriptor":
+            raise TypeError(f"{record_type.__name__}.{name} is not a slot")
+        _OFFSETS[i] = (<PyMemberDescrObject *><PyObject *>descriptor).d_member.offset
+    _RECORD = record_type
+
+
+cdef inline object _field(object record, Field which):
+    """``getattr(record, name)``, read from its slot when it is the bound record type."""
+    cdef PyObject *value
+    if type(record) is _RECORD:
+        value = (<PyObject **>((<char *><PyObject *>record) + _OFFSETS[<int>which]))[0]
+        if value != NULL:
+            return <object>value
+    return getattr(record, _FIELD_NAMES[<int>which])
+
+
 cdef inline long _floordiv(long a, long b) noexcept nogil:
     cdef long q = a // b
     if (a % b != 0) and ((a < 0) != (b < 0)):
@@ -180,9 +220,10 @@ cdef class Scorer:
         """How well ``target`` fits as the translation of ``source``."""
         if type(source) is not self.record_type or type(target) is not self.record_type:
             return 0.0
-        cdef str si = source.instruction, so = source.output
-        cdef str ti = target.instruction, tin = target.input, to = target.output
-        cdef double score = 1.0 if _blank(source.input) == _blank(tin) else -1.0
+        cdef str si = _field(source, INSTRUCTION), so = _field(source, OUTPUT)
+        cdef str ti = _field(target, INSTRUCTION), tin = _field(target, INPUT)
+        cdef str to = _field(target, OUTPUT)
+        cdef double score = 1.0 if _blank(_field(source, INPUT)) == _blank(tin) else -1.0
         cdef Py_ssize_t lsi = len(si), lso = len(so), lti = len(ti), lto = len(to)
         cdef double r0 = log(<double>(lti + 5) / <double>(lsi + 5))
         cdef double r1 = log(<double>(lto + 5) / <double>(lso + 5))
@@ -214,13 +255,13 @@ cdef class Scorer:
                      TrailingMedian output) except -1:
         """Feed the pair's log length ratios at ``source.index`` (none when ``target`` is no
         record); True when either median was recomputed."""
-        cdef long index = source.index
+        cdef long index = _field(source, INDEX)
         cdef bint learned
         if type(target) is not self.record_type:
             learned = instruction.add(index, None)
             return output.add(index, None) or learned
-        cdef Py_ssize_t lsi = len(source.instruction), lso = len(source.output)
-        cdef Py_ssize_t lti = len(target.instruction), lto = len(target.output)
+        cdef Py_ssize_t lsi = len(_field(source, INSTRUCTION)), lso = len(_field(source, OUTPUT))
+        cdef Py_ssize_t lti = len(_field(target, INSTRUCTION)), lto = len(_field(target, OUTPUT))
         learned = instruction.add(index, log(<double>(lti + 5) / <double>(lsi + 5)))
         return output.add(index, log(<double>(lto + 5) / <double>(lso + 5))) or learned
 
@@ -778,14 +819,14 @@ cdef object _record_feature(record, str name):
     """A feature of a record's three fields, computed once and kept in its features: its
     ``anchor_parts`` or its ``digit_runs`` (the aligner's scores and the screen both read
     them)."""
-    features = record.features
+    features = _field(record, FEATURES)
     if features is None:
         features = record.features = {}
     try:
         return features[name]
     except KeyError:
         pass
-    text = f"{record.instruction}\n{record.input}\n{record.output}"
+    text = f"{_field(record, INSTRUCTION)}\n{_field(record, INPUT)}\n{_field(record, OUTPUT)}"
     found = anchor_parts(text) if name == "anchor_parts" else _digit_runs(text)
     features[name] = found
     return found
@@ -826,7 +867,10 @@ cdef class GroupScreen:
 
     cpdef int screen(self, list group) except -1:
         """The mask of checks to run on ``group`` (records, the source first)."""
-        cdef list records = [(r.lang, r.instruction, r.input, r.output) for r in group]
+        cdef list records = [
+            (_field(r, LANG), _field(r, INSTRUCTION), _field(r, INPUT), _field(r, OUTPUT))
+            for r in group
+        ]
         cdef int found = 0, enabled = self.enabled
         if enabled & EMPTY:
             found |= self._empty(records)
@@ -1164,21 +1208,21 @@ cdef class LengthRatios:
     def __call__(self, list group):
         """The findings of ``group`` (and learn its ratios)."""
         source = group[0]
-        cdef long index = source.index
+        cdef long index = _field(source, INDEX)
         cdef Py_ssize_t k, a, b
         cdef double ratio
         cdef tuple medians
         cdef TrailingMedian learned
         cdef list findings = []
         cdef Py_ssize_t sources[2]
-        sources[0], sources[1] = len(source.instruction), len(source.output)
+        sources[0], sources[1] = len(_field(source, INSTRUCTION)), len(_field(source, OUTPUT))
         for k in range(1, len(group)):
             record = group[k]
-            medians = self.typical[record.lang]
+            medians = self.typical[_field(record, LANG)]
             for f in range(2):
                 learned = medians[f]
                 a = sources[f]
-                b = len(record.instruction if f == 0 else record.output)
+                b = len(_field(record, INSTRUCTION if f == 0 else OUTPUT))
                 if a < self.min_length or not b:  # an empty field is the empty check's
                     learned.add(index, None)
                     continue
@@ -1317,7 +1361,38 @@ def misalignment_findings(list group):
     cdef list found = []
     cdef object features
     for record in group:
-        features = record.features
+        features = _field(record, FEATURES)
         if features and "misalignment" in features:
             found.append(features["misalignment"])
     return found
+
+
+cdef class Duplicates:
+    """converter.builtin.checks' duplicate compare with converter.seen.SeenSet.first_seen in it
+    (its filter, its batch of pending keys and spill; the rare lookup and the spill call the
+    set's own methods): the same findings, the same set afterwards."""
+
+    cdef object seen, finding
+    cdef bytearray bits
+    cdef long long mask
+    cdef Py_ssize_t batch
+
+    def __init__(self, seen, finding):
+        """``seen``: the run's SeenSet; ``finding(lang, earlier)``: the finding's text."""
+        self.seen, self.finding = seen, finding
+        self.bits, self.mask, self.batch = seen.bits, seen.mask, seen.batch
+
+    def __call__(self, list group):
+        """The finding of ``group`` when its source was seen before (and remember it)."""
+        source = group[0]
+        key = duplicate_key(_field(source, INSTRUCTION), _field(source, INPUT))
+        index = _field(source, INDEX)
+        if bloom_add(self.bits, self.mask, key):
+            earlier = self.seen._lookup(key)
+            if earlier is not None:
+                return [self.finding(_field(source, LANG), earlier)]
+        cdef dict pending = self.seen.pending
+        pending[key] = index
+        if len(pending) >= self.batch:
+            self.seen._spill()
+        return []

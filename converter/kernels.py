@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+from converter.model import Record
+
 
 def _load() -> ModuleType | None:
     if os.environ.get("CONVERTER_KERNELS", "").lower() == "python":
@@ -16,6 +18,7 @@ def _load() -> ModuleType | None:
         from converter import _kernels
     except ImportError:
         return None
+    _kernels.bind_record(Record)
     return _kernels
 
 

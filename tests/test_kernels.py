@@ -28,7 +28,7 @@ from converter.builtin.languages import ENGLISH, JAPANESE
 from converter.kernels import NATIVE, describe
 from converter.model import Record
 from converter.screening import group_screen, screen_bits
-from converter.seen import bloom_add
+from converter.seen import SeenSet, bloom_add
 
 if NATIVE is None and os.environ.get("CONVERTER_REQUIRE_KERNELS"):
     pytest.fail("the compiled kernels are not built (CONVERTER_REQUIRE_KERNELS is set)")
@@ -476,3 +476,26 @@ def test_duplicate_key_on_real_texts() -> None:
 def test_misalignment_findings(features: list[Any]) -> None:
     group = [Record("en", 0, "", "", "", {}, features=f) for f in features]
     assert native.misalignment_findings(group) == checks.compare_misalignment(group)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.sampled_from(["", "x", "Ab  c"])), max_size=300),
+    st.sampled_from([4, 64]),
+)
+def test_duplicate_twins_agree(sources: list[tuple[int, str]], batch: int) -> None:
+    """The compiled duplicate compare finds what the Python one finds, group by group, with
+    keys repeated across spilled batches (small batches: a spill every few groups)."""
+    sets = [SeenSet(), SeenSet()]
+    for seen in sets:
+        seen.batch = batch
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "NATIVE", None)
+        reference = checks.duplicate_compare(sets[0])
+    compiled = checks.duplicate_compare(sets[1])
+    assert type(compiled) is native.Duplicates
+    for i, (n, extra) in enumerate(sources):
+        source = Record("en", i, f"Task {n}{extra}", extra, "out", {})
+        group = [source, Record("ja", i, "t", "", "o", {})]
+        assert compiled(group) == reference(group), i
+    assert len(sets[0].runs) == len(sets[1].runs)

@@ -260,7 +260,15 @@ def duplicate_finding(lang: str, earlier: int) -> str:
 
 
 def _duplicate_check(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
-    seen = SeenSet()
+    return duplicate_compare(SeenSet())
+
+
+def duplicate_compare(seen: SeenSet) -> Callable[[list[Record]], list[str]]:
+    """The duplicate check's compare, remembering the sources in ``seen`` (the compiled one
+    when the kernels are built)."""
+    if NATIVE is not None:
+        compiled: Callable[[list[Record]], list[str]] = NATIVE.Duplicates(seen, duplicate_finding)
+        return compiled
 
     def compare(group: list[Record]) -> list[str]:
         source = group[0]
