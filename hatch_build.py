@@ -1,8 +1,9 @@
 """Build hook: compile converter/_kernels.pyx, the pair checks' compiled kernels.
 
 Without a C compiler the package still installs and runs on the Python code the kernels stand
-in for (slower, same results); the build says so. ``CONVERTER_REQUIRE_KERNELS=1`` makes a
-failed compile fail the build (CI sets it).
+in for (slower, same results); the build warns (pip shows it with ``-v``) and the report's
+``tool.kernels`` says ``python``. ``CONVERTER_REQUIRE_KERNELS=1`` makes a failed compile fail
+the build (CI sets it).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, cdivision=True
 """Compiled kernels of the pair checks' hot paths.
 
 Each gives exactly what the Python code it stands in for gives (its twin, named in its
@@ -70,6 +70,15 @@ def bind_record(type record_type):
     _RECORD = record_type
 
 
+cdef inline str _text(object record, Field which):
+    """A text field of ``record``: TypeError unless it is a str (the raw string reads below
+    must never see anything else)."""
+    value = _field(record, which)
+    if type(value) is not str:
+        raise TypeError(f"{_FIELD_NAMES[<int>which]} is {type(value).__name__}, not str")
+    return value
+
+
 cdef inline object _field(object record, Field which):
     """``getattr(record, name)``, read from its slot when it is the bound record type."""
     cdef PyObject *value
@@ -121,18 +130,20 @@ cdef class TrailingMedian:
         cdef Py_ssize_t n = self.capacity * 2, i
         cdef long *indexes = <long *>malloc(n * sizeof(long))
         cdef double *values = <double *>malloc(n * sizeof(double))
-        cdef double *scratch = <double *>realloc(self.scratch, n * sizeof(double))
-        if not (indexes and values and scratch):
+        cdef double *scratch = <double *>malloc(n * sizeof(double))
+        if not (indexes and values and scratch):  # the old arrays stay as they were
             free(indexes)
             free(values)
+            free(scratch)
             raise MemoryError()
-        self.scratch = scratch
         for i in range(self.count):
             indexes[i] = self.indexes[(self.head + i) % self.capacity]
             values[i] = self.values[(self.head + i) % self.capacity]
         free(self.indexes)
         free(self.values)
-        self.indexes, self.values, self.head, self.capacity = indexes, values, 0, n
+        free(self.scratch)
+        self.indexes, self.values, self.scratch = indexes, values, scratch
+        self.head, self.capacity = 0, n
 
     cpdef bint add(self, long index, object value) except -1:
         """Learn ``value`` (None: the group has none) at group ``index``; True when the typical
@@ -220,10 +231,10 @@ cdef class Scorer:
         """How well ``target`` fits as the translation of ``source``."""
         if type(source) is not self.record_type or type(target) is not self.record_type:
             return 0.0
-        cdef str si = _field(source, INSTRUCTION), so = _field(source, OUTPUT)
-        cdef str ti = _field(target, INSTRUCTION), tin = _field(target, INPUT)
-        cdef str to = _field(target, OUTPUT)
-        cdef double score = 1.0 if _blank(_field(source, INPUT)) == _blank(tin) else -1.0
+        cdef str si = _text(source, INSTRUCTION), so = _text(source, OUTPUT)
+        cdef str ti = _text(target, INSTRUCTION), tin = _text(target, INPUT)
+        cdef str to = _text(target, OUTPUT)
+        cdef double score = 1.0 if _blank(_text(source, INPUT)) == _blank(tin) else -1.0
         cdef Py_ssize_t lsi = len(si), lso = len(so), lti = len(ti), lto = len(to)
         cdef double r0 = log(<double>(lti + 5) / <double>(lsi + 5))
         cdef double r1 = log(<double>(lto + 5) / <double>(lso + 5))
@@ -260,8 +271,8 @@ cdef class Scorer:
         if type(target) is not self.record_type:
             learned = instruction.add(index, None)
             return output.add(index, None) or learned
-        cdef Py_ssize_t lsi = len(_field(source, INSTRUCTION)), lso = len(_field(source, OUTPUT))
-        cdef Py_ssize_t lti = len(_field(target, INSTRUCTION)), lto = len(_field(target, OUTPUT))
+        cdef Py_ssize_t lsi = len(_text(source, INSTRUCTION)), lso = len(_text(source, OUTPUT))
+        cdef Py_ssize_t lti = len(_text(target, INSTRUCTION)), lto = len(_text(target, OUTPUT))
         learned = instruction.add(index, log(<double>(lti + 5) / <double>(lsi + 5)))
         return output.add(index, log(<double>(lto + 5) / <double>(lso + 5))) or learned
 
@@ -331,7 +342,7 @@ cdef inline str _number_at(str text, Py_ssize_t first, Py_ssize_t last, bint com
     return number.replace(",", "") if comma else number
 
 
-def numbers(str text):
+def numbers(str text not None):
     """converter.anchors' numbers of ``text``: the runs matching ``[0-9][0-9.,]*[0-9]``,
     commas removed."""
     cdef Py_ssize_t i = 0, first = 0, last = 0
@@ -378,11 +389,11 @@ cdef Py_ssize_t _find(str text, str needle, Py_ssize_t start) except -2:
     return _find_in(<UCS4 *>data, n, chars_, m, start)
 
 
-def holds_number(str text, str number):
+def holds_number(str text not None, str number not None):
     """converter.anchors.holds_number: ``text`` holds ``number`` (digits and separators, as
     its anchors are) as a whole number."""
-    if not number or not PyUnicode_IS_ASCII(number):
-        raise ValueError("a number is ASCII digits and separators")
+    if not number or number.strip("0123456789.,"):
+        raise ValueError(f"not a number of digits and separators: {number!r}")
     return _held_in_runs(_digit_runs(text), number, True)
 
 
@@ -566,7 +577,7 @@ cdef str _UND = "und"
 cdef tuple _SCRIPT_NAMES = (None, _LATIN, _JA, _UND)
 
 
-def quick_script(str text, double latin_share, Py_ssize_t min_letters):
+def quick_script(str text not None, double latin_share, Py_ssize_t min_letters):
     """The cheap tests of converter.builtin.checks.field_script: "latin" or "und" for (almost)
     all-ASCII text, "ja" for mostly non-ASCII text with kana; None when the classifier must
     decide."""
@@ -607,7 +618,7 @@ cdef char *_ascii_key_text(str instruction, str input, Py_ssize_t *size) except?
     return out
 
 
-def key_text(str instruction, str input):
+def key_text(str instruction not None, str input not None):
     """converter.builtin.checks.key_text: ``instruction`` and ``input`` casefolded, each run of
     whitespace one space (ASCII text in one pass here)."""
     cdef Py_ssize_t size = 0
@@ -791,6 +802,8 @@ cdef str _FENCE = "```"
 cpdef tuple anchor_parts(str text):
     """converter.anchors.find_anchors' anchors of ``text`` as (numbers, urls, placeholders,
     fences), or None when it has none."""
+    if text is None:
+        raise TypeError("anchor_parts() needs a str, not None")
     cdef int triggers = _triggers(text)
     if triggers & FULL_WIDTH:
         text = text.translate(_FULL_WIDTH)
@@ -815,29 +828,46 @@ cpdef tuple anchor_parts(str text):
     return found_numbers, urls, placeholders, fences
 
 
-cdef object _record_feature(record, str name):
+class _FeatureKey:
+    """A key of the features the kernels keep on a record: no check's name can be equal to it
+    (checks keep their features under their names)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"<kernels {self.name}>"
+
+
+cdef object _ANCHOR_PARTS = _FeatureKey("anchor_parts")
+cdef object _DIGIT_RUNS = _FeatureKey("digit_runs")
+
+
+cdef object _record_feature(record, object key):
     """A feature of a record's three fields, computed once and kept in its features: its
-    ``anchor_parts`` or its ``digit_runs`` (the aligner's scores and the screen both read
-    them)."""
+    :func:`anchor_parts` or its :func:`_digit_runs` (the aligner's scores and the screen both
+    read them)."""
     features = _field(record, FEATURES)
     if features is None:
         features = record.features = {}
     try:
-        return features[name]
+        return features[key]
     except KeyError:
         pass
-    text = f"{_field(record, INSTRUCTION)}\n{_field(record, INPUT)}\n{_field(record, OUTPUT)}"
-    found = anchor_parts(text) if name == "anchor_parts" else _digit_runs(text)
-    features[name] = found
+    text = f"{_text(record, INSTRUCTION)}\n{_text(record, INPUT)}\n{_text(record, OUTPUT)}"
+    found = anchor_parts(text) if key is _ANCHOR_PARTS else _digit_runs(text)
+    features[key] = found
     return found
 
 
 cdef inline tuple _anchors_of(record):
-    return _record_feature(record, "anchor_parts")
+    return _record_feature(record, _ANCHOR_PARTS)
 
 
 cdef inline bytes _runs_of(record):
-    return _record_feature(record, "digit_runs")
+    return _record_feature(record, _DIGIT_RUNS)
 
 
 #: Bits of GroupScreen.screen: the checks that may find something in a group.
@@ -868,7 +898,7 @@ cdef class GroupScreen:
     cpdef int screen(self, list group) except -1:
         """The mask of checks to run on ``group`` (records, the source first)."""
         cdef list records = [
-            (_field(r, LANG), _field(r, INSTRUCTION), _field(r, INPUT), _field(r, OUTPUT))
+            (_field(r, LANG), _text(r, INSTRUCTION), _text(r, INPUT), _text(r, OUTPUT))
             for r in group
         ]
         cdef int found = 0, enabled = self.enabled
@@ -1215,14 +1245,14 @@ cdef class LengthRatios:
         cdef TrailingMedian learned
         cdef list findings = []
         cdef Py_ssize_t sources[2]
-        sources[0], sources[1] = len(_field(source, INSTRUCTION)), len(_field(source, OUTPUT))
+        sources[0], sources[1] = len(_text(source, INSTRUCTION)), len(_text(source, OUTPUT))
         for k in range(1, len(group)):
             record = group[k]
             medians = self.typical[_field(record, LANG)]
             for f in range(2):
                 learned = medians[f]
                 a = sources[f]
-                b = len(_field(record, INSTRUCTION if f == 0 else OUTPUT))
+                b = len(_text(record, INSTRUCTION if f == 0 else OUTPUT))
                 if a < self.min_length or not b:  # an empty field is the empty check's
                     learned.add(index, None)
                     continue
@@ -1341,7 +1371,7 @@ def blake2b_key(bytes data):
     return _blake2b_64(data, len(data))
 
 
-def duplicate_key(str instruction, str input):
+def duplicate_key(str instruction not None, str input not None):
     """converter.builtin.checks.duplicate_key of a source with these fields: the BLAKE2b key
     of its :func:`key_text` (converter.seen.key_of)."""
     cdef Py_ssize_t size = 0
@@ -1370,7 +1400,8 @@ def misalignment_findings(list group):
 cdef class Duplicates:
     """converter.builtin.checks' duplicate compare with converter.seen.SeenSet.first_seen in it
     (its filter, its batch of pending keys and spill; the rare lookup and the spill call the
-    set's own methods): the same findings, the same set afterwards."""
+    set's own methods): the same findings, the same set afterwards. The set's ``bits``,
+    ``mask`` and ``batch`` are read once, here."""
 
     cdef object seen, finding
     cdef bytearray bits
@@ -1385,7 +1416,7 @@ cdef class Duplicates:
     def __call__(self, list group):
         """The finding of ``group`` when its source was seen before (and remember it)."""
         source = group[0]
-        key = duplicate_key(_field(source, INSTRUCTION), _field(source, INPUT))
+        key = duplicate_key(_text(source, INSTRUCTION), _text(source, INPUT))
         index = _field(source, INDEX)
         if bloom_add(self.bits, self.mask, key):
             earlier = self.seen._lookup(key)

@@ -326,6 +326,15 @@ def _run_aligner(make: Any, columns: list[list[dict[str, Any]]], realign: bool) 
     return groups, aligner.repairs
 
 
+def _python_aligner(streams: list, langs: list[str], realign: bool) -> Any:
+    """The Python aligner with Python pieces only (its scorer and medians too)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(alignment, "NATIVE", None)
+        aligner = alignment.Aligner(streams, langs, realign)
+    assert type(aligner.scorer) is alignment.Scorer
+    return aligner
+
+
 def _native_aligner(streams: list, langs: list[str], realign: bool) -> Any:
     return native.Aligner(
         streams,
@@ -363,7 +372,7 @@ def test_aligner_twins_agree(edits: list, realign: bool, sources: int, size: int
             del column[at]
         elif edit == "insert":
             column.insert(at, faults.EN[(at * 7) % len(faults.EN)])
-    want = _run_aligner(alignment.Aligner, columns, realign)
+    want = _run_aligner(_python_aligner, columns, realign)
     assert _run_aligner(_native_aligner, columns, realign) == want
 
 
@@ -371,7 +380,7 @@ def test_aligner_twins_find_the_same_shift() -> None:
     """A deleted Japanese record: found (and repaired) by both, at the same index."""
     ja = [r for i, r in enumerate(faults.JA) if i != 60]
     for realign in (False, True):
-        want = _run_aligner(alignment.Aligner, [faults.EN, ja], realign)
+        want = _run_aligner(_python_aligner, [faults.EN, ja], realign)
         assert want[1] and abs(want[1][0]["from_index"] - 60) <= 1
         assert _run_aligner(_native_aligner, [faults.EN, ja], realign) == want
 
@@ -499,3 +508,41 @@ def test_duplicate_twins_agree(sources: list[tuple[int, str]], batch: int) -> No
         group = [source, Record("ja", i, "t", "", "o", {})]
         assert compiled(group) == reference(group), i
     assert len(sets[0].runs) == len(sets[1].runs)
+
+
+def test_misuse_raises_instead_of_crashing() -> None:
+    """What the loop never passes (an empty group, None for a text, a needle that is no number)
+    raises as Python would rather than reading memory it should not."""
+    screen, _ = _screen_and_checks()
+    for call in (
+        lambda: screen([]),
+        lambda: checks.LENGTH_RATIO.start([ENGLISH, JAPANESE])([]),
+        lambda: checks.duplicate_compare(SeenSet())([]),
+    ):
+        with pytest.raises(IndexError):
+            call()
+    for call in (
+        lambda: native.numbers(None),
+        lambda: native.anchor_parts(None),
+        lambda: native.quick_script(None, 0.9, 12),
+        lambda: native.Scorer(Record).score(
+            Record("en", 0, None, "", "x", {}), Record("ja", 0, "y", "", "z", {}), 0.0, 0.0
+        ),
+    ):
+        with pytest.raises(TypeError):
+            call()
+    with pytest.raises(ValueError):
+        native.holds_number("a.b", "a")
+
+
+def test_a_check_named_like_a_kernel_feature_changes_nothing() -> None:
+    """The kernels keep their per-record features under keys no check name can equal."""
+    screen, _ = _screen_and_checks()
+    en, ja = faults.EN[2], faults.JA[2]  # numbers 2009, 2017, 44: the preserved screen looks
+    clean = [Record("en", 0, en["instruction"], en["input"], en["output"], {})]
+    clean.append(Record("ja", 0, ja["instruction"], ja["input"], ja["output"], {}))
+    crowded = [Record(r.lang, 0, r.instruction, r.input, r.output, {}) for r in clean]
+    for record in crowded:
+        record.features = {"anchor_parts": None, "digit_runs": b""}
+    assert screen(crowded) == screen(clean)
+    assert find_anchors(clean[0].output).numbers  # (the record's numbers were looked at)
