@@ -993,14 +993,14 @@ cdef inline bint _same(str text, str source, Py_ssize_t least) except -1:
 cdef class Aligner:
     """converter.alignment.Aligner: the same groups, findings and repairs (see there for what
     it does). The per-group path (fill, the diagonal score, learning, popping) runs in C; a
-    suspected shift runs the same steps as the Python code, on Python objects."""
+    suspected shift runs the same steps as the Python code, on Python objects, and asks the
+    Python ``shift_at_front`` where it starts."""
 
     cdef list streams, buffers, langs, medians
     cdef readonly list repairs
     cdef bint realign
     cdef Py_ssize_t sources, window
-    cdef double margin
-    cdef object record_type, gap_type
+    cdef object record_type, gap_type, shift_at_front
     cdef Scorer scorer
     cdef dict cache
     cdef bint *ended
@@ -1011,12 +1011,13 @@ cdef class Aligner:
     cdef Py_ssize_t *counts
 
     def __init__(self, list streams, list langs, bint realign, record_type, gap_type,
-                 Scorer scorer, medians, Py_ssize_t window, double margin):
-        """``medians()`` makes a learned ratio; ``window`` and ``margin`` as in alignment."""
+                 Scorer scorer, medians, Py_ssize_t window, shift_at_front):
+        """``medians()`` makes a learned ratio; ``window`` and ``shift_at_front`` (the rare
+        search for where a shift starts) as in alignment."""
         cdef Py_ssize_t n = len(streams)
         self.streams, self.langs, self.realign, self.sources = streams, langs, realign, n
         self.record_type, self.gap_type, self.scorer = record_type, gap_type, scorer
-        self.window, self.margin = window, margin
+        self.window, self.shift_at_front = window, shift_at_front
         self.buffers = [deque() for _ in range(n)]
         self.medians = [(medians(), medians()) for _ in range(n)]
         self.repairs, self.cache = [], {}
@@ -1121,20 +1122,9 @@ cdef class Aligner:
         front = [ring[(head + j) % self.window] for j in range(count)]
         if ring[head] > 0 and sum(front) >= 0:  # a sum near 0 as Python's sum rounds it
             return 0
-        diagonal = front[:n]
-        best = None
-        for d, (os_, ot) in ((1, (1, 0)), (-1, (0, 1))):
-            shifted = self._score(k, os_, ot, n)
-            m = min(len(shifted), len(diagonal))
-            if m == 0:
-                continue
-            gains = [shifted[i] - diagonal[i] for i in range(m)]
-            c, gain = max(((c, sum(gains[c:])) for c in range(m)), key=lambda t: t[1])
-            if gain > self.margin * (m - c) and (best is None or gain > best[2]):
-                best = (d, c, gain)
-        if best is None or best[1] > 0:
-            return 0
-        self._found(k, best[0])
+        d = self.shift_at_front(front[:n], lambda os_, ot: self._score(k, os_, ot, n))
+        if d:
+            self._found(k, d)
         return 0
 
     cdef int _diagonal(self, Py_ssize_t k, Py_ssize_t n) except -1:

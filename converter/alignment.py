@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain, islice, zip_longest
 from typing import Any, Protocol
 
@@ -148,6 +148,25 @@ class Scorer:
         return output.add(source.index, ratios[1]) or learned
 
 
+def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[float]]) -> int:
+    """The shift that starts at the front of the window, from the positional pairs' scores
+    (``diagonal``) and ``shifted(offset_source, offset_target)``, the scores of the pairings one
+    record over: +1 (the target lost a record) or -1 (it has an extra one) when that pairing
+    wins by MARGIN a pair from the front on, else 0 (none, or one that starts later)."""
+    best = None
+    for d, (os_, ot) in ((1, (1, 0)), (-1, (0, 1))):
+        scores = shifted(os_, ot)
+        m = min(len(scores), len(diagonal))
+        if m == 0:
+            continue
+        gains = [scores[j] - diagonal[j] for j in range(m)]
+        # the change point c: before it pairs are right, from it on they are shifted
+        c, gain = max(((c, sum(gains[c:])) for c in range(m)), key=lambda t: t[1])
+        if gain > MARGIN * (m - c) and (best is None or gain > best[2]):
+            best = (d, c, gain)
+    return 0 if best is None or best[1] > 0 else best[0]
+
+
 def trailing_median(warmup: int = WARMUP, default: float = 0.0) -> Median:
     """A new :class:`TrailingMedian` (the compiled one when the kernels are built)."""
     if NATIVE is not None:
@@ -167,9 +186,8 @@ def new_scorer() -> Scorer:
 def new_aligner(streams: list[Iterator[Any]], langs: list[str], realign: bool) -> Aligner:
     """An :class:`Aligner` (the compiled one when the kernels are built)."""
     if NATIVE is not None:
-        aligner: Aligner = NATIVE.Aligner(
-            streams, langs, realign, Record, Gap, new_scorer(), trailing_median, WINDOW, MARGIN
-        )
+        pieces = (Record, Gap, new_scorer(), trailing_median, WINDOW, shift_at_front)
+        aligner: Aligner = NATIVE.Aligner(streams, langs, realign, *pieces)
         return aligner
     return Aligner(streams, langs, realign)
 
@@ -272,21 +290,9 @@ class Aligner:
         front = self._diagonal(k, n)
         if front[0] > 0 and sum(front) >= 0:
             return
-        diagonal = list(front)[:n]
-        best = None
-        for d, (os_, ot) in ((1, (1, 0)), (-1, (0, 1))):
-            shifted = self._score(k, os_, ot, n)
-            m = min(len(shifted), len(diagonal))
-            if m == 0:
-                continue
-            gains = [shifted[j] - diagonal[j] for j in range(m)]
-            # the change point c: before it pairs are right, from it on they are shifted
-            c, gain = max(((c, sum(gains[c:])) for c in range(m)), key=lambda t: t[1])
-            if gain > MARGIN * (m - c) and (best is None or gain > best[2]):
-                best = (d, c, gain)
-        if best is None or best[1] > 0:
-            return
-        self._found(k, best[0])
+        d = shift_at_front(list(front)[:n], lambda os_, ot: self._score(k, os_, ot, n))
+        if d:
+            self._found(k, d)
 
     def _diagonal(self, k: int, n: int) -> deque[float]:
         """Scores of the first ``n`` positional pairs of target ``k``, kept as the front moves."""

@@ -110,17 +110,6 @@ def test_quick_script_on_real_texts() -> None:
         assert native.quick_script(text, 0.9, 12) == checks.quick_script(text, 0.9, 12), text
 
 
-@settings(max_examples=2000, deadline=None)
-@given(GENERATED, GENERATED)
-def test_key_text(instruction: str, input_: str) -> None:
-    assert native.key_text(instruction, input_) == checks.key_text(instruction, input_)
-
-
-def test_key_text_on_real_texts() -> None:
-    for instruction, input_ in pairwise(TEXTS):
-        assert native.key_text(instruction, input_) == checks.key_text(instruction, input_)
-
-
 @settings(max_examples=500, deadline=None)
 @given(
     st.lists(
@@ -345,7 +334,7 @@ def _native_aligner(streams: list, langs: list[str], realign: bool) -> Any:
         native.Scorer(Record),
         native.TrailingMedian,
         alignment.WINDOW,
-        alignment.MARGIN,
+        alignment.shift_at_front,
     )
 
 
@@ -468,16 +457,22 @@ def test_blake2b_key_is_hashlibs(data: bytes) -> None:
     assert native.blake2b_key(data) == want
 
 
+#: Kernels of a source's instruction and input, and their Python twins.
+SOURCE_TWINS = [("key_text", checks.key_text), ("duplicate_key", checks.source_key)]
+
+
+@pytest.mark.parametrize(("kernel", "twin"), SOURCE_TWINS)
 @settings(max_examples=2000, deadline=None)
-@given(GENERATED, st.text(max_size=200))
-def test_duplicate_key(instruction: str, input_: str) -> None:
-    """Any text, lone surrogates included (encoded as surrogatepass does)."""
-    assert native.duplicate_key(instruction, input_) == checks.source_key(instruction, input_)
+@given(instruction=GENERATED, input_=st.text(max_size=200))
+def test_source_kernels(kernel: str, twin: Any, instruction: str, input_: str) -> None:
+    """Any text, lone surrogates included (the key encodes them as surrogatepass does)."""
+    assert getattr(native, kernel)(instruction, input_) == twin(instruction, input_)
 
 
-def test_duplicate_key_on_real_texts() -> None:
+@pytest.mark.parametrize(("kernel", "twin"), SOURCE_TWINS)
+def test_source_kernels_on_real_texts(kernel: str, twin: Any) -> None:
     for instruction, input_ in pairwise(TEXTS):
-        assert native.duplicate_key(instruction, input_) == checks.source_key(instruction, input_)
+        assert getattr(native, kernel)(instruction, input_) == twin(instruction, input_)
 
 
 @settings(max_examples=300, deadline=None)
