@@ -7,7 +7,7 @@ whole runs): the aligner and its pieces (:class:`Aligner`, :class:`Scorer`,
 :class:`TrailingMedian`) for ``converter.alignment``; the anchors (:func:`anchor_parts`,
 :func:`numbers`, :func:`holds_number`) for ``converter.anchors``; :class:`GroupScreen` for
 ``converter.screening``; :func:`quick_script`, :class:`LengthRatios`, :func:`duplicate_key`
-(:func:`key_text`, :func:`blake2b_key`) and :func:`misalignment_findings` for the built-in
+(:func:`key_text`, :func:`xxh64_key`) and :func:`misalignment_findings` for the built-in
 checks; :func:`bloom_add` for ``converter.seen``. ``converter.kernels`` picks this module when
 it was built (``hatch_build.py``), else the Python code runs.
 """
@@ -17,7 +17,7 @@ from itertools import chain, islice
 
 from libc.math cimport fabs, floor, log
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memchr, strcspn
+from libc.string cimport memchr, memcpy, memset, strcspn
 
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -26,6 +26,7 @@ cdef extern from "Python.h":
     Py_UCS4 PyUnicode_READ(int kind, void *data, Py_ssize_t index)
     bint PyUnicode_IS_ASCII(object)
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch) nogil
+    bint Py_UNICODE_ISALNUM(Py_UCS4 ch) nogil
     Py_ssize_t PyUnicode_Find(object text, object sub, Py_ssize_t start, Py_ssize_t end,
                               int direction) except -2
     Py_ssize_t PyUnicode_Count(object text, object sub, Py_ssize_t start,
@@ -584,6 +585,112 @@ def quick_script(str text not None, double latin_share, Py_ssize_t min_letters):
     return _SCRIPT_NAMES[_script(text, latin_share, min_letters)]
 
 
+# --- Code and prose: converter.builtin.checks.looks_like_code and its prose test ----------------
+
+cdef tuple _CODE_WORDS = ()  # set by code_rules
+cdef unsigned char _CODE_SYMBOL[128]
+cdef double _CODE_SHARE = 0.0
+
+
+def code_rules(tuple words not None, str symbols not None, double share):
+    """Take converter.builtin.checks' rules for code: the ASCII ``words`` a code line starts
+    with, the code ``symbols`` and the share of them that makes a text code."""
+    global _CODE_WORDS, _CODE_SHARE
+    cdef str word
+    for word in words:
+        if not (word and PyUnicode_IS_ASCII(word)):
+            raise ValueError(f"not an ASCII word: {word!r}")
+    _CODE_WORDS, _CODE_SHARE = words, share
+    memset(_CODE_SYMBOL, 0, 128)
+    for symbol in symbols:
+        if ord(symbol) >= 128:
+            raise ValueError(f"not an ASCII symbol: {symbol!r}")
+        _CODE_SYMBOL[ord(symbol)] = 1
+
+
+cdef inline bint _word(Py_UCS4 c) noexcept nogil:
+    """``\\w`` of a str pattern."""
+    return c == 0x5F or Py_UNICODE_ISALNUM(c)
+
+
+cdef bint _code_word_at(const chars *data, Py_ssize_t n, Py_ssize_t at) noexcept:
+    """One of the code words at ``at``, then no word character (``(?:def|...)\\b``)."""
+    cdef str word
+    cdef const UCS1 *w
+    cdef Py_ssize_t m, j
+    for word in _CODE_WORDS:
+        m = PyUnicode_GET_LENGTH(word)
+        if at + m > n:
+            continue
+        w = <const UCS1 *>PyUnicode_DATA(word)
+        for j in range(m):
+            if data[at + j] != w[j]:
+                break
+        else:
+            if at + m == n or not _word(data[at + m]):
+                return True
+    return False
+
+
+cdef bint _code_of(const chars *data, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i, start = 0, end, symbols = 0
+    while True:  # at a line start: a run of 2+ spaces then text, or spaces then a code word
+        end = start
+        while end < n and Py_UNICODE_ISSPACE(data[end]):
+            end += 1
+        if end == n:  # later line starts lie in this run: nothing follows them either
+            break
+        if end - start >= 2 or _code_word_at(data, n, end):
+            return True
+        while end < n and data[end] != 0x0A:
+            end += 1
+        if end == n:
+            break
+        start = end + 1
+    for i in range(n):
+        if data[i] < 128 and _CODE_SYMBOL[data[i]]:
+            symbols += 1
+    return symbols > _CODE_SHARE * n
+
+
+cdef bint _looks_like_code(str text) noexcept:
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    if kind == 1:
+        return _code_of(<UCS1 *>data, n)
+    if kind == 2:
+        return _code_of(<UCS2 *>data, n)
+    return _code_of(<UCS4 *>data, n)
+
+
+def looks_like_code(str text not None):
+    """converter.builtin.checks.looks_like_code (with the rules of :func:`code_rules`)."""
+    return _looks_like_code(text)
+
+
+cdef bint _is_prose(str text, Py_ssize_t words) noexcept:
+    """``len(text.split()) >= words and not looks_like_code(text)``."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text), found = 0
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef bint gap = True
+    for i in range(n):
+        if Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+            gap = True
+        elif gap:
+            gap = False
+            found += 1
+            if found >= words:
+                return not _looks_like_code(text)
+    return False
+
+
+def is_prose(str text not None, Py_ssize_t words):
+    """converter.builtin.checks' prose test: ``words`` words or more, and no code."""
+    return _is_prose(text, words)
+
+
 cdef Py_ssize_t _normalised(const unsigned char *first, Py_ssize_t a,
                             const unsigned char *second, Py_ssize_t b,
                             char *out) noexcept nogil:
@@ -884,16 +991,16 @@ cdef class GroupScreen:
 
     cdef dict languages
     cdef double latin_share
-    cdef Py_ssize_t min_letters, min_prose
+    cdef Py_ssize_t min_letters, prose_words
     cdef int enabled
 
     def __init__(self, dict languages, double latin_share, Py_ssize_t min_letters,
-                 Py_ssize_t min_prose, int enabled):
+                 Py_ssize_t prose_words, int enabled):
         """``languages``: code -> (takes ASCII unjudged, has an ``accepts`` test, scripts);
-        the language check's thresholds; the fewest characters untranslated prose has; the
+        the language check's thresholds; the words untranslated prose has at least; the
         mask of the checks the run has on (the others are not looked at)."""
         self.languages, self.latin_share, self.min_letters = languages, latin_share, min_letters
-        self.min_prose, self.enabled = min_prose, enabled
+        self.prose_words, self.enabled = prose_words, enabled
 
     cpdef int screen(self, list group) except -1:
         """The mask of checks to run on ``group`` (records, the source first)."""
@@ -937,20 +1044,21 @@ cdef class GroupScreen:
                 if lang[1]:
                     return LANGUAGE
                 script = _script(text, self.latin_share, self.min_letters)
-                if script == UNDECIDED:
-                    return LANGUAGE
-                if script == UNDETERMINED or not scripts or _SCRIPT_NAMES[script] in scripts:
+                if script == UNDETERMINED or (
+                    script != UNDECIDED and (not scripts or _SCRIPT_NAMES[script] in scripts)
+                ):
                     continue
-                return LANGUAGE
+                if not _looks_like_code(text):  # code is not judged, whatever its script
+                    return LANGUAGE
         return 0
 
     cdef int _untranslated(self, list records) except -1:
         cdef tuple source = records[0], record
-        cdef Py_ssize_t k, f, least = self.min_prose
+        cdef Py_ssize_t k, f, words = self.prose_words
         for k in range(1, len(records)):
             record = records[k]
             for f in range(1, 4):
-                if _same(record[f], source[f], least):
+                if record[f] == source[f] and _is_prose(record[f], words):
                     return UNTRANSLATED
         return 0
 
@@ -983,11 +1091,6 @@ cdef class GroupScreen:
                 if found // 2 < fences:
                     return PRESERVED
         return 0
-
-
-cdef inline bint _same(str text, str source, Py_ssize_t least) except -1:
-    """Equal, and long enough to be the prose the untranslated check looks for."""
-    return PyUnicode_GET_LENGTH(text) >= least and text == source
 
 
 cdef class Aligner:
@@ -1270,109 +1373,84 @@ cpdef bint bloom_add(bytearray bits, long long mask, long long key) except -1:
     return maybe
 
 
-# --- BLAKE2b with an 8-byte digest (RFC 7693), for the duplicate check's keys -----------------
+# --- XXH64 (seed 0), for the duplicate check's keys: xxhash.xxh64_intdigest as signed ------
 
-from libc.stdint cimport uint64_t, int64_t
-from libc.string cimport memcpy, memset
-
-cdef uint64_t _IV[8]
-_IV[:] = [0x6a09e667f3bcc908, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1,
-          0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179]
-cdef unsigned char _SIGMA[10][16]
-_SIGMA[:] = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
-    [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
-    [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
-    [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
-    [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
-    [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
-    [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
-    [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
-    [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
-]
+from libc.stdint cimport uint32_t, uint64_t, int64_t
+cdef uint64_t _P1 = 0x9E3779B185EBCA87ULL
+cdef uint64_t _P2 = 0xC2B2AE3D27D4EB4FULL
+cdef uint64_t _P3 = 0x165667B19E3779F9ULL
+cdef uint64_t _P4 = 0x85EBCA77C2B2AE63ULL
+cdef uint64_t _P5 = 0x27D4EB2F165667C5ULL
 
 
-cdef inline uint64_t _rotr(uint64_t x, int n) noexcept nogil:
-    return (x >> n) | (x << (64 - n))
+cdef inline uint64_t _rotl(uint64_t x, int n) noexcept nogil:
+    return (x << n) | (x >> (64 - n))
 
 
-cdef inline void _mix(uint64_t *v, int a, int b, int c, int d, uint64_t x,
-                      uint64_t y) noexcept nogil:
-    v[a] = v[a] + v[b] + x
-    v[d] = _rotr(v[d] ^ v[a], 32)
-    v[c] = v[c] + v[d]
-    v[b] = _rotr(v[b] ^ v[c], 24)
-    v[a] = v[a] + v[b] + y
-    v[d] = _rotr(v[d] ^ v[a], 16)
-    v[c] = v[c] + v[d]
-    v[b] = _rotr(v[b] ^ v[c], 63)
+cdef inline uint64_t _read64(const unsigned char *p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)  # little-endian machines only (hatch_build.py builds for x86/ARM LE)
+    return v
 
 
-cdef void _compress(uint64_t *h, const unsigned char *block, uint64_t counter,
-                    bint last) noexcept nogil:
-    cdef uint64_t v[16]
-    cdef uint64_t m[16]
-    cdef int i, j
-    cdef const unsigned char *s
-    for i in range(16):  # little-endian words
-        m[i] = 0
-        for j in range(8):
-            m[i] |= (<uint64_t>block[8 * i + j]) << (8 * j)
-    for i in range(8):
-        v[i], v[i + 8] = h[i], _IV[i]
-    v[12] ^= counter  # the counter's high word is 0: keys are far below 2**64 bytes
-    if last:
-        v[14] = ~v[14]
-    for i in range(12):
-        s = _SIGMA[i % 10]
-        _mix(v, 0, 4, 8, 12, m[s[0]], m[s[1]])
-        _mix(v, 1, 5, 9, 13, m[s[2]], m[s[3]])
-        _mix(v, 2, 6, 10, 14, m[s[4]], m[s[5]])
-        _mix(v, 3, 7, 11, 15, m[s[6]], m[s[7]])
-        _mix(v, 0, 5, 10, 15, m[s[8]], m[s[9]])
-        _mix(v, 1, 6, 11, 12, m[s[10]], m[s[11]])
-        _mix(v, 2, 7, 8, 13, m[s[12]], m[s[13]])
-        _mix(v, 3, 4, 9, 14, m[s[14]], m[s[15]])
-    for i in range(8):
-        h[i] ^= v[i] ^ v[i + 8]
+cdef inline uint64_t _round(uint64_t acc, uint64_t lane) noexcept nogil:
+    return _rotl(acc + lane * _P2, 31) * _P1
 
 
-cdef int64_t _blake2b_64(const unsigned char *data, Py_ssize_t size) noexcept nogil:
-    """BLAKE2b of ``data`` with an 8-byte digest, read as a signed little-endian integer."""
-    cdef uint64_t h[8]
-    cdef unsigned char block[128]
-    cdef Py_ssize_t done = 0
-    cdef int i
-    for i in range(8):
-        h[i] = _IV[i]
-    h[0] ^= 0x01010000 ^ 8  # digest length 8, no key, fanout and depth 1
-    while size - done > 128:
-        _compress(h, data + done, done + 128, False)
-        done += 128
-    memset(block, 0, 128)
-    memcpy(block, data + done, size - done)
-    _compress(h, block, size, True)
-    return <int64_t>h[0]
+cdef inline uint64_t _merge(uint64_t acc, uint64_t v) noexcept nogil:
+    return (acc ^ _round(0, v)) * _P1 + _P4
 
 
-def blake2b_key(bytes data):
-    """``int.from_bytes(blake2b(data, digest_size=8).digest(), "little", signed=True)``."""
-    return _blake2b_64(data, len(data))
+cdef int64_t _xxh64(const unsigned char *p, Py_ssize_t size) noexcept nogil:
+    """XXH64 of ``size`` bytes at ``p`` with seed 0, as a signed integer."""
+    cdef const unsigned char *end = p + size
+    cdef uint64_t acc, v1, v2, v3, v4
+    cdef uint32_t word
+    if size >= 32:
+        v1, v2, v3, v4 = _P1 + _P2, _P2, 0, -_P1
+        while end - p >= 32:
+            v1 = _round(v1, _read64(p))
+            v2 = _round(v2, _read64(p + 8))
+            v3 = _round(v3, _read64(p + 16))
+            v4 = _round(v4, _read64(p + 24))
+            p += 32
+        acc = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        acc = _merge(_merge(_merge(_merge(acc, v1), v2), v3), v4)
+    else:
+        acc = _P5
+    acc += <uint64_t>size
+    while end - p >= 8:
+        acc = _rotl(acc ^ _round(0, _read64(p)), 27) * _P1 + _P4
+        p += 8
+    if end - p >= 4:
+        memcpy(&word, p, 4)
+        acc = _rotl(acc ^ (<uint64_t>word * _P1), 23) * _P2 + _P3
+        p += 4
+    while p < end:
+        acc = _rotl(acc ^ (p[0] * _P5), 11) * _P1
+        p += 1
+    acc = (acc ^ (acc >> 33)) * _P2
+    acc = (acc ^ (acc >> 29)) * _P3
+    return <int64_t>(acc ^ (acc >> 32))
+
+
+def xxh64_key(bytes data not None):
+    """converter.seen.key_of's hash: ``xxhash.xxh64_intdigest(data)`` read as signed."""
+    return _xxh64(data, len(data))
 
 
 def duplicate_key(str instruction not None, str input not None):
-    """converter.builtin.checks.duplicate_key of a source with these fields: the BLAKE2b key
+    """converter.builtin.checks.duplicate_key of a source with these fields: the XXH64 key
     of its :func:`key_text` (converter.seen.key_of)."""
     cdef Py_ssize_t size = 0
     cdef char *out = _ascii_key_text(instruction, input, &size)
     if out != NULL:  # hashed from the buffer, no text made
         try:
-            return _blake2b_64(<const unsigned char *>out, size)
+            return _xxh64(<const unsigned char *>out, size)
         finally:
             free(out)
     cdef bytes encoded = key_text(instruction, input).encode("utf-8", "surrogatepass")
-    return _blake2b_64(encoded, len(encoded))
+    return _xxh64(encoded, len(encoded))
 
 
 def misalignment_findings(list group):

@@ -47,7 +47,7 @@ def group_screen(
         config,
         builtin.ASCII_LATIN_SHARE,
         builtin.MIN_LETTERS,
-        2 * builtin.PROSE_WORDS - 1,  # "a b c d": the shortest text of PROSE_WORDS words
+        builtin.PROSE_WORDS,
         enabled,
     )
     return screen.screen

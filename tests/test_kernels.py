@@ -9,13 +9,13 @@ import math
 import os
 import subprocess
 import sys
-from hashlib import blake2b
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import faults
 import pytest
+import xxhash
 from converter_zh import CHINESE
 from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SHARED
 from hypothesis import given, settings
@@ -101,6 +101,30 @@ def test_holds_number_on_real_texts() -> None:
 @given(GENERATED, st.sampled_from([0.9, 0.5]), st.sampled_from([12, 3]))
 def test_quick_script(text: str, share: float, letters: int) -> None:
     assert native.quick_script(text, share, letters) == checks.quick_script(text, share, letters)
+
+
+#: What code is made of: indentation and line breaks (Unicode whitespace too), the code words
+#: with what may follow them (word characters, CJK, underscore), code symbols.
+CODE_TEXTS = st.lists(
+    st.sampled_from(
+        [*" \n\t\r\x0b\x1c\u3000\u00a0\x85ab_1漢あ.", *checks.CODE_WORDS, *"{}[]()<>=;_\\$^*|"]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(CODE_TEXTS | GENERATED, st.sampled_from([1, 4]))
+def test_code_and_prose(text: str, words: int) -> None:
+    assert native.looks_like_code(text) == checks.looks_like_code(text)
+    assert native.is_prose(text, words) == checks.is_prose(text, words)
+
+
+def test_code_and_prose_on_real_texts() -> None:
+    assert 50 < sum(map(checks.looks_like_code, TEXTS)) < len(TEXTS) / 2
+    for text in TEXTS:
+        assert native.looks_like_code(text) == checks.looks_like_code(text), text
+        assert native.is_prose(text, 4) == checks.is_prose(text, 4), text
 
 
 def test_quick_script_on_real_texts() -> None:
@@ -273,7 +297,9 @@ def test_screen_clears_only_clean_groups_of_real_pairs(fault: Any) -> None:
 
 @settings(max_examples=2000, deadline=None)
 @given(
-    st.lists(st.text(alphabet=ALPHABET + "{}[_`%sdif", max_size=40), min_size=6, max_size=9),
+    st.lists(
+        st.text(alphabet=ALPHABET + "{}[_`%sdif", max_size=40) | CODE_TEXTS, min_size=6, max_size=9
+    ),
     st.sampled_from([("en", "ja"), ("en", "zh"), ("ja", "en"), ("en", "ja", "zh")]),
     st.sets(st.integers(0, 2)),
 )
@@ -452,9 +478,9 @@ def test_quick_und_for_few_letters_is_the_classifiers_verdict(text: str) -> None
 
 @settings(max_examples=2000, deadline=None)
 @given(st.binary(max_size=600))
-def test_blake2b_key_is_hashlibs(data: bytes) -> None:
-    want = int.from_bytes(blake2b(data, digest_size=8).digest(), "little", signed=True)
-    assert native.blake2b_key(data) == want
+def test_xxh64_key_is_xxhashs(data: bytes) -> None:
+    want = int.from_bytes(xxhash.xxh64(data).digest(), "big", signed=True)
+    assert native.xxh64_key(data) == want
 
 
 #: Kernels of a source's instruction and input, and their Python twins.

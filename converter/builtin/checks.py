@@ -35,11 +35,13 @@ _MAYBE_LETTERS = re.compile(
     "\uff01\uff0c\uff0e\uff1a\uff1b\uff1f]"
 )
 _WORD = re.compile("[A-Za-z]{3}")
-_CODE_LINE = re.compile(
-    r"^(?:\s{2,}\S|\s*(?:def|class|import|from|return|SELECT|INSERT|UPDATE|for|while|if|"
-    r"function|var|let|const|#include|public|print)\b)",
-    re.MULTILINE,
+#: Words a line of code starts with (after any indentation).
+CODE_WORDS = (
+    *("def", "class", "import", "from", "return", "SELECT", "INSERT", "UPDATE", "for"),
+    *("while", "if", "function", "var", "let", "const", "#include", "public", "print"),
 )
+#: A line that starts indented by two or more spaces, or with one of the code words.
+_CODE_LINE = re.compile(rf"^(?:\s{{2,}}\S|\s*(?:{'|'.join(CODE_WORDS)})\b)", re.MULTILINE)
 _CODE_SYMBOLS = "{}[]()<>=;_\\$^*|"
 #: Share of code symbols above which a field is taken for code (or a formula), not prose.
 CODE_SYMBOL_SHARE = 0.05
@@ -50,6 +52,18 @@ def looks_like_code(text: str) -> bool:
     if _CODE_LINE.search(text):
         return True
     return sum(map(text.count, _CODE_SYMBOLS)) > CODE_SYMBOL_SHARE * len(text)
+
+
+def is_prose(text: str, words: int) -> bool:
+    """The untranslated check's test of an identical field: ``words`` words or more, not code."""
+    return len(text.split()) >= words and not looks_like_code(text)
+
+
+if NATIVE is not None:
+    NATIVE.code_rules(CODE_WORDS, _CODE_SYMBOLS, CODE_SYMBOL_SHARE)
+#: The compiled twins where built.
+_looks_like_code = NATIVE.looks_like_code if NATIVE else looks_like_code
+_is_prose = NATIVE.is_prose if NATIVE else is_prose
 
 
 def _blank(text: str) -> bool:
@@ -143,7 +157,7 @@ def _language_check(languages: Sequence[Language]) -> Callable[[list[Record]], l
                     script == "und" or not lang.scripts or script in lang.scripts
                 ):
                     continue
-                if looks_like_code(text):  # code is not translated
+                if _looks_like_code(text):  # code is not translated
                     continue
                 if verdict is False:
                     findings.append(f"{record.lang}: {name} is not {lang.name} (its own test)")
@@ -170,13 +184,9 @@ def compare_untranslated(group: list[Record]) -> list[str]:
     for record in group[1:]:
         for name in ("instruction", "input", "output"):
             text = getattr(record, name)
-            if text == getattr(source, name) and _is_prose(text):
+            if text == getattr(source, name) and _is_prose(text, PROSE_WORDS):
                 findings.append(f"{record.lang}: {name} is identical to {source.lang}'s")
     return findings
-
-
-def _is_prose(text: str) -> bool:
-    return len(text.split()) >= PROSE_WORDS and not looks_like_code(text)
 
 
 def compare_preserved(group: list[Record]) -> list[str]:
