@@ -26,7 +26,7 @@ def compile_kernels(root: str) -> Path:
     here = Path.cwd()
     os.chdir(root)
     try:
-        extension = Extension("converter._kernels", [SOURCE], extra_compile_args=["-O2", "-g0"])
+        extension = Extension("converter._kernels", [SOURCE], extra_compile_args=["-O3", "-g0"])
         modules = cythonize([extension], quiet=True, language_level=3)
         with tempfile.TemporaryDirectory() as scratch:
             dist = Distribution({"name": "converter-kernels", "ext_modules": modules})

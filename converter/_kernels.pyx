@@ -114,7 +114,9 @@ cdef class TrailingMedian:
     def __cinit__(self, Py_ssize_t warmup=16, double default=0.0):
         self.warmup, self.default, self.value, self.block = warmup, default, default, -1
         self.head = self.count = 0
-        self.capacity = 2 * _RATIO_GROUPS
+        self.capacity = 128  # a power of two (doubled when full): ring positions are masked
+        while self.capacity < 2 * _RATIO_GROUPS:
+            self.capacity *= 2
         self.indexes = <long *>malloc(self.capacity * sizeof(long))
         self.values = <double *>malloc(self.capacity * sizeof(double))
         self.scratch = <double *>malloc(self.capacity * sizeof(double))
@@ -138,8 +140,8 @@ cdef class TrailingMedian:
             free(scratch)
             raise MemoryError()
         for i in range(self.count):
-            indexes[i] = self.indexes[(self.head + i) % self.capacity]
-            values[i] = self.values[(self.head + i) % self.capacity]
+            indexes[i] = self.indexes[(self.head + i) & (self.capacity - 1)]
+            values[i] = self.values[(self.head + i) & (self.capacity - 1)]
         free(self.indexes)
         free(self.values)
         free(self.scratch)
@@ -153,13 +155,13 @@ cdef class TrailingMedian:
         if value is not None:
             if self.count == self.capacity:
                 self._grow()
-            i = (self.head + self.count) % self.capacity
+            i = (self.head + self.count) & (self.capacity - 1)
             self.indexes[i] = index
             self.values[i] = <double>value
             self.count += 1
         cdef long oldest = index - _RATIO_GROUPS
         while self.count and self.indexes[self.head] <= oldest:
-            self.head = (self.head + 1) % self.capacity
+            self.head = (self.head + 1) & (self.capacity - 1)
             self.count -= 1
         cdef long block = _floordiv(index, _REFRESH)
         if block == self.block and self.count >= self.warmup:
@@ -170,7 +172,7 @@ cdef class TrailingMedian:
             self.value = self.default
             return True
         for i in range(n):
-            self.scratch[i] = self.values[(self.head + i) % self.capacity]
+            self.scratch[i] = self.values[(self.head + i) & (self.capacity - 1)]
         self.value = _select(self.scratch, n, n // 2)  # sorted(values)[n // 2]
         return True
 
@@ -414,30 +416,44 @@ cdef inline char _run_char(Py_UCS4 c) noexcept nogil:
     return 0
 
 
+cdef inline bint _may_run(Py_UCS4 c) noexcept nogil:
+    """Whether ``c`` may stand for itself in the runs or start "://": "," to ":" and the
+    full-width separators and digits (U+FF0C to U+FF19)."""
+    return <unsigned int>c - 0x2C <= 0x3A - 0x2C or <unsigned int>c - 0xFF0C <= 0xFF19 - 0xFF0C
+
+
 cdef Py_ssize_t _runs_in(const chars *data, Py_ssize_t n, char *out) noexcept nogil:
-    cdef Py_ssize_t i, k = 1
+    """The digit runs of ``data`` into ``out`` (room for 2n + 3); their length. Text between
+    runs is skipped in a tight loop (the C library's for one-byte text)."""
+    cdef Py_ssize_t i = 0, k = 1, start
     cdef Py_UCS4 c
     cdef char r
     cdef bint url = False
     out[0] = 0x20
-    for i in range(n):
-        c = data[i]
-        if c < 0x80:
-            if _is_digit(c) or c == 0x2E or c == 0x2C:
-                out[k] = <char>c
-                k += 1
-                continue
-            if c == 0x3A and i + 2 < n and data[i + 1] == 0x2F and data[i + 2] == 0x2F:
-                url = True
-        elif 0xFF0C <= c <= 0xFF19:  # full-width separators and digits (and - /)
-            r = _run_char(c)
-            if r:
-                out[k] = r
-                k += 1
-                continue
-        if out[k - 1] != 0x20:
+    while True:
+        start = i
+        if chars is UCS1:
+            i += strcspn(<const char *>data + i, ",.0123456789:")  # stops at a NUL too
+        else:
+            while i < n and not _may_run(data[i]):
+                i += 1
+        if i > start and out[k - 1] != 0x20:
             out[k] = 0x20
             k += 1
+        if i >= n:
+            break
+        c = data[i]
+        r = _run_char(c)
+        if r:
+            out[k] = r
+            k += 1
+        else:
+            if c == 0x3A and i + 2 < n and data[i + 1] == 0x2F and data[i + 2] == 0x2F:
+                url = True
+            if out[k - 1] != 0x20:
+                out[k] = 0x20
+                k += 1
+        i += 1
     if out[k - 1] != 0x20:
         out[k] = 0x20
         k += 1
@@ -517,32 +533,41 @@ cdef enum Script:
     UNDECIDED, LATIN, JAPANESE, UNDETERMINED
 
 
-cdef Script _script_of(const chars *data, Py_ssize_t n, double latin_share,
-                       Py_ssize_t min_letters) noexcept nogil:
-    cdef Py_ssize_t i, ascii_chars = 0, letters = 0, maybe_letters = 0
-    cdef bint kana = False, word = False
-    cdef Py_UCS4 c
-    # past this many non-ASCII characters the text cannot be Latin nor 70% ASCII
-    cdef Py_ssize_t decided = <Py_ssize_t>floor(n - min(0.7, latin_share) * n)
+cdef Py_ssize_t _ascii_count(const chars *data, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, found = 0
+    for i in range(n):  # one compare and add a character, no branch: vectorised
+        found += data[i] < 0x80
+    return found
+
+
+cdef bint _has_word(const chars *data, Py_ssize_t n) noexcept nogil:
+    """Three ASCII letters in a row (``[A-Za-z]{3}``)."""
+    cdef Py_ssize_t i, letters = 0
     for i in range(n):
-        c = data[i]
-        if c < 0x80:
-            ascii_chars += 1
-            if _ascii_letter(c):
-                letters += 1
-                if letters >= 3:
-                    word = True
-            else:
-                letters = 0
+        if data[i] < 0x80 and _ascii_letter(data[i]):
+            letters += 1
+            if letters == 3:
+                return True
         else:
             letters = 0
-            if not kana and _kana(c):
-                kana = True
-            if kana and i + 1 - ascii_chars > decided:
-                return JAPANESE
+    return False
+
+
+cdef bint _has_kana(const chars *data, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if _kana(data[i]):
+            return True
+    return False
+
+
+cdef Script _script_of(const chars *data, Py_ssize_t n, double latin_share,
+                       Py_ssize_t min_letters) noexcept nogil:
+    cdef Py_ssize_t i, ascii_chars = _ascii_count(data, n), maybe_letters = 0
+    cdef Py_UCS4 c
     if ascii_chars >= latin_share * n:
-        return LATIN if n >= min_letters and word else UNDETERMINED
-    if ascii_chars < 0.7 * n and kana:
+        return LATIN if n >= min_letters and _has_word(data, n) else UNDETERMINED
+    if ascii_chars < 0.7 * n and _has_kana(data, n):
         return JAPANESE
     for i in range(n):
         c = data[i]
@@ -691,25 +716,38 @@ def is_prose(str text not None, Py_ssize_t words):
     return _is_prose(text, words)
 
 
+#: key_text's view of an ASCII character: lowercased, or a space for any whitespace.
+cdef unsigned char _KEY_CHAR[128]
+cdef unsigned char _KEY_SPACE[128]
+for _c in range(128):
+    _KEY_SPACE[_c] = Py_UNICODE_ISSPACE(_c)
+    _KEY_CHAR[_c] = 0x20 if _KEY_SPACE[_c] else (_c + 32 if 0x41 <= _c <= 0x5A else _c)
+
+
+cdef Py_ssize_t _key_span(const unsigned char *data, Py_ssize_t n, char *out, Py_ssize_t k,
+                          bint *space) noexcept nogil:
+    """Append ``data`` to ``out`` at ``k`` as key_text has it, whitespace runs one space
+    (``space``: the last character appended was one); the new length. No branch a character."""
+    cdef Py_ssize_t i
+    cdef bint before = space[0], now
+    for i in range(n):
+        now = _KEY_SPACE[data[i]]
+        out[k] = _KEY_CHAR[data[i]]
+        k += not (now and before)
+        before = now
+    space[0] = before
+    return k
+
+
 cdef Py_ssize_t _normalised(const unsigned char *first, Py_ssize_t a,
                             const unsigned char *second, Py_ssize_t b,
                             char *out) noexcept nogil:
     """key_text of two ASCII texts into ``out`` (room for ``a + b + 1``); its length."""
-    cdef Py_ssize_t i, k = 0
-    cdef unsigned char c
-    cdef bint gap = False  # whitespace seen since the last word
-    for i in range(a + 1 + b):
-        c = first[i] if i < a else (0x0A if i == a else second[i - a - 1])
-        if Py_UNICODE_ISSPACE(c):
-            gap = True
-            continue
-        if gap and k:
-            out[k] = 0x20
-            k += 1
-        gap = False
-        out[k] = c + 32 if 0x41 <= c <= 0x5A else c
-        k += 1
-    return k
+    cdef bint space = True  # no space before the first word
+    cdef const unsigned char *newline = b"\n"
+    cdef Py_ssize_t k = _key_span(first, a, out, 0, &space)
+    k = _key_span(second, b, out, _key_span(newline, 1, out, k, &space), &space)
+    return k - 1 if space and k else k  # nor after the last
 
 
 cdef char *_ascii_key_text(str instruction, str input, Py_ssize_t *size) except? NULL:
@@ -1004,41 +1042,36 @@ cdef class GroupScreen:
 
     cpdef int screen(self, list group) except -1:
         """The mask of checks to run on ``group`` (records, the source first)."""
-        cdef list records = [
-            (_field(r, LANG), _text(r, INSTRUCTION), _text(r, INPUT), _text(r, OUTPUT))
-            for r in group
-        ]
         cdef int found = 0, enabled = self.enabled
         if enabled & EMPTY:
-            found |= self._empty(records)
+            found |= self._empty(group)
         if enabled & LANGUAGE:
-            found |= self._language(records)
+            found |= self._language(group)
         if enabled & UNTRANSLATED:
-            found |= self._untranslated(records)
+            found |= self._untranslated(group)
         if enabled & PRESERVED:
-            found |= self._preserved(group, records)
+            found |= self._preserved(group)
         return found
 
-    cdef int _empty(self, list records) except -1:
+    cdef int _empty(self, list group) except -1:
         cdef Py_ssize_t blank_inputs = 0
-        cdef tuple record
-        for record in records:
-            if _blank(record[1]) or _blank(record[3]):
+        for record in group:
+            if _blank(_text(record, INSTRUCTION)) or _blank(_text(record, OUTPUT)):
                 return EMPTY
-            blank_inputs += _blank(record[2])
-        return 0 if blank_inputs == 0 or blank_inputs == len(records) else EMPTY
+            blank_inputs += _blank(_text(record, INPUT))
+        return 0 if blank_inputs == 0 or blank_inputs == len(group) else EMPTY
 
-    cdef int _language(self, list records) except -1:
-        cdef tuple lang, record
+    cdef int _language(self, list group) except -1:
+        cdef tuple lang
         cdef str text
         cdef Script script
         cdef frozenset scripts
-        cdef Py_ssize_t f
-        for record in records:
-            lang = self.languages[record[0]]
+        cdef int f
+        for record in group:
+            lang = self.languages[_field(record, LANG)]
             scripts = lang[2]
-            for f in (1, 3):  # instruction, output
-                text = record[f]
+            for f in range(2):
+                text = _text(record, INSTRUCTION if f == 0 else OUTPUT)
                 if lang[0] and PyUnicode_IS_ASCII(text):
                     continue
                 if lang[1]:
@@ -1052,31 +1085,32 @@ cdef class GroupScreen:
                     return LANGUAGE
         return 0
 
-    cdef int _untranslated(self, list records) except -1:
-        cdef tuple source = records[0], record
-        cdef Py_ssize_t k, f, words = self.prose_words
-        for k in range(1, len(records)):
-            record = records[k]
-            for f in range(1, 4):
-                if record[f] == source[f] and _is_prose(record[f], words):
+    cdef int _untranslated(self, list group) except -1:
+        source = group[0]
+        cdef Py_ssize_t k, words = self.prose_words
+        cdef int f
+        cdef str text
+        for k in range(1, len(group)):
+            for f in range(INSTRUCTION, OUTPUT + 1):
+                text = _text(group[k], <Field>f)
+                if text == _text(source, <Field>f) and _is_prose(text, words):
                     return UNTRANSLATED
         return 0
 
-    cdef int _preserved(self, list group, list records) except -1:
+    cdef int _preserved(self, list group) except -1:
         """converter.anchors.lost_in's substring tests: clear when every translation holds
         every anchor of the source as written."""
         cdef tuple anchors = _anchors_of(group[0])
         if anchors is None:
             return 0
-        cdef tuple record
         cdef str a, b, c, token
         cdef bytes runs
         cdef Py_ssize_t k, fences = anchors[3], found
-        for k in range(1, len(records)):
-            record = records[k]
-            a, b, c = record[1], record[2], record[3]
+        for k in range(1, len(group)):
+            record = group[k]
+            a, b, c = _text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT)
             if anchors[0]:
-                runs = _runs_of(group[k])
+                runs = _runs_of(record)
                 for token in anchors[0]:
                     if not _held_in_runs(runs, token, True):
                         return PRESERVED
@@ -1330,13 +1364,17 @@ cdef class LengthRatios:
 
     def __call__(self, list group):
         """The findings of ``group`` (and learn its ratios)."""
+        return self._find(group) or []
+
+    cdef list _find(self, list group):
+        """The findings of ``group``, None when there are none."""
         source = group[0]
         cdef long index = _field(source, INDEX)
         cdef Py_ssize_t k, a, b
         cdef double ratio
         cdef tuple medians
         cdef TrailingMedian learned
-        cdef list findings = []
+        cdef list findings = None
         cdef Py_ssize_t sources[2]
         sources[0], sources[1] = len(_text(source, INSTRUCTION)), len(_text(source, OUTPUT))
         for k in range(1, len(group)):
@@ -1352,6 +1390,8 @@ cdef class LengthRatios:
                 ratio = log(<double>b / <double>a)
                 if fabs(ratio - learned.value) > self.limit:
                     name = "instruction" if f == 0 else "output"
+                    if findings is None:
+                        findings = []
                     findings.append(f"{record.lang}: {name} is {b} characters for {source.lang}'s {a}")
                 learned.add(index, ratio if fabs(ratio) <= self.limit else None)
         return findings
@@ -1442,6 +1482,10 @@ def xxh64_key(bytes data not None):
 def duplicate_key(str instruction not None, str input not None):
     """converter.builtin.checks.duplicate_key of a source with these fields: the XXH64 key
     of its :func:`key_text` (converter.seen.key_of)."""
+    return _duplicate_key(instruction, input)
+
+
+cdef int64_t _duplicate_key(str instruction, str input) except? -1:
     cdef Py_ssize_t size = 0
     cdef char *out = _ascii_key_text(instruction, input, &size)
     if out != NULL:  # hashed from the buffer, no text made
@@ -1456,11 +1500,17 @@ def duplicate_key(str instruction not None, str input not None):
 def misalignment_findings(list group):
     """converter.builtin.checks.compare_misalignment: the shift marks the aligner set on the
     group's records."""
-    cdef list found = []
+    return _misalignment(group) or []
+
+
+cdef list _misalignment(list group):
+    cdef list found = None
     cdef object features
     for record in group:
         features = _field(record, FEATURES)
         if features and "misalignment" in features:
+            if found is None:
+                found = []
             found.append(features["misalignment"])
     return found
 
@@ -1483,15 +1533,84 @@ cdef class Duplicates:
 
     def __call__(self, list group):
         """The finding of ``group`` when its source was seen before (and remember it)."""
+        return self._find(group) or []
+
+    cdef list _find(self, list group):
+        """The finding of ``group``, None when there is none."""
         source = group[0]
-        key = duplicate_key(_text(source, INSTRUCTION), _text(source, INPUT))
+        cdef object key = _duplicate_key(_text(source, INSTRUCTION), _text(source, INPUT))
         index = _field(source, INDEX)
+        cdef dict pending = self.seen.pending
         if bloom_add(self.bits, self.mask, key):
-            earlier = self.seen._lookup(key)
+            earlier = pending.get(key)  # SeenSet._lookup's dict steps here, its run search there
+            if earlier is None:
+                earlier = (<dict>self.seen.hot).get(key)
+            if earlier is None:
+                earlier = self.seen._lookup(key)
             if earlier is not None:
                 return [self.finding(_field(source, LANG), earlier)]
-        cdef dict pending = self.seen.pending
         pending[key] = index
         if len(pending) >= self.batch:
             self.seen._spill()
-        return []
+        return None
+
+
+cdef enum Compare:
+    OTHER, LENGTH_RATIOS, DUPLICATES, MISALIGNMENT
+
+
+cdef class CheckStep:
+    """converter.screening.check_step: the compares of a run's checks on a group, each but
+    those the screen clears; the built-in kernels called directly. ``step(group)`` is None when
+    no check found anything, else ``[(position in compares, findings), ...]``."""
+
+    cdef list compares
+    cdef GroupScreen screen
+    cdef Py_ssize_t count
+    cdef int *bits
+    cdef Compare *kinds
+
+    def __init__(self, list compares, list bits, GroupScreen screen):
+        """``compares``: the checks' compares, in order; ``bits``: each one's screen bit (0:
+        always called); ``screen``: the run's GroupScreen, or None."""
+        cdef Py_ssize_t k, n = len(compares)
+        if len(bits) != n:
+            raise ValueError("one screen bit per compare")
+        self.compares, self.screen, self.count = compares, screen, n
+        self.bits = <int *>calloc(n + 1, sizeof(int))
+        self.kinds = <Compare *>calloc(n + 1, sizeof(Compare))
+        if not (self.bits and self.kinds):
+            raise MemoryError()
+        for k in range(n):
+            compare = compares[k]
+            self.bits[k] = bits[k] if screen is not None else 0
+            self.kinds[k] = (LENGTH_RATIOS if type(compare) is LengthRatios
+                             else DUPLICATES if type(compare) is Duplicates
+                             else MISALIGNMENT if compare is misalignment_findings else OTHER)
+
+    def __dealloc__(self):
+        free(self.bits)
+        free(self.kinds)
+
+    def __call__(self, list group):
+        """The findings of ``group``, by compare; None when there are none."""
+        cdef int maybe = -1 if self.screen is None else self.screen.screen(group)
+        cdef Py_ssize_t k
+        cdef list found = None, findings
+        for k in range(self.count):
+            if self.bits[k] and not maybe & self.bits[k]:
+                continue
+            kind = self.kinds[k]
+            if kind == LENGTH_RATIOS:
+                findings = (<LengthRatios>self.compares[k])._find(group)
+            elif kind == DUPLICATES:
+                findings = (<Duplicates>self.compares[k])._find(group)
+            elif kind == MISALIGNMENT:
+                findings = _misalignment(group)
+            else:
+                findings = self.compares[k](group)
+            if findings:
+                if found is None:
+                    found = []
+                found.append((k, findings))
+        return found

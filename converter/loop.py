@@ -22,7 +22,7 @@ from converter.readers import Item, read_items
 from converter.records import format_named, to_records
 from converter.rejects import RejectSink
 from converter.report import RunReport, reason_kind
-from converter.screening import ALL, group_screen, screen_bits
+from converter.screening import check_step
 from converter.validation import validator_for
 
 
@@ -103,20 +103,13 @@ class GroupLoop:
         checks = [registry.checks[name] for name, policy in policies.items() if policy != "off"]
         self.features = [(c.name, c.features) for c in checks if c.features is not None]
         languages = [registry.languages[lang] for lang, _ in job.sources]
-        self.compares = [
-            (c.name, c.start(languages), policies[c.name] == "reject", screen_bits(c))
-            for c in checks
-        ]
-        self.screen = group_screen(languages, sum(c[3] for c in self.compares))
+        started = [(c, c.start(languages)) for c in checks]
         self.keys = view.keys if view else None
         if view is not None:  # duplicates are settled run-wide by the merge
-            self.compares = [
-                (name, self._record_key if name == "duplicate" else compare, rejecting, bit)
-                for name, compare, rejecting, bit in self.compares
-            ]
+            started = [(c, self._record_key if c.name == "duplicate" else f) for c, f in started]
             self.scratch = copy.deepcopy(report)  # what the margin counts, thrown away
-        # what runs on a group the screen cleared of every screened check, in the same order
-        self.unscreened = [c for c in self.compares if not c[3]]
+        self.check = check_step(languages, started)
+        self.outcomes = [(c.name, policies[c.name] == "reject") for c in checks]
         self.validator = validator_for(writer.schema)
         self.row, self.encode = writer.row, writer.encode
         self.is_valid = self.validator.fast.is_valid
@@ -286,26 +279,24 @@ class GroupLoop:
                 if record.features is None:
                     record.features = {}
                 record.features[name] = features(record)
-        failed: list[str] = []
-        maybe = self.screen(group) if self.screen is not None else ALL
-        for name, compare, rejecting, bit in self.compares if maybe else self.unscreened:
-            if bit and not maybe & bit:  # the screen cleared the group for this check
-                continue
-            findings = compare(group)
-            if findings:
+        found = self.check(group)
+        if found:
+            failed: list[str] = []
+            for k, findings in found:
+                name, rejecting = self.outcomes[k]
                 self.report.checks[name].add(group[0].index, findings, rejecting)
                 if rejecting:
                     failed.extend(f"check {name}: {f}" for f in findings)
-        if failed:
-            self._reject(group, failed)
-            return None
+            if failed:
+                self._reject(group, failed)
+                return None
         row, encode, is_valid = self.row, self.encode, self.is_valid
         chunks = []
         for record in self.interleave(group):
             obj = row(record)
             if not is_valid(obj):
-                found = self.validator.violations(obj)
-                failed = [f"schema: {record.lang}: {v}" for v in found] or ["schema: invalid"]
+                violations = self.validator.violations(obj)
+                failed = [f"schema: {record.lang}: {v}" for v in violations] or ["schema: invalid"]
                 self._reject(group, failed)
                 return None
             try:

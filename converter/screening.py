@@ -1,22 +1,26 @@
-"""Skip the built-in checks' compare where it surely finds nothing.
+"""The loop's check step: every check's compare on a group, but those that surely find nothing.
 
-Most groups are clean. One call of the compiled screen (``converter._kernels.GroupScreen``) per
-group tells which of the stateless built-in checks (empty, language, untranslated, preserved)
-could find anything; the loop calls only those checks' compare, and the compare alone decides the
-findings. Without the compiled kernels every compare runs. Checks with state (length-ratio,
-duplicate, misalignment) and plugins' checks always run.
+Most groups are clean. With the compiled kernels, one call (``converter._kernels.CheckStep``)
+runs a group's checks: the compiled screen (``GroupScreen``) tells which of the stateless
+built-in checks (empty, language, untranslated, preserved) could find anything, only those
+checks' compares run (the compare alone decides the findings), and the built-in kernels are
+called without Python in between. Checks with state (length-ratio, duplicate, misalignment) and
+plugins' checks always run. Without the kernels every compare runs, in order, from Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from converter.builtin import checks as builtin
 from converter.kernels import NATIVE
 from converter.model import Check, Language, Record
 
-#: Every bit set: run every compare.
-ALL = -1
+#: A check's compare for one run: a group's findings.
+Compare = Callable[[list[Record]], list[str]]
+#: Each compare's findings, by its position in the run's compares.
+Found = list[tuple[int, list[str]]]
 
 
 def screen_bits(check: Check) -> int:
@@ -32,22 +36,44 @@ def screen_bits(check: Check) -> int:
     return next((bit for known, bit in bits.items() if check is known), 0)
 
 
-def group_screen(
-    languages: Sequence[Language], enabled: int
-) -> Callable[[list[Record]], int] | None:
-    """The screen of a run in ``languages`` with the checks of mask ``enabled`` on: a group's
-    mask of the checks to call (see :func:`screen_bits`); None when it has nothing to screen."""
+def group_screen(languages: Sequence[Language], enabled: int) -> Any:
+    """The compiled screen (``GroupScreen``) of a run in ``languages`` with the checks of mask
+    ``enabled`` on: ``screen(group)`` is the mask of the checks to call (see
+    :func:`screen_bits`); None when there is nothing to screen."""
     if NATIVE is None or not enabled:
         return None
     config = {
         lang.code: (builtin.takes_ascii(lang), lang.accepts is not None, frozenset(lang.scripts))
         for lang in languages
     }
-    screen = NATIVE.GroupScreen(
+    return NATIVE.GroupScreen(
         config,
         builtin.ASCII_LATIN_SHARE,
         builtin.MIN_LETTERS,
         builtin.PROSE_WORDS,
         enabled,
     )
-    return screen.screen
+
+
+def check_step(
+    languages: Sequence[Language], checks: Sequence[tuple[Check, Compare]]
+) -> Callable[[list[Record]], Found | None]:
+    """The check step of a run in ``languages`` with these checks and their compares, in
+    order: ``step(group)`` gives each compare that found something, by position, with its
+    findings (None or empty when none did)."""
+    compares = [compare for _, compare in checks]
+    if NATIVE is not None:
+        bits = [screen_bits(check) for check, _ in checks]
+        step: Callable[[list[Record]], Found | None]
+        step = NATIVE.CheckStep(compares, bits, group_screen(languages, sum(bits)))
+        return step
+
+    def run_all(group: list[Record]) -> Found:
+        found = []
+        for k, compare in enumerate(compares):
+            findings = compare(group)
+            if findings:
+                found.append((k, findings))
+        return found
+
+    return run_all

@@ -21,12 +21,12 @@ from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SHARED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from converter import alignment, anchors
+from converter import alignment, anchors, screening
 from converter.anchors import find_anchors, numbers_in, record_anchors, whole_number_in
 from converter.builtin import checks
 from converter.builtin.languages import ENGLISH, JAPANESE
 from converter.kernels import NATIVE, describe
-from converter.model import Record
+from converter.model import Check, Record
 from converter.screening import group_screen, screen_bits
 from converter.seen import SeenSet, bloom_add
 
@@ -256,7 +256,7 @@ def _screen_and_checks() -> tuple[Any, list[tuple[int, Any]]]:
     stateless = (checks.EMPTY, checks.LANGUAGE, checks.UNTRANSLATED, checks.PRESERVED)
     compares = [(screen_bits(check), check.start(languages)) for check in stateless]
     assert all(bit for bit, _ in compares)
-    return group_screen(languages, sum(bit for bit, _ in compares)), compares
+    return group_screen(languages, sum(bit for bit, _ in compares)).screen, compares
 
 
 def _assert_screen_sound(screen: Any, compares: list[tuple[int, Any]], group: list[Record]) -> int:
@@ -293,6 +293,38 @@ def test_screen_clears_only_clean_groups_of_real_pairs(fault: Any) -> None:
         cleared += _assert_screen_sound(screen, compares, group)
     if fault is None:
         assert cleared > 0.8 * 4 * len(en)
+
+
+@pytest.mark.parametrize(
+    "fault", [faults.english_in_japanese, faults.untranslated_copy, faults.duplicated_group]
+)
+def test_check_step_finds_what_each_compare_finds(monkeypatch: Any, fault: Any) -> None:
+    """The compiled step gives, group by group, what calling every compare in order gives (the
+    screen's skips, the built-in kernels called directly, a plugin's compare on every group)."""
+    languages = [ENGLISH, JAPANESE]
+    called: list[int] = []
+
+    def plugin(group: list[Record]) -> list[str]:
+        called.append(group[0].index)
+        return ["odd"] if group[0].index % 2 else []
+
+    every = (*checks.BUILTIN_CHECKS, Check(name="plugin", compare=plugin))
+    compiled = screening.check_step(languages, [(c, c.start(languages)) for c in every])
+    monkeypatch.setattr(screening, "NATIVE", None)
+    each = screening.check_step(languages, [(c, c.start(languages)) for c in every])
+    en, ja = faults.plant(fault)
+    found = 0
+    for i, (a, b) in enumerate(zip(en, ja)):
+        fields = [
+            (a["instruction"], a["input"], a["output"]),
+            (b["instruction"], b["input"], b["output"]),
+        ]
+        got = compiled([Record("en", i, *fields[0], {}), Record("ja", i, *fields[1], {})])
+        want = each([Record("en", i, *fields[0], {}), Record("ja", i, *fields[1], {})])
+        assert (got or []) == want, i
+        found += sum(k < len(every) - 1 for k, _ in want)
+    assert found >= len(faults.POSITIONS)  # the planted faults were found
+    assert called == [i for i in range(len(en)) for _ in range(2)]
 
 
 @settings(max_examples=2000, deadline=None)
