@@ -81,7 +81,13 @@ class InputFormat:
 
 
 class Writer(Protocol):
-    """A per-run writer: shapes each record into a row, encodes it, writes batches."""
+    """A per-run writer: shapes each record into a row, encodes it, writes batches.
+
+    A writer whose output is its encoded rows joined with the same bytes however they are
+    batched (``write(chunks)`` does what ``write([separator.join(chunks)])`` does) may say so
+    with a ``separator`` attribute: range mode then merges its parts' payloads as they are
+    (converter.scale.parts) instead of cutting them into rows again.
+    """
 
     #: Name of the bundled schema every row is validated against.
     schema: str

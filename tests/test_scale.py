@@ -3,6 +3,7 @@ with their manifest, merge and resume."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import random
@@ -23,6 +24,7 @@ from converter.inputs import open_input
 from converter.model import WriterOptions
 from converter.plugins import build_manager, build_registry
 from converter.readers import read_items
+from converter.scale import parts as parts_module
 from converter.scale import plan as plan_module
 from converter.scale.engines import TaskFailed, run_tasks
 from converter.scale.parts import (
@@ -36,6 +38,7 @@ from converter.scale.parts import (
     part_name,
     read_groups,
     run_parts,
+    separator_of,
 )
 from converter.scale.plan import Plan, plan, source_files
 from converter.scale.shard import shard
@@ -241,16 +244,18 @@ def test_local_engine_gives_up_and_reraises(tmp_path: Path) -> None:
 
 @dataclass(frozen=True)
 class MakePart:
-    """Writes part ``number`` from its groups; with ``die`` set, dies half-way the first time."""
+    """Writes part ``number`` from its groups, joined with ``separator``; with ``die`` set,
+    dies half-way the first time."""
 
     folder: str
     number: int
     groups: tuple[tuple[bytes, ...], ...]
     die: str | None = None
+    separator: bytes = b""
 
     def __call__(self) -> PartEntry:
         with ExitStack() as stack:
-            part = PartWriter(stack, self.folder, self.number, ["out"])
+            part = PartWriter(stack, self.folder, self.number, {"out": self.separator})
             for n, group in enumerate(self.groups):
                 if self.die and n == len(self.groups) // 2 and not os.path.exists(self.die):
                     Path(self.die).touch()
@@ -272,12 +277,29 @@ def split(groups: list[tuple[bytes, ...]], parts: int, seed: int) -> list[tuple[
     return [tuple(groups[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
+def joined_with(fmt: str) -> bytes:
+    """The separator a range joins the chunks of a part for writer ``fmt`` with."""
+    return separator_of(writer_maker(fmt)(io.BytesIO())) or b""
+
+
 def make_and_merge(
-    folder: Path, groups: list[tuple[bytes, ...]], fmt: str, seed: int, **engine: Any
+    folder: Path,
+    groups: list[tuple[bytes, ...]],
+    fmt: str,
+    seed: int,
+    separator: bytes = b"",
+    **engine: Any,
 ) -> bytes:
+    """``groups`` cut into parts (their chunks joined with ``separator``) on ``engine``
+    (here without one), merged into one ``fmt`` output: its bytes."""
     pieces = split(groups, 6, seed)
     manifest = Manifest.open(str(folder), {"format": fmt, "seed": seed}, len(pieces))
-    run_parts(manifest, lambda n: MakePart(str(folder), n, pieces[n]), **engine)
+    tasks = [MakePart(str(folder), n, pieces[n], separator=separator) for n in range(6)]
+    if engine:
+        run_parts(manifest, tasks.__getitem__, **engine)
+    else:
+        for task in tasks:
+            manifest.add(task())
     output = folder / f"merged.{fmt}"
     assert merge(manifest, "out", str(output), writer_maker(fmt)) == len(groups)
     return output.read_bytes()
@@ -310,10 +332,66 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_merge_is_byte_identical(
     real_run: dict[str, Any], tmp_path: Path, fmt: str, seed: int
 ) -> None:
+    """Parts made in worker processes, as ranges make them (joined with the writer's
+    separator, none for Parquet), and parts joined plainly (cut into groups and batched)."""
     groups = real_run["groups"][fmt]
     assert len(groups) == 175
-    merged = make_and_merge(tmp_path, groups, fmt, seed, engine="local", jobs=2)
+    joined = make_and_merge(tmp_path / "a", groups, fmt, seed, joined_with(fmt), jobs=2)
+    assert joined == real_run["outputs"][fmt]
+    assert make_and_merge(tmp_path / "b", groups, fmt, seed) == real_run["outputs"][fmt]
+
+
+def _written(make: Callable[[Any], Any], batches: list[list[bytes]]) -> bytes:
+    stream = io.BytesIO()
+    writer = make(stream)
+    for batch in batches:
+        writer.write(batch)
+    writer.close()
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("fmt", sorted(build_registry(build_manager()).writers))
+def test_a_writers_separator_keeps_its_promise(fmt: str) -> None:
+    """Every writer that says its separator writes the same bytes for its chunks batched any
+    way and for them joined with it (what merging a part's payload relies on)."""
+    make = writer_maker(fmt)
+    joins = separator_of(make(io.BytesIO()))
+    if joins is None:
+        pytest.skip(f"{fmt} says no separator: its parts are merged group by group")
+    chunks = [f'{{"n": {i}}}\n'.encode() for i in range(7)]
+    batched = _written(make, [chunks[:3], [], chunks[3:4], chunks[4:]])
+    assert batched == _written(make, [[joins.join(chunks[:5])], [joins.join(chunks[5:])]])
+
+
+def test_a_writer_whose_write_is_its_own_is_merged_by_groups() -> None:
+    """A subclass that frames chunks in its own write() does not inherit the separator."""
+
+    class Framed(JsonArrayWriter):
+        def write(self, chunks: list[bytes]) -> None:
+            super().write([b"<" + chunk + b">" for chunk in chunks])
+
+    class Declared(Framed):
+        separator = b"|"
+
+        def write(self, chunks: list[bytes]) -> None:
+            self.stream.write(b"|".join(chunks))
+
+    assert separator_of(JsonArrayWriter(io.BytesIO(), WriterOptions())) == b",\n  "
+    assert separator_of(Framed(io.BytesIO(), WriterOptions())) is None
+    assert separator_of(Declared(io.BytesIO(), WriterOptions())) == b"|"
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "template-text", "parquet"])
+def test_merge_of_parts_in_small_blocks(
+    real_run: dict[str, Any], tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts of many blocks (a block every 300 bytes or so) merge to the same bytes."""
+    monkeypatch.setattr(parts_module, "BLOCK_BYTES", 300)
+    merged = make_and_merge(tmp_path, real_run["groups"][fmt], fmt, 3, joined_with(fmt))
     assert merged == real_run["outputs"][fmt]
+    assert Manifest.open(str(tmp_path), {"format": fmt, "seed": 3}, 6).totals()["groups"] == 175
+    entry = orjson.loads((tmp_path / part_name(2, "json")).read_bytes())
+    assert entry["files"]["out"]["separator"] == joined_with(fmt).decode()
 
 
 def test_merge_parquet_of_several_row_groups(tmp_path: Path, checks_off_args: list[str]) -> None:
@@ -330,7 +408,7 @@ def test_merge_parquet_of_several_row_groups(tmp_path: Path, checks_off_args: li
         assert result.returncode == 0, result.stderr
     lines = (tmp_path / "ref.jsonl").read_bytes().splitlines(keepends=True)
     groups = [tuple(lines[i : i + 2]) for i in range(0, len(lines), 2)]
-    merged = make_and_merge(tmp_path / "parts", groups, "parquet", 3, engine="local", jobs=2)
+    merged = make_and_merge(tmp_path / "parts", groups, "parquet", 3)
     assert merged == (tmp_path / "ref.parquet").read_bytes()
     import pyarrow.parquet as pq
 
@@ -351,12 +429,8 @@ def test_resume_redoes_corrupt_and_missing_parts(real_run: dict[str, Any], tmp_p
         f.seek(40)
         f.write(bytes([byte[0] ^ 1]))
     os.unlink(tmp_path / part_name(3, "out"))
-    with pytest.raises(InputError, match="checksum differs"):
-        list(
-            read_groups(
-                str(tmp_path / part_name(1, "out")), manifest.entries[1].files["out"].sha256
-            )
-        )
+    with pytest.raises(InputError, match="size or checksum differs"):
+        list(read_groups(str(tmp_path / part_name(1, "out")), manifest.entries[1].files["out"]))
     again = Manifest.open(folder, job, len(pieces))
     assert again.pending() == [1, 3]
     assert run_parts(again, lambda n: MakePart(folder, n, pieces[n]), jobs=2) == [1, 3]
@@ -364,6 +438,41 @@ def test_resume_redoes_corrupt_and_missing_parts(real_run: dict[str, Any], tmp_p
     assert (tmp_path / "out.jsonl").read_bytes() == real_run["outputs"]["jsonl"]
     with pytest.raises(UsageError, match="holds the parts of another job"):
         Manifest.open(folder, {**job, "every": 41}, len(pieces))
+
+
+def test_truncated_old_and_foreign_parts_are_refused(
+    real_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """A part cut short (at a block's end or inside one) or of the older format is refused
+    by the merge and made again on resume; one joined for another writer is refused."""
+    groups = real_run["groups"]["json"]
+    pieces = split(groups, 3, 7)
+    folder, job = str(tmp_path), {"inputs": "alpaca"}
+    separator = joined_with("json")
+    tasks = [MakePart(folder, n, pieces[n], separator=separator) for n in range(3)]
+    manifest = Manifest.open(folder, job, 3)
+    run_parts(manifest, tasks.__getitem__, jobs=1)
+    whole = [(tmp_path / part_name(n, "out")).read_bytes() for n in range(3)]
+    (tmp_path / part_name(0, "out")).write_bytes(whole[0][:-10])
+    with pytest.raises(InputError, match="size or checksum differs"):
+        merge(manifest, "out", str(tmp_path / "o.json"), writer_maker("json"))
+    (tmp_path / part_name(0, "out")).write_bytes(whole[0] + whole[0][len(parts_module.MAGIC) :])
+    with pytest.raises(InputError, match="size or checksum differs"):
+        merge(manifest, "out", str(tmp_path / "o.json"), writer_maker("json"))
+    (tmp_path / part_name(1, "out")).write_bytes(b"converter-part 1\n" + whole[1][17:])
+    with pytest.raises(InputError, match="not a converter part file"):
+        list(read_groups(str(tmp_path / part_name(1, "out")), manifest.entries[1].files["out"]))
+    old = orjson.loads((tmp_path / part_name(2, "json")).read_bytes())
+    old["files"]["out"]["sha256"] = old["files"]["out"].pop("crc32")  # an entry of format 1
+    (tmp_path / part_name(2, "json")).write_bytes(orjson.dumps(old))
+    assert not os.path.exists(tmp_path / "o.json")
+    again = Manifest.open(folder, job, 3)
+    assert again.pending() == [0, 1, 2]
+    run_parts(again, tasks.__getitem__, jobs=1)
+    merge(again, "out", str(tmp_path / "o.json"), writer_maker("json"))
+    assert (tmp_path / "o.json").read_bytes() == real_run["outputs"]["json"]
+    with pytest.raises(InputError, match="made for another output format"):
+        merge(again, "out", str(tmp_path / "o.txt"), writer_maker("template-text"))
 
 
 def killed_part_retried(

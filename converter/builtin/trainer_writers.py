@@ -59,6 +59,9 @@ class TemplateTextWriter(TemplateWriter):
     """The rendered texts as plain UTF-8, each followed by a newline, separated by a line
     ``<|separator|>``. A text holding that line itself cannot be told apart: it is rejected."""
 
+    #: Between two texts, however they are batched (converter.model.Writer).
+    separator = SEPARATOR.encode() + b"\n"
+
     def __init__(self, stream: BinaryIO, options: WriterOptions) -> None:
         super().__init__(stream, options)
         self.started = False
@@ -72,10 +75,9 @@ class TemplateTextWriter(TemplateWriter):
     def write(self, chunks: list[bytes]) -> None:
         if not chunks:
             return
-        between = SEPARATOR.encode() + b"\n"
-        lead = between if self.started else b""
+        lead = self.separator if self.started else b""
         self.started = True
-        self.stream.write(lead + between.join(chunks))
+        self.stream.write(lead + self.separator.join(chunks))
 
 
 class PromptCompletionWriter(_ShapedLines):

@@ -45,6 +45,9 @@ class JsonArrayWriter(_RecordWriter):
     the stdlib's nested indent, ~19x faster.
     """
 
+    #: Between two records, however they are batched (converter.model.Writer).
+    separator = b",\n  "
+
     def __init__(self, stream: BinaryIO, options: WriterOptions) -> None:
         super().__init__(stream, options)
         self.started = False
@@ -55,9 +58,9 @@ class JsonArrayWriter(_RecordWriter):
     def write(self, chunks: list[bytes]) -> None:
         if not chunks:
             return
-        lead = b",\n  " if self.started else b"[\n  "
+        lead = self.separator if self.started else b"[\n  "
         self.started = True
-        self.stream.write(lead + b",\n  ".join(chunks))
+        self.stream.write(lead + self.separator.join(chunks))
 
     def close(self) -> None:
         self.stream.write(b"\n]" if self.started else b"[]")
@@ -66,11 +69,14 @@ class JsonArrayWriter(_RecordWriter):
 class JsonLinesWriter(_RecordWriter):
     """One compact UTF-8 JSON record per line."""
 
+    #: Between two records: nothing (converter.model.Writer).
+    separator = b""
+
     def encode(self, row: dict[str, Any]) -> bytes:
         return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
 
     def write(self, chunks: list[bytes]) -> None:
-        self.stream.write(b"".join(chunks))
+        self.stream.write(self.separator.join(chunks))
 
     def close(self) -> None:
         pass

@@ -1,27 +1,37 @@
 """Part files, the manifest, merge and resume.
 
 A part holds the encoded output of one range as it left the encoder: groups of chunks (one
-chunk per record), in order. ``merge`` feeds them to a fresh writer batched exactly as a single
-run batches them (whole groups, written once ``BATCH`` chunks are gathered), so the writer adds
-the same separators and framing (``[``, ``,\\n  ``, row groups) and the merged file is
-byte-identical to a single run's.
+chunk per record), in order, written a block of about :data:`BLOCK_BYTES` at a time. A block
+holds its groups' chunks joined with the stream's separator — the output writer's (see
+:func:`separator_of`): ``b""`` for JSON Lines, ``b",\\n  "`` for the ``json`` array — so the
+merge hands a block's payload to the writer as it is, one write per block, and the writer adds
+what it adds between two writes and at the ends (``[``, ``\\n]``): the merged file is
+byte-identical to a single run's. For a writer whose output depends on how the chunks are
+batched (Parquet's row groups), the chunks are stored plainly joined and the merge cuts them
+out again, by the block's index, and batches them exactly as a single run does (whole groups,
+written once ``BATCH`` chunks are gathered).
 
-On disk (``part-00003.out``): the magic line ``converter-part 1``, then per group a little-endian
-uint32 chunk count and per chunk a uint64 length and its bytes. A part may hold several named
-streams (``out``, ``rejects``...), each its own file. Every file is written atomically and its
-SHA-256 kept in the part's entry (``part-00003.json``, written last, by the task that made
-the part); ``manifest.json`` names the job and, once complete, lists every entry. Resume: a part
-whose entry is there and whose files still match their checksums is not made again.
+On disk (``part-00003.out``): the magic line ``converter-part 2``, then per block a head (the
+payload's bytes as uint64, the groups and the chunks as uint32), the chunks of each group
+(uint32 each), the length of each chunk (uint64 each) and the payload; numbers in the machine's
+byte order. A part may hold several named streams (``out``, ``rejects``...), each its own file.
+Every file is written atomically and its size and CRC-32 (against truncation and damage, not
+against tampering) kept in the part's entry (``part-00003.json``, written last, by the task that
+made the part); ``manifest.json`` names the job and, once complete, lists every entry. Resume:
+a part whose entry is there and whose files still match their sizes and checksums is not made
+again. A part of another version (another magic line, another entry) is refused, so made again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
-from collections.abc import Callable, Iterator, Sequence
+import zlib
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate, pairwise
 from typing import Any, BinaryIO
 
 import orjson
@@ -32,22 +42,56 @@ from converter.output import AtomicOutput, open_output, start_output
 from converter.scale.engines import run_tasks
 from converter.stages import BATCH
 
-MAGIC = b"converter-part 1\n"
+MAGIC = b"converter-part 2\n"
 MANIFEST = "manifest.json"
-_COUNT = struct.Struct("<I")
-_LENGTH = struct.Struct("<Q")
-#: Bytes of a part file read at a time by the merge.
-READ_BLOCK = 1 << 20
+#: A block's head: its payload's bytes, its groups, its chunks.
+_HEAD = struct.Struct("=QII")
+#: The arrays of a block's index: chunks per group, bytes per chunk.
+_COUNTS, _LENGTHS = "I", "Q"
+_COUNT_SIZE, _LENGTH_SIZE = array(_COUNTS).itemsize, array(_LENGTHS).itemsize
+#: Payload bytes a part stream gathers before it writes them as one block.
+BLOCK_BYTES = 1 << 20
+
+
+def separator_of(writer: Writer) -> bytes | None:
+    """What ``writer`` puts between two chunks, when its output is its chunks joined with it
+    however they are batched (its ``separator`` attribute: ``write(chunks)`` does what
+    ``write([separator.join(chunks)])`` does); None when batching matters (Parquet), and when
+    a subclass overrides ``write`` without saying its separator again."""
+    mro = type(writer).__mro__
+    declared = next((c for c in mro if "separator" in vars(c)), None)
+    writes = next((c for c in mro if "write" in vars(c)), None)
+    if declared is None or writes is None or not issubclass(declared, writes):
+        return None  # no separator, or a subclass's own write() that may not keep it
+    joins: bytes = writer.separator  # type: ignore[attr-defined]
+    return joins
 
 
 @dataclass
 class PartFile:
-    """One stream of a part: file name (in the parts folder), groups, chunks, SHA-256."""
+    """One stream of a part: file name (in the parts folder), the separator its chunks are
+    joined with, groups, chunks, and the file's size and CRC-32."""
 
     file: str
+    separator: str = ""
     groups: int = 0
     chunks: int = 0
-    sha256: str = ""
+    size: int = 0
+    crc32: int = 0
+
+    def intact(self, folder: str) -> bool:
+        """Whether the file is in ``folder`` with its recorded size and checksum."""
+        path = os.path.join(folder, self.file)
+        try:
+            if os.path.getsize(path) != self.size:
+                return False
+            with open(path, "rb") as f:
+                crc = 0
+                while block := f.read(BLOCK_BYTES):
+                    crc = zlib.crc32(block, crc)
+        except FileNotFoundError:
+            return False
+        return crc == self.crc32
 
 
 @dataclass
@@ -60,10 +104,8 @@ class PartEntry:
     counts: dict[str, Any] = field(default_factory=dict)
 
     def intact(self, folder: str) -> bool:
-        """Whether every file of the part is there with its recorded checksum."""
-        return all(
-            file_sha256(os.path.join(folder, f.file)) == f.sha256 for f in self.files.values()
-        )
+        """Whether every file of the part is there with its recorded size and checksum."""
+        return all(f.intact(folder) for f in self.files.values())
 
 
 def part_name(number: int, stream: str) -> str:
@@ -71,51 +113,66 @@ def part_name(number: int, stream: str) -> str:
     return f"part-{number:05d}.{stream}"
 
 
-def file_sha256(path: str) -> str | None:
-    """The SHA-256 of a file, None when it is missing."""
-    try:
-        with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
-    except FileNotFoundError:
-        return None
-
-
 class _PartStream:
-    """One stream of a part being written, atomically, hashed as it goes."""
+    """One stream of a part being written, atomically, a block at a time, its size and CRC-32
+    taken as it goes."""
 
-    def __init__(self, stack: ExitStack, folder: str, file: str) -> None:
+    def __init__(self, stack: ExitStack, folder: str, file: str, separator: bytes) -> None:
         self.out: AtomicOutput = start_output(stack, os.path.join(folder, file))
-        self.entry = PartFile(file)
-        self.sha256 = hashlib.sha256()
+        self.entry = PartFile(file, separator.decode())
+        self.separator = separator
+        self.chunks: list[bytes] = []
+        self.counts = array(_COUNTS)
+        self.gathered = 0
         self._put(MAGIC)
 
     def _put(self, data: bytes) -> None:
         self.out.stream.write(data)
-        self.sha256.update(data)
+        self.entry.crc32 = zlib.crc32(data, self.entry.crc32)
+        self.entry.size += len(data)
 
     def add(self, group: Sequence[bytes]) -> None:
-        """Append one group's chunks."""
-        framed = [_COUNT.pack(len(group))]
-        for chunk in group:
-            framed += (_LENGTH.pack(len(chunk)), chunk)
-        self._put(b"".join(framed))
-        self.entry.groups += 1
-        self.entry.chunks += len(group)
+        """Append one group's chunks (written once a block's worth is gathered)."""
+        self.chunks += group
+        self.counts.append(len(group))
+        self.gathered += sum(map(len, group))
+        if self.gathered >= BLOCK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the groups gathered as one block."""
+        if not self.counts:
+            return
+        payload = self.separator.join(self.chunks)
+        head = _HEAD.pack(len(payload), len(self.counts), len(self.chunks))
+        lengths = array(_LENGTHS, map(len, self.chunks))
+        self._put(head + self.counts.tobytes() + lengths.tobytes())
+        self._put(payload)
+        self.entry.groups += len(self.counts)
+        self.entry.chunks += len(self.chunks)
+        self.chunks, self.counts, self.gathered = [], array(_COUNTS), 0
 
     def commit(self) -> PartFile:
-        """Put the file in place; return its entry."""
+        """Write what is left, put the file in place; return its entry."""
+        self.flush()
         self.out.commit()
-        self.entry.sha256 = self.sha256.hexdigest()
         return self.entry
 
 
 class PartWriter:
     """Writes part ``number`` in ``folder``: ``add(stream, group)`` for each group, then
-    ``commit(counts)``. Unless committed, closing ``stack`` removes what was written."""
+    ``commit(counts)``. ``streams`` names each stream and the separator its chunks are joined
+    with (:func:`separator_of` the writer that will merge it; ``b""`` for any other). Unless
+    committed, closing ``stack`` removes what was written."""
 
-    def __init__(self, stack: ExitStack, folder: str, number: int, streams: Sequence[str]):
+    def __init__(
+        self, stack: ExitStack, folder: str, number: int, streams: Mapping[str, bytes]
+    ) -> None:
         self.folder, self.number = folder, number
-        self.streams = {s: _PartStream(stack, folder, part_name(number, s)) for s in streams}
+        self.streams = {
+            s: _PartStream(stack, folder, part_name(number, s), separator)
+            for s, separator in streams.items()
+        }
 
     def add(self, stream: str, group: Sequence[bytes]) -> None:
         """Append one group of encoded chunks to ``stream``."""
@@ -129,53 +186,67 @@ class PartWriter:
         return entry
 
 
-def read_groups(path: str, sha256: str | None = None) -> Iterator[list[bytes]]:
-    """Yield the groups of a part file; InputError when it is truncated, not a part file,
-    or (given ``sha256``) not the file its entry vouches for. Read a block at a time: the
-    groups whole in it are cut out of it, the rest waits for the next block."""
-    digest = hashlib.sha256()
+@dataclass
+class Block:
+    """One block of a part stream: its groups' chunk counts, its chunks' lengths, and its
+    payload (the chunks joined with the stream's separator)."""
+
+    counts: array[int]
+    lengths: array[int]
+    payload: bytes
+
+    def groups(self) -> Iterator[list[bytes]]:
+        """The block's groups, each the list of its chunks (of a stream joined with ``b""``)."""
+        bounds = accumulate(self.lengths, initial=0)
+        chunks = [self.payload[a:b] for a, b in pairwise(bounds)]
+        for a, b in pairwise(accumulate(self.counts, initial=0)):
+            yield chunks[a:b]
+
+
+def read_blocks(path: str, part: PartFile) -> Iterator[Block]:
+    """Yield the blocks of the part file ``part`` names; InputError when it is not a part
+    file (of this version), or not the file its entry vouches for (size, CRC-32)."""
     try:
         with open(path, "rb") as f:
             head = f.read(len(MAGIC))
-            digest.update(head)
             if head != MAGIC:
-                raise InputError(f"{path}: not a converter part file")
-            rest = b""
-            while block := f.read(max(READ_BLOCK, 2 * len(rest))):
-                digest.update(block)
-                data = rest + block if rest else block
-                groups, at = _whole_groups(data)
-                yield from groups
-                rest = data[at:]
+                raise InputError(f"{path}: not a converter part file (of this version)")
+            crc, size = zlib.crc32(head), len(head)
+            while head := f.read(_HEAD.size):
+                if len(head) < _HEAD.size:
+                    raise _changed(path)
+                payload_size, groups, chunks = _HEAD.unpack(head)
+                cut = groups * _COUNT_SIZE
+                index_size = cut + chunks * _LENGTH_SIZE
+                size += len(head) + index_size + payload_size
+                if size > part.size:
+                    raise _changed(path)
+                index, payload = f.read(index_size), f.read(payload_size)
+                crc = zlib.crc32(payload, zlib.crc32(index, zlib.crc32(head, crc)))
+                yield Block(_array(_COUNTS, index[:cut]), _array(_LENGTHS, index[cut:]), payload)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if rest:
-        raise InputError(f"{path}: truncated part file")
-    if sha256 is not None and digest.hexdigest() != sha256:
-        raise InputError(f"{path}: checksum differs from its entry: the part was changed")
+    if size != part.size or crc != part.crc32:
+        raise _changed(path)
 
 
-def _whole_groups(data: bytes) -> tuple[list[list[bytes]], int]:
-    """The groups lying whole in ``data`` and the offset after the last of them."""
-    groups: list[list[bytes]] = []
-    at, end = 0, len(data)
-    count_size, length_size = _COUNT.size, _LENGTH.size
-    count_of, length_of = _COUNT.unpack_from, _LENGTH.unpack_from
-    while at + count_size <= end:
-        (count,) = count_of(data, at)
-        pos, group = at + count_size, []
-        for _ in range(count):
-            if pos + length_size > end:
-                return groups, at
-            (length,) = length_of(data, pos)
-            pos += length_size
-            if pos + length > end:
-                return groups, at
-            group.append(data[pos : pos + length])
-            pos += length
-        groups.append(group)
-        at = pos
-    return groups, at
+def _changed(path: str) -> InputError:
+    """The error for a part file that is not the one its entry vouches for."""
+    return InputError(f"{path}: size or checksum differs from its entry: the part was changed")
+
+
+def _array(typecode: str, data: bytes) -> array[int]:
+    """The numbers ``data`` holds."""
+    numbers = array(typecode)
+    numbers.frombytes(data)
+    return numbers
+
+
+def read_groups(path: str, part: PartFile) -> Iterator[list[bytes]]:
+    """Yield the groups of the part file ``part`` names (a stream joined with ``b""``),
+    checked as :func:`read_blocks` checks them."""
+    for block in read_blocks(path, part):
+        yield from block.groups()
 
 
 @dataclass
@@ -239,7 +310,7 @@ class Manifest:
 
     def to_json(self) -> dict[str, Any]:
         """The manifest document: the job, the part count, the entries in order, the totals."""
-        document: dict[str, Any] = {"format": 1, "job": self.job, "parts": self.parts}
+        document: dict[str, Any] = {"format": 2, "job": self.job, "parts": self.parts}
         if not self.pending():
             document["entries"] = [asdict(self.entries[n]) for n in range(self.parts)]
             document["totals"] = self.totals()
@@ -334,9 +405,11 @@ class InOrder:
 
 class StreamMerge:
     """Stream ``stream`` of the parts, given in order with :meth:`add`, into ``output``
-    through the writer ``make_writer`` returns, batched as a single run batches them. Every
-    part is checked against its entry as it is read; the output is atomic: in place once
-    :meth:`commit` is called, removed when ``stack`` closes before."""
+    through the writer ``make_writer`` returns: a part joined with the writer's separator a
+    block at a time, one write each; any other (joined with ``b""``) group by group, batched as
+    a single run batches them. Every part is checked against its entry as it is read; the
+    output is atomic: in place once :meth:`commit` is called, removed when ``stack`` closes
+    before."""
 
     def __init__(
         self,
@@ -349,13 +422,34 @@ class StreamMerge:
         self.folder, self.stream = folder, stream
         self.out = start_output(stack, output)
         self.writer = make_writer(self.out.stream)
+        self.joins = separator_of(self.writer)
         self.batch: list[bytes] = []
         self.groups = 0
 
     def add(self, entry: PartEntry) -> None:
-        """Write the groups of the next part (those that fill a batch)."""
+        """Write the next part (its groups that fill a batch, when it is batched)."""
         part = entry.files[self.stream]
-        for group in read_groups(os.path.join(self.folder, part.file), part.sha256):
+        path = os.path.join(self.folder, part.file)
+        if self.joins is not None and part.separator.encode() == self.joins:
+            self._copy(path, part)
+        elif not part.separator:
+            self._batch(path, part)
+        else:
+            raise InputError(f"{path}: made for another output format")
+
+    def _copy(self, path: str, part: PartFile) -> None:
+        """Hand each block's payload to the writer as it is."""
+        if self.batch:
+            self.writer.write(self.batch)
+            self.batch = []
+        for block in read_blocks(path, part):
+            if block.lengths:
+                self.writer.write([block.payload])
+            self.groups += len(block.counts)
+
+    def _batch(self, path: str, part: PartFile) -> None:
+        """Gather the part's groups into batches of ``BATCH`` chunks, each written once full."""
+        for group in read_groups(path, part):
             self.batch += group
             self.groups += 1
             if len(self.batch) >= BATCH:

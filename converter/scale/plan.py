@@ -243,14 +243,20 @@ def index_file(path: str, every: int, first_index: int = 0) -> FileIndex:
     try:
         with open(path, "rb") as f:
             f.seek(start)
-            rest = b""
-            while data := f.read(SCAN_BYTES):
-                data = rest + data
+            block, rest = SCAN_BYTES, b""
+            while data := f.read(block):
                 cut = data.rfind(b"\n") + 1
-                scan.lines(data[:cut])
-                rest = data[cut:]
+                if cut:  # the whole lines; the rest is read again with the next block
+                    scan.lines(data, cut)
+                    f.seek(cut - len(data), os.SEEK_CUR)
+                elif len(data) == block:  # a line longer than a block
+                    f.seek(-block, os.SEEK_CUR)
+                    block *= 2
+                else:  # the last line, without a newline
+                    rest = data
+                    break
             if rest and not rest.isspace():
-                scan.lines(rest + b"\n")
+                scan.lines(rest + b"\n", len(rest) + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     marks = tuple(m for m in scan.marks if m.index != first_index)
@@ -265,26 +271,42 @@ class _Scan:
         self.line = 0  # lines before the block
         self.marks: list[Mark] = []
 
-    def lines(self, block: bytes) -> None:
-        """Take the next block (whole lines, each ending with a newline)."""
-        lines = block.count(b"\n")
-        records = lines - len(_BLANK_NEXT.findall(block)) - bool(_BLANK_HEAD.match(block))
+    def lines(self, data: bytes, end: int) -> None:
+        """Take the next block, ``data[:end]`` (whole lines, each ending with a newline)."""
+        lines = data.count(b"\n", 0, end)
+        blank = len(_BLANK_NEXT.findall(data, 0, end)) + bool(_BLANK_HEAD.match(data, 0, end))
+        records = lines - blank
         next_mark = -(-self.index // self.every) * self.every
-        if self.index + records > next_mark:
-            self._walk(block)
-        else:
+        if self.index + records <= next_mark:
             self.index += records
-        self.offset += len(block)
+        elif records == lines:
+            self._skip(data, lines)
+        else:
+            self._walk(data, end)
+        self.offset += end
         self.line += lines
 
-    def _walk(self, block: bytes) -> None:
-        """Go through ``block`` line by line, marking the records at multiples of K."""
+    def _skip(self, data: bytes, lines: int) -> None:
+        """Mark the records at multiples of K in the block's ``lines`` lines, every one of
+        them a record: from one mark to the next, skip K lines."""
+        find, every = data.find, self.every
+        at = done = 0  # ``at``: where line ``done`` of the block starts
+        for line in range(-self.index % every, lines, every):
+            for _ in range(line - done):
+                at = find(b"\n", at) + 1
+            done = line
+            self.marks.append(Mark(self.index + line, self.offset + at, self.line + line + 1))
+        self.index += lines
+
+    def _walk(self, data: bytes, end: int) -> None:
+        """Go through the block ``data[:end]`` line by line, marking the records at multiples
+        of K."""
         at, line, every = 0, self.line, self.every
-        while at < len(block):
-            end = block.index(b"\n", at) + 1
+        while at < end:
+            stop = data.index(b"\n", at) + 1
             line += 1
-            if not block[at:end].isspace():
+            if not data[at:stop].isspace():
                 if self.index % every == 0:
                     self.marks.append(Mark(self.index, self.offset + at, line))
                 self.index += 1
-            at = end
+            at = stop

@@ -31,13 +31,11 @@ from converter.plugins import build_manager, build_registry
 from converter.readers import Item, read_jsonl
 from converter.rejects import reject_line
 from converter.report import RunReport
-from converter.scale.parts import PartEntry, PartWriter
+from converter.scale.parts import PartEntry, PartWriter, separator_of
 from converter.scale.plan import Span
 from converter.scale.shard import shard_folder
 from converter.stages import DISCARD, Stage, plan_stage
 
-#: The streams of a part.
-STREAMS = ("out", "rejects", "keys")
 #: ``(index, key)`` pairs gathered before they are written to the part as one group.
 KEYS_BLOCK = 1 << 13
 
@@ -176,7 +174,8 @@ class RangeTask:
         items = [source_items(label, spans) for label, spans in zip(labels, self.spans)]
         taggers, interleave, policies, conditions, _ = plan.pieces
         with ExitStack() as stack:
-            part = PartWriter(stack, self.folder, self.number, STREAMS)
+            streams = {"out": separator_of(writer) or b"", "rejects": b"", "keys": b""}
+            part = PartWriter(stack, self.folder, self.number, streams)
             keys = _PartKeys(part)
             view = RangeView(items, self.first, self.start, self.stop, keys)
             if self.keys is not None:
@@ -245,8 +244,8 @@ def part_counts(report: RunReport) -> dict[str, Any]:
     }
 
 
-def read_keys(chunks: list[bytes]) -> Iterator[tuple[int, int]]:
-    """The ``(index, key)`` pairs of one group of a part's ``keys`` stream."""
+def read_keys(payload: bytes) -> Iterator[tuple[int, int]]:
+    """The ``(index, key)`` pairs of one block of a part's ``keys`` stream."""
     values = array("q")
-    values.frombytes(b"".join(chunks))
+    values.frombytes(payload)
     return zip(values[::2], values[1::2])

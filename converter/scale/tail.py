@@ -15,13 +15,16 @@ from converter.dataset_info import write_dataset_info
 from converter.job import StreamJob
 from converter.model import WriterOptions, WriterSpec
 from converter.report import CheckStats, RunReport
-from converter.scale.parts import PartEntry, StreamMerge, read_groups
+from converter.scale.parts import PartEntry, StreamMerge, read_blocks
 from converter.scale.ranges import read_keys
 from converter.seen import SeenSet
 
 
 class _Lines:
     """The rejects file's writer: the lines as they are."""
+
+    #: the lines are joined with nothing (converter.scale.parts.separator_of)
+    separator = b""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
@@ -87,8 +90,8 @@ class Tail:
         assert self.duplicates is not None
         lang, seen = self.job.sources[0][0], self.seen
         part = entry.files["keys"]
-        for group in read_groups(os.path.join(self.folder, part.file), part.sha256):
-            for index, key in read_keys(group):
+        for block in read_blocks(os.path.join(self.folder, part.file), part):
+            for index, key in read_keys(block.payload):
                 earlier = seen.first_seen(key, index)
                 if earlier is not None:
                     self.duplicates.add(index, [duplicate_finding(lang, earlier)], False)
