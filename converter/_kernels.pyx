@@ -25,6 +25,7 @@ cdef extern from "Python.h":
     void *PyUnicode_DATA(object)
     Py_UCS4 PyUnicode_READ(int kind, void *data, Py_ssize_t index)
     bint PyUnicode_IS_ASCII(object)
+    bint PyUnicode_CheckExact(object)
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch) nogil
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch) nogil
     Py_ssize_t PyUnicode_Find(object text, object sub, Py_ssize_t start, Py_ssize_t end,
@@ -74,6 +75,15 @@ def bind_record(type record_type):
 cdef inline str _text(object record, Field which):
     """A text field of ``record``: TypeError unless it is a str (the raw string reads below
     must never see anything else)."""
+    cdef PyObject *value
+    if type(record) is _RECORD:  # the common case in a few instructions
+        value = (<PyObject **>((<char *><PyObject *>record) + _OFFSETS[<int>which]))[0]
+        if value != NULL and PyUnicode_CheckExact(<object>value):
+            return <str>value
+    return _checked_text(record, which)
+
+
+cdef str _checked_text(object record, Field which):
     value = _field(record, which)
     if type(value) is not str:
         raise TypeError(f"{_FIELD_NAMES[<int>which]} is {type(value).__name__}, not str")
@@ -148,16 +158,20 @@ cdef class TrailingMedian:
         self.indexes, self.values, self.scratch = indexes, values, scratch
         self.head, self.capacity = 0, n
 
-    cpdef bint add(self, long index, object value) except -1:
+    def add(self, long index, object value):
         """Learn ``value`` (None: the group has none) at group ``index``; True when the typical
         value was recomputed."""
+        return self._add(index, 0.0 if value is None else <double>value, value is not None)
+
+    cdef bint _add(self, long index, double value, bint known) except -1:
+        """:meth:`add` from C: ``value`` counts only when ``known``."""
         cdef Py_ssize_t i, n
-        if value is not None:
+        if known:
             if self.count == self.capacity:
                 self._grow()
             i = (self.head + self.count) & (self.capacity - 1)
             self.indexes[i] = index
-            self.values[i] = <double>value
+            self.values[i] = value
             self.count += 1
         cdef long oldest = index - _RATIO_GROUPS
         while self.count and self.indexes[self.head] <= oldest:
@@ -272,12 +286,12 @@ cdef class Scorer:
         cdef long index = _field(source, INDEX)
         cdef bint learned
         if type(target) is not self.record_type:
-            learned = instruction.add(index, None)
-            return output.add(index, None) or learned
+            learned = instruction._add(index, 0.0, False)
+            return output._add(index, 0.0, False) or learned
         cdef Py_ssize_t lsi = len(_text(source, INSTRUCTION)), lso = len(_text(source, OUTPUT))
         cdef Py_ssize_t lti = len(_text(target, INSTRUCTION)), lto = len(_text(target, OUTPUT))
-        learned = instruction.add(index, log(<double>(lti + 5) / <double>(lsi + 5)))
-        return output.add(index, log(<double>(lto + 5) / <double>(lso + 5))) or learned
+        learned = instruction._add(index, log(<double>(lti + 5) / <double>(lsi + 5)), True)
+        return output._add(index, log(<double>(lto + 5) / <double>(lso + 5)), True) or learned
 
 
 ctypedef unsigned char UCS1
@@ -348,6 +362,10 @@ cdef inline str _number_at(str text, Py_ssize_t first, Py_ssize_t last, bint com
 def numbers(str text not None):
     """converter.anchors' numbers of ``text``: the runs matching ``[0-9][0-9.,]*[0-9]``,
     commas removed."""
+    return _numbers(text)
+
+
+cdef frozenset _numbers(str text):
     cdef Py_ssize_t i = 0, first = 0, last = 0
     cdef bint comma = False
     cdef set found = None
@@ -953,7 +971,7 @@ cpdef tuple anchor_parts(str text):
     if triggers & FULL_WIDTH:
         text = text.translate(_FULL_WIDTH)
         triggers = _triggers(text)
-    cdef object found_numbers = numbers(text), urls = _NO_STRINGS, placeholders = _NO_STRINGS
+    cdef object found_numbers = _numbers(text), urls = _NO_STRINGS, placeholders = _NO_STRINGS
     cdef set found
     cdef Py_ssize_t fences = 0
     if triggers & URL:
@@ -961,7 +979,7 @@ cpdef tuple anchor_parts(str text):
         if found:
             urls = frozenset(found)
             if found_numbers:  # digits inside a URL are part of it, not numbers of their own
-                found_numbers = found_numbers - numbers(" ".join(found))
+                found_numbers = found_numbers - _numbers(" ".join(found))
     if triggers & PLACEHOLDER:
         found = _placeholders(text)
         if found:
@@ -1385,7 +1403,7 @@ cdef class LengthRatios:
                 a = sources[f]
                 b = len(_text(record, INSTRUCTION if f == 0 else OUTPUT))
                 if a < self.min_length or not b:  # an empty field is the empty check's
-                    learned.add(index, None)
+                    learned._add(index, 0.0, False)
                     continue
                 ratio = log(<double>b / <double>a)
                 if fabs(ratio - learned.value) > self.limit:
@@ -1393,7 +1411,7 @@ cdef class LengthRatios:
                     if findings is None:
                         findings = []
                     findings.append(f"{record.lang}: {name} is {b} characters for {source.lang}'s {a}")
-                learned.add(index, ratio if fabs(ratio) <= self.limit else None)
+                learned._add(index, ratio, fabs(ratio) <= self.limit)
         return findings
 
 

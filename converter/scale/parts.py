@@ -50,7 +50,7 @@ _HEAD = struct.Struct("=QII")
 _COUNTS, _LENGTHS = "I", "Q"
 _COUNT_SIZE, _LENGTH_SIZE = array(_COUNTS).itemsize, array(_LENGTHS).itemsize
 #: Payload bytes a part stream gathers before it writes them as one block.
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 18
 
 
 def separator_of(writer: Writer) -> bytes | None:
