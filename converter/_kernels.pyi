@@ -2,6 +2,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 RATIO_GROUPS: int
+LINE_BITS: int
 REFRESH: int
 
 class TrailingMedian:

@@ -440,14 +440,14 @@ cdef inline bint _may_run(Py_UCS4 c) noexcept nogil:
     return <unsigned int>c - 0x2C <= 0x3A - 0x2C or <unsigned int>c - 0xFF0C <= 0xFF19 - 0xFF0C
 
 
-cdef Py_ssize_t _runs_in(const chars *data, Py_ssize_t n, char *out) noexcept nogil:
-    """The digit runs of ``data`` into ``out`` (room for 2n + 3); their length. Text between
-    runs is skipped in a tight loop (the C library's for one-byte text)."""
-    cdef Py_ssize_t i = 0, k = 1, start
+cdef Py_ssize_t _runs_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t k,
+                         bint *url) noexcept nogil:
+    """Append the digit runs of ``data`` to ``out`` (after ``k`` characters, the last a space;
+    room for 2n + 1 more); the new length. Sets ``url`` when ``data`` holds "://". Text
+    between runs is skipped in a tight loop (the C library's for one-byte text)."""
+    cdef Py_ssize_t i = 0, start
     cdef Py_UCS4 c
     cdef char r
-    cdef bint url = False
-    out[0] = 0x20
     while True:
         start = i
         if chars is UCS1:
@@ -459,7 +459,7 @@ cdef Py_ssize_t _runs_in(const chars *data, Py_ssize_t n, char *out) noexcept no
             out[k] = 0x20
             k += 1
         if i >= n:
-            break
+            return k
         c = data[i]
         r = _run_char(c)
         if r:
@@ -467,37 +467,55 @@ cdef Py_ssize_t _runs_in(const chars *data, Py_ssize_t n, char *out) noexcept no
             k += 1
         else:
             if c == 0x3A and i + 2 < n and data[i + 1] == 0x2F and data[i + 2] == 0x2F:
-                url = True
+                url[0] = True
             if out[k - 1] != 0x20:
                 out[k] = 0x20
                 k += 1
         i += 1
-    if out[k - 1] != 0x20:
-        out[k] = 0x20
-        k += 1
-    if url:
-        out[k] = 0x55
-        k += 1
-    return k
 
 
-cdef bytes _digit_runs(str text):
-    """The runs of digits and separators of ``text`` (full-width ones as D and S), each between
-    spaces, then a U when ``text`` holds "://": an ASCII number occurs in ``text`` exactly where
-    it occurs in these runs, with the same neighbours as far as holds_number looks."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), k
+cdef Py_ssize_t _text_runs(str text, char *out, Py_ssize_t k, bint *url) noexcept:
+    """:func:`_runs_in` of ``text``, whatever its width."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
+    if kind == 1:
+        return _runs_in(<UCS1 *>data, n, out, k, url)
+    if kind == 2:
+        return _runs_in(<UCS2 *>data, n, out, k, url)
+    return _runs_in(<UCS4 *>data, n, out, k, url)
+
+
+cdef bytes _digit_runs(str text, str second=None, str third=None):
+    """The runs of digits and separators of ``text`` (full-width ones as D and S), each between
+    spaces, then a U when ``text`` holds "://": an ASCII number occurs in ``text`` exactly where
+    it occurs in these runs, with the same neighbours as far as holds_number looks. With
+    ``second`` and ``third``: the runs of the three texts joined by newlines (none copied)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), k = 1
+    cdef bint url = False
+    if second is not None:
+        n += PyUnicode_GET_LENGTH(second) + PyUnicode_GET_LENGTH(third) + 2
     cdef char *out = <char *>malloc(2 * n + 3)
     if not out:
         raise MemoryError()
     try:
-        if kind == 1:
-            k = _runs_in(<UCS1 *>data, n, out)
-        elif kind == 2:
-            k = _runs_in(<UCS2 *>data, n, out)
-        else:
-            k = _runs_in(<UCS4 *>data, n, out)
+        out[0] = 0x20
+        k = _text_runs(text, out, k, &url)
+        if second is not None:  # a newline between the texts ends a run, as any space does
+            if out[k - 1] != 0x20:
+                out[k] = 0x20
+                k += 1
+            k = _text_runs(second, out, k, &url)
+            if out[k - 1] != 0x20:
+                out[k] = 0x20
+                k += 1
+            k = _text_runs(third, out, k, &url)
+        if out[k - 1] != 0x20:
+            out[k] = 0x20
+            k += 1
+        if url:
+            out[k] = 0x55
+            k += 1
         return out[:k]
     finally:
         free(out)
@@ -1019,8 +1037,11 @@ cdef object _record_feature(record, object key):
         return features[key]
     except KeyError:
         pass
-    text = f"{_text(record, INSTRUCTION)}\n{_text(record, INPUT)}\n{_text(record, OUTPUT)}"
-    found = anchor_parts(text) if key is _ANCHOR_PARTS else _digit_runs(text)
+    instruction, input, output = _text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT)
+    if key is _ANCHOR_PARTS:
+        found = anchor_parts(f"{instruction}\n{input}\n{output}")
+    else:
+        found = _digit_runs(instruction, input, output)
     features[key] = found
     return found
 
@@ -1415,16 +1436,21 @@ cdef class LengthRatios:
         return findings
 
 
+#: converter.seen.LINE_BITS: the bits of a key lie in one cache line of the filter.
+LINE_BITS = 512
+cdef long long _LINE_MASK = LINE_BITS - 1
+
+
 cpdef bint bloom_add(bytearray bits, long long mask, long long key) except -1:
     """converter.seen's filter step: set the three bits of ``key``; True when all were set."""
-    if mask < 0 or len(bits) * 8 <= mask:
+    if mask < _LINE_MASK or len(bits) * 8 <= mask:
         raise ValueError("the mask reaches past the bits")
     cdef unsigned char *data = bits
-    cdef long long p
+    cdef long long p, line = key & mask & ~_LINE_MASK
     cdef bint maybe = True
     cdef int shift
-    for shift in (0, 20, 40):
-        p = (key >> shift) & mask
+    for shift in (32, 41, 50):
+        p = line + ((key >> shift) & _LINE_MASK)
         if not data[p >> 3] & (1 << (p & 7)):
             maybe = False
             data[p >> 3] |= 1 << (p & 7)
@@ -1511,8 +1537,57 @@ cdef int64_t _duplicate_key(str instruction, str input) except? -1:
             return _xxh64(<const unsigned char *>out, size)
         finally:
             free(out)
-    cdef bytes encoded = key_text(instruction, input).encode("utf-8", "surrogatepass")
-    return _xxh64(encoded, len(encoded))
+    # any other text: casefolded (character by character, so field by field), then its words
+    # written as UTF-8 (surrogates as surrogatepass writes them) one space apart, and hashed
+    cdef str first = instruction.casefold(), second = input.casefold()
+    out = <char *>malloc(4 * (PyUnicode_GET_LENGTH(first) + PyUnicode_GET_LENGTH(second)) + 8)
+    if not out:
+        raise MemoryError()
+    cdef bint gap = False
+    try:
+        size = _utf8_words(first, out, 0, &gap)
+        gap = True  # the newline between the fields
+        size = _utf8_words(second, out, size, &gap)
+        return _xxh64(<const unsigned char *>out, size)
+    finally:
+        free(out)
+
+
+cdef Py_ssize_t _utf8_words(str text, char *out, Py_ssize_t k, bint *gap) noexcept:
+    """Append the words of ``text`` to ``out`` at ``k`` in UTF-8, one space before each but the
+    first (``gap``: whitespace since the last word written); the new length."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef uint32_t c
+    for i in range(n):
+        c = PyUnicode_READ(kind, data, i)
+        if Py_UNICODE_ISSPACE(c):
+            gap[0] = True
+            continue
+        if gap[0] and k:
+            out[k] = 0x20
+            k += 1
+        gap[0] = False
+        if c < 0x80:
+            out[k] = <char>c
+            k += 1
+        elif c < 0x800:
+            out[k] = <char>(0xC0 | (c >> 6))
+            out[k + 1] = <char>(0x80 | (c & 0x3F))
+            k += 2
+        elif c < 0x10000:
+            out[k] = <char>(0xE0 | (c >> 12))
+            out[k + 1] = <char>(0x80 | ((c >> 6) & 0x3F))
+            out[k + 2] = <char>(0x80 | (c & 0x3F))
+            k += 3
+        else:
+            out[k] = <char>(0xF0 | (c >> 18))
+            out[k + 1] = <char>(0x80 | ((c >> 12) & 0x3F))
+            out[k + 2] = <char>(0x80 | ((c >> 6) & 0x3F))
+            out[k + 3] = <char>(0x80 | (c & 0x3F))
+            k += 4
+    return k
 
 
 def misalignment_findings(list group):
