@@ -53,10 +53,12 @@ cdef extern from "Python.h":
 from cpython.object cimport PyObject
 
 cdef enum Field:
-    LANG, INDEX, INSTRUCTION, INPUT, OUTPUT, FEATURES
-cdef tuple _FIELD_NAMES = ("lang", "index", "instruction", "input", "output", "features")
+    LANG, INDEX, INSTRUCTION, INPUT, OUTPUT, FEATURES, KERNEL_CACHE
+cdef tuple _FIELD_NAMES = (
+    "lang", "index", "instruction", "input", "output", "features", "kernel_cache"
+)
 cdef object _RECORD = None  # the record type whose slots are read directly
-cdef Py_ssize_t _OFFSETS[6]
+cdef Py_ssize_t _OFFSETS[7]
 
 
 def bind_record(type record_type):
@@ -1009,49 +1011,38 @@ cpdef tuple anchor_parts(str text):
     return found_numbers, urls, placeholders, fences
 
 
-class _FeatureKey:
-    """A key of the features the kernels keep on a record: no check's name can be equal to it
-    (checks keep their features under their names)."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return f"<kernels {self.name}>"
+cdef object _UNSET = object()  # a feature not computed yet
 
 
-cdef object _ANCHOR_PARTS = _FeatureKey("anchor_parts")
-cdef object _DIGIT_RUNS = _FeatureKey("digit_runs")
-
-
-cdef object _record_feature(record, object key):
-    """A feature of a record's three fields, computed once and kept in its features: its
-    :func:`anchor_parts` or its :func:`_digit_runs` (the aligner's scores and the screen both
-    read them)."""
-    features = _field(record, FEATURES)
-    if features is None:
-        features = record.features = {}
-    try:
-        return features[key]
-    except KeyError:
-        pass
-    instruction, input, output = _text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT)
-    if key is _ANCHOR_PARTS:
-        found = anchor_parts(f"{instruction}\n{input}\n{output}")
-    else:
-        found = _digit_runs(instruction, input, output)
-    features[key] = found
-    return found
+cdef list _cache_of(record):
+    """The record's kernel_cache: [its anchor_parts, its digit runs], made on first use."""
+    cache = _field(record, KERNEL_CACHE)
+    if cache is None:
+        cache = [_UNSET, _UNSET]
+        record.kernel_cache = cache
+    elif type(cache) is not list or len(<list>cache) != 2:
+        raise TypeError("kernel_cache is the compiled checks' own")
+    return <list>cache
 
 
 cdef inline tuple _anchors_of(record):
-    return _record_feature(record, _ANCHOR_PARTS)
+    """The record's :func:`anchor_parts` of its three fields, computed once (the aligner's
+    scores and the screen both read them)."""
+    cdef list cache = _cache_of(record)
+    if cache[0] is _UNSET:
+        cache[0] = anchor_parts(
+            f"{_text(record, INSTRUCTION)}\n{_text(record, INPUT)}\n{_text(record, OUTPUT)}"
+        )
+    return cache[0]
 
 
 cdef inline bytes _runs_of(record):
-    return _record_feature(record, _DIGIT_RUNS)
+    """The record's digit runs of its three fields, computed once."""
+    cdef list cache = _cache_of(record)
+    if cache[1] is _UNSET:
+        cache[1] = _digit_runs(_text(record, INSTRUCTION), _text(record, INPUT),
+                               _text(record, OUTPUT))
+    return cache[1]
 
 
 #: Bits of GroupScreen.screen: the checks that may find something in a group.

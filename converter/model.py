@@ -16,7 +16,9 @@ class Record:
 
     ``tags`` holds input keys beyond the format's own (e.g. ``category``, ``id``) and what
     taggers add; ``features`` holds per-record values computed for translator-checks;
-    ``original`` is the record as read (for the rejects file), ``line`` its JSONL line.
+    ``original`` is the record as read (for the rejects file), ``line`` its JSONL line;
+    ``kernel_cache`` is where the compiled checks keep what they computed of the record's texts
+    (none of its data).
     """
 
     lang: str
@@ -30,6 +32,7 @@ class Record:
     features: dict[str, Any] | None = None
     original: Any = None
     line: int | None = None
+    kernel_cache: Any = None
 
 
 @dataclass(slots=True, eq=False)

@@ -590,7 +590,7 @@ def test_misuse_raises_instead_of_crashing() -> None:
 
 
 def test_a_check_named_like_a_kernel_feature_changes_nothing() -> None:
-    """The kernels keep their per-record features under keys no check name can equal."""
+    """The kernels keep their per-record features apart from the checks' features."""
     screen, _ = _screen_and_checks()
     en, ja = faults.EN[2], faults.JA[2]  # numbers 2009, 2017, 44: the preserved screen looks
     clean = [Record("en", 0, en["instruction"], en["input"], en["output"], {})]
