@@ -17,7 +17,7 @@ from itertools import chain, islice
 
 from libc.math cimport fabs, floor, log
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memchr, memcpy, memset, strcspn
+from libc.string cimport memchr, memset, strcspn
 
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -760,6 +760,8 @@ cdef bint _is_prose(str text, Py_ssize_t words) noexcept:
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
     cdef bint gap = True
+    if words <= 0:  # any text has that many words
+        return not _looks_like_code(text)
     for i in range(n):
         if Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
             gap = True
@@ -1485,9 +1487,16 @@ cdef inline uint64_t _rotl(uint64_t x, int n) noexcept nogil:
 
 
 cdef inline uint64_t _read64(const unsigned char *p) noexcept nogil:
-    cdef uint64_t v
-    memcpy(&v, p, 8)  # little-endian machines only (hatch_build.py builds for x86/ARM LE)
-    return v
+    """Eight bytes read as a little-endian number, whatever the machine's byte order (the
+    compiler makes it one load where the machine is little-endian)."""
+    return (<uint64_t>p[0] | <uint64_t>p[1] << 8 | <uint64_t>p[2] << 16 | <uint64_t>p[3] << 24
+            | <uint64_t>p[4] << 32 | <uint64_t>p[5] << 40 | <uint64_t>p[6] << 48
+            | <uint64_t>p[7] << 56)
+
+
+cdef inline uint64_t _read32(const unsigned char *p) noexcept nogil:
+    """Four bytes read as a little-endian number."""
+    return <uint64_t>p[0] | <uint64_t>p[1] << 8 | <uint64_t>p[2] << 16 | <uint64_t>p[3] << 24
 
 
 cdef inline uint64_t _round(uint64_t acc, uint64_t lane) noexcept nogil:
@@ -1502,7 +1511,6 @@ cdef int64_t _xxh64(const unsigned char *p, Py_ssize_t size) noexcept nogil:
     """XXH64 of ``size`` bytes at ``p`` with seed 0, as a signed integer."""
     cdef const unsigned char *end = p + size
     cdef uint64_t acc, v1, v2, v3, v4
-    cdef uint32_t word
     if size >= 32:
         v1, v2, v3, v4 = _P1 + _P2, _P2, 0, -_P1
         while end - p >= 32:
@@ -1520,8 +1528,7 @@ cdef int64_t _xxh64(const unsigned char *p, Py_ssize_t size) noexcept nogil:
         acc = _rotl(acc ^ _round(0, _read64(p)), 27) * _P1 + _P4
         p += 8
     if end - p >= 4:
-        memcpy(&word, p, 4)
-        acc = _rotl(acc ^ (<uint64_t>word * _P1), 23) * _P2 + _P3
+        acc = _rotl(acc ^ (_read32(p) * _P1), 23) * _P2 + _P3
         p += 4
     while p < end:
         acc = _rotl(acc ^ (p[0] * _P5), 11) * _P1
@@ -1650,7 +1657,8 @@ cdef class Duplicates:
         if bloom_add(self.bits, self.mask, key):
             earlier = pending.get(key)  # SeenSet._lookup's dict steps here, its run search there
             if earlier is None:
-                earlier = (<dict>self.seen.hot).get(key)
+                hot = self.seen.hot
+                earlier = (<dict>hot).get(key) if type(hot) is dict else hot.get(key)
             if earlier is None:
                 earlier = self.seen._lookup(key)
             if earlier is not None:

@@ -88,8 +88,8 @@ class SeenSet:
     """Remembers keys with a value (e.g. the index where the key was first seen).
 
     The compiled duplicate check (``converter._kernels.Duplicates``) does :meth:`first_seen`'s
-    steps itself on ``bits``, ``mask``, ``pending`` and ``batch``, calling ``_lookup`` and
-    ``_spill``: keep those names.
+    steps itself on ``bits``, ``mask``, ``pending``, ``hot`` and ``batch``, calling ``_lookup``
+    and ``_spill``: keep those names.
     """
 
     def __init__(self) -> None:

@@ -115,7 +115,7 @@ CODE_TEXTS = st.lists(
 
 
 @settings(max_examples=3000, deadline=None)
-@given(CODE_TEXTS | GENERATED, st.sampled_from([1, 4]))
+@given(CODE_TEXTS | GENERATED, st.sampled_from([-1, 0, 1, 4]))
 def test_code_and_prose(text: str, words: int) -> None:
     assert native.looks_like_code(text) == checks.looks_like_code(text)
     assert native.is_prose(text, words) == checks.is_prose(text, words)

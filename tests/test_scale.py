@@ -36,6 +36,7 @@ from converter.scale.parts import (
     add_counts,
     merge,
     part_name,
+    read_blocks,
     read_groups,
     run_parts,
     separator_of,
@@ -473,6 +474,22 @@ def test_truncated_old_and_foreign_parts_are_refused(
     assert (tmp_path / "o.json").read_bytes() == real_run["outputs"]["json"]
     with pytest.raises(InputError, match="made for another output format"):
         merge(again, "out", str(tmp_path / "o.txt"), writer_maker("template-text"))
+
+
+def test_a_part_cut_anywhere_is_refused(
+    real_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut in a block's head, its index or its payload, a part is refused with one clear
+    error, never read as fewer groups or failing otherwise (blocks of ~300 bytes)."""
+    monkeypatch.setattr(parts_module, "BLOCK_BYTES", 300)
+    made = MakePart(str(tmp_path), 0, tuple(real_run["groups"]["json"][:40]))()  # in-process
+    path, entry = tmp_path / part_name(0, "out"), made.files["out"]
+    whole = path.read_bytes()
+    assert sum(1 for _ in read_blocks(str(path), entry)) > 10
+    for cut in range(len(parts_module.MAGIC), len(whole), 3):
+        path.write_bytes(whole[:cut])
+        with pytest.raises(InputError, match="size or checksum differs"):
+            list(read_groups(str(path), entry))
 
 
 def killed_part_retried(

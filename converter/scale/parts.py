@@ -222,6 +222,8 @@ def read_blocks(path: str, part: PartFile) -> Iterator[Block]:
                 if size > part.size:
                     raise _changed(path)
                 index, payload = f.read(index_size), f.read(payload_size)
+                if len(index) < index_size or len(payload) < payload_size:
+                    raise _changed(path)
                 crc = zlib.crc32(payload, zlib.crc32(index, zlib.crc32(head, crc)))
                 yield Block(_array(_COUNTS, index[:cut]), _array(_LENGTHS, index[cut:]), payload)
     except OSError as exc:
