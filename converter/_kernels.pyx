@@ -74,14 +74,20 @@ def bind_record(type record_type):
     _RECORD = record_type
 
 
+cdef inline PyObject *_slot(object record, Field which) noexcept:
+    """The field's value read from its slot (borrowed), or NULL when ``record`` is not the bound
+    record type or the slot is empty."""
+    if type(record) is _RECORD:
+        return (<PyObject **>((<char *><PyObject *>record) + _OFFSETS[<int>which]))[0]
+    return NULL
+
+
 cdef inline str _text(object record, Field which):
     """A text field of ``record``: TypeError unless it is a str (the raw string reads below
     must never see anything else)."""
-    cdef PyObject *value
-    if type(record) is _RECORD:  # the common case in a few instructions
-        value = (<PyObject **>((<char *><PyObject *>record) + _OFFSETS[<int>which]))[0]
-        if value != NULL and PyUnicode_CheckExact(<object>value):
-            return <str>value
+    cdef PyObject *value = _slot(record, which)
+    if value != NULL and PyUnicode_CheckExact(<object>value):  # the common case
+        return <str>value
     return _checked_text(record, which)
 
 
@@ -94,11 +100,9 @@ cdef str _checked_text(object record, Field which):
 
 cdef inline object _field(object record, Field which):
     """``getattr(record, name)``, read from its slot when it is the bound record type."""
-    cdef PyObject *value
-    if type(record) is _RECORD:
-        value = (<PyObject **>((<char *><PyObject *>record) + _OFFSETS[<int>which]))[0]
-        if value != NULL:
-            return <object>value
+    cdef PyObject *value = _slot(record, which)
+    if value != NULL:
+        return <object>value
     return getattr(record, _FIELD_NAMES[<int>which])
 
 
