@@ -49,7 +49,12 @@ class GroupScreen:
 
 class CheckStep:
     def __init__(
-        self, compares: list[Callable[[list[Any]], list[str]]], bits: list[int], screen: Any
+        self,
+        compares: list[Callable[[list[Any]], list[str]]],
+        bits: list[int],
+        screen: Any,
+        tallies: list[Any] | None = None,
+        examples: int = 0,
     ) -> None: ...
     def __call__(self, group: list[Any]) -> list[tuple[int, list[str]]] | None: ...
 

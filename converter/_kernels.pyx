@@ -1654,6 +1654,12 @@ cdef class Duplicates:
 
     cdef list _find(self, list group):
         """The finding of ``group``, None when there is none."""
+        earlier = self._earlier(group)
+        return None if earlier is None else [self.finding(_field(group[0], LANG), earlier)]
+
+    cdef object _earlier(self, list group):
+        """The index where ``group``'s source was first seen, None when it is new (and now
+        remembered)."""
         source = group[0]
         cdef object key = _duplicate_key(_text(source, INSTRUCTION), _text(source, INPUT))
         index = _field(source, INDEX)
@@ -1666,7 +1672,7 @@ cdef class Duplicates:
             if earlier is None:
                 earlier = self.seen._lookup(key)
             if earlier is not None:
-                return [self.finding(_field(source, LANG), earlier)]
+                return earlier
         pending[key] = index
         if len(pending) >= self.batch:
             self.seen._spill()
@@ -1680,24 +1686,34 @@ cdef enum Compare:
 cdef class CheckStep:
     """converter.screening.check_step: the compares of a run's checks on a group, each but
     those the screen clears; the built-in kernels called directly. ``step(group)`` is None when
-    no check found anything, else ``[(position in compares, findings), ...]``."""
+    no check found anything, else ``[(position in compares, findings), ...]``.
 
-    cdef list compares
+    A warn-only compare with a tally (its converter.report.CheckStats) is counted here once
+    the tally holds all its examples: its group adds one to ``warned`` and is left out of the
+    result (no finding text is made for a duplicate then)."""
+
+    cdef list compares, tallies
     cdef GroupScreen screen
-    cdef Py_ssize_t count
+    cdef Py_ssize_t count, examples
     cdef int *bits
     cdef Compare *kinds
+    cdef bint *full
 
-    def __init__(self, list compares, list bits, GroupScreen screen):
+    def __init__(self, list compares, list bits, GroupScreen screen, list tallies=None,
+                 Py_ssize_t examples=0):
         """``compares``: the checks' compares, in order; ``bits``: each one's screen bit (0:
-        always called); ``screen``: the run's GroupScreen, or None."""
+        always called); ``screen``: the run's GroupScreen, or None; ``tallies``: per compare,
+        the stats that count its warnings (None: its findings are always returned), full at
+        ``examples`` examples."""
         cdef Py_ssize_t k, n = len(compares)
-        if len(bits) != n:
-            raise ValueError("one screen bit per compare")
+        if len(bits) != n or (tallies is not None and len(tallies) != n):
+            raise ValueError("one screen bit (and tally) per compare")
         self.compares, self.screen, self.count = compares, screen, n
+        self.tallies, self.examples = tallies, examples
         self.bits = <int *>calloc(n + 1, sizeof(int))
         self.kinds = <Compare *>calloc(n + 1, sizeof(Compare))
-        if not (self.bits and self.kinds):
+        self.full = <bint *>calloc(n + 1, sizeof(bint))
+        if not (self.bits and self.kinds and self.full):
             raise MemoryError()
         for k in range(n):
             compare = compares[k]
@@ -1709,6 +1725,19 @@ cdef class CheckStep:
     def __dealloc__(self):
         free(self.bits)
         free(self.kinds)
+        free(self.full)
+
+    cdef object _quiet(self, Py_ssize_t k):
+        """Compare ``k``'s tally when its warnings are counted here now, else None."""
+        if self.tallies is None:
+            return None
+        tally = self.tallies[k]
+        if tally is None or self.full[k]:
+            return tally
+        if len(tally.examples) < self.examples:
+            return None
+        self.full[k] = True
+        return tally
 
     def __call__(self, list group):
         """The findings of ``group``, by compare; None when there are none."""
@@ -1719,15 +1748,23 @@ cdef class CheckStep:
             if self.bits[k] and not maybe & self.bits[k]:
                 continue
             kind = self.kinds[k]
+            quiet = self._quiet(k)
             if kind == LENGTH_RATIOS:
                 findings = (<LengthRatios>self.compares[k])._find(group)
             elif kind == DUPLICATES:
+                if quiet is not None:
+                    if (<Duplicates>self.compares[k])._earlier(group) is not None:
+                        quiet.warned += 1
+                    continue
                 findings = (<Duplicates>self.compares[k])._find(group)
             elif kind == MISALIGNMENT:
                 findings = _misalignment(group)
             else:
                 findings = self.compares[k](group)
             if findings:
+                if quiet is not None:
+                    quiet.warned += 1
+                    continue
                 if found is None:
                     found = []
                 found.append((k, findings))

@@ -108,7 +108,8 @@ class GroupLoop:
         if view is not None:  # duplicates are settled run-wide by the merge
             started = [(c, self._record_key if c.name == "duplicate" else f) for c, f in started]
             self.scratch = copy.deepcopy(report)  # what the margin counts, thrown away
-        self.check = check_step(languages, started)
+        warned = [report.checks[c.name] if policies[c.name] == "warn" else None for c in checks]
+        self.check = check_step(languages, started, warned)
         self.outcomes = [(c.name, policies[c.name] == "reject") for c in checks]
         self.validator = validator_for(writer.schema)
         self.row, self.encode = writer.row, writer.encode
@@ -213,7 +214,9 @@ class GroupLoop:
                 self._margin(group)
 
     def _margin(self, group: tuple[Any, ...]) -> None:
-        """Handle a margin group with everything it would count or write thrown away."""
+        """Handle a margin group with everything it would count or write thrown away. (The
+        check step's own tallies count into the range's stats only once those hold all their
+        examples, which no margin group, all read first, can reach.)"""
         kept = self.report, self.rejects, self.rejected_records, self.gaps, self.keys
         self.report, self.rejects, self.keys = self.scratch, _NoRejects(), None
         self.gaps = [0] * len(self.gaps)

@@ -16,6 +16,7 @@ from typing import Any
 from converter.builtin import checks as builtin
 from converter.kernels import NATIVE
 from converter.model import Check, Language, Record
+from converter.report import EXAMPLES, CheckStats
 
 #: A check's compare for one run: a group's findings.
 Compare = Callable[[list[Record]], list[str]]
@@ -56,16 +57,23 @@ def group_screen(languages: Sequence[Language], enabled: int) -> Any:
 
 
 def check_step(
-    languages: Sequence[Language], checks: Sequence[tuple[Check, Compare]]
+    languages: Sequence[Language],
+    checks: Sequence[tuple[Check, Compare]],
+    tallies: Sequence[CheckStats | None] | None = None,
 ) -> Callable[[list[Record]], Found | None]:
     """The check step of a run in ``languages`` with these checks and their compares, in
     order: ``step(group)`` gives each compare that found something, by position, with its
-    findings (None or empty when none did)."""
+    findings (None or empty when none did).
+
+    ``tallies``: per compare, the stats of a warn-only check (else None). The compiled step
+    counts such a check's warnings in its stats itself once they hold all their examples, and
+    leaves them out of what it gives; the caller counts everything given."""
     compares = [compare for _, compare in checks]
     if NATIVE is not None:
         bits = [screen_bits(check) for check, _ in checks]
         step: Callable[[list[Record]], Found | None]
-        step = NATIVE.CheckStep(compares, bits, group_screen(languages, sum(bits)))
+        screen = group_screen(languages, sum(bits))
+        step = NATIVE.CheckStep(compares, bits, screen, list(tallies or []) or None, EXAMPLES)
         return step
 
     def run_all(group: list[Record]) -> Found:

@@ -224,6 +224,29 @@ def test_whole_runs_agree(tmp_path: Path, fault: Any) -> None:
     assert any(entry["warned"] for entry in outputs[0][2].values())
 
 
+def test_warnings_the_step_counts_itself_match_the_python_count(tmp_path: Path) -> None:
+    """Past a check's first examples the compiled step counts its warnings itself: the report
+    is the Python code's, on the real pair given twice (every source of the second half a
+    duplicate) with another check rejecting."""
+    en, ja = faults.plant(faults.english_in_japanese)
+    for name, records in (("en", en + en), ("ja", ja + ja)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(records, ensure_ascii=False))
+    reports = []
+    for kernels in ("compiled", "python"):
+        report = tmp_path / f"{kernels}.report.json"
+        env = {**os.environ, "CONVERTER_KERNELS": kernels}
+        cmd = [sys.executable, "-m", "converter", "stream", f"en={tmp_path / 'en.json'}"]
+        cmd += [f"ja={tmp_path / 'ja.json'}", "-o", str(tmp_path / f"{kernels}.jsonl")]
+        cmd += ["--report", str(report), "--check", "all=warn", "--check", "language=reject"]
+        subprocess.run([*cmd, "-q"], env=env)
+        reports.append(json.loads(report.read_text())["checks"])
+    assert reports[0] == reports[1]
+    duplicates = reports[0]["duplicate"]
+    assert duplicates["warned"] == len(en)
+    assert [e["index"] for e in duplicates["examples"]] == list(range(len(en), len(en) + 5))
+    assert reports[0]["language"]["rejected"] >= 2  # the planted English record, twice
+
+
 def _native_anchors(text: str) -> anchors.Anchors:
     found = native.anchor_parts(text)
     return anchors.NONE if found is None else anchors.Anchors(*found)
