@@ -33,11 +33,10 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_Count(object text, object sub, Py_ssize_t start,
                                Py_ssize_t end) except -1
 
-#: Must equal converter.alignment's (tests/test_kernels.py checks).
-RATIO_GROUPS = 64
-REFRESH = 16
-cdef long _RATIO_GROUPS = RATIO_GROUPS
-cdef long _REFRESH = REFRESH
+#: Must equal converter.alignment's (tests/test_kernels.py checks); constants to C.
+cpdef enum:
+    RATIO_GROUPS = 64
+    REFRESH = 16
 
 cdef frozenset _NO_STRINGS = frozenset()
 
@@ -131,7 +130,7 @@ cdef class TrailingMedian:
         self.warmup, self.default, self.value, self.block = warmup, default, default, -1
         self.head = self.count = 0
         self.capacity = 128  # a power of two (doubled when full): ring positions are masked
-        while self.capacity < 2 * _RATIO_GROUPS:
+        while self.capacity < 2 * RATIO_GROUPS:
             self.capacity *= 2
         self.indexes = <long *>malloc(self.capacity * sizeof(long))
         self.values = <double *>malloc(self.capacity * sizeof(double))
@@ -179,11 +178,11 @@ cdef class TrailingMedian:
             self.indexes[i] = index
             self.values[i] = value
             self.count += 1
-        cdef long oldest = index - _RATIO_GROUPS
+        cdef long oldest = index - RATIO_GROUPS
         while self.count and self.indexes[self.head] <= oldest:
             self.head = (self.head + 1) & (self.capacity - 1)
             self.count -= 1
-        cdef long block = _floordiv(index, _REFRESH)
+        cdef long block = _floordiv(index, REFRESH)
         if block == self.block and self.count >= self.warmup:
             return False
         self.block = block
@@ -198,29 +197,30 @@ cdef class TrailingMedian:
 
 
 cdef double _select(double *values, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    """The ``k``-th smallest of ``values`` (reordering them): Hoare's selection."""
-    cdef Py_ssize_t low = 0, high = n - 1, i, j
-    cdef double pivot, swap
+    """The ``k``-th smallest of ``values`` (reordering them): quickselect whose partition has
+    no data-dependent branch (each value swapped forward, the boundary moved by the compare),
+    as branches on random values mispredict half the time."""
+    cdef Py_ssize_t low = 0, high = n - 1, i, store, middle
+    cdef double pivot, value
     while low < high:
-        pivot = values[(low + high) // 2]
-        i, j = low, high
-        while i <= j:
-            while values[i] < pivot:
-                i += 1
-            while values[j] > pivot:
-                j -= 1
-            if i <= j:
-                swap = values[i]
-                values[i] = values[j]
-                values[j] = swap
-                i += 1
-                j -= 1
-        if k <= j:
-            high = j
-        elif k >= i:
-            low = i
+        middle = (low + high) >> 1
+        pivot = values[middle]
+        values[middle] = values[high]
+        values[high] = pivot
+        store = low
+        for i in range(low, high):
+            value = values[i]
+            values[i] = values[store]
+            values[store] = value
+            store += value < pivot
+        values[high] = values[store]
+        values[store] = pivot
+        if k == store:
+            return pivot
+        if k < store:
+            high = store - 1
         else:
-            break
+            low = store + 1
     return values[k]
 
 
