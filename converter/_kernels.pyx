@@ -446,6 +446,10 @@ def holds_number(str text not None, str number not None):
     return _held_in_runs(_digit_runs(text), number, True)
 
 
+cdef extern from *:
+    void __builtin_prefetch(const void *address) nogil
+
+
 cdef extern from "string.h":
     void *memmem(const void *haystack, size_t size, const void *needle, size_t width) nogil
 
@@ -1650,30 +1654,41 @@ cdef class Duplicates:
 
     def __call__(self, list group):
         """The finding of ``group`` when its source was seen before (and remember it)."""
-        return self._find(group) or []
+        return self._find(group, self._key(group)) or []
 
-    cdef list _find(self, list group):
-        """The finding of ``group``, None when there is none."""
-        earlier = self._earlier(group)
+    cdef int64_t _key(self, list group) except? -1:
+        """The key of ``group``'s source, its line of the filter fetched into the cache ahead
+        of :meth:`_find` (the filter is larger than the cache: the check step does other work
+        while the line comes)."""
+        source = group[0]
+        cdef int64_t key = _duplicate_key(_text(source, INSTRUCTION), _text(source, INPUT))
+        cdef const unsigned char *data = self.bits
+        __builtin_prefetch(data + ((key & self.mask & ~_LINE_MASK) >> 3))
+        return key
+
+    cdef list _find(self, list group, int64_t key):
+        """The finding of ``group`` (its source's key: :meth:`_key`), None when there is
+        none."""
+        earlier = self._earlier(group, key)
         return None if earlier is None else [self.finding(_field(group[0], LANG), earlier)]
 
-    cdef object _earlier(self, list group):
-        """The index where ``group``'s source was first seen, None when it is new (and now
-        remembered)."""
+    cdef object _earlier(self, list group, int64_t key):
+        """The index where ``group``'s source (its key: :meth:`_key`) was first seen, None when
+        it is new (and now remembered)."""
         source = group[0]
-        cdef object key = _duplicate_key(_text(source, INSTRUCTION), _text(source, INPUT))
         index = _field(source, INDEX)
         cdef dict pending = self.seen.pending
+        cdef object number = key
         if bloom_add(self.bits, self.mask, key):
-            earlier = pending.get(key)  # SeenSet._lookup's dict steps here, its run search there
+            earlier = pending.get(number)  # SeenSet._lookup's dict steps here, its run search there
             if earlier is None:
                 hot = self.seen.hot
-                earlier = (<dict>hot).get(key) if type(hot) is dict else hot.get(key)
+                earlier = (<dict>hot).get(number) if type(hot) is dict else hot.get(number)
             if earlier is None:
-                earlier = self.seen._lookup(key)
+                earlier = self.seen._lookup(number)
             if earlier is not None:
                 return earlier
-        pending[key] = index
+        pending[number] = index
         if len(pending) >= self.batch:
             self.seen._spill()
         return None
@@ -1694,7 +1709,7 @@ cdef class CheckStep:
 
     cdef list compares, tallies
     cdef GroupScreen screen
-    cdef Py_ssize_t count, examples
+    cdef Py_ssize_t count, examples, duplicates
     cdef int *bits
     cdef Compare *kinds
     cdef bint *full
@@ -1715,12 +1730,15 @@ cdef class CheckStep:
         self.full = <bint *>calloc(n + 1, sizeof(bint))
         if not (self.bits and self.kinds and self.full):
             raise MemoryError()
+        self.duplicates = -1  # the position of the (first) duplicate compare
         for k in range(n):
             compare = compares[k]
             self.bits[k] = bits[k] if screen is not None else 0
             self.kinds[k] = (LENGTH_RATIOS if type(compare) is LengthRatios
                              else DUPLICATES if type(compare) is Duplicates
                              else MISALIGNMENT if compare is misalignment_findings else OTHER)
+            if self.kinds[k] == DUPLICATES and self.duplicates < 0:
+                self.duplicates = k
 
     def __dealloc__(self):
         free(self.bits)
@@ -1741,6 +1759,9 @@ cdef class CheckStep:
 
     def __call__(self, list group):
         """The findings of ``group``, by compare; None when there are none."""
+        cdef int64_t key = 0
+        if self.duplicates >= 0:  # first: its filter line is fetched while the screen runs
+            key = (<Duplicates>self.compares[self.duplicates])._key(group)
         cdef int maybe = -1 if self.screen is None else self.screen.screen(group)
         cdef Py_ssize_t k
         cdef list found = None, findings
@@ -1752,11 +1773,14 @@ cdef class CheckStep:
             if kind == LENGTH_RATIOS:
                 findings = (<LengthRatios>self.compares[k])._find(group)
             elif kind == DUPLICATES:
+                duplicates = <Duplicates>self.compares[k]
+                if k != self.duplicates:
+                    key = duplicates._key(group)
                 if quiet is not None:
-                    if (<Duplicates>self.compares[k])._earlier(group) is not None:
+                    if duplicates._earlier(group, key) is not None:
                         quiet.warned += 1
                     continue
-                findings = (<Duplicates>self.compares[k])._find(group)
+                findings = duplicates._find(group, key)
             elif kind == MISALIGNMENT:
                 findings = _misalignment(group)
             else:
