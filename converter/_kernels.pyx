@@ -1078,10 +1078,11 @@ cdef inline bytes _runs_of(record):
 
 
 #: Bits of GroupScreen.screen: the checks that may find something in a group.
-EMPTY = 1
-LANGUAGE = 2
-UNTRANSLATED = 4
-PRESERVED = 8
+cpdef enum:
+    EMPTY = 1
+    LANGUAGE = 2
+    UNTRANSLATED = 4
+    PRESERVED = 8
 
 
 cdef class GroupScreen:
