@@ -1043,38 +1043,46 @@ cpdef tuple anchor_parts(str text):
     return found_numbers, urls, placeholders, fences
 
 
-cdef object _UNSET = object()  # a feature not computed yet
-
-
-cdef list _cache_of(record):
-    """The record's kernel_cache: [its anchor_parts, its digit runs], made on first use."""
-    cache = _field(record, KERNEL_CACHE)
-    if cache is None:
-        cache = [_UNSET, _UNSET]
-        record.kernel_cache = cache
-    elif type(cache) is not list or len(<list>cache) != 2:
-        raise TypeError("kernel_cache is the compiled checks' own")
-    return <list>cache
+# A record's kernel_cache: its anchors (a source's) or its digit runs (a translation's), each
+# made on first use; both, as [anchors, runs], when a record is asked for both.
+cdef tuple _NO_ANCHORS = ()  # the cached anchors of a record without any
 
 
 cdef inline tuple _anchors_of(record):
     """The record's :func:`anchor_parts` of its three fields, computed once (the aligner's
     scores and the screen both read them)."""
-    cdef list cache = _cache_of(record)
-    if cache[0] is _UNSET:
-        cache[0] = anchor_parts(
-            f"{_text(record, INSTRUCTION)}\n{_text(record, INPUT)}\n{_text(record, OUTPUT)}"
-        )
-    return cache[0]
+    cache = _field(record, KERNEL_CACHE)
+    if type(cache) is tuple:
+        return None if len(<tuple>cache) == 0 else <tuple>cache
+    if type(cache) is list and len(<list>cache) == 2:
+        return (<list>cache)[0]
+    anchors = anchor_parts(
+        f"{_text(record, INSTRUCTION)}\n{_text(record, INPUT)}\n{_text(record, OUTPUT)}"
+    )
+    if cache is None:
+        record.kernel_cache = _NO_ANCHORS if anchors is None else anchors
+    elif type(cache) is bytes:
+        record.kernel_cache = [anchors, cache]
+    else:
+        raise TypeError("kernel_cache is the compiled checks' own")
+    return anchors
 
 
 cdef inline bytes _runs_of(record):
     """The record's digit runs of its three fields, computed once."""
-    cdef list cache = _cache_of(record)
-    if cache[1] is _UNSET:
-        cache[1] = _digit_runs(_text(record, INSTRUCTION), _text(record, INPUT),
-                               _text(record, OUTPUT))
-    return cache[1]
+    cache = _field(record, KERNEL_CACHE)
+    if type(cache) is bytes:
+        return <bytes>cache
+    if type(cache) is list and len(<list>cache) == 2:
+        return (<list>cache)[1]
+    runs = _digit_runs(_text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT))
+    if cache is None:
+        record.kernel_cache = runs
+    elif type(cache) is tuple:
+        record.kernel_cache = [None if len(<tuple>cache) == 0 else cache, runs]
+    else:
+        raise TypeError("kernel_cache is the compiled checks' own")
+    return runs
 
 
 #: Bits of GroupScreen.screen: the checks that may find something in a group.

@@ -182,6 +182,30 @@ def test_scorer_on_real_pairs() -> None:
         assert [m.value for m in medians] == [m.value for m in twins]
 
 
+def test_a_record_read_as_source_and_as_translation_scores_the_same() -> None:
+    """The kernels cache a record's anchors or its digit runs, and both when it is read both
+    ways: scores are those of fresh records in either order; a foreign cache is refused."""
+    en, ja = _records(ALPACA_EN, "en"), _records(ALPACA_JA, "ja")
+    scorer = native.Scorer(Record)
+
+    def fresh(record: Record) -> Record:
+        return Record(
+            record.lang, record.index, record.instruction, record.input, record.output, {}
+        )
+
+    for a, b in zip(en, ja):
+        want = (
+            scorer.score(fresh(a), fresh(b), 0.1, -0.2),
+            scorer.score(fresh(b), fresh(a), 0.1, -0.2),
+        )
+        assert (scorer.score(a, b, 0.1, -0.2), scorer.score(b, a, 0.1, -0.2)) == want
+        assert (scorer.score(a, b, 0.1, -0.2), scorer.score(b, a, 0.1, -0.2)) == want
+        assert type(a.kernel_cache) is list and type(b.kernel_cache) is list
+    foreign = Record("en", 0, "Add 12 and 30.", "", "42", {}, kernel_cache={"mine": 1})
+    with pytest.raises(TypeError):
+        scorer.score(foreign, ja[0], 0.0, 0.0)
+
+
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(ANCHOR_TEXTS, min_size=6, max_size=6), st.floats(-2, 2), st.floats(-2, 2))
 def test_scorer_on_generated_pairs(fields: list[str], ci: float, co: float) -> None:
