@@ -39,6 +39,7 @@ cpdef enum:
     REFRESH = 16
 
 cdef frozenset _NO_STRINGS = frozenset()
+cdef tuple _NO_NUMBERS = ()
 
 
 # --- Record fields read at their slots -------------------------------------------------------
@@ -265,7 +266,8 @@ cdef class Scorer:
             score -= min(fabs(r0 - centre_instruction), 2.0)
         if lso and lto:
             score -= min(fabs(r1 - centre_output), 2.0)
-        cdef object numbers = None, urls = None
+        cdef tuple numbers = None
+        cdef object urls = None
         cdef tuple anchors = _anchors_of(source)
         if anchors is not None:
             numbers, urls = anchors[0], anchors[1]
@@ -390,20 +392,34 @@ cdef inline str _number_at(str text, Py_ssize_t first, Py_ssize_t last, bint com
 def numbers(str text not None):
     """converter.anchors' numbers of ``text``: the runs matching ``[0-9][0-9.,]*[0-9]``,
     commas removed."""
-    return _numbers(text)
+    return frozenset(_numbers(text))
 
 
-cdef frozenset _numbers(str text):
+cdef enum:
+    FEW_NUMBERS = 16  # up to this many, numbers are told apart by comparing, not by a set
+
+
+cdef tuple _numbers(str text):
+    """:func:`numbers` as a tuple, each number once (in the order first seen)."""
     cdef Py_ssize_t i = 0, first = 0, last = 0
     cdef bint comma = False
-    cdef set found = None
+    cdef list found = None
+    cdef set seen = None
     while True:
         i = _next_number(text, i, &first, &last, &comma)
         if i < 0:
-            return _NO_STRINGS if found is None else frozenset(found)
+            return _NO_NUMBERS if found is None else tuple(found)
+        number = _number_at(text, first, last, comma)
         if found is None:
-            found = set()
-        found.add(_number_at(text, first, last, comma))
+            found = [number]
+        elif seen is not None:
+            if number not in seen:
+                seen.add(number)
+                found.append(number)
+        elif number not in found:
+            found.append(number)
+            if len(found) > FEW_NUMBERS:
+                seen = set(found)
 
 
 cdef Py_ssize_t _find_in(const chars *data, Py_ssize_t n, const UCS1 *needle, Py_ssize_t m,
@@ -1014,16 +1030,22 @@ cdef set _placeholders(str text):
 cdef str _FENCE = "```"
 
 
-cpdef tuple anchor_parts(str text):
+def anchor_parts(str text not None):
     """converter.anchors.find_anchors' anchors of ``text`` as (numbers, urls, placeholders,
     fences), or None when it has none."""
-    if text is None:
-        raise TypeError("anchor_parts() needs a str, not None")
+    found = _anchors(text)
+    return None if found is None else (frozenset(found[0]), *found[1:])
+
+
+cdef tuple _anchors(str text):
+    """:func:`anchor_parts` with the numbers as a tuple (each once), as the kernels read
+    them."""
     cdef int triggers = _triggers(text)
     if triggers & FULL_WIDTH:
         text = text.translate(_FULL_WIDTH)
         triggers = _triggers(text)
-    cdef object found_numbers = _numbers(text), urls = _NO_STRINGS, placeholders = _NO_STRINGS
+    cdef tuple found_numbers = _numbers(text)
+    cdef object urls = _NO_STRINGS, placeholders = _NO_STRINGS
     cdef set found
     cdef Py_ssize_t fences = 0
     if triggers & URL:
@@ -1031,7 +1053,8 @@ cpdef tuple anchor_parts(str text):
         if found:
             urls = frozenset(found)
             if found_numbers:  # digits inside a URL are part of it, not numbers of their own
-                found_numbers = found_numbers - _numbers(" ".join(found))
+                in_urls = frozenset(_numbers(" ".join(found)))
+                found_numbers = tuple([n for n in found_numbers if n not in in_urls])
     if triggers & PLACEHOLDER:
         found = _placeholders(text)
         if found:
@@ -1056,7 +1079,7 @@ cdef inline tuple _anchors_of(record):
         return None if len(<tuple>cache) == 0 else <tuple>cache
     if type(cache) is list and len(<list>cache) == 2:
         return (<list>cache)[0]
-    anchors = anchor_parts(
+    anchors = _anchors(
         f"{_text(record, INSTRUCTION)}\n{_text(record, INPUT)}\n{_text(record, OUTPUT)}"
     )
     if cache is None:
@@ -1176,13 +1199,14 @@ cdef class GroupScreen:
             return 0
         cdef str a, b, c, token
         cdef bytes runs
+        cdef tuple numbers = anchors[0]
         cdef Py_ssize_t k, fences = anchors[3], found
         for k in range(1, len(group)):
             record = group[k]
             a, b, c = _text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT)
-            if anchors[0]:
+            if numbers:
                 runs = _runs_of(record)
-                for token in anchors[0]:
+                for token in numbers:
                     if not _held_in_runs(runs, token, True):
                         return PRESERVED
             for tokens in (anchors[1], anchors[2]):  # URLs, placeholders

@@ -81,6 +81,21 @@ def test_numbers_on_generated_texts(text: str) -> None:
     assert native.numbers(text) == numbers_in(text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(10, 40), max_size=60), st.sampled_from(["", "https://x.io/12 "]))
+def test_many_numbers_each_counted_once(values: list[int], url: str) -> None:
+    """Past a few numbers the kernel tells them apart by a set: the same numbers, each once,
+    whatever the repeats (and those inside a URL left out)."""
+    text = url + " ".join(f"{v},5" if v % 3 else str(v) for v in values)
+    assert native.numbers(text) == numbers_in(text)
+    found = native.anchor_parts(text)
+    assert (found[0] if found else frozenset()) == find_anchors(text).numbers
+    source = Record("en", 0, text, "", "", {})
+    target = Record("ja", 0, " ".join(str(v) for v in values[::2]), "", "", {})
+    want = alignment.Scorer(Record, _python_record_anchors).score(source, target, 0.0, 0.0)
+    assert native.Scorer(Record).score(source, target, 0.0, 0.0) == want  # kept / distinct
+
+
 @settings(max_examples=2000, deadline=None)
 @given(GENERATED, st.sampled_from(["12", "2019", "1.5", "00", "1200", "8"]))
 def test_holds_number(text: str, number: str) -> None:
