@@ -1737,8 +1737,9 @@ cdef class CheckStep:
     no check found anything, else ``[(position in compares, findings), ...]``.
 
     A warn-only compare with a tally (its converter.report.CheckStats) is counted here once
-    the tally holds all its examples: its group adds one to ``warned`` and is left out of the
-    result (no finding text is made for a duplicate then)."""
+    the tally holds all its examples: its group is left out of the result (no finding text is
+    made for a duplicate then) and counted in C; :meth:`settle` adds the counts to the tallies'
+    ``warned``."""
 
     cdef list compares, tallies
     cdef GroupScreen screen
@@ -1746,6 +1747,7 @@ cdef class CheckStep:
     cdef int *bits
     cdef Compare *kinds
     cdef bint *full
+    cdef long long *warned
 
     def __init__(self, list compares, list bits, GroupScreen screen, list tallies=None,
                  Py_ssize_t examples=0):
@@ -1761,7 +1763,8 @@ cdef class CheckStep:
         self.bits = <int *>calloc(n + 1, sizeof(int))
         self.kinds = <Compare *>calloc(n + 1, sizeof(Compare))
         self.full = <bint *>calloc(n + 1, sizeof(bint))
-        if not (self.bits and self.kinds and self.full):
+        self.warned = <long long *>calloc(n + 1, sizeof(long long))
+        if not (self.bits and self.kinds and self.full and self.warned):
             raise MemoryError()
         self.duplicates = -1  # the position of the (first) duplicate compare
         for k in range(n):
@@ -1777,18 +1780,28 @@ cdef class CheckStep:
         free(self.bits)
         free(self.kinds)
         free(self.full)
+        free(self.warned)
 
-    cdef object _quiet(self, Py_ssize_t k):
-        """Compare ``k``'s tally when its warnings are counted here now, else None."""
+    def settle(self):
+        """Add the warnings counted here to their tallies (at the end of a run)."""
+        cdef Py_ssize_t k
+        for k in range(self.count):
+            if self.warned[k]:
+                tally = self.tallies[k]
+                tally.warned += self.warned[k]
+                self.warned[k] = 0
+
+    cdef bint _quiet(self, Py_ssize_t k) except -1:
+        """Whether compare ``k``'s warnings are counted here now."""
+        if self.full[k]:
+            return True
         if self.tallies is None:
-            return None
+            return False
         tally = self.tallies[k]
-        if tally is None or self.full[k]:
-            return tally
-        if len(tally.examples) < self.examples:
-            return None
+        if tally is None or len(tally.examples) < self.examples:
+            return False
         self.full[k] = True
-        return tally
+        return True
 
     def __call__(self, list group):
         """The findings of ``group``, by compare; None when there are none."""
@@ -1798,6 +1811,8 @@ cdef class CheckStep:
         cdef int maybe = -1 if self.screen is None else self.screen.screen(group)
         cdef Py_ssize_t k
         cdef list found = None, findings
+        cdef bint quiet
+        cdef Duplicates duplicates
         for k in range(self.count):
             if self.bits[k] and not maybe & self.bits[k]:
                 continue
@@ -1809,9 +1824,8 @@ cdef class CheckStep:
                 duplicates = <Duplicates>self.compares[k]
                 if k != self.duplicates:
                     key = duplicates._key(group)
-                if quiet is not None:
-                    if duplicates._earlier(group, key) is not None:
-                        quiet.warned += 1
+                if quiet:
+                    self.warned[k] += duplicates._earlier(group, key) is not None
                     continue
                 findings = duplicates._find(group, key)
             elif kind == MISALIGNMENT:
@@ -1819,8 +1833,8 @@ cdef class CheckStep:
             else:
                 findings = self.compares[k](group)
             if findings:
-                if quiet is not None:
-                    quiet.warned += 1
+                if quiet:
+                    self.warned[k] += 1
                     continue
                 if found is None:
                     found = []

@@ -170,6 +170,7 @@ class GroupLoop:
             chunks = handle(group)
             if chunks is not None:
                 yield group[0].index, chunks
+        self.check.settle()
         report = self.report
         report.groups_read = read
         report.rejects_written = self.rejected_records

@@ -11,7 +11,7 @@ plugins' checks always run. Without the kernels every compare runs, in order, fr
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from converter.builtin import checks as builtin
 from converter.kernels import NATIVE
@@ -56,32 +56,54 @@ def group_screen(languages: Sequence[Language], enabled: int) -> Any:
     )
 
 
-def check_step(
-    languages: Sequence[Language],
-    checks: Sequence[tuple[Check, Compare]],
-    tallies: Sequence[CheckStats | None] | None = None,
-) -> Callable[[list[Record]], Found | None]:
-    """The check step of a run in ``languages`` with these checks and their compares, in
-    order: ``step(group)`` gives each compare that found something, by position, with its
-    findings (None or empty when none did).
+class CheckStep(Protocol):
+    """A run's check step (see :func:`check_step`)."""
 
-    ``tallies``: per compare, the stats of a warn-only check (else None). The compiled step
-    counts such a check's warnings in its stats itself once they hold all their examples, and
-    leaves them out of what it gives; the caller counts everything given."""
-    compares = [compare for _, compare in checks]
-    if NATIVE is not None:
-        bits = [screen_bits(check) for check, _ in checks]
-        step: Callable[[list[Record]], Found | None]
-        screen = group_screen(languages, sum(bits))
-        step = NATIVE.CheckStep(compares, bits, screen, list(tallies or []) or None, EXAMPLES)
-        return step
+    def __call__(self, group: list[Record]) -> Found | None:
+        """Each compare that found something in ``group``, by position, with its findings."""
 
-    def run_all(group: list[Record]) -> Found:
+    def settle(self) -> None:
+        """Add the warnings the step counted itself to their stats (at the end of a run)."""
+
+
+class _EveryCompare:
+    """The check step without the kernels: every compare, in order, from Python."""
+
+    def __init__(self, compares: list[Compare]) -> None:
+        self.compares = compares
+
+    def __call__(self, group: list[Record]) -> Found:
+        """Each compare that found something in ``group``, by position, with its findings."""
         found = []
-        for k, compare in enumerate(compares):
+        for k, compare in enumerate(self.compares):
             findings = compare(group)
             if findings:
                 found.append((k, findings))
         return found
 
-    return run_all
+    def settle(self) -> None:
+        """Nothing to add: every finding was given to the caller."""
+
+
+def check_step(
+    languages: Sequence[Language],
+    checks: Sequence[tuple[Check, Compare]],
+    tallies: Sequence[CheckStats | None] | None = None,
+) -> CheckStep:
+    """The check step of a run in ``languages`` with these checks and their compares, in
+    order: ``step(group)`` gives each compare that found something, by position, with its
+    findings (None or empty when none did).
+
+    ``tallies``: per compare, the stats of a warn-only check (else None). The compiled step
+    counts such a check's warnings itself once its stats hold all their examples, and leaves
+    them out of what it gives; ``step.settle()`` adds those counts to the stats. The caller
+    counts everything given."""
+    compares = [compare for _, compare in checks]
+    if NATIVE is None:
+        return _EveryCompare(compares)
+    bits = [screen_bits(check) for check, _ in checks]
+    screen = group_screen(languages, sum(bits))
+    step: CheckStep = NATIVE.CheckStep(
+        compares, bits, screen, list(tallies or []) or None, EXAMPLES
+    )
+    return step
