@@ -422,19 +422,49 @@ cdef tuple _numbers(str text):
                 seen = set(found)
 
 
+cdef extern from "string.h":
+    void *memmem(const void *haystack, size_t size, const void *needle, size_t width) nogil
+
+
 cdef Py_ssize_t _find_in(const chars *data, Py_ssize_t n, const UCS1 *needle, Py_ssize_t m,
                          Py_ssize_t start) noexcept nogil:
-    """The first index from ``start`` where the ASCII ``needle`` occurs in ``data``, or -1."""
-    cdef Py_ssize_t i, j
-    cdef Py_UCS4 first = needle[0]
-    for i in range(start, n - m + 1):
-        if data[i] != first:
-            continue
-        j = 1
-        while j < m and data[i + j] == needle[j]:
-            j += 1
-        if j == m:
-            return i
+    """The first index from ``start`` where the ASCII ``needle`` occurs in ``data``, or -1.
+    One-byte text is searched by the C library; wider text a block at a time for the needle's
+    first character (a test on each of the block's characters, no branch between them)."""
+    cdef const UCS1 *at
+    if chars is UCS1:
+        if n - m < start:
+            return -1
+        at = <const UCS1 *>memmem(data + start, n - start, needle, m)
+        return -1 if at == NULL else at - data
+    else:
+        return _find_wide(data, n, needle, m, start)
+
+
+cdef Py_ssize_t _find_wide(const chars *data, Py_ssize_t n, const UCS1 *needle, Py_ssize_t m,
+                           Py_ssize_t start) noexcept nogil:
+    """:func:`_find_in` for two- and four-byte text."""
+    cdef Py_ssize_t i = start, j, stop, end = n - m + 1  # a match starts before end
+    cdef unsigned int first = needle[0]
+    cdef bint seen
+    while i < end:
+        stop = end
+        if i + BLOCK <= end:
+            seen = False
+            for j in range(BLOCK):
+                seen |= data[i + j] == first
+            if not seen:
+                i += BLOCK
+                continue
+            stop = i + BLOCK
+        while i < stop:
+            if data[i] == first:
+                j = 1
+                while j < m and data[i + j] == needle[j]:
+                    j += 1
+                if j == m:
+                    return i
+            i += 1
     return -1
 
 
@@ -454,6 +484,11 @@ cdef Py_ssize_t _find(str text, str needle, Py_ssize_t start) except -2:
     return _find_in(<UCS4 *>data, n, chars_, m, start)
 
 
+def find(str text not None, str needle not None):
+    """``text.find(needle)``, searched in place for an ASCII needle."""
+    return _find(text, needle, 0)
+
+
 def holds_number(str text not None, str number not None):
     """converter.anchors.holds_number: ``text`` holds ``number`` (digits and separators, as
     its anchors are) as a whole number."""
@@ -464,10 +499,6 @@ def holds_number(str text not None, str number not None):
 
 cdef extern from *:
     void __builtin_prefetch(const void *address) nogil
-
-
-cdef extern from "string.h":
-    void *memmem(const void *haystack, size_t size, const void *needle, size_t width) nogil
 
 
 cdef inline char _run_char(Py_UCS4 c) noexcept nogil:

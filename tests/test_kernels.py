@@ -69,6 +69,22 @@ def test_the_compiled_kernels_run() -> None:
     assert native.LINE_BITS == LINE_BITS
 
 
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.text(alphabet="ah:/ptsx\u3042\U0001f600", max_size=60),
+    st.sampled_from(["http", "https://x.io", "a", "://", "t\u00e9"]),
+)
+def test_find_is_str_find(text: str, needle: str) -> None:
+    """The in-place search finds what str.find finds, in text of each width, the needle at
+    any place (block edges included), partly or not at all."""
+    for widen in ("", "\u3042", "\U0001f600"):
+        wide = text + widen
+        assert native.find(wide, needle) == wide.find(needle), (wide, needle)
+        for at in (0, 15, 16, 17, 31, 32):
+            placed = wide[:at] + needle + wide[at:]
+            assert native.find(placed, needle) == placed.find(needle), (placed, needle)
+
+
 def test_numbers_on_real_texts() -> None:
     assert sum(bool(numbers_in(t)) for t in TEXTS) > 100  # the texts do hold numbers
     for text in TEXTS:
