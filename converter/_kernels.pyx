@@ -198,30 +198,35 @@ cdef class TrailingMedian:
 
 
 cdef double _select(double *values, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
-    """The ``k``-th smallest of ``values`` (reordering them): quickselect whose partition has
+    """The ``k``-th smallest of ``values`` (reordering them): quickselect whose partitions have
     no data-dependent branch (each value swapped forward, the boundary moved by the compare),
-    as branches on random values mispredict half the time."""
-    cdef Py_ssize_t low = 0, high = n - 1, i, store, middle
+    as branches on random values mispredict half the time. A second pass gathers the values
+    equal to the pivot, so a window of equal values takes one round, not n/2."""
+    cdef Py_ssize_t low = 0, high = n - 1, i, less, equal, middle
     cdef double pivot, value
     while low < high:
         middle = (low + high) >> 1
         pivot = values[middle]
         values[middle] = values[high]
         values[high] = pivot
-        store = low
-        for i in range(low, high):
+        less = low
+        for i in range(low, high):  # values[low:less] < pivot
             value = values[i]
-            values[i] = values[store]
-            values[store] = value
-            store += value < pivot
-        values[high] = values[store]
-        values[store] = pivot
-        if k == store:
+            values[i] = values[less]
+            values[less] = value
+            less += value < pivot
+        if k < less:
+            high = less - 1
+            continue
+        equal = less
+        for i in range(less, high + 1):  # values[less:equal] == pivot (the pivot among them)
+            value = values[i]
+            values[i] = values[equal]
+            values[equal] = value
+            equal += value == pivot
+        if k < equal:
             return pivot
-        if k < store:
-            high = store - 1
-        else:
-            low = store + 1
+        low = equal
     return values[k]
 
 
@@ -1106,7 +1111,7 @@ cdef inline tuple _anchors_of(record):
     """The record's :func:`anchor_parts` of its three fields, computed once (the aligner's
     scores and the screen both read them)."""
     cache = _field(record, KERNEL_CACHE)
-    if type(cache) is tuple:
+    if type(cache) is tuple and len(<tuple>cache) in (0, 4):
         return None if len(<tuple>cache) == 0 else <tuple>cache
     if type(cache) is list and len(<list>cache) == 2:
         return (<list>cache)[0]
@@ -1132,7 +1137,7 @@ cdef inline bytes _runs_of(record):
     runs = _digit_runs(_text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT))
     if cache is None:
         record.kernel_cache = runs
-    elif type(cache) is tuple:
+    elif type(cache) is tuple and len(<tuple>cache) in (0, 4):
         record.kernel_cache = [None if len(<tuple>cache) == 0 else cache, runs]
     else:
         raise TypeError("kernel_cache is the compiled checks' own")
