@@ -278,8 +278,9 @@ cdef class Scorer:
             numbers, urls = anchors[0], anchors[1]
         cdef Py_ssize_t kept = 0
         cdef str item
-        cdef bytes runs = _runs_of(target)
+        cdef bytes runs
         if numbers:
+            runs = _runs_of(target)
             for item in numbers:
                 kept += _held_in_runs(runs, item, False)
             score += 2.0 * kept / len(numbers) - 0.5
@@ -288,7 +289,7 @@ cdef class Scorer:
                 if not _contains_any(item, ti, tin, to):
                     return score - 1.0
             return score + 1.0
-        if _has_url(runs):
+        if _holds_url(target):
             score -= 1.0
         return score
 
@@ -608,6 +609,21 @@ cdef bytes _digit_runs(str text, str second=None, str third=None):
 cdef inline bint _has_url(bytes runs) noexcept:
     """Whether the text of these digit runs holds "://"."""
     return (<const char *>runs)[len(runs) - 1] == 0x55
+
+
+cdef str _SCHEME_END = "://"
+
+
+cdef bint _holds_url(record) except -1:
+    """Whether a text of ``record`` holds "://": read from its digit runs when they were
+    made, else searched for (a record whose runs nothing else needs)."""
+    cache = _field(record, KERNEL_CACHE)
+    if type(cache) is bytes:
+        return _has_url(<bytes>cache)
+    if type(cache) is list and len(<list>cache) == 2:
+        return _has_url(<bytes>(<list>cache)[1])
+    return _contains_any(_SCHEME_END, _text(record, INSTRUCTION), _text(record, INPUT),
+                         _text(record, OUTPUT))
 
 
 cdef inline bint _run_digit(char c) noexcept nogil:
