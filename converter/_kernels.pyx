@@ -321,23 +321,104 @@ cdef inline bint _is_digit(Py_UCS4 c) noexcept nogil:
     return 0x30 <= c <= 0x39
 
 
-#: Characters a block-wise skip looks at together (a test on each, no branch between them:
-#: the compiler makes it a few vector instructions).
+#: Characters a block-wise skip looks at together.
 cdef enum:
     BLOCK = 16
+
+# Whether any of BLOCK two- or four-byte characters may be a digit, start a digit run (or
+# "://"), start a trigger, or is the character ``wanted``: the block's characters tested
+# together with the compiler's vector extensions (GCC, Clang), with no branch per character.
+# Each ``cv_any_*`` reads 16 characters.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    typedef uint16_t cv_u16 __attribute__((vector_size(16)));
+    typedef uint32_t cv_u32 __attribute__((vector_size(16)));
+    #define CV_DIGIT(v) ((v) - 0x30 <= 9)
+    #define CV_RUN(v) (((v) - 0x2C <= 0x3A - 0x2C) | ((v) - 0xFF0C <= 0xFF19 - 0xFF0C))
+    #define CV_TRIGGER(v) (((v) == 0x7B) | ((v) == 0x60) | ((v) == 0x5B) | ((v) == 0x25) \
+                           | ((v) == 0x3A) | ((v) - 0xFF10 <= 9))
+    #define CV_ANY(name, T, V, TEST) \
+        static inline int name(const T *p, T wanted) { \
+            (void)wanted; \
+            V v, hits; \
+            memcpy(&v, p, 16); \
+            hits = (V)(TEST(v)); \
+            for (int k = 16; k < 16 * (int)sizeof(T); k += 16) { \
+                memcpy(&v, (const char *)p + k, 16); \
+                hits |= (V)(TEST(v)); \
+            } \
+            uint64_t lanes[2]; \
+            memcpy(lanes, &hits, 16); \
+            return (lanes[0] | lanes[1]) != 0; \
+        }
+    CV_ANY(cv_any_digit_2, uint16_t, cv_u16, CV_DIGIT)
+    CV_ANY(cv_any_digit_4, uint32_t, cv_u32, CV_DIGIT)
+    CV_ANY(cv_any_run_2, uint16_t, cv_u16, CV_RUN)
+    CV_ANY(cv_any_run_4, uint32_t, cv_u32, CV_RUN)
+    CV_ANY(cv_any_trigger_2, uint16_t, cv_u16, CV_TRIGGER)
+    CV_ANY(cv_any_trigger_4, uint32_t, cv_u32, CV_TRIGGER)
+    #define CV_WANTED(v) ((v) == wanted)
+    CV_ANY(cv_any_wanted_2, uint16_t, cv_u16, CV_WANTED)
+    CV_ANY(cv_any_wanted_4, uint32_t, cv_u32, CV_WANTED)
+    """
+    bint cv_any_digit_2(const unsigned short *p, unsigned short unused) nogil
+    bint cv_any_digit_4(const unsigned int *p, unsigned int unused) nogil
+    bint cv_any_run_2(const unsigned short *p, unsigned short unused) nogil
+    bint cv_any_run_4(const unsigned int *p, unsigned int unused) nogil
+    bint cv_any_trigger_2(const unsigned short *p, unsigned short unused) nogil
+    bint cv_any_trigger_4(const unsigned int *p, unsigned int unused) nogil
+    bint cv_any_wanted_2(const unsigned short *p, unsigned short wanted) nogil
+    bint cv_any_wanted_4(const unsigned int *p, unsigned int wanted) nogil
+
+
+cdef inline bint _block_has_digit(const chars *block) noexcept nogil:
+    """Whether one of the BLOCK characters from ``block`` is an ASCII digit."""
+    cdef Py_ssize_t j
+    if chars is UCS2:
+        return cv_any_digit_2(<const unsigned short *>block, 0)
+    elif chars is UCS4:
+        return cv_any_digit_4(<const unsigned int *>block, 0)
+    else:
+        for j in range(BLOCK):
+            if _is_digit(block[j]):
+                return True
+        return False
+
+
+cdef inline bint _block_may_run(const chars *block) noexcept nogil:
+    """Whether one of the BLOCK characters from ``block`` :func:`_may_run`."""
+    cdef Py_ssize_t j
+    if chars is UCS2:
+        return cv_any_run_2(<const unsigned short *>block, 0)
+    elif chars is UCS4:
+        return cv_any_run_4(<const unsigned int *>block, 0)
+    else:
+        for j in range(BLOCK):
+            if _may_run(block[j]):
+                return True
+        return False
+
+
+cdef inline bint _block_may_trigger(const chars *block) noexcept nogil:
+    """Whether one of the BLOCK characters from ``block`` :func:`_may_trigger`."""
+    cdef Py_ssize_t j
+    if chars is UCS2:
+        return cv_any_trigger_2(<const unsigned short *>block, 0)
+    elif chars is UCS4:
+        return cv_any_trigger_4(<const unsigned int *>block, 0)
+    else:
+        for j in range(BLOCK):
+            if _may_trigger(block[j]):
+                return True
+        return False
 
 
 cdef inline Py_ssize_t _skip_to_digit(const chars *data, Py_ssize_t i,
                                       Py_ssize_t n) noexcept nogil:
     """The first index from ``i`` holding an ASCII digit, or ``n``."""
-    cdef Py_ssize_t j
-    cdef bint seen
-    while i + BLOCK <= n:
-        seen = False
-        for j in range(BLOCK):
-            seen |= <unsigned int>data[i + j] - 0x30 <= 9
-        if seen:
-            break
+    while i + BLOCK <= n and not _block_has_digit(data + i):
         i += BLOCK
     while i < n and not _is_digit(data[i]):
         i += 1
@@ -456,9 +537,12 @@ cdef Py_ssize_t _find_wide(const chars *data, Py_ssize_t n, const UCS1 *needle, 
     while i < end:
         stop = end
         if i + BLOCK <= end:
-            seen = False
-            for j in range(BLOCK):
-                seen |= data[i + j] == first
+            if chars is UCS2:
+                seen = cv_any_wanted_2(<const unsigned short *>(data + i), <unsigned short>first)
+            elif chars is UCS4:
+                seen = cv_any_wanted_4(<const unsigned int *>(data + i), first)
+            else:
+                seen = memchr(data + i, first, BLOCK) != NULL
             if not seen:
                 i += BLOCK
                 continue
@@ -538,6 +622,8 @@ cdef Py_ssize_t _runs_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t 
         if chars is UCS1:
             i += strcspn(<const char *>data + i, ",.0123456789:")  # stops at a NUL too
         else:
+            while i + BLOCK <= n and not _block_may_run(data + i):
+                i += BLOCK
             while i < n and not _may_run(data[i]):
                 i += 1
         if i > start and out[k - 1] != 0x20:
@@ -927,26 +1013,41 @@ for _c in (0x7B, 0x60, 0x5B, 0x25, 0x3A):  # { ` [ % :
     _TRIGGER_START[_c] = 1
 
 
+cdef inline bint _may_trigger(unsigned int c) noexcept nogil:
+    """Whether ``c`` may start a trigger: { ` [ % : or a full-width digit."""
+    return ((c == 0x7B) | (c == 0x60) | (c == 0x5B) | (c == 0x25) | (c == 0x3A)
+            | (c - 0xFF10 <= 9))
+
+
 cdef int _triggers_in(const chars *data, Py_ssize_t n, bint ascii) noexcept nogil:
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i = 0, stop
     cdef Py_UCS4 c, after
     cdef int found = 0
-    for i in range(n):
-        c = data[i]
-        if c < 0x80:
-            if not _TRIGGER_START[c]:
+    while i < n:
+        stop = n
+        if i + BLOCK <= n:  # a block of characters none of which may start a trigger: skipped
+            if not _block_may_trigger(data + i):
+                i += BLOCK
                 continue
-            after = data[i + 1] if i + 1 < n else 0
-            if c == 0x7B or (c == 0x5B and after == 0x5F):  # { [_
-                found |= PLACEHOLDER
-            elif c == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69 or after == 0x66):
-                found |= PLACEHOLDER  # %s %d %i %f
-            elif c == 0x60:
-                found |= FENCE
-            elif c == 0x3A and after == 0x2F and i + 2 < n and data[i + 2] == 0x2F:
-                found |= URL
-        elif not ascii and 0xFF10 <= c <= 0xFF19:
-            found |= FULL_WIDTH
+            stop = i + BLOCK
+        while i < stop:
+            c = data[i]
+            i += 1
+            if c < 0x80:
+                if not _TRIGGER_START[c]:
+                    continue
+                after = data[i] if i < n else 0
+                if c == 0x7B or (c == 0x5B and after == 0x5F):  # { [_
+                    found |= PLACEHOLDER
+                elif c == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69
+                                    or after == 0x66):
+                    found |= PLACEHOLDER  # %s %d %i %f
+                elif c == 0x60:
+                    found |= FENCE
+                elif c == 0x3A and after == 0x2F and i + 1 < n and data[i + 1] == 0x2F:
+                    found |= URL
+            elif not ascii and 0xFF10 <= c <= 0xFF19:
+                found |= FULL_WIDTH
     return found
 
 

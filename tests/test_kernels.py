@@ -85,6 +85,23 @@ def test_find_is_str_find(text: str, needle: str) -> None:
             assert native.find(placed, needle) == placed.find(needle), (placed, needle)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["12", "3.5", "1,000", "https://a.io/7", "{x}", "%s", "`x`", "\uff11\uff12"]),
+    st.integers(0, 40),
+    st.sampled_from(["a", "\u3042", "\U0001f600"]),
+    st.sampled_from(["  ", "7 ", ":/"]),
+)
+def test_wide_text_scans_at_block_edges(token: str, at: int, filler: str, noise: str) -> None:
+    """Numbers, digit runs and triggers are found wherever they sit against the 16-character
+    blocks the scans of two- and four-byte text skip, as the Python code finds them."""
+    text = filler * at + noise + token + filler * 20
+    assert native.numbers(text) == numbers_in(text)
+    assert _native_anchors(text) == _python_anchors(text)
+    for number in ("12", "7", "1000"):
+        assert native.holds_number(text, number) == whole_number_in(text, number), number
+
+
 def test_numbers_on_real_texts() -> None:
     assert sum(bool(numbers_in(t)) for t in TEXTS) > 100  # the texts do hold numbers
     for text in TEXTS:
