@@ -373,44 +373,28 @@ cdef extern from *:
     bint cv_any_wanted_4(const unsigned int *p, unsigned int wanted) nogil
 
 
-cdef inline bint _block_has_digit(const chars *block) noexcept nogil:
-    """Whether one of the BLOCK characters from ``block`` is an ASCII digit."""
+cdef enum BlockTest:
+    DIGIT_IN, RUN_IN, TRIGGER_IN  # an ASCII digit, a character that _may_run, _may_trigger
+
+
+cdef inline bint _block_any(const chars *block, BlockTest test) noexcept nogil:
+    """Whether one of the BLOCK characters from ``block`` passes ``test`` (a constant where
+    it is called: the compiler keeps one test)."""
+    cdef const unsigned short *two
+    cdef const unsigned int *four
     cdef Py_ssize_t j
     if chars is UCS2:
-        return cv_any_digit_2(<const unsigned short *>block, 0)
+        two = <const unsigned short *>block
+        return (cv_any_digit_2(two, 0) if test == DIGIT_IN
+                else cv_any_run_2(two, 0) if test == RUN_IN else cv_any_trigger_2(two, 0))
     elif chars is UCS4:
-        return cv_any_digit_4(<const unsigned int *>block, 0)
+        four = <const unsigned int *>block
+        return (cv_any_digit_4(four, 0) if test == DIGIT_IN
+                else cv_any_run_4(four, 0) if test == RUN_IN else cv_any_trigger_4(four, 0))
     else:
         for j in range(BLOCK):
-            if _is_digit(block[j]):
-                return True
-        return False
-
-
-cdef inline bint _block_may_run(const chars *block) noexcept nogil:
-    """Whether one of the BLOCK characters from ``block`` :func:`_may_run`."""
-    cdef Py_ssize_t j
-    if chars is UCS2:
-        return cv_any_run_2(<const unsigned short *>block, 0)
-    elif chars is UCS4:
-        return cv_any_run_4(<const unsigned int *>block, 0)
-    else:
-        for j in range(BLOCK):
-            if _may_run(block[j]):
-                return True
-        return False
-
-
-cdef inline bint _block_may_trigger(const chars *block) noexcept nogil:
-    """Whether one of the BLOCK characters from ``block`` :func:`_may_trigger`."""
-    cdef Py_ssize_t j
-    if chars is UCS2:
-        return cv_any_trigger_2(<const unsigned short *>block, 0)
-    elif chars is UCS4:
-        return cv_any_trigger_4(<const unsigned int *>block, 0)
-    else:
-        for j in range(BLOCK):
-            if _may_trigger(block[j]):
+            if (_is_digit(block[j]) if test == DIGIT_IN
+                    else _may_run(block[j]) if test == RUN_IN else _may_trigger(block[j])):
                 return True
         return False
 
@@ -418,7 +402,7 @@ cdef inline bint _block_may_trigger(const chars *block) noexcept nogil:
 cdef inline Py_ssize_t _skip_to_digit(const chars *data, Py_ssize_t i,
                                       Py_ssize_t n) noexcept nogil:
     """The first index from ``i`` holding an ASCII digit, or ``n``."""
-    while i + BLOCK <= n and not _block_has_digit(data + i):
+    while i + BLOCK <= n and not _block_any(data + i, DIGIT_IN):
         i += BLOCK
     while i < n and not _is_digit(data[i]):
         i += 1
@@ -622,7 +606,7 @@ cdef Py_ssize_t _runs_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t 
         if chars is UCS1:
             i += strcspn(<const char *>data + i, ",.0123456789:")  # stops at a NUL too
         else:
-            while i + BLOCK <= n and not _block_may_run(data + i):
+            while i + BLOCK <= n and not _block_any(data + i, RUN_IN):
                 i += BLOCK
             while i < n and not _may_run(data[i]):
                 i += 1
@@ -1026,7 +1010,7 @@ cdef int _triggers_in(const chars *data, Py_ssize_t n, bint ascii) noexcept nogi
     while i < n:
         stop = n
         if i + BLOCK <= n:  # a block of characters none of which may start a trigger: skipped
-            if not _block_may_trigger(data + i):
+            if not _block_any(data + i, TRIGGER_IN):
                 i += BLOCK
                 continue
             stop = i + BLOCK
