@@ -558,6 +558,26 @@ cdef Py_ssize_t _find(str text, str needle, Py_ssize_t start) except -2:
     return _find_in(<UCS4 *>data, n, chars_, m, start)
 
 
+def newlines(bytes data not None, Py_ssize_t end):
+    """``(data.count(b"\\n", 0, end), spaced)`` for converter.scale.plan, by the C library's
+    memchr (bytes.count goes a byte at a time); ``spaced``: whether a newline in
+    ``data[:end]`` is followed there by ASCII whitespace (where a blank line may start)."""
+    cdef const char *start = data
+    cdef const char *at = start
+    cdef const char *stop = start + max(0, min(end, len(data)))
+    cdef Py_ssize_t found = 0
+    cdef bint spaced = False
+    while at < stop:
+        at = <const char *>memchr(at, 0x0A, stop - at)
+        if at == NULL:
+            break
+        found += 1
+        at += 1
+        if at < stop and (at[0] == 0x20 or 0x09 <= at[0] <= 0x0D):  # \t \n \v \f \r or space
+            spaced = True
+    return found, spaced
+
+
 def find(str text not None, str needle not None):
     """``text.find(needle)``, searched in place for an ASCII needle."""
     return _find(text, needle, 0)

@@ -27,6 +27,7 @@ from converter.builtin import checks
 from converter.builtin.languages import ENGLISH, JAPANESE
 from converter.kernels import NATIVE, describe
 from converter.model import Check, Record
+from converter.scale import plan
 from converter.screening import group_screen, screen_bits
 from converter.seen import LINE_BITS, SeenSet, bloom_add
 
@@ -100,6 +101,22 @@ def test_wide_text_scans_at_block_edges(token: str, at: int, filler: str, noise:
     assert _native_anchors(text) == _python_anchors(text)
     for number in ("12", "7", "1000"):
         assert native.holds_number(text, number) == whole_number_in(text, number), number
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.binary(max_size=80).map(lambda b: b.translate(bytes.maketrans(b"abcdef", b"\n \t\r{}"))))
+def test_planner_line_counts_match_the_python_count(data: bytes) -> None:
+    """The range planner's compiled newline count gives what bytes.count and the blank-line
+    expression give, on lines with and without blanks, whitespace and a cut anywhere."""
+    for end in range(len(data) + 1):
+        lines, spaced = native.newlines(data, end)
+        assert lines == data.count(b"\n", 0, end)
+        if plan._BLANK_NEXT.search(data, 0, end):
+            assert spaced  # the expression is skipped only where it cannot match
+        with pytest.MonkeyPatch.context() as patch:
+            python = plan.line_counts(data, end)
+            patch.setattr(plan, "NATIVE", None)
+            assert plan.line_counts(data, end) == python
 
 
 def test_numbers_on_real_texts() -> None:

@@ -22,6 +22,7 @@ import orjson
 from converter.compression import compression_of
 from converter.errors import InputError
 from converter.inputs import open_input
+from converter.kernels import NATIVE
 from converter.scale.shard import SHARDS_INDEX
 
 #: Bytes scanned at a time.
@@ -29,6 +30,18 @@ SCAN_BYTES = 1 << 20
 #: A newline followed by a line of ASCII whitespace only (``bytes.isspace``): a blank line.
 _BLANK_NEXT = re.compile(rb"\n(?=[ \t\r\x0b\x0c]*\n)")
 _BLANK_HEAD = re.compile(rb"[ \t\r\x0b\x0c]*\n")
+
+
+def line_counts(data: bytes, end: int) -> tuple[int, int]:
+    """The lines and the blank lines among the whole lines ``data[:end]``. The compiled count
+    (bytes.count goes a byte at a time) also says whether a newline is followed by whitespace
+    anywhere: only then can a line be blank after the first."""
+    if NATIVE is not None:
+        lines, spaced = NATIVE.newlines(data, end)
+    else:
+        lines, spaced = data.count(b"\n", 0, end), True
+    blank = len(_BLANK_NEXT.findall(data, 0, end)) if spaced else 0
+    return lines, blank + (1 if _BLANK_HEAD.match(data, 0, end) else 0)
 
 
 @dataclass(frozen=True)
@@ -273,8 +286,7 @@ class _Scan:
 
     def lines(self, data: bytes, end: int) -> None:
         """Take the next block, ``data[:end]`` (whole lines, each ending with a newline)."""
-        lines = data.count(b"\n", 0, end)
-        blank = len(_BLANK_NEXT.findall(data, 0, end)) + bool(_BLANK_HEAD.match(data, 0, end))
+        lines, blank = line_counts(data, end)
         records = lines - blank
         next_mark = -(-self.index // self.every) * self.every
         if self.index + records <= next_mark:
