@@ -17,7 +17,7 @@ from itertools import chain, islice
 
 from libc.math cimport fabs, floor, log
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memchr, memset, strcspn
+from libc.string cimport memchr, memcpy, memset, strcspn
 
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -1865,8 +1865,28 @@ cdef class Duplicates:
     cdef object _earlier(self, list group, int64_t key):
         """The index where ``group``'s source (its key: :meth:`_key`) was first seen, None when
         it is new (and now remembered)."""
-        source = group[0]
-        index = _field(source, INDEX)
+        return self._first_seen(key, _field(group[0], INDEX))
+
+    def replay(self, bytes pairs not None, Py_ssize_t examples):
+        """converter.scale.tail's duplicate check over one block of a part's keys (``(index,
+        key)`` pairs of native int64, in order; each remembered): how many were seen before,
+        and the first ``examples`` of those as ``(index, earlier)``."""
+        cdef Py_ssize_t i, n = len(pairs) // 16, count = 0
+        cdef int64_t pair[2]
+        cdef const char *data = pairs
+        cdef list firsts = []
+        for i in range(n):
+            memcpy(pair, data + 16 * i, 16)
+            earlier = self._first_seen(pair[1], pair[0])
+            if earlier is not None:
+                count += 1
+                if len(firsts) < examples:
+                    firsts.append((pair[0], earlier))
+        return count, firsts
+
+    cdef object _first_seen(self, int64_t key, object index):
+        """converter.seen.SeenSet.first_seen: the value stored with ``key`` before, None when
+        it is new (and now stored with ``index``)."""
         cdef dict pending = self.seen.pending
         cdef object number = key
         if bloom_add(self.bits, self.mask, key):

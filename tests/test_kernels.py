@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+from array import array
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from converter.builtin import checks
 from converter.builtin.languages import ENGLISH, JAPANESE
 from converter.kernels import NATIVE, describe
 from converter.model import Check, Record
-from converter.scale import plan
+from converter.scale import plan, tail
 from converter.screening import group_screen, screen_bits
 from converter.seen import LINE_BITS, SeenSet, bloom_add
 
@@ -675,6 +676,30 @@ def test_duplicate_twins_agree(sources: list[tuple[int, str]], batch: int) -> No
         source = Record("en", i, f"Task {n}{extra}", extra, "out", {})
         group = [source, Record("ja", i, "t", "", "o", {})]
         assert compiled(group) == reference(group), i
+    assert len(sets[0].runs) == len(sets[1].runs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(-5, 30), max_size=40), max_size=6),
+    st.sampled_from([4, 64]),
+    st.integers(0, 6),
+)
+def test_duplicate_replay_twins_agree(blocks: list[list[int]], batch: int, examples: int) -> None:
+    """Range mode's replay of the parts' keys, block after block: the compiled one counts the
+    same duplicates and gives the same first ones as the Python one, across spilled batches."""
+    sets = [SeenSet(), SeenSet()]
+    for seen in sets:
+        seen.batch = batch
+    compiled = native.Duplicates(sets[1], checks.duplicate_finding)
+    index = 0
+    for keys in blocks:
+        pairs = array("q")
+        for key in keys:
+            pairs.extend((index, key * 7919 - (1 << 62)))
+            index += 1
+        want = tail.replay(sets[0], pairs.tobytes(), examples)
+        assert compiled.replay(pairs.tobytes(), examples) == want
     assert len(sets[0].runs) == len(sets[1].runs)
 
 

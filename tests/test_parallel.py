@@ -80,6 +80,21 @@ def test_seed_tasks(tmp_path: Path) -> None:
     assert single["groups"]["read"] == 175
 
 
+def test_seed_tasks_given_twice_settle_every_duplicate(tmp_path: Path) -> None:
+    """Every source of the second half is a duplicate: the parallel run's replay counts them
+    all and keeps the same first examples as the single run (past them, only counts)."""
+    paths = []
+    for lang, name in (("en", "seed_tasks.en.jsonl"), ("ja", "seed_tasks_jp_cleaned.ja.jsonl")):
+        lines = (SEED_DIR / name).read_text().splitlines()
+        (tmp_path / name).write_text("\n".join(lines + lines) + "\n")
+        paths.append(f"{lang}={tmp_path / name}")
+    options = ("--jobs", "2", "--range-records", "40")
+    single, parallel = _compare(tmp_path, paths, parallel=options)
+    assert single == parallel
+    assert single["checks"]["duplicate"]["warned"] == 175
+    assert len(single["checks"]["duplicate"]["examples"]) == 5
+
+
 @pytest.mark.parametrize("part", ["head_00000-00011", "mid_01140-01159"])
 def test_dolly_excerpts(tmp_path: Path, part: str) -> None:
     en = DOLLY_DIR / "en-excerpts" / f"databricks-dolly-15k.en.{part}.jsonl"

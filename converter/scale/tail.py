@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
+from functools import partial
 from typing import Any, BinaryIO
 
 from converter.builtin.checks import duplicate_finding
 from converter.dataset_info import write_dataset_info
 from converter.job import StreamJob
+from converter.kernels import NATIVE
 from converter.model import WriterOptions, WriterSpec
-from converter.report import CheckStats, RunReport
+from converter.report import EXAMPLES, CheckStats, RunReport
 from converter.scale.parts import PartEntry, StreamMerge, read_blocks
 from converter.scale.ranges import read_keys
 from converter.seen import SeenSet
@@ -35,6 +37,21 @@ class _Lines:
 
     def close(self) -> None:
         """Nothing to finish."""
+
+
+def replay(seen: SeenSet, pairs: bytes, examples: int) -> tuple[int, list[tuple[int, int]]]:
+    """The duplicate check over one block of a part's keys (``(index, key)`` pairs, in order;
+    each remembered in ``seen``): how many were seen before, and the first ``examples`` of
+    those as ``(index, earlier)``. Its compiled twin: ``converter._kernels.Duplicates.replay``."""
+    count = 0
+    firsts: list[tuple[int, int]] = []
+    for index, key in read_keys(pairs):
+        earlier = seen.first_seen(key, index)
+        if earlier is not None:
+            count += 1
+            if len(firsts) < examples:
+                firsts.append((index, earlier))
+    return count, firsts
 
 
 class Tail:
@@ -60,6 +77,8 @@ class Tail:
         if check is not None:
             self.seen = SeenSet()
             stack.callback(self.seen.close)
+            compiled = NATIVE.Duplicates(self.seen, duplicate_finding) if NATIVE else None
+            self.replay = compiled.replay if compiled else partial(replay, self.seen)
         self.out: StreamMerge | None = None
         self.rejects: StreamMerge | None = None
         if merging:
@@ -87,14 +106,14 @@ class Tail:
 
     def _settle(self, entry: PartEntry) -> None:
         """The duplicate check over the part's keys, given those of the parts before."""
-        assert self.duplicates is not None
-        lang, seen = self.job.sources[0][0], self.seen
-        part = entry.files["keys"]
+        stats = self.duplicates
+        assert stats is not None
+        lang, part = self.job.sources[0][0], entry.files["keys"]
         for block in read_blocks(os.path.join(self.folder, part.file), part):
-            for index, key in read_keys(block.payload):
-                earlier = seen.first_seen(key, index)
-                if earlier is not None:
-                    self.duplicates.add(index, [duplicate_finding(lang, earlier)], False)
+            count, firsts = self.replay(block.payload, max(0, EXAMPLES - len(stats.examples)))
+            for index, earlier in firsts:
+                stats.add(index, [duplicate_finding(lang, earlier)], False)
+            stats.warned += count - len(firsts)
 
     def finish(self, report: RunReport) -> None:
         """Put the settled duplicate check in ``report`` (whose other counts are the parts'
