@@ -578,6 +578,28 @@ def newlines(bytes data not None, Py_ssize_t end):
     return found, spaced
 
 
+def line_starts(bytes data not None, Py_ssize_t first, Py_ssize_t every, Py_ssize_t lines):
+    """converter.scale.plan._line_starts: where lines ``first``, ``first + every``, ...
+    (before line ``lines``) of ``data`` start, a memchr a line."""
+    if every < 1 or first < 0:
+        raise ValueError("lines are counted from 0, every one at least")
+    cdef const char *start = data
+    cdef const char *at = start
+    cdef const char *stop = start + len(data)
+    cdef Py_ssize_t line, done = 0
+    cdef list starts = []
+    for line in range(first, lines, every):
+        while done < line:
+            at = <const char *>memchr(at, 0x0A, stop - at)
+            if at == NULL:  # fewer lines than asked for: bytes.find gives -1, + 1
+                at = start
+            else:
+                at += 1
+            done += 1
+        starts.append(at - start)
+    return starts
+
+
 def find(str text not None, str needle not None):
     """``text.find(needle)``, searched in place for an ASCII needle."""
     return _find(text, needle, 0)

@@ -120,6 +120,20 @@ def test_planner_line_counts_match_the_python_count(data: bytes) -> None:
             assert plan.line_counts(data, end) == python
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.binary(max_size=60).map(lambda b: b.translate(bytes.maketrans(b"ab", b"\n\n"))),
+    st.integers(0, 5),
+    st.integers(1, 4),
+)
+def test_planner_line_starts_match_the_python_walk(data: bytes, first: int, every: int) -> None:
+    """Where the planner's marked lines start: the compiled walk gives the Python one's."""
+    lines = data.count(b"\n")
+    want = plan._line_starts(data, first, every, lines)
+    assert native.line_starts(data, first, every, lines) == want
+    assert all(at == 0 or data[at - 1 : at] == b"\n" for at in want)
+
+
 def test_numbers_on_real_texts() -> None:
     assert sum(bool(numbers_in(t)) for t in TEXTS) > 100  # the texts do hold numbers
     for text in TEXTS:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -44,6 +46,22 @@ def line_counts(data: bytes, end: int) -> tuple[int, int]:
     return lines, blank + (1 if _BLANK_HEAD.match(data, 0, end) else 0)
 
 
+def _line_starts(data: bytes, first: int, every: int, lines: int) -> list[int]:
+    """Where lines ``first``, ``first + every``, ... (before line ``lines``) of ``data``
+    start, counting from line 0 at offset 0."""
+    starts, at, done = [], 0, 0
+    for line in range(first, lines, every):
+        for _ in range(line - done):
+            at = data.find(b"\n", at) + 1
+        done = line
+        starts.append(at)
+    return starts
+
+
+#: The compiled twin where built (a memchr a line instead of a Python call).
+line_starts = NATIVE.line_starts if NATIVE else _line_starts
+
+
 @dataclass(frozen=True)
 class Mark:
     """Where record ``index`` (of the whole source) starts in a file: byte offset and line."""
@@ -68,20 +86,12 @@ class FileIndex:
         """The mark of record ``index``; it must be a multiple of K inside this file."""
         if index == self.first_index:
             return Mark(index, self.start, 1)
-        found = self.marks[_bisect(self.marks, index)]
+        found = self.marks[bisect_left(self.marks, index, key=_INDEX)]
         assert found.index == index, (found, index)
         return found
 
 
-def _bisect(marks: tuple[Mark, ...], index: int) -> int:
-    lo, hi = 0, len(marks)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if marks[mid].index < index:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+_INDEX = attrgetter("index")
 
 
 @dataclass(frozen=True)
@@ -301,12 +311,9 @@ class _Scan:
     def _skip(self, data: bytes, lines: int) -> None:
         """Mark the records at multiples of K in the block's ``lines`` lines, every one of
         them a record: from one mark to the next, skip K lines."""
-        find, every = data.find, self.every
-        at = done = 0  # ``at``: where line ``done`` of the block starts
-        for line in range(-self.index % every, lines, every):
-            for _ in range(line - done):
-                at = find(b"\n", at) + 1
-            done = line
+        first, every = -self.index % self.every, self.every
+        starts = line_starts(data, first, every, lines)
+        for line, at in zip(range(first, lines, every), starts):
             self.marks.append(Mark(self.index + line, self.offset + at, self.line + line + 1))
         self.index += lines
 
