@@ -734,6 +734,8 @@ cdef bint _holds_url(record) except -1:
         return _has_url(<bytes>cache)
     if type(cache) is list and len(<list>cache) == 2:
         return _has_url(<bytes>(<list>cache)[1])
+    if cache is not None and not (type(cache) is tuple and len(<tuple>cache) in (0, 4)):
+        raise TypeError("kernel_cache is the compiled checks' own")
     return _contains_any(_SCHEME_END, _text(record, INSTRUCTION), _text(record, INPUT),
                          _text(record, OUTPUT))
 
@@ -1893,6 +1895,8 @@ cdef class Duplicates:
         """converter.scale.tail's duplicate check over one block of a part's keys (``(index,
         key)`` pairs of native int64, in order; each remembered): how many were seen before,
         and the first ``examples`` of those as ``(index, earlier)``."""
+        if len(pairs) % 16:
+            raise ValueError("a block of keys holds whole (index, key) pairs of 16 bytes")
         cdef Py_ssize_t i, n = len(pairs) // 16, count = 0
         cdef int64_t pair[2]
         cdef const char *data = pairs

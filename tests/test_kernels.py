@@ -284,8 +284,10 @@ def test_a_record_read_as_source_and_as_translation_scores_the_same() -> None:
         both += (type(a.kernel_cache) is list) + (type(b.kernel_cache) is list)
     assert both > len(en) // 2  # read both ways (a translation's runs: where numbers are)
     foreign = Record("en", 0, "Add 12 and 30.", "", "42", {}, kernel_cache={"mine": 1})
-    with pytest.raises(TypeError):
-        scorer.score(foreign, ja[0], 0.0, 0.0)
+    plain = Record("en", 0, "Say hello.", "", "Hello.", {})
+    for source, target in ((foreign, ja[0]), (plain, foreign), (foreign, foreign)):
+        with pytest.raises(TypeError):
+            scorer.score(source, target, 0.0, 0.0)
 
 
 @settings(max_examples=1000, deadline=None)
@@ -715,6 +717,8 @@ def test_duplicate_replay_twins_agree(blocks: list[list[int]], batch: int, examp
         want = tail.replay(sets[0], pairs.tobytes(), examples)
         assert compiled.replay(pairs.tobytes(), examples) == want
     assert len(sets[0].runs) == len(sets[1].runs)
+    with pytest.raises(ValueError):
+        compiled.replay(bytes(24), examples)  # one pair and a half
 
 
 def test_misuse_raises_instead_of_crashing() -> None:
