@@ -1850,21 +1850,58 @@ cdef list _misalignment(list group):
     return found
 
 
+ctypedef struct _Pending:  # a slot of Duplicates' table of pending keys
+    int64_t key
+    int64_t value  # -1: the slot is free (values are group indexes)
+
+
 cdef class Duplicates:
     """converter.builtin.checks' duplicate compare with converter.seen.SeenSet.first_seen in it
     (its filter, its batch of pending keys and spill; the rare lookup and the spill call the
-    set's own methods): the same findings, the same set afterwards. The set's ``bits``,
-    ``mask`` and ``batch`` are read once, here."""
+    set's own methods): the same findings, the same runs written. The set's ``bits``, ``mask``
+    and ``batch`` are read once, here. The pending keys are kept here, in an open-addressing
+    table of C integers (a Python dict of int objects misses the cache two or three times a
+    key), and handed to the set's ``pending`` dict only to be spilled."""
 
     cdef object seen, finding
     cdef bytearray bits
     cdef long long mask
-    cdef Py_ssize_t batch
+    cdef Py_ssize_t batch, count
+    cdef _Pending *table
+    cdef uint64_t slots  # a power of two, at least twice the batch
 
     def __init__(self, seen, finding):
         """``seen``: the run's SeenSet; ``finding(lang, earlier)``: the finding's text."""
         self.seen, self.finding = seen, finding
         self.bits, self.mask, self.batch = seen.bits, seen.mask, seen.batch
+        if self.batch < 1 or seen.pending:
+            raise ValueError("the seen-set needs a batch of keys and nothing pending")
+        self.slots = 16
+        while self.slots < 2 * <uint64_t>self.batch:
+            self.slots *= 2
+        self.table = <_Pending *>malloc(self.slots * sizeof(_Pending))
+        if not self.table:
+            raise MemoryError()
+        self._clear()
+
+    def __dealloc__(self):
+        free(self.table)
+
+    cdef void _clear(self) noexcept:
+        cdef uint64_t i
+        for i in range(self.slots):
+            self.table[i].value = -1
+        self.count = 0
+
+    cdef inline _Pending *_slot(self, int64_t key) noexcept:
+        """The slot holding ``key``, or the free slot where it goes (linear probing)."""
+        cdef uint64_t i = (<uint64_t>key * 0x9E3779B97F4A7C15ULL) >> 32
+        cdef _Pending *slot
+        while True:
+            slot = &self.table[i & (self.slots - 1)]
+            if slot.value < 0 or slot.key == key:
+                return slot
+            i += 1
 
     def __call__(self, list group):
         """The finding of ``group`` when its source was seen before (and remember it)."""
@@ -1878,6 +1915,8 @@ cdef class Duplicates:
         cdef int64_t key = _duplicate_key(_text(source, INSTRUCTION), _text(source, INPUT))
         cdef const unsigned char *data = self.bits
         __builtin_prefetch(data + ((key & self.mask & ~_LINE_MASK) >> 3))
+        __builtin_prefetch(&self.table[((<uint64_t>key * 0x9E3779B97F4A7C15ULL) >> 32)
+                                       & (self.slots - 1)])
         return key
 
     cdef list _find(self, list group, int64_t key):
@@ -1913,21 +1952,38 @@ cdef class Duplicates:
     cdef object _first_seen(self, int64_t key, object index):
         """converter.seen.SeenSet.first_seen: the value stored with ``key`` before, None when
         it is new (and now stored with ``index``)."""
-        cdef dict pending = self.seen.pending
-        cdef object number = key
+        cdef _Pending *slot
         if bloom_add(self.bits, self.mask, key):
-            earlier = pending.get(number)  # SeenSet._lookup's dict steps here, its run search there
-            if earlier is None:
-                hot = self.seen.hot
-                earlier = (<dict>hot).get(number) if type(hot) is dict else hot.get(number)
+            slot = self._slot(key)
+            if slot.value >= 0:
+                return slot.value
+            number = key  # SeenSet._lookup's other steps: its hot dict, then its runs
+            hot = self.seen.hot
+            earlier = (<dict>hot).get(number) if type(hot) is dict else hot.get(number)
             if earlier is None:
                 earlier = self.seen._lookup(number)
             if earlier is not None:
                 return earlier
-        pending[number] = index
-        if len(pending) >= self.batch:
-            self.seen._spill()
+        cdef int64_t value = index
+        if value < 0:
+            raise ValueError(f"a group index is 0 or more, not {index}")
+        slot = self._slot(key)
+        slot.key, slot.value = key, value
+        self.count += 1
+        if self.count >= self.batch:
+            self._spill()
         return None
+
+    cdef int _spill(self) except -1:
+        """Hand the pending keys to the set and let it write them out as a run."""
+        cdef dict pending = self.seen.pending
+        cdef uint64_t i
+        for i in range(self.slots):
+            if self.table[i].value >= 0:
+                pending[self.table[i].key] = self.table[i].value
+        self.seen._spill()
+        self._clear()
+        return 0
 
 
 cdef enum Compare:
