@@ -2,8 +2,9 @@
 
 Each case runs as its own process; wall time (perf_counter), CPU (user+sys) and peak RSS
 (ru_maxrss) come from ``os.wait4`` on that process. The figure shown is the median of
-``--runs`` runs. Corpora are generated once into bench/data (reused when their metadata
-matches) and read once before timing, so they come from the page cache.
+``--runs`` runs, made in rounds (every case once a round). Corpora are generated once into
+bench/data (reused when their metadata matches) and read once before timing, so they come from
+the page cache.
 
 usage: .venv/bin/python bench/run_bench.py [--sizes 10000,100000] [--runs 3] [--cases a,b]
        [--markdown]
@@ -319,29 +320,36 @@ def reset_dir(path: Path) -> None:
     path.mkdir(parents=True)
 
 
-def run_case(case: Case, args: argparse.Namespace, run_dir: Path, log_dir: Path) -> Result:
-    """Run one case ``--warmup`` + ``--runs`` times (clean output folder each time)."""
-    result = Result(case)
-    if case.prepare_error:
-        result.error = case.prepare_error
-        return result
+def run_cases(
+    cases: list[Case], args: argparse.Namespace, run_dir: Path, log_dir: Path
+) -> list[Result]:
+    """Run every case ``--warmup`` + ``--runs`` times, round by round: each round runs every
+    case once, so a change in the machine's speed while the table is made touches every case
+    alike (a case's runs in a row would put it on one case). A clean output folder each time."""
+    results = [Result(case) for case in cases]
+    for result in results:
+        result.error = result.case.prepare_error
     total = args.warmup + args.runs
     for i in range(total):
-        reset_dir(run_dir)
         label = "warm-up" if i < args.warmup else f"run {i - args.warmup + 1}/{args.runs}"
-        try:
-            m = run_once(case.argv, log_dir / f"{case.name}-{case.pairs}", args.timeout)
-        except RunFailed as exc:
-            result.error = str(exc)
-            log(f"{case.name} {case.pairs}: {label} FAILED")
-            break
-        log(f"{case.name} {case.pairs}: {label} {m.wall:.2f} s, {m.rss_mib:.0f} MiB")
-        if i >= args.warmup:
-            result.runs.append(m)
-        if i == total - 1 and case.name in PRETTY_JSON_CASES and case.output:
-            result.output_md5 = md5_of(case.output) if case.output.exists() else "missing"
+        for result in results:
+            case = result.case
+            if result.error:
+                continue
+            reset_dir(run_dir)
+            try:
+                m = run_once(case.argv, log_dir / f"{case.name}-{case.pairs}", args.timeout)
+            except RunFailed as exc:
+                result.error = str(exc)
+                log(f"{case.name} {case.pairs}: {label} FAILED")
+                continue
+            log(f"{case.name} {case.pairs}: {label} {m.wall:.2f} s, {m.rss_mib:.0f} MiB")
+            if i >= args.warmup:
+                result.runs.append(m)
+            if i == total - 1 and case.name in PRETTY_JSON_CASES and case.output:
+                result.output_md5 = md5_of(case.output) if case.output.exists() else "missing"
     reset_dir(run_dir)
-    return result
+    return results
 
 
 # --------------------------------------------------------------------------- reporting
@@ -548,14 +556,15 @@ def run_size(pairs: int, args: argparse.Namespace, conv: list[str]) -> list[Resu
         log(f"writing validate inputs with convert stream ({pairs} pairs)")
         prepare_error = make_fixtures(corpora["array"], fixture_dir, conv, args.timeout)
         warm_page_cache([f for f in fixtures.values() if f.exists()])
-    results = []
+    cases = []
     for name in args.cases:
         case = build_case(name, corpora, run_dir, fixtures, conv)
         if case is None:
             continue
         if name.startswith("validate_"):
             case.prepare_error = prepare_error
-        results.append(run_case(case, args, run_dir, log_dir))
+        cases.append(case)
+    results = run_cases(cases, args, run_dir, log_dir)
     shutil.rmtree(fixture_dir, ignore_errors=True)
     return results
 
