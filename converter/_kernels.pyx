@@ -1872,10 +1872,12 @@ cdef class Duplicates:
 
     def __init__(self, seen, finding):
         """``seen``: the run's SeenSet; ``finding(lang, earlier)``: the finding's text."""
+        if self.table != NULL:
+            raise TypeError("a duplicate compare is set up once")
         self.seen, self.finding = seen, finding
         self.bits, self.mask, self.batch = seen.bits, seen.mask, seen.batch
-        if self.batch < 1 or seen.pending:
-            raise ValueError("the seen-set needs a batch of keys and nothing pending")
+        if not 1 <= self.batch <= (1 << 32) or seen.pending:
+            raise ValueError("the seen-set needs a batch of 1 to 2**32 keys and nothing pending")
         self.slots = 16
         while self.slots < 2 * <uint64_t>self.batch:
             self.slots *= 2
@@ -1950,8 +1952,11 @@ cdef class Duplicates:
         return count, firsts
 
     cdef object _first_seen(self, int64_t key, object index):
-        """converter.seen.SeenSet.first_seen: the value stored with ``key`` before, None when
-        it is new (and now stored with ``index``)."""
+        """converter.seen.SeenSet.first_seen for a group ``index`` (an int, 0 or more): the
+        value stored with ``key`` before, None when it is new (and now stored with ``index``)."""
+        if type(index) is not int or index < 0:
+            raise ValueError(f"a group index is an int, 0 or more, not {index!r}")
+        cdef int64_t value = index
         cdef _Pending *slot
         if bloom_add(self.bits, self.mask, key):
             slot = self._slot(key)
@@ -1964,9 +1969,8 @@ cdef class Duplicates:
                 earlier = self.seen._lookup(number)
             if earlier is not None:
                 return earlier
-        cdef int64_t value = index
-        if value < 0:
-            raise ValueError(f"a group index is 0 or more, not {index}")
+        if self.count >= self.slots - 1:  # a spill failed (and was caught): keep a slot free
+            raise RuntimeError("the duplicate check's pending keys could not be spilled")
         slot = self._slot(key)
         slot.key, slot.value = key, value
         self.count += 1

@@ -723,6 +723,30 @@ def test_duplicate_replay_twins_agree(blocks: list[list[int]], batch: int, examp
     assert [run.count for run in sets[0].runs] == [run.count for run in sets[1].runs]
     with pytest.raises(ValueError):
         compiled.replay(bytes(24), examples)  # one pair and a half
+    with pytest.raises(ValueError):
+        compiled.replay(array("q", (-1, 5)).tobytes(), examples)  # a negative index
+    with pytest.raises(TypeError):
+        compiled.__init__(SeenSet(), checks.duplicate_finding)  # set up once
+
+
+def test_a_failed_spill_never_fills_the_pending_table() -> None:
+    """When spilling fails and the caller goes on, the compiled check refuses more keys once
+    its table is nearly full instead of probing a full table for ever."""
+
+    class Full(SeenSet):
+        def _spill(self) -> None:
+            raise OSError("no space left")
+
+    seen = Full()
+    seen.batch = 1
+    compiled = native.Duplicates(seen, checks.duplicate_finding)
+    failures = []
+    for index in range(40):
+        try:
+            compiled.replay(array("q", (index, 1000 + index)).tobytes(), 0)
+        except (OSError, RuntimeError) as exc:
+            failures.append(type(exc))
+    assert failures[0] is OSError and failures[-1] is RuntimeError and len(failures) == 40
 
 
 def test_misuse_raises_instead_of_crashing() -> None:
