@@ -730,12 +730,11 @@ cdef bint _holds_url(record) except -1:
     """Whether a text of ``record`` holds "://": read from its digit runs when they were
     made, else searched for (a record whose runs nothing else needs)."""
     cache = _field(record, KERNEL_CACHE)
-    if type(cache) is bytes:
+    cdef Cached held = _cached(cache)
+    if held == RUNS:
         return _has_url(<bytes>cache)
-    if type(cache) is list and len(<list>cache) == 2:
+    if held == BOTH:
         return _has_url(<bytes>(<list>cache)[1])
-    if cache is not None and not (type(cache) is tuple and len(<tuple>cache) in (0, 4)):
-        raise TypeError("kernel_cache is the compiled checks' own")
     return _contains_any(_SCHEME_END, _text(record, INSTRUCTION), _text(record, INPUT),
                          _text(record, OUTPUT))
 
@@ -1252,40 +1251,55 @@ cdef tuple _anchors(str text):
 cdef tuple _NO_ANCHORS = ()  # the cached anchors of a record without any
 
 
+cdef enum Cached:
+    NOTHING, ANCHORS, RUNS, BOTH  # what a record's kernel_cache holds
+
+
+cdef inline Cached _cached(object cache) except *:
+    """What ``cache`` (a record's kernel_cache) holds; TypeError for what no kernel put there."""
+    if cache is None:
+        return NOTHING
+    if type(cache) is bytes:
+        return RUNS
+    if type(cache) is tuple and len(<tuple>cache) in (0, 4):
+        return ANCHORS
+    if type(cache) is list and len(<list>cache) == 2:
+        return BOTH
+    raise TypeError("kernel_cache is the compiled checks' own")
+
+
 cdef inline tuple _anchors_of(record):
     """The record's :func:`anchor_parts` of its three fields, computed once (the aligner's
     scores and the screen both read them)."""
     cache = _field(record, KERNEL_CACHE)
-    if type(cache) is tuple and len(<tuple>cache) in (0, 4):
+    cdef Cached held = _cached(cache)
+    if held == ANCHORS:
         return None if len(<tuple>cache) == 0 else <tuple>cache
-    if type(cache) is list and len(<list>cache) == 2:
+    if held == BOTH:
         return (<list>cache)[0]
     anchors = _anchors(
         f"{_text(record, INSTRUCTION)}\n{_text(record, INPUT)}\n{_text(record, OUTPUT)}"
     )
-    if cache is None:
+    if held == NOTHING:
         record.kernel_cache = _NO_ANCHORS if anchors is None else anchors
-    elif type(cache) is bytes:
-        record.kernel_cache = [anchors, cache]
     else:
-        raise TypeError("kernel_cache is the compiled checks' own")
+        record.kernel_cache = [anchors, cache]
     return anchors
 
 
 cdef inline bytes _runs_of(record):
     """The record's digit runs of its three fields, computed once."""
     cache = _field(record, KERNEL_CACHE)
-    if type(cache) is bytes:
+    cdef Cached held = _cached(cache)
+    if held == RUNS:
         return <bytes>cache
-    if type(cache) is list and len(<list>cache) == 2:
+    if held == BOTH:
         return (<list>cache)[1]
     runs = _digit_runs(_text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT))
-    if cache is None:
+    if held == NOTHING:
         record.kernel_cache = runs
-    elif type(cache) is tuple and len(<tuple>cache) in (0, 4):
-        record.kernel_cache = [None if len(<tuple>cache) == 0 else cache, runs]
     else:
-        raise TypeError("kernel_cache is the compiled checks' own")
+        record.kernel_cache = [None if len(<tuple>cache) == 0 else cache, runs]
     return runs
 
 
