@@ -15,9 +15,9 @@ it was built (``hatch_build.py``), else the Python code runs.
 from collections import deque
 from itertools import chain, islice
 
-from libc.math cimport fabs, floor, log
+from libc.math cimport INFINITY, fabs, floor, log
 from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memchr, memcpy, memset, strcspn
+from libc.string cimport memchr, memcmp, memcpy, memset, strcspn
 
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -39,7 +39,6 @@ cpdef enum:
     REFRESH = 16
 
 cdef frozenset _NO_STRINGS = frozenset()
-cdef tuple _NO_NUMBERS = ()
 
 
 # --- Record fields read at their slots -------------------------------------------------------
@@ -193,8 +192,51 @@ cdef class TrailingMedian:
             return True
         for i in range(n):
             self.scratch[i] = self.values[(self.head + i) & (self.capacity - 1)]
-        self.value = _select(self.scratch, n, n // 2)  # sorted(values)[n // 2]
+        self.value = _select_near(self.scratch, n, n // 2, self.value)  # sorted(values)[n // 2]
         return True
+
+
+cdef enum:
+    NEAR_STEPS = 6  # distinct values _select_near walks from its guess before it selects
+
+
+cdef double _select_near(double *values, Py_ssize_t n, Py_ssize_t k, double guess) noexcept nogil:
+    """The ``k``-th smallest of ``values`` found by walking from ``guess`` (the median before,
+    which a window moved by REFRESH values seldom takes far): count the values below and equal
+    to it, then step from distinct value to distinct value towards rank ``k``, each step two
+    passes without a data-dependent branch; after NEAR_STEPS steps, :func:`_select`."""
+    cdef Py_ssize_t i, step, below = 0, equal = 0, edge
+    cdef double value, nearest
+    for i in range(n):
+        below += values[i] < guess
+        equal += values[i] == guess
+    if below <= k < below + equal:
+        return guess
+    edge = below + equal if k >= below else below  # where the values past guess start
+    for step in range(NEAR_STEPS):
+        equal = 0
+        if k >= edge:  # the smallest value above guess, its rank from edge
+            nearest = INFINITY
+            for i in range(n):
+                value = values[i]
+                nearest = value if (value > guess) & (value < nearest) else nearest
+            for i in range(n):
+                equal += values[i] == nearest
+            if k < edge + equal:
+                return nearest
+            edge += equal
+        else:  # the largest value below guess, its ranks up to edge
+            nearest = -INFINITY
+            for i in range(n):
+                value = values[i]
+                nearest = value if (value < guess) & (value > nearest) else nearest
+            for i in range(n):
+                equal += values[i] == nearest
+            if k >= edge - equal:
+                return nearest
+            edge -= equal
+        guess = nearest
+    return _select(values, n, k)
 
 
 cdef double _select(double *values, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
@@ -271,19 +313,16 @@ cdef class Scorer:
             score -= min(fabs(r0 - centre_instruction), 2.0)
         if lso and lto:
             score -= min(fabs(r1 - centre_output), 2.0)
-        cdef tuple numbers = None
+        cdef bytes numbers = None
         cdef object urls = None
         cdef tuple anchors = _anchors_of(source)
         if anchors is not None:
             numbers, urls = anchors[0], anchors[1]
-        cdef Py_ssize_t kept = 0
+        cdef Py_ssize_t kept, total = 0
         cdef str item
-        cdef bytes runs
         if numbers:
-            runs = _runs_of(target)
-            for item in numbers:
-                kept += _held_in_runs(runs, item, False)
-            score += 2.0 * kept / len(numbers) - 0.5
+            kept = _numbers_held(_runs_of(target), numbers, False, &total)
+            score += 2.0 * kept / total - 0.5
         if urls:
             for item in urls:
                 if not _contains_any(item, ti, tin, to):
@@ -454,43 +493,103 @@ cdef Py_ssize_t _next_number(str text, Py_ssize_t i, Py_ssize_t *first, Py_ssize
     return _number_run(<UCS4 *>data, n, i, first, last, comma)
 
 
-cdef inline str _number_at(str text, Py_ssize_t first, Py_ssize_t last, bint comma):
-    """The number text[first:last + 1] as compared: without its commas."""
-    cdef str number = text[first:last + 1]
-    return number.replace(",", "") if comma else number
-
-
 def numbers(str text not None):
     """converter.anchors' numbers of ``text``: the runs matching ``[0-9][0-9.,]*[0-9]``,
     commas removed."""
-    return frozenset(_numbers(text))
+    return _number_set(_numbers(text, None, None))
+
+
+cdef frozenset _number_set(bytes numbers):
+    """The numbers of a numbers text as a set of str."""
+    return frozenset(numbers.decode("ascii").split())
 
 
 cdef enum:
-    FEW_NUMBERS = 16  # up to this many, numbers are told apart by comparing, not by a set
+    FEW_NUMBERS = 16  # up to this many, numbers are told apart by a search, not by a set
+    STACK_NUMBERS = 1024  # bytes of a numbers text written on the stack
 
 
-cdef tuple _numbers(str text):
-    """:func:`numbers` as a tuple, each number once (in the order first seen)."""
-    cdef Py_ssize_t i = 0, first = 0, last = 0
+cdef bint _has_token(const char *numbers, Py_ssize_t size, const char *token,
+                     Py_ssize_t width) noexcept nogil:
+    """Whether the numbers text of ``size`` bytes holds ``token``: its numbers compared one by
+    one (a few short ones: quicker than a search)."""
+    cdef Py_ssize_t at = 1, end
+    while at < size:
+        end = at
+        while numbers[end] != 0x20:
+            end += 1
+        if end - at == width and memcmp(numbers + at, token, width) == 0:
+            return True
+        at = end + 1
+    return False
+
+
+cdef bytes _numbers(str a, str b, str c):
+    """The numbers of ``a`` (then ``b`` and ``c`` when given), each once in the order first
+    seen, as a numbers text: ASCII, each number between spaces (b" 12 3.5 "); b"" for none."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(a), k = 1, count = 0, i, first = 0, last = 0, j
+    cdef Py_ssize_t start
     cdef bint comma = False
-    cdef list found = None
-    cdef set seen = None
-    while True:
-        i = _next_number(text, i, &first, &last, &comma)
-        if i < 0:
-            return _NO_NUMBERS if found is None else tuple(found)
-        number = _number_at(text, first, last, comma)
-        if found is None:
-            found = [number]
-        elif seen is not None:
-            if number not in seen:
-                seen.add(number)
-                found.append(number)
-        elif number not in found:
-            found.append(number)
-            if len(found) > FEW_NUMBERS:
-                seen = set(found)
+    cdef int texts = 1 if b is None else 3, t, kind
+    if b is not None:
+        n += PyUnicode_GET_LENGTH(b) + PyUnicode_GET_LENGTH(c)
+    cdef set seen = None  # the numbers, once there are more than FEW_NUMBERS
+    cdef char stack[STACK_NUMBERS]
+    cdef char *out = stack  # room for 3n / 2 + 1: a number has two characters at least
+    cdef str text
+    cdef void *data
+    cdef Py_UCS4 ch
+    if 2 * n + 2 > STACK_NUMBERS:
+        out = <char *>malloc(2 * n + 2)
+        if not out:
+            raise MemoryError()
+    try:
+        out[0] = 0x20
+        for t in range(texts):
+            text = a if t == 0 else b if t == 1 else c
+            kind, data, i = PyUnicode_KIND(text), PyUnicode_DATA(text), 0
+            while True:
+                i = _next_number(text, i, &first, &last, &comma)
+                if i < 0:
+                    break
+                start = k
+                for j in range(first, last + 1):
+                    ch = PyUnicode_READ(kind, data, j)
+                    if ch != 0x2C:
+                        out[k] = <char>ch
+                        k += 1
+                out[k] = 0x20
+                if seen is not None:
+                    token = out[start:k]
+                    if token in seen:
+                        k = start
+                        continue
+                    seen.add(token)
+                elif _has_token(out, start, out + start, k - start):
+                    k = start
+                    continue
+                k += 1
+                count += 1
+                if count > FEW_NUMBERS and seen is None:
+                    seen = set(out[1:k - 1].split(b" "))
+        return b"" if count == 0 else out[:k]
+    finally:
+        if out != stack:
+            free(out)
+
+
+cdef bytes _without(bytes numbers, bytes drop):
+    """The numbers text ``numbers`` without those in the numbers text ``drop``."""
+    cdef const char *base = numbers
+    cdef const char *gone = drop
+    cdef Py_ssize_t size = len(numbers), at = 1, end
+    cdef list kept = []
+    while at < size:
+        end = <const char *>memchr(base + at, 0x20, size - at) - base
+        if memmem(gone, len(drop), base + at - 1, end - at + 2) == NULL:
+            kept.append(numbers[at:end])
+        at = end + 1
+    return b" " + b" ".join(kept) + b" " if kept else b""
 
 
 cdef extern from "string.h":
@@ -610,7 +709,9 @@ def holds_number(str text not None, str number not None):
     its anchors are) as a whole number."""
     if not number or number.strip("0123456789.,"):
         raise ValueError(f"not a number of digits and separators: {number!r}")
-    return _held_in_runs(_digit_runs(text), number, True)
+    cdef bytes runs = _digit_runs(text)
+    return _held_in(runs, len(runs), <const char *>PyUnicode_DATA(number),
+                    PyUnicode_GET_LENGTH(number), True)
 
 
 cdef extern from *:
@@ -752,21 +853,35 @@ cdef inline bint _run_joins(const char *runs, Py_ssize_t at, Py_ssize_t step) no
     return (c == 0x2E or c == 0x2C or c == 0x53) and _run_digit(runs[at + step])
 
 
-cdef bint _held_in_runs(bytes runs, str number, bint whole) noexcept:
-    """Whether the ASCII ``number`` occurs in the text of ``runs`` (``whole``: as a whole
-    number, see converter.anchors.holds_number)."""
-    cdef const char *base = runs
-    cdef Py_ssize_t size = len(runs), width = PyUnicode_GET_LENGTH(number), at
-    cdef const char *needle = <const char *>PyUnicode_DATA(number)
-    cdef const char *found = <const char *>memmem(base, size, needle, width)
+cdef bint _held_in(const char *base, Py_ssize_t size, const char *number, Py_ssize_t width,
+                   bint whole) noexcept nogil:
+    """Whether the ASCII ``number`` occurs in the digit-runs text ``base`` (``whole``: as a
+    whole number, see converter.anchors.holds_number)."""
+    cdef Py_ssize_t at
+    cdef const char *found = <const char *>memmem(base, size, number, width)
     while found != NULL:
         if not whole:
             return True
         at = found - base
         if not (_run_joins(base, at - 1, -1) or _run_joins(base, at + width, 1)):
             return True
-        found = <const char *>memmem(found + 1, size - at - 1, needle, width)
+        found = <const char *>memmem(found + 1, size - at - 1, number, width)
     return False
+
+
+cdef Py_ssize_t _numbers_held(bytes runs, bytes numbers, bint whole,
+                              Py_ssize_t *total) noexcept:
+    """How many numbers of the numbers text ``numbers`` the text of ``runs`` holds (see
+    _held_in); sets ``total`` to how many there are."""
+    cdef const char *base = numbers
+    cdef Py_ssize_t size = len(numbers), at = 1, end, held = 0
+    total[0] = 0
+    while at < size:
+        end = <const char *>memchr(base + at, 0x20, size - at) - base
+        held += _held_in(runs, len(runs), base + at, end - at, whole)
+        total[0] += 1
+        at = end + 1
+    return held
 
 
 cdef inline bint _kana(Py_UCS4 c) noexcept nogil:
@@ -782,10 +897,36 @@ cdef enum Script:
     UNDECIDED, LATIN, JAPANESE, UNDETERMINED
 
 
+cdef enum:
+    COUNT_RUN = 255  # characters counted into one counter as wide as a character (or a byte)
+
+
 cdef Py_ssize_t _ascii_count(const chars *data, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, found = 0
-    for i in range(n):  # one compare and add a character, no branch: vectorised
-        found += data[i] < 0x80
+    """How many of the ``n`` characters are ASCII: a compare and an add a character, no
+    branch, summed in counters as wide as the characters (a byte for one-byte text) so that the
+    compiler's vectorised loop works on as many characters at once as fit."""
+    cdef Py_ssize_t i = 0, j, stop, found = 0
+    cdef unsigned char part1
+    cdef unsigned short part2
+    cdef unsigned int part4
+    while i < n:
+        stop = min(n, i + COUNT_RUN)
+        if chars is UCS1:
+            part1 = 0
+            for j in range(i, stop):
+                part1 += data[j] < 0x80
+            found += part1
+        elif chars is UCS2:
+            part2 = 0
+            for j in range(i, stop):
+                part2 += data[j] < 0x80
+            found += part2
+        else:
+            part4 = 0
+            for j in range(i, stop):
+                part4 += data[j] < 0x80
+            found += part4
+        i = stop
     return found
 
 
@@ -1079,34 +1220,26 @@ cdef int _triggers_in(const chars *data, Py_ssize_t n, bint ascii) noexcept nogi
 
 
 cdef int _triggers_of_bytes(const UCS1 *data, Py_ssize_t n) noexcept nogil:
-    """_triggers_in for one-byte text (no full-width digit there), with memchr."""
+    """_triggers_in for one-byte text (no full-width digit there): the C library skips to each
+    character that may start a trigger."""
     cdef int found = 0
-    if memchr(data, 0x7B, n) != NULL:  # {
-        found |= PLACEHOLDER
-    if memchr(data, 0x60, n) != NULL:  # `
-        found |= FENCE
-    cdef const UCS1 *end = data + n
-    cdef const UCS1 *at
-    cdef UCS1 after
-    cdef int start
-    cdef int starts[3]
-    starts[:] = [0x5B, 0x25, 0x3A]  # [_  %sdif  ://
-    for start in starts:
-        at = <const UCS1 *>memchr(data, start, n)
-        while at != NULL:
-            after = at[1] if at + 1 < end else 0
-            if start == 0x5B and after == 0x5F:
-                found |= PLACEHOLDER
-                break
-            if start == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69
-                                  or after == 0x66):
-                found |= PLACEHOLDER
-                break
-            if start == 0x3A and after == 0x2F and at + 2 < end and at[2] == 0x2F:
-                found |= URL
-                break
-            at = <const UCS1 *>memchr(at + 1, start, end - at - 1)
-    return found
+    cdef Py_ssize_t i = 0
+    cdef UCS1 c, after
+    while True:
+        i += strcspn(<const char *>data + i, "{`[%:")  # stops at a NUL too
+        if i >= n:
+            return found
+        c = data[i]
+        i += 1
+        after = data[i] if i < n else 0
+        if c == 0x7B or (c == 0x5B and after == 0x5F):  # { [_
+            found |= PLACEHOLDER
+        elif c == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69 or after == 0x66):
+            found |= PLACEHOLDER  # %s %d %i %f
+        elif c == 0x60:
+            found |= FENCE
+        elif c == 0x3A and after == 0x2F and i + 1 < n and data[i + 1] == 0x2F:
+            found |= URL
 
 
 cdef int _triggers(str text) noexcept:
@@ -1114,6 +1247,8 @@ cdef int _triggers(str text) noexcept:
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
+    if n == 0:
+        return 0
     if kind == 1:
         return _triggers_of_bytes(<UCS1 *>data, n)
     if kind == 2:
@@ -1213,34 +1348,52 @@ cdef str _FENCE = "```"
 def anchor_parts(str text not None):
     """converter.anchors.find_anchors' anchors of ``text`` as (numbers, urls, placeholders,
     fences), or None when it has none."""
-    found = _anchors(text)
-    return None if found is None else (frozenset(found[0]), *found[1:])
+    found = _anchors(text, _EMPTY, _EMPTY)
+    return None if found is None else (_number_set(found[0]), *found[1:])
 
 
-cdef tuple _anchors(str text):
-    """:func:`anchor_parts` with the numbers as a tuple (each once), as the kernels read
-    them."""
-    cdef int triggers = _triggers(text)
-    if triggers & FULL_WIDTH:
-        text = text.translate(_FULL_WIDTH)
-        triggers = _triggers(text)
-    cdef tuple found_numbers = _numbers(text)
+cdef str _EMPTY = ""
+
+
+cdef set _union(set into, set more):
+    """``into`` with ``more`` added (either may be None: none)."""
+    if into is None:
+        return more
+    if more is not None:
+        into |= more
+    return into
+
+
+cdef tuple _anchors(str a, str b, str c):
+    """:func:`anchor_parts` of ``a``, ``b`` and ``c`` joined by newlines, with the numbers as
+    a numbers text (see _numbers), as the kernels read them. No anchor spans a newline, so each
+    text is read where it lies, in its own width, none copied (unless a full-width digit asks
+    for all of them to be read as ASCII, as the joined text would be)."""
+    cdef int ta = _triggers(a), tb = _triggers(b), tc = _triggers(c)
+    if (ta | tb | tc) & FULL_WIDTH:
+        a, b, c = a.translate(_FULL_WIDTH), b.translate(_FULL_WIDTH), c.translate(_FULL_WIDTH)
+        ta, tb, tc = _triggers(a), _triggers(b), _triggers(c)
+    cdef bytes found_numbers = _numbers(a, b, c)
     cdef object urls = _NO_STRINGS, placeholders = _NO_STRINGS
-    cdef set found
+    cdef set found = None
     cdef Py_ssize_t fences = 0
-    if triggers & URL:
-        found = _urls(text)
+    if (ta | tb | tc) & URL:
+        found = _union(_union(_urls(a) if ta & URL else None, _urls(b) if tb & URL else None),
+                       _urls(c) if tc & URL else None)
         if found:
             urls = frozenset(found)
             if found_numbers:  # digits inside a URL are part of it, not numbers of their own
-                in_urls = frozenset(_numbers(" ".join(found)))
-                found_numbers = tuple([n for n in found_numbers if n not in in_urls])
-    if triggers & PLACEHOLDER:
-        found = _placeholders(text)
+                found_numbers = _without(found_numbers, _numbers(" ".join(found), None, None))
+    if (ta | tb | tc) & PLACEHOLDER:
+        found = _union(_union(_placeholders(a) if ta & PLACEHOLDER else None,
+                              _placeholders(b) if tb & PLACEHOLDER else None),
+                       _placeholders(c) if tc & PLACEHOLDER else None)
         if found:
             placeholders = frozenset(found)
-    if triggers & FENCE:
-        fences = PyUnicode_Count(text, _FENCE, 0, PyUnicode_GET_LENGTH(text)) // 2
+    if (ta | tb | tc) & FENCE:
+        fences = (PyUnicode_Count(a, _FENCE, 0, PyUnicode_GET_LENGTH(a))
+                  + PyUnicode_Count(b, _FENCE, 0, PyUnicode_GET_LENGTH(b))
+                  + PyUnicode_Count(c, _FENCE, 0, PyUnicode_GET_LENGTH(c))) // 2
     if not (found_numbers or urls or placeholders or fences):
         return None
     return found_numbers, urls, placeholders, fences
@@ -1277,9 +1430,7 @@ cdef inline tuple _anchors_of(record):
         return None if len(<tuple>cache) == 0 else <tuple>cache
     if held == BOTH:
         return (<list>cache)[0]
-    anchors = _anchors(
-        f"{_text(record, INSTRUCTION)}\n{_text(record, INPUT)}\n{_text(record, OUTPUT)}"
-    )
+    anchors = _anchors(_text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT))
     if held == NOTHING:
         record.kernel_cache = _NO_ANCHORS if anchors is None else anchors
     else:
@@ -1393,17 +1544,13 @@ cdef class GroupScreen:
         if anchors is None:
             return 0
         cdef str a, b, c, token
-        cdef bytes runs
-        cdef tuple numbers = anchors[0]
-        cdef Py_ssize_t k, fences = anchors[3], found
+        cdef bytes numbers = anchors[0]
+        cdef Py_ssize_t k, fences = anchors[3], found, total = 0
         for k in range(1, len(group)):
             record = group[k]
             a, b, c = _text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT)
-            if numbers:
-                runs = _runs_of(record)
-                for token in numbers:
-                    if not _held_in_runs(runs, token, True):
-                        return PRESERVED
+            if numbers and _numbers_held(_runs_of(record), numbers, True, &total) < total:
+                return PRESERVED
             for tokens in (anchors[1], anchors[2]):  # URLs, placeholders
                 for token in tokens:
                     if not _contains_any(token, a, b, c):

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 from array import array
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -298,6 +300,27 @@ def test_scorer_on_generated_pairs(fields: list[str], ci: float, co: float) -> N
     want = alignment.Scorer(Record, _python_record_anchors).score(source, target, ci, co)
     got = native.Scorer(Record).score(source, target, ci, co)
     assert got == want or (math.isnan(got) and math.isnan(want))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(ANCHOR_TEXTS | GENERATED, min_size=3, max_size=3))
+def test_record_anchors_read_field_by_field(fields: list[str]) -> None:
+    """A record's anchors are read from each field where it lies (none joined), numbers kept
+    as a numbers text: the same anchors as the Python code finds in the joined text (a
+    full-width digit in one field has the others read as ASCII too)."""
+    source = Record("en", 0, *fields, {})
+    native.Scorer(Record).score(source, Record("ja", 0, "a", "", "b", {}), 0.0, 0.0)
+    want = _python_record_anchors(source)
+    cached = source.kernel_cache
+    if not want:
+        assert cached == ()
+        return
+    numbers, urls, placeholders, fences = cached
+    each = numbers.decode().split()
+    assert len(each) == len(set(each)) and numbers == (
+        f" {' '.join(each)} ".encode() if each else b""
+    )
+    assert (frozenset(each), urls, placeholders, fences) == tuple(want)
 
 
 def _python_record_anchors(record: Record) -> anchors.Anchors:
@@ -785,3 +808,27 @@ def test_a_check_named_like_a_kernel_feature_changes_nothing() -> None:
         record.features = {"anchor_parts": None, "digit_runs": b""}
     assert screen(crowded) == screen(clean)
     assert find_anchors(clean[0].output).numbers  # (the record's numbers were looked at)
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda rng, i: rng.choice([-0.5, 0.0, 0.25, 1.0]),  # ties: the median often stays
+        lambda rng, i: rng.gauss(0.0, 1.0),  # it moves a few ranks a refresh
+        lambda rng, i: rng.gauss(i / 50, 0.1),  # it drifts past many: the walk gives up
+        lambda rng, i: None if rng.random() < 0.3 else rng.uniform(-2, 2),
+    ],
+)
+def test_trailing_median_over_long_runs(draw: Callable[[random.Random, int], float | None]) -> None:
+    """The compiled median walks from its last value to the new one; it equals the sorted
+    window's over thousands of refreshes, whether the median stays, moves or drifts far."""
+    rng = random.Random(7)
+    compiled, reference = native.TrailingMedian(), alignment.TrailingMedian()
+    recomputed = 0
+    for index in range(20_000):
+        value = draw(rng, index)
+        learned = compiled.add(index, value)
+        assert learned == reference.add(index, value)
+        assert compiled.value == reference.value, index
+        recomputed += learned
+    assert recomputed >= 20_000 // alignment.REFRESH
