@@ -502,6 +502,39 @@ def test_screen_clears_only_clean_generated_groups(
     _assert_screen_sound(screen, compares, group)
 
 
+#: Numbers and what may stand around them in a translation: a digit or separator that makes
+#: a longer number of it (full-width ones too), or one that does not.
+NUMBER_PIECES = st.lists(
+    st.sampled_from(["12", "2019", "1.5", "00", "1200", "3,000", "8", "1", ".", ",", "．", "，"])
+    | st.sampled_from(["１", "２", " ", "年", "a", "\n", "://", "x"]),
+    max_size=24,
+).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(NUMBER_PIECES, min_size=6, max_size=6))
+def test_screen_preserved_bit_is_the_substring_tests(fields: list[str]) -> None:
+    """The screen's preserved bit is set exactly where a source's number (or URL) is not in
+    the translation as written: a number found in the translation's digit runs as the Python
+    code's whole-number test finds it in the joined text."""
+    source, target = Record("en", 0, *fields[:3], {}), Record("ja", 0, *fields[3:], {})
+    screen = native.GroupScreen(
+        {"en": (True, False, frozenset()), "ja": (False, False, frozenset())},
+        0.9,
+        12,
+        3,
+        native.PRESERVED,
+    )
+    found = _python_record_anchors(source)
+    text = "\n".join(fields[3:])
+    kept = (
+        all(whole_number_in(text, n) for n in found.numbers)
+        and all(t in text for t in (*found.urls, *found.placeholders))
+        and text.count("```") // 2 >= found.fences
+    )
+    assert bool(screen.screen([source, target]) & native.PRESERVED) == (bool(found) and not kept)
+
+
 def _run_aligner(make: Any, columns: list[list[dict[str, Any]]], realign: bool) -> tuple:
     """Everything an aligner gives on these sources: each group member as (kind, lang, index,
     finding or reason), and the repairs."""
