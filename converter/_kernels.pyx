@@ -374,10 +374,7 @@ cdef extern from *:
     #include <string.h>
     typedef uint16_t cv_u16 __attribute__((vector_size(16)));
     typedef uint32_t cv_u32 __attribute__((vector_size(16)));
-    #define CV_DIGIT(v) ((v) - 0x30 <= 9)
     #define CV_RUN(v) (((v) - 0x2C <= 0x3A - 0x2C) | ((v) - 0xFF0C <= 0xFF19 - 0xFF0C))
-    #define CV_TRIGGER(v) (((v) == 0x7B) | ((v) == 0x60) | ((v) == 0x5B) | ((v) == 0x25) \
-                           | ((v) == 0x3A) | ((v) - 0xFF10 <= 9))
     #define CV_ANY(name, T, V, TEST) \
         static inline int name(const T *p, T wanted) { \
             (void)wanted; \
@@ -392,28 +389,29 @@ cdef extern from *:
             memcpy(lanes, &hits, 16); \
             return (lanes[0] | lanes[1]) != 0; \
         }
-    CV_ANY(cv_any_digit_2, uint16_t, cv_u16, CV_DIGIT)
-    CV_ANY(cv_any_digit_4, uint32_t, cv_u32, CV_DIGIT)
     CV_ANY(cv_any_run_2, uint16_t, cv_u16, CV_RUN)
     CV_ANY(cv_any_run_4, uint32_t, cv_u32, CV_RUN)
-    CV_ANY(cv_any_trigger_2, uint16_t, cv_u16, CV_TRIGGER)
-    CV_ANY(cv_any_trigger_4, uint32_t, cv_u32, CV_TRIGGER)
+    /* a digit or a character that _may_trigger, in few steps: "0" to ":" as one range,
+       "[" "{" and "`" "@" by their case bit (an "@" is a false alarm: the characters are
+       then looked at one by one) */
+    #define CV_SCAN(v) (((v) - 0x30 <= 0x0A) | (((v) | 0x20) == 0x7B) | (((v) | 0x20) == 0x60) \
+                        | ((v) == 0x25) | ((v) - 0xFF10 <= 9))
+    CV_ANY(cv_any_scan_2, uint16_t, cv_u16, CV_SCAN)
+    CV_ANY(cv_any_scan_4, uint32_t, cv_u32, CV_SCAN)
     #define CV_WANTED(v) ((v) == wanted)
     CV_ANY(cv_any_wanted_2, uint16_t, cv_u16, CV_WANTED)
     CV_ANY(cv_any_wanted_4, uint32_t, cv_u32, CV_WANTED)
     """
-    bint cv_any_digit_2(const unsigned short *p, unsigned short unused) nogil
-    bint cv_any_digit_4(const unsigned int *p, unsigned int unused) nogil
     bint cv_any_run_2(const unsigned short *p, unsigned short unused) nogil
     bint cv_any_run_4(const unsigned int *p, unsigned int unused) nogil
-    bint cv_any_trigger_2(const unsigned short *p, unsigned short unused) nogil
-    bint cv_any_trigger_4(const unsigned int *p, unsigned int unused) nogil
+    bint cv_any_scan_2(const unsigned short *p, unsigned short unused) nogil
+    bint cv_any_scan_4(const unsigned int *p, unsigned int unused) nogil
     bint cv_any_wanted_2(const unsigned short *p, unsigned short wanted) nogil
     bint cv_any_wanted_4(const unsigned int *p, unsigned int wanted) nogil
 
 
 cdef enum BlockTest:
-    DIGIT_IN, RUN_IN, TRIGGER_IN  # an ASCII digit, a character that _may_run, _may_trigger
+    RUN_IN, SCAN_IN  # a character that _may_run; a digit or one that _may_trigger
 
 
 cdef inline bint _block_any(const chars *block, BlockTest test) noexcept nogil:
@@ -424,73 +422,16 @@ cdef inline bint _block_any(const chars *block, BlockTest test) noexcept nogil:
     cdef Py_ssize_t j
     if chars is UCS2:
         two = <const unsigned short *>block
-        return (cv_any_digit_2(two, 0) if test == DIGIT_IN
-                else cv_any_run_2(two, 0) if test == RUN_IN else cv_any_trigger_2(two, 0))
+        return cv_any_run_2(two, 0) if test == RUN_IN else cv_any_scan_2(two, 0)
     elif chars is UCS4:
         four = <const unsigned int *>block
-        return (cv_any_digit_4(four, 0) if test == DIGIT_IN
-                else cv_any_run_4(four, 0) if test == RUN_IN else cv_any_trigger_4(four, 0))
+        return cv_any_run_4(four, 0) if test == RUN_IN else cv_any_scan_4(four, 0)
     else:
         for j in range(BLOCK):
-            if (_is_digit(block[j]) if test == DIGIT_IN
-                    else _may_run(block[j]) if test == RUN_IN else _may_trigger(block[j])):
+            if (_may_run(block[j]) if test == RUN_IN
+                    else _is_digit(block[j]) or _may_trigger(block[j])):
                 return True
         return False
-
-
-cdef inline Py_ssize_t _skip_to_digit(const chars *data, Py_ssize_t i,
-                                      Py_ssize_t n) noexcept nogil:
-    """The first index from ``i`` holding an ASCII digit, or ``n``."""
-    while i + BLOCK <= n and not _block_any(data + i, DIGIT_IN):
-        i += BLOCK
-    while i < n and not _is_digit(data[i]):
-        i += 1
-    return i
-
-
-cdef Py_ssize_t _number_run(const chars *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *first,
-                            Py_ssize_t *last, bint *comma) noexcept nogil:
-    """The next number from ``i``: a run of digits, "." and "," from a digit to the last digit,
-    two digits at least (``[0-9][0-9.,]*[0-9]``). Sets ``first``, ``last`` and ``comma``;
-    returns the index after the run, or -1 when there is none."""
-    cdef Py_UCS4 c
-    while True:
-        if chars is UCS1:  # skip to the next digit (or NUL) with the C library
-            i += strcspn(<const char *>data + i, "0123456789")
-        else:
-            i = _skip_to_digit(data, i, n)
-        if i >= n:
-            return -1
-        if not _is_digit(data[i]):  # a NUL inside the text
-            i += 1
-            continue
-        first[0] = last[0] = i
-        comma[0] = False
-        i += 1
-        while i < n:
-            c = data[i]
-            if _is_digit(c):
-                last[0] = i
-            elif c == 0x2C:
-                comma[0] = True
-            elif c != 0x2E:
-                break
-            i += 1
-        if last[0] > first[0]:
-            return i
-
-
-cdef Py_ssize_t _next_number(str text, Py_ssize_t i, Py_ssize_t *first, Py_ssize_t *last,
-                             bint *comma) noexcept:
-    """:func:`_number_run` on ``text``, whatever its width."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void *data = PyUnicode_DATA(text)
-    if kind == 1:
-        return _number_run(<UCS1 *>data, n, i, first, last, comma)
-    if kind == 2:
-        return _number_run(<UCS2 *>data, n, i, first, last, comma)
-    return _number_run(<UCS4 *>data, n, i, first, last, comma)
 
 
 def numbers(str text not None):
@@ -527,52 +468,33 @@ cdef bint _has_token(const char *numbers, Py_ssize_t size, const char *token,
 cdef bytes _numbers(str a, str b, str c):
     """The numbers of ``a`` (then ``b`` and ``c`` when given), each once in the order first
     seen, as a numbers text: ASCII, each number between spaces (b" 12 3.5 "); b"" for none."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(a), k = 1, count = 0, i, first = 0, last = 0, j
-    cdef Py_ssize_t start
-    cdef bint comma = False
-    cdef int texts = 1 if b is None else 3, t, kind
+    cdef int triggers[3]
+    return _scan_texts(a, b, c, triggers)
+
+
+cdef bytes _scan_texts(str a, str b, str c, int *triggers):
+    """:func:`_numbers` of ``a`` (``b`` and ``c``), read in one pass with their Trigger bits
+    (``triggers[0..2]``, one a text)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(a), k = 1, count = 0
+    triggers[0] = triggers[1] = triggers[2] = 0
     if b is not None:
         n += PyUnicode_GET_LENGTH(b) + PyUnicode_GET_LENGTH(c)
-    cdef set seen = None  # the numbers, once there are more than FEW_NUMBERS
     cdef char stack[STACK_NUMBERS]
     cdef char *out = stack  # room for 3n / 2 + 1: a number has two characters at least
-    cdef str text
-    cdef void *data
-    cdef Py_UCS4 ch
     if 2 * n + 2 > STACK_NUMBERS:
         out = <char *>malloc(2 * n + 2)
         if not out:
             raise MemoryError()
     try:
         out[0] = 0x20
-        for t in range(texts):
-            text = a if t == 0 else b if t == 1 else c
-            kind, data, i = PyUnicode_KIND(text), PyUnicode_DATA(text), 0
-            while True:
-                i = _next_number(text, i, &first, &last, &comma)
-                if i < 0:
-                    break
-                start = k
-                for j in range(first, last + 1):
-                    ch = PyUnicode_READ(kind, data, j)
-                    if ch != 0x2C:
-                        out[k] = <char>ch
-                        k += 1
-                out[k] = 0x20
-                if seen is not None:
-                    token = out[start:k]
-                    if token in seen:
-                        k = start
-                        continue
-                    seen.add(token)
-                elif _has_token(out, start, out + start, k - start):
-                    k = start
-                    continue
-                k += 1
-                count += 1
-                if count > FEW_NUMBERS and seen is None:
-                    seen = set(out[1:k - 1].split(b" "))
-        return b"" if count == 0 else out[:k]
+        k = _scan(a, out, k, &count, triggers)
+        if b is not None:
+            k = _scan(c, out, _scan(b, out, k, &count, triggers + 1), &count, triggers + 2)
+        if count == 0:
+            return b""
+        if count <= FEW_NUMBERS:  # each once already
+            return out[:k]
+        return b" " + b" ".join(dict.fromkeys(out[1:k - 1].split(b" "))) + b" "
     finally:
         if out != stack:
             free(out)
@@ -1168,17 +1090,13 @@ def key_text(str instruction not None, str input not None):
         free(out)
 
 
-#: What a text holds beyond plain prose and numbers (bits of _triggers): each asks for its
+#: What a text holds beyond plain prose and numbers (bits _scan_in finds): each asks for its
 #: own scan, as converter.anchors' substring tests do.
 cdef enum Trigger:
     FULL_WIDTH = 1  # a full-width digit: the text is read with ASCII digits first
     URL = 2  # "://"
     PLACEHOLDER = 4  # "{", "[_" or a printf token
     FENCE = 8  # a backtick
-#: ASCII characters that may start a trigger ({ ` [_ %s ://).
-cdef unsigned char _TRIGGER_START[128]
-for _c in (0x7B, 0x60, 0x5B, 0x25, 0x3A):  # { ` [ % :
-    _TRIGGER_START[_c] = 1
 
 
 cdef inline bint _may_trigger(unsigned int c) noexcept nogil:
@@ -1187,73 +1105,77 @@ cdef inline bint _may_trigger(unsigned int c) noexcept nogil:
             | (c - 0xFF10 <= 9))
 
 
-cdef int _triggers_in(const chars *data, Py_ssize_t n, bint ascii) noexcept nogil:
-    cdef Py_ssize_t i = 0, stop
+cdef Py_ssize_t _scan_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t k,
+                         Py_ssize_t *count, int *triggers) noexcept nogil:
+    """Append the numbers of the ``n`` characters at ``data`` (the runs matching
+    ``[0-9][0-9.,]*[0-9]``, commas removed) to the numbers text ``out`` of ``k`` bytes and
+    ``count`` numbers (room for 3n / 2 + 1 more bytes), and add the text's Trigger bits to
+    ``triggers``; the new length. One pass: the text between is skipped by the C library
+    (one-byte text) or a block of characters at a time."""
+    cdef Py_ssize_t i = 0, first, last
     cdef Py_UCS4 c, after
-    cdef int found = 0
-    while i < n:
-        stop = n
-        if i + BLOCK <= n:  # a block of characters none of which may start a trigger: skipped
-            if not _block_any(data + i, TRIGGER_IN):
-                i += BLOCK
-                continue
-            stop = i + BLOCK
-        while i < stop:
-            c = data[i]
-            i += 1
-            if c < 0x80:
-                if not _TRIGGER_START[c]:
-                    continue
-                after = data[i] if i < n else 0
-                if c == 0x7B or (c == 0x5B and after == 0x5F):  # { [_
-                    found |= PLACEHOLDER
-                elif c == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69
-                                    or after == 0x66):
-                    found |= PLACEHOLDER  # %s %d %i %f
-                elif c == 0x60:
-                    found |= FENCE
-                elif c == 0x3A and after == 0x2F and i + 1 < n and data[i + 1] == 0x2F:
-                    found |= URL
-            elif not ascii and 0xFF10 <= c <= 0xFF19:
-                found |= FULL_WIDTH
-    return found
-
-
-cdef int _triggers_of_bytes(const UCS1 *data, Py_ssize_t n) noexcept nogil:
-    """_triggers_in for one-byte text (no full-width digit there): the C library skips to each
-    character that may start a trigger."""
-    cdef int found = 0
-    cdef Py_ssize_t i = 0
-    cdef UCS1 c, after
     while True:
-        i += strcspn(<const char *>data + i, "{`[%:")  # stops at a NUL too
+        if chars is UCS1:
+            i += strcspn(<const char *>data + i, "0123456789{`[%:")  # stops at a NUL too
+        else:
+            while i + BLOCK <= n and not _block_any(data + i, SCAN_IN):
+                i += BLOCK
+            while i < n and not (_is_digit(data[i]) or _may_trigger(data[i])):
+                i += 1
         if i >= n:
-            return found
+            return k
         c = data[i]
         i += 1
+        if _is_digit(c):
+            first = last = i - 1
+            while i < n and (_is_digit(data[i]) or data[i] == 0x2C or data[i] == 0x2E):
+                if _is_digit(data[i]):
+                    last = i
+                i += 1
+            if last > first:
+                k = _add_number(data, first, last, out, k, count)
+            continue
         after = data[i] if i < n else 0
         if c == 0x7B or (c == 0x5B and after == 0x5F):  # { [_
-            found |= PLACEHOLDER
+            triggers[0] |= PLACEHOLDER
         elif c == 0x25 and (after == 0x73 or after == 0x64 or after == 0x69 or after == 0x66):
-            found |= PLACEHOLDER  # %s %d %i %f
+            triggers[0] |= PLACEHOLDER  # %s %d %i %f
         elif c == 0x60:
-            found |= FENCE
+            triggers[0] |= FENCE
         elif c == 0x3A and after == 0x2F and i + 1 < n and data[i + 1] == 0x2F:
-            found |= URL
+            triggers[0] |= URL
+        elif 0xFF10 <= c <= 0xFF19:
+            triggers[0] |= FULL_WIDTH
 
 
-cdef int _triggers(str text) noexcept:
-    """The Trigger bits of ``text``."""
+cdef inline Py_ssize_t _add_number(const chars *data, Py_ssize_t first, Py_ssize_t last,
+                                   char *out, Py_ssize_t k, Py_ssize_t *count) noexcept nogil:
+    """Append ``data[first:last + 1]`` without its commas to the numbers text ``out`` of
+    ``k`` bytes, unless it is there already (looked for while there are FEW_NUMBERS at most;
+    past that, _scan_texts takes each once); the new length."""
+    cdef Py_ssize_t start = k, j
+    for j in range(first, last + 1):
+        if data[j] != 0x2C:
+            out[k] = <char>data[j]
+            k += 1
+    out[k] = 0x20
+    if count[0] <= FEW_NUMBERS and _has_token(out, start, out + start, k - start):
+        return start
+    count[0] += 1
+    return k + 1
+
+
+cdef Py_ssize_t _scan(str text, char *out, Py_ssize_t k, Py_ssize_t *count,
+                      int *triggers) noexcept:
+    """:func:`_scan_in` of ``text``, whatever its width."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
-    if n == 0:
-        return 0
     if kind == 1:
-        return _triggers_of_bytes(<UCS1 *>data, n)
+        return _scan_in(<UCS1 *>data, n, out, k, count, triggers)
     if kind == 2:
-        return _triggers_in(<UCS2 *>data, n, False)
-    return _triggers_in(<UCS4 *>data, n, False)
+        return _scan_in(<UCS2 *>data, n, out, k, count, triggers)
+    return _scan_in(<UCS4 *>data, n, out, k, count, triggers)
 
 
 #: Full-width digits and separators as ASCII (converter.anchors._FULL_WIDTH).
@@ -1276,6 +1198,9 @@ cdef inline bint _word_char(Py_UCS4 c) noexcept nogil:
     return _ascii_letter(c) or _is_digit(c) or c == 0x5F
 
 
+cdef str _HTTP = "http"
+
+
 cdef set _urls(str text):
     """``_URL.findall(text)``, each without trailing punctuation (None when there is none)."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, at, j, tail, end
@@ -1283,7 +1208,7 @@ cdef set _urls(str text):
     cdef void *data = PyUnicode_DATA(text)
     cdef set found = None
     while True:
-        at = PyUnicode_Find(text, "http", i, n, 1)
+        at = _find(text, _HTTP, i)
         if at < 0:
             return found
         j = at + 4
@@ -1369,11 +1294,12 @@ cdef tuple _anchors(str a, str b, str c):
     a numbers text (see _numbers), as the kernels read them. No anchor spans a newline, so each
     text is read where it lies, in its own width, none copied (unless a full-width digit asks
     for all of them to be read as ASCII, as the joined text would be)."""
-    cdef int ta = _triggers(a), tb = _triggers(b), tc = _triggers(c)
-    if (ta | tb | tc) & FULL_WIDTH:
+    cdef int triggers[3]
+    cdef bytes found_numbers = _scan_texts(a, b, c, triggers)
+    if (triggers[0] | triggers[1] | triggers[2]) & FULL_WIDTH:
         a, b, c = a.translate(_FULL_WIDTH), b.translate(_FULL_WIDTH), c.translate(_FULL_WIDTH)
-        ta, tb, tc = _triggers(a), _triggers(b), _triggers(c)
-    cdef bytes found_numbers = _numbers(a, b, c)
+        found_numbers = _scan_texts(a, b, c, triggers)
+    cdef int ta = triggers[0], tb = triggers[1], tc = triggers[2]
     cdef object urls = _NO_STRINGS, placeholders = _NO_STRINGS
     cdef set found = None
     cdef Py_ssize_t fences = 0
@@ -1462,6 +1388,22 @@ cpdef enum:
     PRESERVED = 8
 
 
+cdef enum:
+    TAKES_ASCII = 1 << 8  # a language whose ASCII text is not judged
+    ACCEPTS = 1 << 9  # a language with its own ``accepts`` test
+
+
+cdef int _language_flags(bint takes_ascii, bint accepts, frozenset scripts):
+    """A language's screen flags: TAKES_ASCII, ACCEPTS and the bit ``1 << script`` of each
+    quick_script verdict (LATIN, JAPANESE) that is one of its ``scripts`` (every one when it
+    names none)."""
+    cdef int flags = TAKES_ASCII * takes_ascii | ACCEPTS * accepts, script
+    for script in (LATIN, JAPANESE):
+        if not scripts or _SCRIPT_NAMES[script] in scripts:
+            flags |= 1 << script
+    return flags
+
+
 cdef class GroupScreen:
     """Which of the stateless built-in checks may find something in a group: ``screen(group)``
     is a mask of EMPTY, LANGUAGE, UNTRANSLATED and PRESERVED, a bit clear only where that
@@ -1477,7 +1419,10 @@ cdef class GroupScreen:
         """``languages``: code -> (takes ASCII unjudged, has an ``accepts`` test, scripts);
         the language check's thresholds; the words untranslated prose has at least; the
         mask of the checks the run has on (the others are not looked at)."""
-        self.languages, self.latin_share, self.min_letters = languages, latin_share, min_letters
+        self.languages = {
+            code: _language_flags(how[0], how[1], how[2]) for code, how in languages.items()
+        }
+        self.latin_share, self.min_letters = latin_share, min_letters
         self.prose_words, self.enabled = prose_words, enabled
 
     cpdef int screen(self, list group) except -1:
@@ -1502,24 +1447,19 @@ cdef class GroupScreen:
         return 0 if blank_inputs == 0 or blank_inputs == len(group) else EMPTY
 
     cdef int _language(self, list group) except -1:
-        cdef tuple lang
         cdef str text
         cdef Script script
-        cdef frozenset scripts
-        cdef int f
+        cdef int f, flags
         for record in group:
-            lang = self.languages[_field(record, LANG)]
-            scripts = lang[2]
+            flags = self.languages[_field(record, LANG)]
             for f in range(2):
                 text = _text(record, INSTRUCTION if f == 0 else OUTPUT)
-                if lang[0] and PyUnicode_IS_ASCII(text):
+                if flags & TAKES_ASCII and PyUnicode_IS_ASCII(text):
                     continue
-                if lang[1]:
+                if flags & ACCEPTS:
                     return LANGUAGE
                 script = _script(text, self.latin_share, self.min_letters)
-                if script == UNDETERMINED or (
-                    script != UNDECIDED and (not scripts or _SCRIPT_NAMES[script] in scripts)
-                ):
+                if script == UNDETERMINED or (script != UNDECIDED and flags & (1 << script)):
                     continue
                 if not _looks_like_code(text):  # code is not judged, whatever its script
                     return LANGUAGE
@@ -1570,7 +1510,7 @@ cdef class Aligner:
     suspected shift runs the same steps as the Python code, on Python objects, and asks the
     Python ``shift_at_front`` where it starts."""
 
-    cdef list streams, buffers, langs, medians
+    cdef list streams, buffers, langs, medians, poplefts
     cdef readonly list repairs
     cdef bint realign
     cdef Py_ssize_t sources, window
@@ -1593,6 +1533,7 @@ cdef class Aligner:
         self.record_type, self.gap_type, self.scorer = record_type, gap_type, scorer
         self.window, self.shift_at_front = window, shift_at_front
         self.buffers = [deque() for _ in range(n)]
+        self.poplefts = [buffer.popleft for buffer in self.buffers]  # bound once
         self.medians = [(medians(), medians()) for _ in range(n)]
         self.repairs, self.cache = [], {}
         self.ended = <bint *>calloc(n, sizeof(bint))
@@ -1675,7 +1616,10 @@ cdef class Aligner:
             if self.counts[k]:
                 self.heads[k] = (self.heads[k] + 1) % self.window
                 self.counts[k] -= 1
-        return tuple([buffer.popleft() if buffer else None for buffer in self.buffers])
+        cdef list group = []
+        for k in range(self.sources):
+            group.append(self.poplefts[k]() if len(<object>self.buffers[k]) else None)
+        return tuple(group)
 
     cdef int _watch(self, Py_ssize_t k) except -1:
         src, tgt = self.buffers[0], self.buffers[k]
