@@ -1038,17 +1038,57 @@ for _c in range(128):
     _KEY_CHAR[_c] = 0x20 if _KEY_SPACE[_c] else (_c + 32 if 0x41 <= _c <= 0x5A else _c)
 
 
+# A block of 16 ASCII characters as key_text has them, when none of them is whitespace that
+# follows whitespace (the character before the block counts): then each becomes one character,
+# lowercased or a space, all 16 at once with the compiler's vector extensions.
+cdef extern from *:
+    """
+    typedef uint8_t cv_u8 __attribute__((vector_size(16)));
+    /* Py_UNICODE_ISSPACE of an ASCII character: \t \n \v \f \r, U+001C-U+001F, space */
+    #define CV_KEY_SPACE(v) (((v) == 0x20) | ((cv_u8)((v) - 0x09) <= 4) \
+                             | ((cv_u8)((v) - 0x1C) <= 3))
+    static inline int cv_key_block(const unsigned char *p, unsigned char *out, int *last) {
+        cv_u8 v, before, space, twice, upper, mapped;
+        uint64_t lanes[2];
+        memcpy(&v, p, 16);
+        memcpy(&before, p - 1, 16);
+        space = (cv_u8)CV_KEY_SPACE(v);
+        twice = space & (cv_u8)CV_KEY_SPACE(before);
+        memcpy(lanes, &twice, 16);
+        if (lanes[0] | lanes[1])
+            return 0;
+        upper = (cv_u8)((cv_u8)(v - 0x41) <= 25);
+        mapped = ((v + (upper & 0x20)) & ~space) | (space & 0x20);
+        memcpy(out, &mapped, 16);
+        *last = space[15] != 0;
+        return 1;
+    }
+    """
+    bint cv_key_block(const unsigned char *p, unsigned char *out, int *last) nogil
+
+
 cdef Py_ssize_t _key_span(const unsigned char *data, Py_ssize_t n, char *out, Py_ssize_t k,
                           bint *space) noexcept nogil:
     """Append ``data`` to ``out`` at ``k`` as key_text has it, whitespace runs one space
-    (``space``: the last character appended was one); the new length. No branch a character."""
-    cdef Py_ssize_t i
+    (``space``: the last character appended was one); the new length. A block of BLOCK
+    characters at once where no whitespace follows whitespace (past the first character, so
+    that the one before is read from ``data``), else a character at a time with no branch."""
+    cdef Py_ssize_t i = 0, stop
     cdef bint before = space[0], now
-    for i in range(n):
-        now = _KEY_SPACE[data[i]]
-        out[k] = _KEY_CHAR[data[i]]
-        k += not (now and before)
-        before = now
+    cdef int last
+    while i < n:
+        if i > 0 and i + BLOCK <= n and cv_key_block(data + i, <unsigned char *>out + k, &last):
+            i += BLOCK
+            k += BLOCK
+            before = last
+            continue
+        stop = min(n, i + BLOCK) if i > 0 else 1
+        while i < stop:
+            now = _KEY_SPACE[data[i]]
+            out[k] = _KEY_CHAR[data[i]]
+            k += not (now and before)
+            before = now
+            i += 1
     space[0] = before
     return k
 

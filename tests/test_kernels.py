@@ -716,6 +716,20 @@ def test_source_kernels(kernel: str, twin: Any, instruction: str, input_: str) -
 
 
 @pytest.mark.parametrize(("kernel", "twin"), SOURCE_TWINS)
+@settings(max_examples=2000, deadline=None)
+@given(
+    instruction=st.text(alphabet="aZz@[`{ \t\n\x0b\x0c\r\x1c\x1f\x00_0", max_size=120),
+    input_=st.text(alphabet="Ab \t\n\x1d", max_size=70),
+)
+def test_source_kernels_on_ascii_blocks(
+    kernel: str, twin: Any, instruction: str, input_: str
+) -> None:
+    """ASCII text is read 16 characters at a time where no whitespace follows whitespace:
+    runs of whitespace across the blocks' edges, at the start and the end, upper case."""
+    assert getattr(native, kernel)(instruction, input_) == twin(instruction, input_)
+
+
+@pytest.mark.parametrize(("kernel", "twin"), SOURCE_TWINS)
 def test_source_kernels_on_real_texts(kernel: str, twin: Any) -> None:
     for instruction, input_ in pairwise(TEXTS):
         assert getattr(native, kernel)(instruction, input_) == twin(instruction, input_)
