@@ -1428,19 +1428,231 @@ cpdef enum:
     PRESERVED = 8
 
 
+# --- The shared classifier (converter.langid.classify) for field_script -------------------------
+
+#: Must equal converter.langid's (classifier_constants; tests/test_kernels.py checks).
+cdef enum:
+    MIN_LATIN_LETTERS = 3
+    LATIN_DOMINANCE = 2
+    PROSE_MIN_CJK = 8
+    PROSE_LATIN_CAP = 24
+    KANA_SHORT_CJK = 8
+    MIX_MIN_CHARS = 3
+    CLASSIFIED_CHARS = 2000  # field_script classifies a text's first 2000 characters
+cdef double KO_MIN_SHARE = 0.2, KANA_MIN_SHARE = 0.05, JA_ONLY_MIN_SHARE = 0.05
+cdef double AMBIGUOUS_MIX_RATIO = 0.3
+
+#: field_script's verdicts (Verdict), their names, and quick_script's in them.
+cdef enum Verdict:
+    V_UND, V_LATIN, V_JA, V_ZH, V_KO
+cdef tuple _VERDICT_NAMES = ("und", "latin", "ja", "zh", "ko")
+cdef Verdict _QUICK_VERDICT[4]
+_QUICK_VERDICT[:] = [V_UND, V_LATIN, V_JA, V_UND]  # by Script (UNDECIDED is not a verdict)
+
+cdef str _CLASSES = None  # converter.langid.CLASS_TABLE: a class letter per code point
+#: Counts of the classes (converter.langid.ScriptCounts, in its order).
+cdef enum:
+    C_LATIN, C_KANA, C_HAN, C_JA, C_SIMP, C_TRAD, C_HANGUL, C_PUNCT, CLASS_COUNTS
+cdef signed char _CLASS_OF[128]  # class letter -> ClassCount, -1 for none
+for _c in range(128):
+    _CLASS_OF[_c] = -1
+for _k, _c in enumerate("LKHJSTGP"):
+    _CLASS_OF[ord(_c)] = _k
+
+
+def classifier_constants():
+    """The classifier's thresholds as compiled, by converter.langid's names (tests hold them
+    equal to langid's)."""
+    return {
+        "MIN_LATIN_LETTERS": MIN_LATIN_LETTERS, "LATIN_DOMINANCE": LATIN_DOMINANCE,
+        "PROSE_MIN_CJK": PROSE_MIN_CJK, "PROSE_LATIN_CAP": PROSE_LATIN_CAP,
+        "KO_MIN_SHARE": KO_MIN_SHARE, "KANA_MIN_SHARE": KANA_MIN_SHARE,
+        "KANA_SHORT_CJK": KANA_SHORT_CJK, "JA_ONLY_MIN_SHARE": JA_ONLY_MIN_SHARE,
+        "AMBIGUOUS_MIX_RATIO": AMBIGUOUS_MIX_RATIO, "MIX_MIN_CHARS": MIX_MIN_CHARS,
+    }
+
+
+def bind_classes(str table not None):
+    """Read characters' classes from ``table`` (converter.langid.CLASS_TABLE: one ASCII class
+    letter per code point, "." for none) from now on."""
+    global _CLASSES
+    if not PyUnicode_IS_ASCII(table):
+        raise ValueError("the class table holds one ASCII letter a code point")
+    _CLASSES = table
+
+
+cdef unsigned char _URL_TAIL[128]  # converter.langid's _URL_CHARS
+for _c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%":
+    _URL_TAIL[ord(_c)] = 1
+cdef unsigned char _MAIL_LOCAL[128]  # an e-mail address's local part; its domain's labels
+cdef unsigned char _MAIL_LABEL[128]
+for _c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-":
+    _MAIL_LOCAL[ord(_c)] = _MAIL_LABEL[ord(_c)] = 1
+for _c in "._%+":
+    _MAIL_LOCAL[ord(_c)] = 1
+cdef unsigned char _WORD_DOT[128]  # what may not stand before "www."
+for _c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.":
+    _WORD_DOT[ord(_c)] = 1
+
+
+cdef inline unsigned int _at(int kind, void *data, Py_ssize_t n, Py_ssize_t i) noexcept:
+    """The character at ``i``, 0 past the end."""
+    return PyUnicode_READ(kind, data, i) if 0 <= i < n else 0
+
+
+cdef inline bint _ascii_in(unsigned char *table, unsigned int c) noexcept:
+    return c < 128 and table[c]
+
+
+cdef inline Py_ssize_t _run_of(unsigned char *table, int kind, void *data, Py_ssize_t n,
+                               Py_ssize_t i) noexcept:
+    """The end of the run of ``table``'s characters from ``i``."""
+    while i < n and _ascii_in(table, PyUnicode_READ(kind, data, i)):
+        i += 1
+    return i
+
+
+cdef Py_ssize_t _noise_at(int kind, void *data, Py_ssize_t n, Py_ssize_t p) noexcept:
+    """Where the match of converter.langid's noise pattern at ``p`` ends (a fenced code block,
+    inline code, a URL, an e-mail address, tried in that order), or -1 when none starts there."""
+    cdef unsigned int c = PyUnicode_READ(kind, data, p), before = _at(kind, data, n, p - 1)
+    cdef Py_ssize_t j, end
+    if c == 0x60:  # ``` to the next ``` (or the end); else `...` on one line
+        if _at(kind, data, n, p + 1) == 0x60 and _at(kind, data, n, p + 2) == 0x60:
+            j = p + 3
+            while j + 2 < n:
+                if (PyUnicode_READ(kind, data, j) == 0x60 and PyUnicode_READ(kind, data, j + 1) == 0x60
+                        and PyUnicode_READ(kind, data, j + 2) == 0x60):
+                    return j + 3
+                j += 1
+            return n
+        j = p + 1
+        while j < n and PyUnicode_READ(kind, data, j) != 0x60 and PyUnicode_READ(kind, data, j) != 0x0A:
+            j += 1
+        return j + 1 if j < n and PyUnicode_READ(kind, data, j) == 0x60 else -1
+    j = -1
+    if c | 0x20 == 0x68:  # http:// https://, any case
+        if (_at(kind, data, n, p + 1) | 0x20 == 0x74 and _at(kind, data, n, p + 2) | 0x20 == 0x74
+                and _at(kind, data, n, p + 3) | 0x20 == 0x70):
+            j = p + 4 + (_at(kind, data, n, p + 4) | 0x20 == 0x73)
+            if not (_at(kind, data, n, j) == 0x3A and _at(kind, data, n, j + 1) == 0x2F
+                    and _at(kind, data, n, j + 2) == 0x2F):
+                return _mail_at(kind, data, n, p)
+            j += 3
+    elif c | 0x20 == 0x77 and not _ascii_in(_WORD_DOT, before):  # www., not inside a name
+        if (_at(kind, data, n, p + 1) | 0x20 == 0x77 and _at(kind, data, n, p + 2) | 0x20 == 0x77
+                and _at(kind, data, n, p + 3) == 0x2E):
+            j = p + 4
+    if j >= 0:
+        end = _run_of(_URL_TAIL, kind, data, n, j)
+        if end > j:
+            return end
+    return _mail_at(kind, data, n, p)
+
+
+cdef Py_ssize_t _mail_at(int kind, void *data, Py_ssize_t n, Py_ssize_t p) noexcept:
+    """Where the e-mail address at ``p`` ends (its local part starts there, not inside a run of
+    its characters), or -1."""
+    if not _ascii_in(_MAIL_LOCAL, PyUnicode_READ(kind, data, p)) or _ascii_in(
+        _MAIL_LOCAL, _at(kind, data, n, p - 1)
+    ):
+        return -1
+    cdef Py_ssize_t j = _run_of(_MAIL_LOCAL, kind, data, n, p), end
+    if _at(kind, data, n, j) != 0x40:
+        return -1
+    end = _run_of(_MAIL_LABEL, kind, data, n, j + 1)
+    if end == j + 1:
+        return -1
+    j = end  # then one or more ".label"
+    while _at(kind, data, n, end) == 0x2E and _ascii_in(_MAIL_LABEL, _at(kind, data, n, end + 1)):
+        end = _run_of(_MAIL_LABEL, kind, data, n, end + 1)
+    return end if end > j else -1
+
+
+cdef void _count_classes(str text, Py_ssize_t n, long *counts) noexcept:
+    """converter.langid.count_scripts of ``text[:n]``: each character's class counted, the
+    noise skipped."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
+    cdef const unsigned char *classes = <const unsigned char *>PyUnicode_DATA(_CLASSES)
+    cdef Py_ssize_t size = PyUnicode_GET_LENGTH(_CLASSES), p = 0, end
+    cdef unsigned int c
+    cdef signed char k
+    cdef int j
+    for j in range(CLASS_COUNTS):
+        counts[j] = 0
+    while p < n:
+        c = PyUnicode_READ(kind, data, p)
+        if c == 0x60 or c | 0x20 == 0x68 or (  # a match may start here
+            _ascii_in(_MAIL_LOCAL, c) and not _ascii_in(_WORD_DOT, _at(kind, data, n, p - 1))
+        ):
+            end = _noise_at(kind, data, n, p)
+            if end >= 0:
+                p = end
+                continue
+        if c < <Py_UCS4>size:
+            k = _CLASS_OF[classes[c] & 0x7F]
+            if k >= 0:
+                counts[k] += 1
+        p += 1
+
+
+cdef Verdict _classified(str text, Py_ssize_t min_letters) except *:
+    """converter.builtin.checks.field_script's verdict from the classifier (the text's quick
+    tests undecided)."""
+    if _CLASSES is None:
+        raise RuntimeError("bind_classes first")
+    cdef long counts[CLASS_COUNTS]
+    _count_classes(text, min(PyUnicode_GET_LENGTH(text), CLASSIFIED_CHARS), counts)
+    cdef long latin = counts[C_LATIN], kana = counts[C_KANA], hangul = counts[C_HANGUL]
+    cdef long han = counts[C_HAN] + counts[C_JA] + counts[C_SIMP] + counts[C_TRAD]
+    cdef long ja = counts[C_JA], simp = counts[C_SIMP], trad = counts[C_TRAD]
+    cdef long cjk = kana + han + hangul
+    if latin + cjk < min_letters // 3:
+        return V_UND
+    if cjk == 0:
+        return V_LATIN if latin >= MIN_LATIN_LETTERS else V_UND
+    if latin > LATIN_DOMINANCE * cjk and not (
+        counts[C_PUNCT] and cjk >= PROSE_MIN_CJK and latin <= PROSE_LATIN_CAP * cjk
+    ):
+        return V_LATIN
+    if hangul >= KO_MIN_SHARE * cjk:
+        return V_KO
+    if kana and (kana >= KANA_MIN_SHARE * (kana + han) or cjk < KANA_SHORT_CJK):
+        return V_JA
+    if ja and ja >= JA_ONLY_MIN_SHARE * han:
+        return V_JA
+    if (simp and trad and simp + trad >= MIX_MIN_CHARS
+            and min(simp, trad) >= AMBIGUOUS_MIX_RATIO * max(simp, trad)):
+        return V_JA
+    return V_ZH if kana or simp else V_UND  # Han alone may be Japanese or Traditional Chinese
+
+
+cdef Verdict _field_verdict(str text, double latin_share, Py_ssize_t min_letters) except *:
+    """field_script's verdict: the quick tests, then the classifier."""
+    cdef Script quick = _script(text, latin_share, min_letters)
+    return _QUICK_VERDICT[<int>quick] if quick != UNDECIDED else _classified(text, min_letters)
+
+
+def field_script(str text not None, double latin_share, Py_ssize_t min_letters):
+    """converter.builtin.checks.field_script (its thresholds given): "und", "latin", "ja",
+    "zh" or "ko"."""
+    return _VERDICT_NAMES[_field_verdict(text, latin_share, min_letters)]
+
+
 cdef enum:
     TAKES_ASCII = 1 << 8  # a language whose ASCII text is not judged
     ACCEPTS = 1 << 9  # a language with its own ``accepts`` test
 
 
 cdef int _language_flags(bint takes_ascii, bint accepts, frozenset scripts):
-    """A language's screen flags: TAKES_ASCII, ACCEPTS and the bit ``1 << script`` of each
-    quick_script verdict (LATIN, JAPANESE) that is one of its ``scripts`` (every one when it
-    names none)."""
-    cdef int flags = TAKES_ASCII * takes_ascii | ACCEPTS * accepts, script
-    for script in (LATIN, JAPANESE):
-        if not scripts or _SCRIPT_NAMES[script] in scripts:
-            flags |= 1 << script
+    """A language's screen flags: TAKES_ASCII, ACCEPTS and the bit ``1 << verdict`` of each
+    field_script verdict but "und" that is one of its ``scripts`` (every one when it names
+    none)."""
+    cdef int flags = TAKES_ASCII * takes_ascii | ACCEPTS * accepts, verdict
+    for verdict in range(V_LATIN, V_KO + 1):
+        if not scripts or _VERDICT_NAMES[verdict] in scripts:
+            flags |= 1 << verdict
     return flags
 
 
@@ -1488,7 +1700,7 @@ cdef class GroupScreen:
 
     cdef int _language(self, list group) except -1:
         cdef str text
-        cdef Script script
+        cdef Verdict verdict
         cdef int f, flags
         for record in group:
             flags = self.languages[_field(record, LANG)]
@@ -1498,8 +1710,8 @@ cdef class GroupScreen:
                     continue
                 if flags & ACCEPTS:
                     return LANGUAGE
-                script = _script(text, self.latin_share, self.min_letters)
-                if script == UNDETERMINED or (script != UNDECIDED and flags & (1 << script)):
+                verdict = _field_verdict(text, self.latin_share, self.min_letters)
+                if verdict == V_UND or flags & (1 << verdict):
                     continue
                 if not _looks_like_code(text):  # code is not judged, whatever its script
                     return LANGUAGE

@@ -34,6 +34,7 @@ from converter._char_tables import JA_ONLY, SIMPLIFIED_ONLY, TRADITIONAL_ONLY
 
 __all__ = [
     "AMBIGUOUS_MIX_RATIO",
+    "CLASS_TABLE",
     "JA_ONLY_MIN_SHARE",
     "KANA_MIN_SHARE",
     "KANA_SHORT_CJK",
@@ -207,7 +208,8 @@ def _build_table() -> str:
     return "".join(table)
 
 
-_TABLE: Final = _build_table()
+#: A class letter per code point (the compiled classifier reads it too).
+CLASS_TABLE: Final = _build_table()
 
 # For pure-ASCII text only Latin letters can occur: bytes.translate drops everything else.
 _ASCII_NON_LETTERS: Final = bytes(c for c in range(128) if not chr(c).isalpha())
@@ -256,7 +258,7 @@ def _count_clean(text: str) -> ScriptCounts:
         # Fast path: only Latin letters are possible; bytes.translate deletes the rest.
         latin = len(text.encode("ascii").translate(None, _ASCII_NON_LETTERS))
         return _new(ScriptCounts, (latin, 0, 0, 0, 0, 0, 0, 0)) if latin else _NO_COUNTS
-    classes = text.translate(_TABLE)
+    classes = text.translate(CLASS_TABLE)
     ja_only = classes.count(_JA)
     simp = classes.count(_SIMP)
     trad = classes.count(_TRAD)

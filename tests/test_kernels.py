@@ -24,7 +24,7 @@ from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SHARED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from converter import alignment, anchors, screening
+from converter import alignment, anchors, langid, screening
 from converter.anchors import find_anchors, numbers_in, record_anchors, whole_number_in
 from converter.builtin import checks
 from converter.builtin.languages import ENGLISH, JAPANESE
@@ -208,6 +208,81 @@ def test_code_and_prose_on_real_texts() -> None:
     for text in TEXTS:
         assert native.looks_like_code(text) == checks.looks_like_code(text), text
         assert native.is_prose(text, 4) == checks.is_prose(text, 4), text
+
+
+def test_classifier_constants_are_langids() -> None:
+    assert native.classifier_constants() == {
+        name: getattr(langid, name) for name in native.classifier_constants()
+    }
+
+
+#: What the classifier's noise is made of: fences, inline code, URLs (any case, www.), e-mail
+#: addresses, and the scripts around them.
+NOISE_TEXTS = st.lists(
+    st.sampled_from(
+        [
+            "```",
+            "`",
+            "\n",
+            "http",
+            "HTTPS",
+            "hTtp",
+            "://",
+            "s",
+            "www.",
+            "WWW.",
+            "ww",
+            "w",
+            ".",
+            "@",
+            "-",
+            "_",
+            "%",
+            "+",
+            "a",
+            "Z",
+            "9",
+            " ",
+            "/",
+            "x.io",
+            "a-b",
+            "日本",
+            "です",
+            "的",
+            "這",
+            "간",
+            "、",
+            "。",
+            "ｱ",
+            "é",
+            "\U0002000b",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=4000, deadline=None)
+@given(NOISE_TEXTS, st.sampled_from([(0.9, 12), (0.5, 3)]))
+def test_field_script_on_generated_texts(text: str, thresholds: tuple[float, int]) -> None:
+    """The compiled classifier (noise stripped, classes counted, the rules) gives the Python
+    field_script's verdict, whatever the code, URLs and addresses in the text."""
+    share, letters = thresholds
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "ASCII_LATIN_SHARE", share)
+        patch.setattr(checks, "MIN_LETTERS", letters)
+        want = checks.field_script(text)
+    assert native.field_script(text, share, letters) == want
+
+
+def test_field_script_on_real_texts() -> None:
+    """Every real EN/JA/ZH field, long texts past the 2000 characters classified too."""
+    verdicts = set()
+    for text in [*TEXTS, "".join(TEXTS[:40])]:
+        verdict = native.field_script(text, checks.ASCII_LATIN_SHARE, checks.MIN_LETTERS)
+        assert verdict == checks.field_script(text), text
+        verdicts.add(verdict)
+    assert {"latin", "ja", "zh", "und"} <= verdicts
 
 
 def test_quick_script_on_real_texts() -> None:

@@ -11,7 +11,7 @@ from converter import hookimpl
 from converter.alignment import trailing_median
 from converter.anchors import lost_in, record_anchors
 from converter.kernels import NATIVE
-from converter.langid import classify
+from converter.langid import CLASS_TABLE, classify
 from converter.model import Check, Language, Record
 from converter.seen import SeenSet, key_of
 
@@ -126,6 +126,8 @@ def quick_script(text: str, latin_share: float, min_letters: int) -> str | None:
 
 
 _quick_script = NATIVE.quick_script if NATIVE else quick_script
+if NATIVE is not None:  # the compiled screen classifies what the quick tests leave
+    NATIVE.bind_classes(CLASS_TABLE)
 
 
 def takes_ascii(lang: Language) -> bool:
