@@ -1641,6 +1641,7 @@ def field_script(str text not None, double latin_share, Py_ssize_t min_letters):
 
 
 cdef enum:
+    SEEN_POSITIONS = 8  # group positions whose language the screen remembers
     TAKES_ASCII = 1 << 8  # a language whose ASCII text is not judged
     ACCEPTS = 1 << 9  # a language with its own ``accepts`` test
 
@@ -1665,6 +1666,8 @@ cdef class GroupScreen:
     cdef double latin_share
     cdef Py_ssize_t min_letters, prose_words
     cdef int enabled
+    cdef list seen_langs  # the language of the record at each position of the last group
+    cdef int seen_flags[SEEN_POSITIONS]  # and its flags
 
     def __init__(self, dict languages, double latin_share, Py_ssize_t min_letters,
                  Py_ssize_t prose_words, int enabled):
@@ -1676,6 +1679,7 @@ cdef class GroupScreen:
         }
         self.latin_share, self.min_letters = latin_share, min_letters
         self.prose_words, self.enabled = prose_words, enabled
+        self.seen_langs = [None] * SEEN_POSITIONS
 
     cpdef int screen(self, list group) except -1:
         """The mask of checks to run on ``group`` (records, the source first)."""
@@ -1702,8 +1706,10 @@ cdef class GroupScreen:
         cdef str text
         cdef Verdict verdict
         cdef int f, flags
-        for record in group:
-            flags = self.languages[_field(record, LANG)]
+        cdef Py_ssize_t k
+        for k in range(len(group)):
+            record = group[k]
+            flags = self._flags(k, _field(record, LANG))
             for f in range(2):
                 text = _text(record, INSTRUCTION if f == 0 else OUTPUT)
                 if flags & TAKES_ASCII and PyUnicode_IS_ASCII(text):
@@ -1716,6 +1722,16 @@ cdef class GroupScreen:
                 if not _looks_like_code(text):  # code is not judged, whatever its script
                     return LANGUAGE
         return 0
+
+    cdef inline int _flags(self, Py_ssize_t k, lang) except? -1:
+        """The flags of ``lang``, the language of the record at position ``k`` (the same as
+        the last group's there, as a rule: no lookup then)."""
+        if k >= SEEN_POSITIONS:
+            return self.languages[lang]
+        if self.seen_langs[k] is not lang:
+            self.seen_flags[k] = self.languages[lang]
+            self.seen_langs[k] = lang
+        return self.seen_flags[k]
 
     cdef int _untranslated(self, list group) except -1:
         source = group[0]
@@ -2207,60 +2223,81 @@ cdef list _misalignment(list group):
     return found
 
 
-ctypedef struct _Pending:  # a slot of Duplicates' table of pending keys
+ctypedef struct _Pending:  # a slot of a _KeyTable
     int64_t key
     int64_t value  # -1: the slot is free (values are group indexes)
 
 
+ctypedef struct _KeyTable:  # keys and their values, open addressing with linear probing
+    _Pending *slots
+    uint64_t size  # a power of two, at least twice the keys it is filled with
+    Py_ssize_t count
+
+
+cdef int _table_init(_KeyTable *table, Py_ssize_t keys) except -1:
+    """Make ``table`` empty, with room for ``keys`` keys."""
+    table.size = 16
+    while table.size < 2 * <uint64_t>keys:
+        table.size *= 2
+    table.slots = <_Pending *>malloc(table.size * sizeof(_Pending))
+    if not table.slots:
+        raise MemoryError()
+    _table_clear(table)
+    return 0
+
+
+cdef void _table_clear(_KeyTable *table) noexcept:
+    cdef uint64_t i
+    for i in range(table.size):
+        table.slots[i].value = -1
+    table.count = 0
+
+
+cdef inline uint64_t _table_home(_KeyTable *table, int64_t key) noexcept:
+    """Where the probe for ``key`` starts."""
+    return ((<uint64_t>key * 0x9E3779B97F4A7C15ULL) >> 32) & (table.size - 1)
+
+
+cdef inline _Pending *_table_slot(_KeyTable *table, int64_t key) noexcept:
+    """The slot holding ``key``, or the free slot where it goes."""
+    cdef uint64_t i = _table_home(table, key)
+    cdef _Pending *slot
+    while True:
+        slot = &table.slots[i & (table.size - 1)]
+        if slot.value < 0 or slot.key == key:
+            return slot
+        i += 1
+
+
 cdef class Duplicates:
     """converter.builtin.checks' duplicate compare with converter.seen.SeenSet.first_seen in it
-    (its filter, its batch of pending keys and spill; the rare lookup and the spill call the
-    set's own methods): the same findings, the same runs written. The set's ``bits``, ``mask``
-    and ``batch`` are read once, here. The pending keys are kept here, in an open-addressing
-    table of C integers (a Python dict of int objects misses the cache two or three times a
-    key), and handed to the set's ``pending`` dict only to be spilled."""
+    (its filter, its batch of pending keys and spill; the rare lookup in the runs and the spill
+    call the set's own methods): the same findings, the same runs written. The set's ``bits``,
+    ``mask`` and ``batch`` are read once, here. The pending keys are kept here, in a table of C
+    integers (a Python dict of int objects misses the cache two or three times a key), and
+    handed to the set's ``pending`` dict only to be spilled; so are the keys found in the runs
+    (the set's ``hot`` dict, kept here: up to a batch of them, then cleared)."""
 
     cdef object seen, finding
     cdef bytearray bits
     cdef long long mask
-    cdef Py_ssize_t batch, count
-    cdef _Pending *table
-    cdef uint64_t slots  # a power of two, at least twice the batch
+    cdef Py_ssize_t batch
+    cdef _KeyTable pending, hot
 
     def __init__(self, seen, finding):
         """``seen``: the run's SeenSet; ``finding(lang, earlier)``: the finding's text."""
-        if self.table != NULL:
+        if self.pending.slots != NULL:
             raise TypeError("a duplicate compare is set up once")
         self.seen, self.finding = seen, finding
         self.bits, self.mask, self.batch = seen.bits, seen.mask, seen.batch
         if not 1 <= self.batch <= (1 << 32) or seen.pending:
             raise ValueError("the seen-set needs a batch of 1 to 2**32 keys and nothing pending")
-        self.slots = 16
-        while self.slots < 2 * <uint64_t>self.batch:
-            self.slots *= 2
-        self.table = <_Pending *>malloc(self.slots * sizeof(_Pending))
-        if not self.table:
-            raise MemoryError()
-        self._clear()
+        _table_init(&self.pending, self.batch)
+        _table_init(&self.hot, self.batch)
 
     def __dealloc__(self):
-        free(self.table)
-
-    cdef void _clear(self) noexcept:
-        cdef uint64_t i
-        for i in range(self.slots):
-            self.table[i].value = -1
-        self.count = 0
-
-    cdef inline _Pending *_slot(self, int64_t key) noexcept:
-        """The slot holding ``key``, or the free slot where it goes (linear probing)."""
-        cdef uint64_t i = (<uint64_t>key * 0x9E3779B97F4A7C15ULL) >> 32
-        cdef _Pending *slot
-        while True:
-            slot = &self.table[i & (self.slots - 1)]
-            if slot.value < 0 or slot.key == key:
-                return slot
-            i += 1
+        free(self.pending.slots)
+        free(self.hot.slots)
 
     def __call__(self, list group):
         """The finding of ``group`` when its source was seen before (and remember it)."""
@@ -2274,8 +2311,7 @@ cdef class Duplicates:
         cdef int64_t key = _duplicate_key(_text(source, INSTRUCTION), _text(source, INPUT))
         cdef const unsigned char *data = self.bits
         __builtin_prefetch(data + ((key & self.mask & ~_LINE_MASK) >> 3))
-        __builtin_prefetch(&self.table[((<uint64_t>key * 0x9E3779B97F4A7C15ULL) >> 32)
-                                       & (self.slots - 1)])
+        __builtin_prefetch(&self.pending.slots[_table_home(&self.pending, key)])
         return key
 
     cdef list _find(self, list group, int64_t key):
@@ -2316,22 +2352,26 @@ cdef class Duplicates:
         cdef int64_t value = index
         cdef _Pending *slot
         if bloom_add(self.bits, self.mask, key):
-            slot = self._slot(key)
+            slot = _table_slot(&self.pending, key)
             if slot.value >= 0:
                 return slot.value
-            number = key  # SeenSet._lookup's other steps: its hot dict, then its runs
-            hot = self.seen.hot
-            earlier = (<dict>hot).get(number) if type(hot) is dict else hot.get(number)
-            if earlier is None:
-                earlier = self.seen._lookup(number)
+            slot = _table_slot(&self.hot, key)
+            if slot.value >= 0:
+                return slot.value
+            earlier = self.seen._lookup(key)  # its runs
             if earlier is not None:
+                if self.hot.count >= self.batch:  # keys seen again tend to come back
+                    _table_clear(&self.hot)
+                slot = _table_slot(&self.hot, key)
+                slot.key, slot.value = key, earlier
+                self.hot.count += 1
                 return earlier
-        if self.count >= self.slots - 1:  # a spill failed (and was caught): keep a slot free
+        if self.pending.count >= self.pending.size - 1:  # a spill failed (and was caught)
             raise RuntimeError("the duplicate check's pending keys could not be spilled")
-        slot = self._slot(key)
+        slot = _table_slot(&self.pending, key)
         slot.key, slot.value = key, value
-        self.count += 1
-        if self.count >= self.batch:
+        self.pending.count += 1
+        if self.pending.count >= self.batch:
             self._spill()
         return None
 
@@ -2339,11 +2379,11 @@ cdef class Duplicates:
         """Hand the pending keys to the set and let it write them out as a run."""
         cdef dict pending = self.seen.pending
         cdef uint64_t i
-        for i in range(self.slots):
-            if self.table[i].value >= 0:
-                pending[self.table[i].key] = self.table[i].value
+        for i in range(self.pending.size):
+            if self.pending.slots[i].value >= 0:
+                pending[self.pending.slots[i].key] = self.pending.slots[i].value
         self.seen._spill()
-        self._clear()
+        _table_clear(&self.pending)
         return 0
 
 

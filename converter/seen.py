@@ -88,9 +88,10 @@ class SeenSet:
     """Remembers keys with a value (e.g. the index where the key was first seen).
 
     The compiled duplicate check (``converter._kernels.Duplicates``) does :meth:`first_seen`'s
-    steps itself on ``bits``, ``mask``, ``hot`` and ``batch``, calling ``_lookup`` and
-    ``_spill``: keep those names. It keeps its pending keys in a C table and puts them in
-    ``pending`` only to spill them, so a set it works on is not for :meth:`first_seen` too.
+    steps itself on ``bits``, ``mask`` and ``batch``, calling ``_lookup`` and ``_spill``: keep
+    those names. It keeps its pending keys and the keys found in the runs (``hot``) in C tables
+    of its own and puts the pending ones in ``pending`` only to spill them, so a set it works
+    on is not for :meth:`first_seen` too.
     """
 
     def __init__(self) -> None:

@@ -610,6 +610,19 @@ def test_screen_preserved_bit_is_the_substring_tests(fields: list[str]) -> None:
     assert bool(screen.screen([source, target]) & native.PRESERVED) == (bool(found) and not kept)
 
 
+def test_screen_reads_each_records_language() -> None:
+    """The screen remembers the language at each position of the last group: groups whose
+    languages change place (and a language given as an equal, other string) are screened as
+    by a new screen."""
+    en, ja = _records(ALPACA_EN, "en")[:60], _records(ALPACA_JA, "ja")[:60]
+    screen = _screen_and_checks()[0]
+    for k, (a, b) in enumerate(zip(en, ja)):
+        group = [a, b] if k % 3 else [b, a]
+        if k % 5 == 0:
+            b.lang = "".join(["j", "a"])
+        assert screen(group) == _screen_and_checks()[0](group), k
+
+
 def _run_aligner(make: Any, columns: list[list[dict[str, Any]]], realign: bool) -> tuple:
     """Everything an aligner gives on these sources: each group member as (kind, lang, index,
     finding or reason), and the repairs."""
