@@ -50,6 +50,7 @@ cdef extern from "Python.h":
         PyMemberDef *d_member
 
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 cdef enum Field:
     LANG, INDEX, INSTRUCTION, INPUT, OUTPUT, FEATURES, KERNEL_CACHE
@@ -103,6 +104,19 @@ cdef inline object _field(object record, Field which):
     if value != NULL:
         return <object>value
     return getattr(record, _FIELD_NAMES[<int>which])
+
+
+cdef inline int _set_cache(object record, object value) except -1:
+    """``record.kernel_cache = value``, written to its slot when it is the bound record type."""
+    cdef PyObject **slot
+    if type(record) is not _RECORD:
+        record.kernel_cache = value
+        return 0
+    slot = <PyObject **>((<char *><PyObject *>record) + _OFFSETS[<int>KERNEL_CACHE])
+    Py_INCREF(value)
+    Py_XDECREF(slot[0])
+    slot[0] = <PyObject *>value
+    return 0
 
 
 cdef inline long _floordiv(long a, long b) noexcept nogil:
@@ -366,8 +380,9 @@ cdef enum:
 
 # Whether any of BLOCK two- or four-byte characters may be a digit, start a digit run (or
 # "://"), start a trigger, or is the character ``wanted``: the block's characters tested
-# together with the compiler's vector extensions (GCC, Clang), with no branch per character.
-# Each ``cv_any_*`` reads 16 characters.
+# together with the compiler's vector extensions (GCC, Clang), with no branch per character
+# (four-byte characters that are all ASCII as bytes, in one vector). Each ``cv_any_*`` reads
+# 16 characters.
 cdef extern from *:
     """
     #include <stdint.h>
@@ -389,15 +404,54 @@ cdef extern from *:
             memcpy(lanes, &hits, 16); \
             return (lanes[0] | lanes[1]) != 0; \
         }
+    /* 16 four-byte characters as bytes when all of them are ASCII (x86-64: SSE2), so that
+       a test reads them in one vector, not four */
+    typedef uint8_t cv_u8 __attribute__((vector_size(16)));
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    static inline int cv_ascii_bytes(const uint32_t *p, cv_u8 *out) {
+        __m128i a = _mm_loadu_si128((const __m128i *)p);
+        __m128i b = _mm_loadu_si128((const __m128i *)(p + 4));
+        __m128i c = _mm_loadu_si128((const __m128i *)(p + 8));
+        __m128i d = _mm_loadu_si128((const __m128i *)(p + 12));
+        __m128i high = _mm_and_si128(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d)),
+                                     _mm_set1_epi32(~0x7F));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi32(high, _mm_setzero_si128())) != 0xFFFF)
+            return 0;
+        __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d));
+        memcpy(out, &bytes, 16);
+        return 1;
+    }
+    #else
+    static inline int cv_ascii_bytes(const uint32_t *p, cv_u8 *out) {
+        (void)p; (void)out;
+        return 0;
+    }
+    #endif
+    #define CV_ANY_OF_4(name, WIDE, ASCII_TEST) \
+        static inline int name(const uint32_t *p, uint32_t wanted) { \
+            cv_u8 bytes, hits; \
+            uint64_t lanes[2]; \
+            if (!cv_ascii_bytes(p, &bytes)) \
+                return WIDE(p, wanted); \
+            hits = (cv_u8)(ASCII_TEST(bytes)); \
+            memcpy(lanes, &hits, 16); \
+            return (lanes[0] | lanes[1]) != 0; \
+        }
     CV_ANY(cv_any_run_2, uint16_t, cv_u16, CV_RUN)
-    CV_ANY(cv_any_run_4, uint32_t, cv_u32, CV_RUN)
+    CV_ANY(cv_wide_run_4, uint32_t, cv_u32, CV_RUN)
+    #define CV_RUN_ASCII(v) ((cv_u8)((v) - 0x2C) <= 0x3A - 0x2C)
+    CV_ANY_OF_4(cv_any_run_4, cv_wide_run_4, CV_RUN_ASCII)
     /* a digit or a character that _may_trigger, in few steps: "0" to ":" as one range,
        "[" "{" and "`" "@" by their case bit (an "@" is a false alarm: the characters are
        then looked at one by one) */
     #define CV_SCAN(v) (((v) - 0x30 <= 0x0A) | (((v) | 0x20) == 0x7B) | (((v) | 0x20) == 0x60) \
                         | ((v) == 0x25) | ((v) - 0xFF10 <= 9))
+    #define CV_SCAN_ASCII(v) (((cv_u8)((v) - 0x30) <= 0x0A) | (((v) | 0x20) == 0x7B) \
+                              | (((v) | 0x20) == 0x60) | ((v) == 0x25))
     CV_ANY(cv_any_scan_2, uint16_t, cv_u16, CV_SCAN)
-    CV_ANY(cv_any_scan_4, uint32_t, cv_u32, CV_SCAN)
+    CV_ANY(cv_wide_scan_4, uint32_t, cv_u32, CV_SCAN)
+    CV_ANY_OF_4(cv_any_scan_4, cv_wide_scan_4, CV_SCAN_ASCII)
     #define CV_WANTED(v) ((v) == wanted)
     CV_ANY(cv_any_wanted_2, uint16_t, cv_u16, CV_WANTED)
     CV_ANY(cv_any_wanted_4, uint32_t, cv_u32, CV_WANTED)
@@ -1043,7 +1097,6 @@ for _c in range(128):
 # lowercased or a space, all 16 at once with the compiler's vector extensions.
 cdef extern from *:
     """
-    typedef uint8_t cv_u8 __attribute__((vector_size(16)));
     /* Py_UNICODE_ISSPACE of an ASCII character: \t \n \v \f \r, U+001C-U+001F, space */
     #define CV_KEY_SPACE(v) (((v) == 0x20) | ((cv_u8)((v) - 0x09) <= 4) \
                              | ((cv_u8)((v) - 0x1C) <= 3))
@@ -1398,9 +1451,9 @@ cdef inline tuple _anchors_of(record):
         return (<list>cache)[0]
     anchors = _anchors(_text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT))
     if held == NOTHING:
-        record.kernel_cache = _NO_ANCHORS if anchors is None else anchors
+        _set_cache(record, _NO_ANCHORS if anchors is None else anchors)
     else:
-        record.kernel_cache = [anchors, cache]
+        _set_cache(record, [anchors, cache])
     return anchors
 
 
@@ -1414,9 +1467,9 @@ cdef inline bytes _runs_of(record):
         return (<list>cache)[1]
     runs = _digit_runs(_text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT))
     if held == NOTHING:
-        record.kernel_cache = runs
+        _set_cache(record, runs)
     else:
-        record.kernel_cache = [None if len(<tuple>cache) == 0 else cache, runs]
+        _set_cache(record, [None if len(<tuple>cache) == 0 else cache, runs])
     return runs
 
 

@@ -95,15 +95,23 @@ def test_find_is_str_find(text: str, needle: str) -> None:
     st.integers(0, 40),
     st.sampled_from(["a", "\u3042", "\U0001f600"]),
     st.sampled_from(["  ", "7 ", ":/"]),
+    st.sampled_from(["", "\U0001f600"]),
 )
-def test_wide_text_scans_at_block_edges(token: str, at: int, filler: str, noise: str) -> None:
+def test_wide_text_scans_at_block_edges(
+    token: str, at: int, filler: str, noise: str, tail: str
+) -> None:
     """Numbers, digit runs and triggers are found wherever they sit against the 16-character
-    blocks the scans of two- and four-byte text skip, as the Python code finds them."""
-    text = filler * at + noise + token + filler * 20
+    blocks the scans of two- and four-byte text skip, as the Python code finds them (four-byte
+    text of ASCII blocks, an emoji at its end, read a block as bytes)."""
+    text = filler * at + noise + token + filler * 20 + tail
     assert native.numbers(text) == numbers_in(text)
     assert _native_anchors(text) == _python_anchors(text)
     for number in ("12", "7", "1000"):
         assert native.holds_number(text, number) == whole_number_in(text, number), number
+    source = Record("en", 0, "Add 12 and 7.", "", "1000", {})  # numbers, no URL
+    target = Record("ja", 0, text, "", "", {})  # its digit runs read, a URL in them or not
+    want = alignment.Scorer(Record, _python_record_anchors).score(source, target, 0.0, 0.0)
+    assert native.Scorer(Record).score(source, target, 0.0, 0.0) == want
 
 
 @settings(max_examples=1000, deadline=None)
