@@ -1,15 +1,17 @@
 """Range-parallel ``convert stream`` against the single process, on a generated JSONL corpus.
 
 Cases: the single process (no range flags), ``--jobs 1`` and ``--jobs 2`` (local engine, the
-default K). Each run is its own process; wall time (perf_counter) is measured, and sampled every
-50 ms from /proc over the run's process tree: CPU (user + sys of every process, or what
-``os.wait4`` says of the run and its reaped children if that is more), the sum of every
-process's peak RSS (VmHWM; it counts the pages processes share, such as the interpreter's, once
-per process) and the peak of the summed PSS (smaps_rollup: a shared page split between its
-sharers, so the tree's real footprint), with each process's peaks by role (parent, worker,
-multiprocessing's resource tracker). Planning, per-range and merge seconds
-come from the report's ``parallel`` section. Every parallel output
-is checked byte-identical to the single run's. Prints a markdown table.
+default K). Each run is its own process. The timed runs (``--runs``) measure wall time
+(perf_counter) and CPU (user + sys of the run and its reaped children, ``os.wait4``) and
+nothing else. One more run of each case samples memory every 50 ms from /proc over the run's
+process tree: the sum of every process's peak RSS (VmHWM; it counts the pages processes share,
+such as the interpreter's, once per process) and the peak of the summed PSS (smaps_rollup: a
+shared page split between its sharers, so the tree's real footprint), with each process's peaks
+by role (parent, worker, multiprocessing's resource tracker). Reading smaps walks a process's
+page tables: on two cores a sampler beside two workers took a share of their CPU, so it is
+kept out of the timed runs. Planning, per-range and merge seconds come from the report's
+``parallel`` section (the timed runs' last). Every parallel output is checked byte-identical to
+the single run's. Prints a markdown table.
 
 usage: .venv/bin/python bench/scale_bench.py [--pairs 100000] [--runs 1] [--jobs 1,2]
 """
@@ -30,8 +32,8 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / "data"
 SEED = 1234
-#: The figures of a run taken as the median over runs.
-NUMBERS = ("wall", "cpu", "memory", "pss", "processes")
+#: The figures of the timed runs taken as the median over runs.
+TIMES = ("wall", "cpu")
 
 
 def corpus(pairs: int) -> Path:
@@ -90,26 +92,25 @@ def _role(pid: int, root: int) -> str:
     return "resource tracker" if b"resource_tracker" in line else "worker"
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """The user + system CPU seconds ``pid`` has used so far."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def timed(command: list[str]) -> dict[str, float]:
+    """Run ``command``; its wall and CPU seconds (its own and its reaped children's)."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime}
 
 
 def measure(command: list[str]) -> dict[str, Any]:
-    """Run ``command``; its wall and CPU seconds, the summed peak RSS (MiB) of its tree (the
+    """Run ``command`` sampling its process tree: the summed peak RSS (MiB) of its tree (the
     sum of every process's VmHWM) and the peak of its summed PSS (MiB; pages shared between
     processes counted once, sampled from smaps_rollup), and each process's role and peaks."""
     peaks: dict[int, int] = {}
     pss: dict[int, int] = {}
-    cpu: dict[int, float] = {}
     roles: dict[int, str] = {}
     tops = {"pss": 0}
-    began = time.perf_counter()
     process = subprocess.Popen(command)
     done = threading.Event()
 
@@ -119,10 +120,8 @@ def measure(command: list[str]) -> dict[str, Any]:
             for pid in _tree(process.pid):
                 peak = _kib(f"/proc/{pid}/status", "VmHWM:")
                 now = _kib(f"/proc/{pid}/smaps_rollup", "Pss:")
-                used = _cpu_seconds(pid)
-                if peak is None or now is None or used is None:
+                if peak is None or now is None:
                     continue
-                cpu[pid] = used
                 roles.setdefault(pid, _role(pid, process.pid))
                 peaks[pid] = max(peaks.get(pid, 0), peak)
                 pss[pid] = max(pss.get(pid, 0), now)
@@ -133,7 +132,6 @@ def measure(command: list[str]) -> dict[str, Any]:
     watcher = threading.Thread(target=watch)
     watcher.start()
     _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - began
     done.set()
     watcher.join()
     if os.waitstatus_to_exitcode(status) not in (0, 1):
@@ -144,8 +142,6 @@ def measure(command: list[str]) -> dict[str, Any]:
     for pid, role in roles.items():
         by_role.setdefault(role, []).append(f"{peaks[pid] / 1024:.0f}/{pss[pid] / 1024:.0f}")
     return {
-        "wall": wall,
-        "cpu": max(usage.ru_utime + usage.ru_stime, sum(cpu.values())),
         "memory": sum(peaks.values()) / 1024,
         "pss": tops["pss"] / 1024,
         "processes": len(peaks),
@@ -172,17 +168,19 @@ def main() -> None:
     reference = None
     for name, flags in cases:
         runs, parallel = [], {}
+        target, report = out / "out.jsonl", out / "report.json"
+        command = [*convert, *sources, "-o", str(target), "--report", str(report), *flags]
         for _ in range(args.runs):
-            target, report = out / "out.jsonl", out / "report.json"
-            command = [*convert, *sources, "-o", str(target), "--report", str(report), *flags]
-            runs.append(measure(command))
+            runs.append(timed(command))
             parallel = json.loads(report.read_text()).get("parallel") or {}
             data = target.read_bytes()
             reference = reference or data
             if data != reference:
                 raise SystemExit(f"{name}: output differs from the single process's")
-        medians = {k: statistics.median(r[k] for r in runs) for k in NUMBERS}
-        rows.append((name, {**medians, "roles": runs[-1]["roles"]}, parallel))
+            del data
+        memory = measure(command)
+        medians = {k: statistics.median(r[k] for r in runs) for k in TIMES}
+        rows.append((name, {**medians, **memory}, parallel))
     base = rows[0][1]["wall"]
     size = sum(p.stat().st_size for p in folder.glob("corpus.*.jsonl")) / 1e6
     print(f"{args.pairs:,} EN/JA pairs, {size:.0f} MB of JSON Lines; {os.cpu_count()} CPUs")
@@ -202,7 +200,7 @@ def main() -> None:
             f"| {p.get('plan_seconds', '-')} | {per_range} | {p.get('merge_seconds', '-')} |"
         )
     print()
-    print("Peak RSS / peak PSS per process, MiB (last run):")
+    print("Peak RSS / peak PSS per process, MiB (the memory run):")
     for name, m, _ in rows:
         roles = "; ".join(f"{role} {', '.join(v)}" for role, v in sorted(m["roles"].items()))
         print(f"- {name}: {roles}")
