@@ -113,9 +113,10 @@ cdef inline int _set_cache(object record, object value) except -1:
         record.kernel_cache = value
         return 0
     slot = <PyObject **>((<char *><PyObject *>record) + _OFFSETS[<int>KERNEL_CACHE])
+    cdef PyObject *old = slot[0]
     Py_INCREF(value)
-    Py_XDECREF(slot[0])
     slot[0] = <PyObject *>value
+    Py_XDECREF(old)  # last: whatever its release runs finds the slot already set
     return 0
 
 
@@ -1689,10 +1690,12 @@ cdef Verdict _field_verdict(str text, double latin_share, Py_ssize_t min_letters
 
 def field_script(str text not None, double latin_share, Py_ssize_t min_letters):
     """converter.builtin.checks.field_script (its thresholds given): "und", "latin", "ja",
-    "zh" or "ko"."""
+    "zh" or "ko". Needs :func:`bind_classes` first (converter.builtin.checks binds langid's
+    table when it is imported)."""
     return _VERDICT_NAMES[_field_verdict(text, latin_share, min_letters)]
 
 
+cdef object _UNSEEN = object()  # no record's language: nothing remembered at a position yet
 cdef enum:
     SEEN_POSITIONS = 8  # group positions whose language the screen remembers
     TAKES_ASCII = 1 << 8  # a language whose ASCII text is not judged
@@ -1732,7 +1735,7 @@ cdef class GroupScreen:
         }
         self.latin_share, self.min_letters = latin_share, min_letters
         self.prose_words, self.enabled = prose_words, enabled
-        self.seen_langs = [None] * SEEN_POSITIONS
+        self.seen_langs = [_UNSEEN] * SEEN_POSITIONS
 
     cpdef int screen(self, list group) except -1:
         """The mask of checks to run on ``group`` (records, the source first)."""
@@ -2411,7 +2414,7 @@ cdef class Duplicates:
             slot = _table_slot(&self.hot, key)
             if slot.value >= 0:
                 return slot.value
-            earlier = self.seen._lookup(key)  # its runs
+            earlier = self.seen._in_runs(key)
             if earlier is not None:
                 if self.hot.count >= self.batch:  # keys seen again tend to come back
                     _table_clear(&self.hot)

@@ -229,8 +229,17 @@ _NOISE_RE: Final = re.compile(
 
 
 def _may_have_noise(text: str) -> bool:
-    """Cheap pre-test: can :data:`_NOISE_RE` match at all?"""
-    return "`" in text or "@" in text or "://" in text or "ww." in text or "WW." in text
+    """Cheap pre-test: can :data:`_NOISE_RE` match at all? (``www.`` in any case ends in one of
+    the four forms of ``ww.``.)"""
+    return (
+        "`" in text
+        or "@" in text
+        or "://" in text
+        or "ww." in text
+        or "WW." in text
+        or "Ww." in text
+        or "wW." in text
+    )
 
 
 def strip_noise(text: str) -> str:

@@ -88,10 +88,10 @@ class SeenSet:
     """Remembers keys with a value (e.g. the index where the key was first seen).
 
     The compiled duplicate check (``converter._kernels.Duplicates``) does :meth:`first_seen`'s
-    steps itself on ``bits``, ``mask`` and ``batch``, calling ``_lookup`` and ``_spill``: keep
-    those names. It keeps its pending keys and the keys found in the runs (``hot``) in C tables
-    of its own and puts the pending ones in ``pending`` only to spill them, so a set it works
-    on is not for :meth:`first_seen` too.
+    steps itself on ``bits``, ``mask`` and ``batch``, calling ``_in_runs`` and ``_spill``: keep
+    those names. It keeps its pending keys and the keys found in the runs (``hot`` here) in C
+    tables of its own and puts the pending ones in ``pending`` only to spill them, so a set it
+    works on is not for :meth:`first_seen` too.
     """
 
     def __init__(self) -> None:
@@ -120,12 +120,18 @@ class SeenSet:
             found = self.hot.get(key)
         if found is not None:
             return found
+        found = self._in_runs(key)
+        if found is not None:
+            if len(self.hot) >= self.batch:  # keys seen again tend to come back: keep them near
+                self.hot.clear()
+            self.hot[key] = found
+        return found
+
+    def _in_runs(self, key: int) -> int | None:
+        """The value stored with ``key`` in the runs written so far, or None."""
         for run in self.runs:
             found = run.get(key)
             if found is not None:
-                if len(self.hot) >= self.batch:  # keys seen again tend to come back: keep them near
-                    self.hot.clear()
-                self.hot[key] = found
                 return found
         return None
 

@@ -239,6 +239,9 @@ NOISE_TEXTS = st.lists(
             "s",
             "www.",
             "WWW.",
+            "wWw.",
+            "WwW.",
+            "W",
             "ww",
             "w",
             ".",
@@ -629,6 +632,9 @@ def test_screen_reads_each_records_language() -> None:
         if k % 5 == 0:
             b.lang = "".join(["j", "a"])
         assert screen(group) == _screen_and_checks()[0](group), k
+    b.lang = None  # no language: refused, as the Python check refuses it
+    with pytest.raises(KeyError):
+        screen([a, b])
 
 
 def _run_aligner(make: Any, columns: list[list[dict[str, Any]]], realign: bool) -> tuple:

@@ -123,6 +123,8 @@ def test_no_language_is_und(text: str) -> None:
 def test_strip_noise() -> None:
     assert strip_noise("詳細はhttps://example.com/a?b=1を参照。") == "詳細は を参照。"
     assert strip_noise("连接 www.example.cn，然后") == "连接  ，然后"
+    for mixed in ("wWw.example.cn", "WwW.example.cn", "Www.example.cn"):  # any case, alone
+        assert strip_noise(f"连接 {mixed}，然后") == "连接  ，然后", mixed
     assert strip_noise("連絡先: taro.yamada@example.co.jp まで") == "連絡先:   まで"
     assert strip_noise("a `code` b") == "a   b"
     assert strip_noise("前\n```js\nlet x = 1;\n```\n後") == "前\n \n後"
