@@ -505,15 +505,20 @@ cdef enum:
     STACK_NUMBERS = 1024  # bytes of a numbers text written on the stack
 
 
+cdef inline Py_ssize_t _token_end(const char *numbers, Py_ssize_t at) noexcept nogil:
+    """Where the number at ``at`` of a numbers text ends: the space after it."""
+    while numbers[at] != 0x20:
+        at += 1
+    return at
+
+
 cdef bint _has_token(const char *numbers, Py_ssize_t size, const char *token,
                      Py_ssize_t width) noexcept nogil:
     """Whether the numbers text of ``size`` bytes holds ``token``: its numbers compared one by
     one (a few short ones: quicker than a search)."""
     cdef Py_ssize_t at = 1, end
     while at < size:
-        end = at
-        while numbers[end] != 0x20:
-            end += 1
+        end = _token_end(numbers, at)
         if end - at == width and memcmp(numbers + at, token, width) == 0:
             return True
         at = end + 1
@@ -562,7 +567,7 @@ cdef bytes _without(bytes numbers, bytes drop):
     cdef Py_ssize_t size = len(numbers), at = 1, end
     cdef list kept = []
     while at < size:
-        end = <const char *>memchr(base + at, 0x20, size - at) - base
+        end = _token_end(base, at)
         if memmem(gone, len(drop), base + at - 1, end - at + 2) == NULL:
             kept.append(numbers[at:end])
         at = end + 1
@@ -854,7 +859,7 @@ cdef Py_ssize_t _numbers_held(bytes runs, bytes numbers, bint whole,
     cdef Py_ssize_t size = len(numbers), at = 1, end, held = 0
     total[0] = 0
     while at < size:
-        end = <const char *>memchr(base + at, 0x20, size - at) - base
+        end = _token_end(base, at)
         held += _held_in(runs, len(runs), base + at, end - at, whole)
         total[0] += 1
         at = end + 1
@@ -964,17 +969,12 @@ cdef Script _script(str text, double latin_share, Py_ssize_t min_letters) noexce
     return _script_of(<UCS4 *>data, n, latin_share, min_letters)
 
 
-cdef str _LATIN = "latin"
-cdef str _JA = "ja"
-cdef str _UND = "und"
-cdef tuple _SCRIPT_NAMES = (None, _LATIN, _JA, _UND)
-
-
 def quick_script(str text not None, double latin_share, Py_ssize_t min_letters):
     """The cheap tests of converter.builtin.checks.field_script: "latin" or "und" for (almost)
     all-ASCII text, "ja" for mostly non-ASCII text with kana; None when the classifier must
     decide."""
-    return _SCRIPT_NAMES[_script(text, latin_share, min_letters)]
+    cdef Script script = _script(text, latin_share, min_letters)
+    return None if script == UNDECIDED else _VERDICT_NAMES[_QUICK_VERDICT[<int>script]]
 
 
 # --- Code and prose: converter.builtin.checks.looks_like_code and its prose test ----------------
