@@ -2,7 +2,9 @@
 
 Each case runs as its own process; wall time (perf_counter), CPU (user+sys) and peak RSS
 (ru_maxrss) come from ``os.wait4`` on that process. The figure shown is the median of
-``--runs`` runs, made in rounds (every case once a round). Corpora are generated once into
+``--runs`` runs, made in rounds (every case once a round). For ``stream_json_jobs2`` (range
+mode on both cores) CPU counts its worker processes (reaped by it) and peak RSS is its largest
+process's; bench/scale_bench.py sums memory over the processes. Corpora are generated once into
 bench/data (reused when their metadata matches) and read once before timing, so they come from
 the page cache.
 
@@ -48,7 +50,10 @@ PRETTY_JSON_CASES = (
     "stream_json",
     "stream_json_python_kernels",
     "stream_json_checks_off",
+    "stream_json_jobs2",
 )
+# Extra `convert stream` flags for the both-cores case (range mode, the local engine).
+JOBS2_FLAGS: list[str] = ["--jobs", "2"]
 # Cases writing another format: name -> (--format, output suffix).
 WRITER_CASES = {
     "stream_template": ("template", "jsonl"),
@@ -70,6 +75,7 @@ ALL_CASES = (
     "stream_jsonl",
     "stream_jsonl_in",
     "stream_json_checks_off",
+    "stream_json_jobs2",
     *WRITER_CASES,
     "validate_json",
     "validate_jsonl",
@@ -219,6 +225,7 @@ def build_case(
         writer, ext = WRITER_CASES.get(name, ("", ext))
         out = run_dir / f"out.{ext}"
         extra = CHECKS_OFF_FLAGS if name == "stream_json_checks_off" else []
+        extra = JOBS2_FLAGS if name == "stream_json_jobs2" else extra
         extra = [*extra, "-f", writer] if writer else extra
         argv = [*conv, "stream", f"en={src.en}", f"ja={src.ja}", "-o", str(out)]
         if name == "stream_json_python_kernels":  # the checks' Python code, not the compiled

@@ -1,4 +1,6 @@
-"""Range-parallel ``convert stream`` against the single process, on a generated JSONL corpus.
+"""Range-parallel ``convert stream`` against the single process, on a generated corpus: JSON
+arrays in, pretty JSON out (``--form array``, the issue's target shape), or JSON Lines in and
+out (``--form jsonl``, the default).
 
 Cases: the single process (no range flags), ``--jobs 1`` and ``--jobs 2`` (local engine, the
 default K). Each run is its own process. The timed runs (``--runs``) measure wall time
@@ -14,6 +16,7 @@ kept out of the timed runs. Planning, per-range and merge seconds come from the 
 the single run's. Prints a markdown table.
 
 usage: .venv/bin/python bench/scale_bench.py [--pairs 100000] [--runs 1] [--jobs 1,2]
+       [--form jsonl|array]
 """
 
 from __future__ import annotations
@@ -36,14 +39,18 @@ SEED = 1234
 TIMES = ("wall", "cpu")
 
 
-def corpus(pairs: int) -> Path:
-    """The generated EN/JA JSON Lines corpus of ``pairs`` pairs (made once, then reused)."""
-    folder = DATA_DIR / f"jsonl-{pairs}-s{SEED}"
+#: Per corpus form: the files' suffix and the output written.
+FORMS = {"jsonl": ("jsonl", "out.jsonl"), "array": ("json", "out.json")}
+
+
+def corpus(pairs: int, form: str) -> Path:
+    """The generated EN/JA corpus of ``pairs`` pairs in ``form`` (made once, then reused)."""
+    folder = DATA_DIR / f"{form}-{pairs}-s{SEED}"
     if not (folder / "corpus.meta.json").exists():
         options = ["--pairs", str(pairs), "--seed", str(SEED), "--out", str(folder)]
-        generate = [sys.executable, BENCH_DIR / "gen_corpus.py", *options, "--form", "jsonl"]
+        generate = [sys.executable, BENCH_DIR / "gen_corpus.py", *options, "--form", form]
         subprocess.run([*generate, "--quiet"], check=True)
-    for path in folder.glob("corpus.*.jsonl"):  # into the page cache before timing
+    for path in folder.glob(f"corpus.*.{FORMS[form][0]}"):  # into the page cache before timing
         path.read_bytes()
     return folder
 
@@ -155,12 +162,14 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--jobs", default="1,2", help="comma list of --jobs values")
+    parser.add_argument("--form", choices=sorted(FORMS), default="jsonl", help="corpus form")
     args = parser.parse_args()
-    folder = corpus(args.pairs)
+    folder = corpus(args.pairs, args.form)
+    suffix, output = FORMS[args.form]
     out = BENCH_DIR / "out" / "scale"
     out.mkdir(parents=True, exist_ok=True)
     convert = [sys.executable, "-m", "converter", "stream", "-q"]
-    sources = [f"en={folder / 'corpus.en.jsonl'}", f"ja={folder / 'corpus.ja.jsonl'}"]
+    sources = [f"{lang}={folder / f'corpus.{lang}.{suffix}'}" for lang in ("en", "ja")]
     cases = [("single process", [])] + [
         (f"--jobs {n}", ["--jobs", n]) for n in args.jobs.split(",")
     ]
@@ -168,7 +177,7 @@ def main() -> None:
     reference = None
     for name, flags in cases:
         runs, parallel = [], {}
-        target, report = out / "out.jsonl", out / "report.json"
+        target, report = out / output, out / "report.json"
         command = [*convert, *sources, "-o", str(target), "--report", str(report), *flags]
         for _ in range(args.runs):
             runs.append(timed(command))
@@ -182,20 +191,22 @@ def main() -> None:
         medians = {k: statistics.median(r[k] for r in runs) for k in TIMES}
         rows.append((name, {**medians, **memory}, parallel))
     base = rows[0][1]["wall"]
-    size = sum(p.stat().st_size for p in folder.glob("corpus.*.jsonl")) / 1e6
-    print(f"{args.pairs:,} EN/JA pairs, {size:.0f} MB of JSON Lines; {os.cpu_count()} CPUs")
+    size = sum(p.stat().st_size for p in folder.glob(f"corpus.*.{suffix}")) / 1e6
+    shape = "JSON arrays in, pretty JSON out" if args.form == "array" else "JSON Lines in and out"
+    print(f"{args.pairs:,} EN/JA pairs, {size:.0f} MB of input; {shape}; {os.cpu_count()} CPUs")
     print()
     print(
-        "| case | wall s | CPU s | speed-up | summed peak RSS MiB (processes) "
+        "| case | wall s | CPU s | input MB/s | speed-up | summed peak RSS MiB (processes) "
         "| peak summed PSS MiB | ranges x K | plan s | per-range s (median, max) | merge s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, m, p in rows:
         ranges = p.get("range_seconds") or []
         per_range = f"{statistics.median(ranges):.2f}, {max(ranges):.2f}" if ranges else "-"
         shape = f"{p['ranges']} x {p['range_records']:,}" if p else "-"
         print(
-            f"| {name} | {m['wall']:.2f} | {m['cpu']:.2f} | {base / m['wall']:.2f}x "
+            f"| {name} | {m['wall']:.2f} | {m['cpu']:.2f} | {size / m['wall']:.1f} "
+            f"| {base / m['wall']:.2f}x "
             f"| {m['memory']:.0f} ({m['processes']:.0f}) | {m['pss']:.0f} | {shape} "
             f"| {p.get('plan_seconds', '-')} | {per_range} | {p.get('merge_seconds', '-')} |"
         )

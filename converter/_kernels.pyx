@@ -639,12 +639,12 @@ cdef Py_ssize_t _find(str text, str needle, Py_ssize_t start) except -2:
     return _find_in(<UCS4 *>data, n, chars_, m, start)
 
 
-def newlines(bytes data not None, Py_ssize_t end):
-    """``(data.count(b"\\n", 0, end), spaced)`` for converter.scale.plan, by the C library's
-    memchr (bytes.count goes a byte at a time); ``spaced``: whether a newline in
-    ``data[:end]`` is followed there by ASCII whitespace (where a blank line may start)."""
+def newlines(bytes data not None, Py_ssize_t end, Py_ssize_t begin=0):
+    """``(data.count(b"\\n", begin, end), spaced)`` for converter.scale.plan, by the C
+    library's memchr (bytes.count goes a byte at a time); ``spaced``: whether a newline in
+    ``data[begin:end]`` is followed there by ASCII whitespace (where a blank line may start)."""
     cdef const char *start = data
-    cdef const char *at = start
+    cdef const char *at = start + max(0, min(begin, len(data)))
     cdef const char *stop = start + max(0, min(end, len(data)))
     cdef Py_ssize_t found = 0
     cdef bint spaced = False
@@ -657,6 +657,133 @@ def newlines(bytes data not None, Py_ssize_t end):
         if at < stop and (at[0] == 0x20 or 0x09 <= at[0] <= 0x0D):  # \t \n \v \f \r or space
             spaced = True
     return found, spaced
+
+
+cdef class ArrayScan:
+    """converter.scale.plan.ArrayScan: a JSON array's values counted and marked block by
+    block, a memchr a string (to its next quote) instead of a Python call."""
+
+    cdef readonly long long every, first, index, depth, cut
+    cdef readonly bint string, escaped, expect, comma, scalar, closed, full
+    cdef readonly list marks
+    cdef readonly object problem, stop
+    cdef long long _stop
+
+    def __init__(self, long long every, long long first, stop=None):
+        if every < 1:
+            raise ValueError(f"marks every {every} values: at least 1 is needed")
+        self.every, self.first, self.index = every, first, first
+        self.stop = stop
+        self._stop = -1 if stop is None else stop
+        self.full = False
+        self.depth = self.cut = 0
+        self.string = self.escaped = self.expect = self.comma = self.scalar = False
+        self.closed = False
+        self.marks = []
+        self.problem = None
+
+    def feed(self, bytes data not None, long long offset):
+        """Take the next block: the bytes from ``offset`` on."""
+        cdef const unsigned char *p = <const unsigned char *>(<char *>data)
+        cdef Py_ssize_t at = 0, size = len(data)
+        cdef unsigned char c
+        while at < size and self.problem is None and not self.full:
+            if self.string:
+                at = self._string_end(p, at, size)
+                continue
+            c = p[at]
+            if c == 0x20 or c == 0x0A or c == 0x0D or c == 0x09:
+                self.scalar = False
+                at += 1
+                continue
+            self._token(c, offset + at)
+            at += 1
+
+    cdef Py_ssize_t _string_end(self, const unsigned char *p, Py_ssize_t at, Py_ssize_t size):
+        cdef const unsigned char *quote
+        if self.escaped:
+            self.escaped = False
+            at += 1
+        while at < size:
+            quote = <const unsigned char *>memchr(p + at, 0x22, size - at)
+            if quote == NULL:
+                break
+            if _backslashes(p, at, quote - p) % 2 == 0:
+                self.string = False
+                return quote - p + 1
+            at = quote - p + 1
+        if at < size:
+            self.escaped = _backslashes(p, at, size) % 2 == 1
+        return size
+
+    cdef int _token(self, unsigned char c, long long where) except -1:
+        if self.closed:
+            self.problem = f"byte {where}: more after the array's end"
+        elif c == 0x22:
+            self._value(where)
+            self.string = True
+        elif c == 0x5B or c == 0x7B:
+            if self.depth == 0 and c == 0x5B:
+                self.expect = True
+            elif self.depth == 0:
+                self.problem = f"byte {where}: not an array"
+            else:
+                self._value(where)
+            self.depth += 1
+        elif c == 0x5D or c == 0x7D:
+            if self.depth == 1:
+                if c == 0x7D:
+                    self.problem = f"byte {where}: '}}' ends the array"
+                elif self.comma:
+                    self.problem = f"byte {self.cut}: a comma before the array's end"
+                self.closed = True
+            self.depth -= 1
+        elif c == 0x2C:
+            if self.depth == 1:
+                if self.expect:
+                    self.problem = f"byte {where}: a comma where a value should be"
+                self.expect = self.comma = True
+                self.cut = where
+        elif c != 0x3A and self.depth == 1 and not self.scalar:
+            self._value(where)
+            self.scalar = True
+            return 0
+        else:
+            return 0
+        self.scalar = False
+        return 0
+
+    cdef int _value(self, long long where) except -1:
+        if self.depth != 1:
+            return 0
+        if self.index == self._stop:
+            self.full = True
+            return 0
+        if not self.expect:
+            self.problem = f"byte {where}: a value follows another without a comma"
+            return 0
+        if self.index % self.every == 0 and self.index != self.first:
+            self.marks.append((self.index, where, self.cut))
+        self.index += 1
+        self.expect = self.comma = False
+        return 0
+
+    def unfinished(self):
+        """What is missing at the end of the file, if anything."""
+        if self.full:
+            return None
+        if self.string:
+            return "a string runs to the end of the file"
+        return None if self.closed else "the array is not closed"
+
+
+cdef inline Py_ssize_t _backslashes(
+    const unsigned char *p, Py_ssize_t start, Py_ssize_t end
+) noexcept nogil:
+    cdef Py_ssize_t at = end
+    while at > start and p[at - 1] == 0x5C:
+        at -= 1
+    return end - at
 
 
 def line_starts(bytes data not None, Py_ssize_t first, Py_ssize_t every, Py_ssize_t lines):

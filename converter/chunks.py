@@ -12,6 +12,7 @@ from collections import deque
 from typing import BinaryIO
 
 from converter.errors import InputError
+from converter.kernels import NATIVE
 
 #: Bytes read at a time.
 CHUNK = 1 << 16
@@ -28,6 +29,11 @@ _HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 SENTINEL_ESCAPE = b"\\uffff"
 SENTINEL = "\uffff"
 _LONGEST_ESCAPE = 12  # a surrogate pair: \uD83D\uDE00
+
+
+def count_newlines(data: bytes) -> int:
+    """``data.count(b"\\n")``; compiled, a memchr a line (bytes.count goes a byte at a time)."""
+    return NATIVE.newlines(data, len(data))[0] if NATIVE else data.count(b"\n")
 
 
 class PositionedReader(io.RawIOBase):
@@ -83,7 +89,7 @@ class PositionedReader(io.RawIOBase):
         self.line_start = self.next_line_start
         last_newline = data.rfind(b"\n")
         if last_newline >= 0:
-            self.next_lines += data.count(b"\n")
+            self.next_lines += count_newlines(data)
             self.next_line_start = self.chunk_start + last_newline + 1
         self.next_start += len(data)
         self.chunk = data

@@ -18,7 +18,7 @@ from converter.job import StreamJob
 from converter.keyed import KeyedPairing, PartnerIndex
 from converter.model import Record, Rejected
 from converter.plugins import Registry
-from converter.readers import Item, read_items
+from converter.readers import Batch, Item, read_batches
 from converter.records import format_named, to_records
 from converter.rejects import RejectSink
 from converter.report import RunReport, reason_kind
@@ -47,17 +47,17 @@ class KeySink(Protocol):
 class RangeView:
     """Range mode (converter.scale): one range of a parallel run.
 
-    The loop reads the groups from index ``first`` on out of ``items`` (one item stream per
-    source). Those before ``start`` (the margin) are processed for state only: the aligner and
-    the checks learn from them, nothing is written, counted or rejected. It stops at ``stop``
-    (None: where the sources end). The duplicate check does not decide here: ``keys`` gets
-    ``(index, key)`` for every counted group that reached the checks, and the merge settles
-    duplicates over the whole run. Repairs are kept when they start in [start, stop).
-    With ``--key``, ``partners`` finds each group's partners in the whole run (see
-    :class:`converter.keyed.KeyedPairing`).
+    The loop reads the groups from index ``first`` on out of ``parts`` (one stream of batches
+    and items per source, as :func:`converter.readers.read_batches` gives them). Those before
+    ``start`` (the margin) are processed for state only: the aligner and the checks learn from
+    them, nothing is written, counted or rejected. It stops at ``stop`` (None: where the
+    sources end). The duplicate check does not decide here: ``keys`` gets ``(index, key)`` for
+    every counted group that reached the checks, and the merge settles duplicates over the
+    whole run. Repairs are kept when they start in [start, stop). With ``--key``, ``partners``
+    finds each group's partners in the whole run (see :class:`converter.keyed.KeyedPairing`).
     """
 
-    items: list[Iterator[Item]]
+    parts: list[Iterator[Batch | Item]]
     first: int
     start: int
     stop: int | None
@@ -120,8 +120,8 @@ class GroupLoop:
             forced = job.input_formats.get(lang)
             fmt = format_named(forced, registry.formats) if forced else None
             stats.shape = source.shape
-            items = view.items[k] if view else read_items(source, job.items_paths.get(lang))
-            detected = to_records(lang, items, fmt, registry.formats, stats.set_format, first)
+            parts = view.parts[k] if view else read_batches(source, job.items_paths.get(lang))
+            detected = to_records(lang, parts, fmt, registry.formats, stats.set_format, first)
             self.streams.append(detected)
         langs = [lang for lang, _ in job.sources]
         watch = job.realign or policies.get("misalignment", "off") != "off"

@@ -56,17 +56,17 @@ def read_items(source: Input, items_path: str | None = None) -> Iterator[Item]:
     records are; without it a source whose only value wraps an array of records is an error
     that suggests the option. Parquet sources are read by :mod:`converter.parquet`.
     """
-    yield from _flatten(read_batches(source, items_path))
+    yield from flatten(read_batches(source, items_path))
 
 
-def read_jsonl(stream: PositionedReader, first_line: int = 1) -> Iterator[Item]:
-    """The records of a stream known to be JSON Lines (a planned span of a file: no sniffing,
-    no wrapper check), numbered from line ``first_line`` on, exactly as :func:`read_items`
-    numbers them in the whole file."""
-    return _flatten(_jsonl_batches(stream, first_line))
+def read_jsonl_batches(stream: PositionedReader, first_line: int = 1) -> Iterator[Batch | Item]:
+    """:func:`read_batches` for a stream known to be JSON Lines (a planned span of a file: no
+    sniffing, no wrapper check), numbered from line ``first_line`` on, exactly as the whole
+    file's lines are numbered."""
+    return _jsonl_batches(stream, first_line)
 
 
-def _flatten(parts: Iterator[Batch | Item]) -> Iterator[Item]:
+def flatten(parts: Iterator[Batch | Item]) -> Iterator[Item]:
     """The Items of batches and items, in order."""
     for part in parts:
         if isinstance(part, Item):
@@ -75,6 +75,22 @@ def _flatten(parts: Iterator[Batch | Item]) -> Iterator[Item]:
             yield from map(Item, part.values)
         else:
             yield from map(Item, part.values, range(part.line, part.line + len(part.values)))
+
+
+def take(parts: Iterator[Batch | Item], count: int) -> Iterator[Batch | Item]:
+    """The batches and items of the first ``count`` records of ``parts`` (the last batch cut
+    short), nothing read past them."""
+    left = count
+    if left <= 0:
+        return
+    for part in parts:
+        size = len(part.values) if isinstance(part, Batch) else 1
+        if size > left and isinstance(part, Batch):
+            part = Batch(part.values[:left], part.line)
+        yield part
+        left -= size
+        if left <= 0:
+            return
 
 
 def read_batches(source: Input, items_path: str | None = None) -> Iterator[Batch | Item]:

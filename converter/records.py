@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import count, repeat
 from typing import Any
 
 from converter.errors import UsageError
 from converter.model import InputFormat, Record, Rejected
-from converter.readers import Item
+from converter.readers import Batch, Item
 
 
 def detect_format(first: Any, formats: Mapping[str, InputFormat]) -> InputFormat:
@@ -29,14 +30,15 @@ def format_named(name: str, formats: Mapping[str, InputFormat]) -> InputFormat:
 
 def to_records(
     lang: str,
-    items: Iterator[Item],
+    parts: Iterator[Batch | Item],
     fmt: InputFormat | None,
     formats: Mapping[str, InputFormat],
     on_format: Callable[[str], None],
     first: int = 0,
 ) -> Iterator[Record | Rejected]:
-    """Map each item onto a Record, or a Rejected with the reason; indexes count from
-    ``first`` (0: the whole source; a range of it starts further on).
+    """Map each record read (``parts``: :func:`converter.readers.read_batches`) onto a Record,
+    or a Rejected with the reason; indexes count from ``first`` (0: the whole source; a range
+    of it starts further on).
 
     Without ``fmt`` the format is detected from the first readable record; ``on_format`` is
     told the format used.
@@ -45,35 +47,43 @@ def to_records(
         on_format(fmt.name)
     own = fmt.own_keys if fmt else frozenset()
     fields = fmt.fields if fmt else None
-    for index, item in enumerate(items, first):
-        obj = item.value
-        if item.error is not None:
-            yield Rejected(lang, index, [item.error], obj, item.raw, item.line)
+    index = first  # of the part's first record
+    for part in parts:
+        if isinstance(part, Batch):  # readable records, a batch of them
+            values: Sequence[Any] = part.values
+            lines: Iterable[int | None] = repeat(None) if part.line is None else count(part.line)
+        elif part.error is not None:
+            yield Rejected(lang, index, [part.error], part.value, part.raw, part.line)
+            index += 1
             continue
-        if fields is None:  # detect from the first record
-            fmt = detect_format(obj, formats)
-            own, fields = fmt.own_keys, fmt.fields
-            on_format(fmt.name)
-        if type(obj) is not dict:
-            reason = f"record is {_kind(obj)}, not an object"
-            yield Rejected(lang, index, [reason], obj, None, item.line)
-            continue
-        try:
-            instruction, input_, output = fields(obj)
-        except KeyError as exc:
-            reason = f"missing field {exc.args[0]!r}"
-            yield Rejected(lang, index, [reason], obj, None, item.line)
-            continue
-        except (TypeError, ValueError, IndexError) as exc:
-            yield Rejected(lang, index, [str(exc)], obj, None, item.line)
-            continue
-        if type(instruction) is not str or type(input_) is not str or type(output) is not str:
-            names = fmt.field_names if fmt else ("instruction", "input", "output")
-            reasons = _type_reasons(zip(names, (instruction, input_, output)))
-            yield Rejected(lang, index, reasons, obj, None, item.line)
-            continue
-        tags = {k: v for k, v in obj.items() if k not in own} if len(obj) > len(own) else {}
-        yield Record(lang, index, instruction, input_, output, tags, original=obj, line=item.line)
+        else:
+            values, lines = (part.value,), (part.line,)
+        for at, (obj, line) in enumerate(zip(values, lines), index):
+            if fields is None:  # detect from the first record
+                fmt = detect_format(obj, formats)
+                own, fields = fmt.own_keys, fmt.fields
+                on_format(fmt.name)
+            if type(obj) is not dict:
+                reason = f"record is {_kind(obj)}, not an object"
+                yield Rejected(lang, at, [reason], obj, None, line)
+                continue
+            try:
+                instruction, input_, output = fields(obj)
+            except KeyError as exc:
+                reason = f"missing field {exc.args[0]!r}"
+                yield Rejected(lang, at, [reason], obj, None, line)
+                continue
+            except (TypeError, ValueError, IndexError) as exc:
+                yield Rejected(lang, at, [str(exc)], obj, None, line)
+                continue
+            if type(instruction) is not str or type(input_) is not str or type(output) is not str:
+                names = fmt.field_names if fmt else ("instruction", "input", "output")
+                reasons = _type_reasons(zip(names, (instruction, input_, output)))
+                yield Rejected(lang, at, reasons, obj, None, line)
+                continue
+            tags = {k: v for k, v in obj.items() if k not in own} if len(obj) > len(own) else {}
+            yield Record(lang, at, instruction, input_, output, tags, original=obj, line=line)
+        index += len(values)
 
 
 def _type_reasons(pairs: Iterable[tuple[str, Any]]) -> list[str]:

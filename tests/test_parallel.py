@@ -471,12 +471,42 @@ def test_an_unreachable_ray_address_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "o.jsonl").exists()
 
 
-def test_array_source_points_to_shard(tmp_path: Path) -> None:
-    done = run_cli(
-        "stream", f"en={ALPACA_EN}", f"ja={ALPACA_JA}", "-o", tmp_path / "o.jsonl", "--jobs", "2"
-    )
+@pytest.mark.parametrize("first", ["array", "jsonl"])
+def test_key_range_mode_refuses_array_sources(tmp_path: Path, first: str) -> None:
+    """Pairing by key finds partners by their lines: an array source, planned (first) or a
+    partner, is one line pointing to convert shard."""
+    en = ALPACA_EN if first == "array" else SEED_DIR / "seed_tasks.en.jsonl"
+    out = tmp_path / "o.jsonl"
+    sources = (f"en={en}", f"ja={ALPACA_JA}")
+    done = run_cli("stream", *sources, "--key", "id", "-o", out, "--jobs", "2")
     lines = done.stderr.decode().strip().splitlines()
-    assert done.returncode == 3 and len(lines) == 1 and "convert shard" in lines[0], lines
+    array = ALPACA_EN if first == "array" else ALPACA_JA
+    assert done.returncode == EXIT_FATAL and len(lines) == 1, lines
+    assert lines[0] == (
+        f"convert: error: {array}: is a JSON array, not JSON Lines: "
+        "convert shard turns it into JSON Lines shards"
+    )
+    assert not out.exists()
+
+
+def test_a_broken_array_is_refused_by_the_planner(tmp_path: Path) -> None:
+    """Two records without a comma between them: one line naming the file and the byte, and
+    pointing to convert validate; nothing written."""
+    text = ALPACA_JA.read_text("utf-8")
+    at = text.index("},", len(text) // 2)
+    broken = tmp_path / "ja.json"
+    broken.write_text(text[: at + 1] + text[at + 2 :], "utf-8")
+    out = tmp_path / "o.jsonl"
+    done = run_cli("stream", f"en={ALPACA_EN}", f"ja={broken}", "-o", out, "--jobs", "2")
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == EXIT_FATAL and len(lines) == 1, lines
+    byte = len(text[: at + 1].encode()) + text[at + 2 :].encode().index(b"{")
+    assert lines[0] == (
+        f"convert: error: {broken}: not a well-formed JSON array (byte {byte}: a value follows "
+        f"another without a comma), so it cannot be cut into ranges: convert validate {broken} "
+        "places the error"
+    )
+    assert not out.exists()
 
 
 def test_range_options_need_range_mode(tmp_path: Path, corpus: tuple[str, str]) -> None:

@@ -19,6 +19,7 @@ import socket
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -49,15 +50,20 @@ def run_tasks(
     retries: int = 2,
     address: str | None = None,
     done: Callable[[int, T], None] | None = None,
+    pool: LocalPool | None = None,
 ) -> list[T]:
     """Run every task on ``engine`` (``local`` or ``ray``), at most ``jobs`` at a time (on a
     local Ray instance: its CPUs), a task whose worker died at most ``retries`` more times;
     ``address`` is a Ray cluster to join. ``done(number, result)`` is called here as each
-    task's result comes back, while later tasks run. Return the results in task order."""
+    task's result comes back, while later tasks run. ``pool``: the local engine's workers,
+    started earlier (and closed by the caller). Return the results in task order."""
     if jobs < 1 or retries < 0:
         raise UsageError(f"jobs must be at least 1 and retries at least 0, got {jobs}, {retries}")
     if engine == "local":
-        return _run_local(tasks, jobs, retries, done or _ignore)
+        if pool is not None:
+            return pool.run(tasks, retries, done or _ignore)
+        with closing(LocalPool(jobs)) as own:
+            return own.run(tasks, retries, done or _ignore)
     if engine == "ray":
         return _run_ray(tasks, jobs, retries, address, done or _ignore)
     raise UsageError(f"unknown engine {engine!r}: choose {' or '.join(ENGINES)}")
@@ -121,20 +127,34 @@ class _LocalRun:
         self.pending.appendleft(number)
 
 
-def _run_local(
-    tasks: Sequence[Callable[[], T]], jobs: int, retries: int, done: Callable[[int, T], None]
-) -> list[T]:
-    run = _LocalRun(tasks, retries, done, deque(range(len(tasks))), [0] * len(tasks))
-    context = multiprocessing.get_context("spawn")
-    workers: list[_Worker] = []
-    try:
+class LocalPool:
+    """Up to ``jobs`` spawned worker processes. :meth:`start` starts them all ahead of their
+    tasks (they import converter while the caller goes on); :meth:`run` starts what it needs
+    (and replaces a worker that died); :meth:`close` ends them."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.context = multiprocessing.get_context("spawn")
+        self.workers: list[_Worker] = []
+
+    def start(self, count: int | None = None) -> LocalPool:
+        """Have ``count`` workers (all ``jobs`` by default) running."""
+        while len(self.workers) < min(self.jobs, self.jobs if count is None else count):
+            parent, child = self.context.Pipe()
+            process = self.context.Process(target=_serve, args=(child,), daemon=True)
+            process.start()
+            child.close()
+            self.workers.append(_Worker(process, parent))
+        return self
+
+    def run(
+        self, tasks: Sequence[Callable[[], T]], retries: int, done: Callable[[int, T], None]
+    ) -> list[T]:
+        """Run ``tasks`` (see :func:`run_tasks`); return their results in task order."""
+        run = _LocalRun(tasks, retries, done, deque(range(len(tasks))), [0] * len(tasks))
+        workers = self.workers
         while len(run.results) < len(tasks):
-            while len(workers) < min(jobs, len(run.pending) + _busy(workers)):
-                parent, child = context.Pipe()
-                process = context.Process(target=_serve, args=(child,), daemon=True)
-                process.start()
-                child.close()
-                workers.append(_Worker(process, parent))
+            self.start(len(run.pending) + _busy(workers))
             for worker in workers:
                 if worker.task is None and run.pending:
                     worker.task = run.pending.popleft()
@@ -143,12 +163,15 @@ def _run_local(
             for worker in list(workers):
                 if worker.conn in ready or worker.process.sentinel in ready:
                     _collect(run, worker, workers)
-    finally:
-        for worker in workers:
+        return [run.results[n] for n in range(len(tasks))]
+
+    def close(self) -> None:
+        """End every worker."""
+        for worker in self.workers:
             worker.process.kill()
             worker.process.join()
             worker.conn.close()
-    return [run.results[n] for n in range(len(tasks))]
+        self.workers = []
 
 
 def _busy(workers: list[_Worker]) -> int:

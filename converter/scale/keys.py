@@ -24,10 +24,10 @@ from converter.job import StreamJob
 from converter.keyed import KeyProbe, record_key
 from converter.model import InputFormat, Record, Rejected
 from converter.plugins import Registry
-from converter.readers import read_jsonl
+from converter.readers import read_jsonl_batches
 from converter.records import format_named, to_records
-from converter.scale.plan import FileIndex, Plan, Span
-from converter.scale.ranges import span_items
+from converter.scale.plan import FileIndex, Plan
+from converter.scale.ranges import span_parts
 from converter.seen import SeenSet, key_of
 
 #: The key index's file name in the parts folder.
@@ -69,12 +69,12 @@ def _located(
     lang, given = job.sources[k]
     fmt = _format(job, lang, registry)
     for f in files:
-        span = Span(f.path, f.start, f.size, 1, f.records)
-        items = span_items(f"{lang}={given}", span)
-        records = to_records(lang, items, fmt, registry.formats, _ignore, f.first_index)
+        span = f.whole()
+        parts = span_parts(f"{lang}={given}", span)
+        records = to_records(lang, parts, fmt, registry.formats, _ignore, f.first_index)
         with open(f.path, "rb") as raw:
-            raw.seek(f.start)
-            offset, line = f.start, 1
+            raw.seek(f.first.offset)
+            offset, line = f.first.offset, 1
             for member in records:
                 while member.line is not None and line < member.line:
                     offset += len(raw.readline())
@@ -196,8 +196,8 @@ class KeyLookup:
         lang, given = self.job.sources[k]
         text = os.pread(self.files[path], end - start, start)
         reader = PositionedReader(f"{lang}={given}", text, _EMPTY, b"")
-        items = read_jsonl(reader, line)
-        return next(to_records(lang, items, self.formats[k], self.registry.formats, _ignore, index))
+        parts = read_jsonl_batches(reader, line)
+        return next(to_records(lang, parts, self.formats[k], self.registry.formats, _ignore, index))
 
     def close(self) -> None:
         """Close the index and the files read."""

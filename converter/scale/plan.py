@@ -1,11 +1,13 @@
 """Planning: index ranges of K groups aligned across all sources, with the byte spans of each.
 
 Every source is one or more plain JSON Lines files (one file, a list of shards, or a
-``shards.json`` made by ``convert shard``). One pass per file finds the byte offset of every
-K-th record with a newline scan, no JSON parse, counting records exactly as the JSON Lines reader
-does: after the BOM and the leading whitespace every line is a record unless it holds only
-ASCII whitespace; a last line without a newline counts; line numbers start at 1 on the first
-record. Range r covers the groups [r*K, min((r+1)*K, total)); for each source it lists the
+``shards.json`` made by ``convert shard``), or one plain JSON array. One pass per file finds
+the byte offset of every K-th record, with no JSON parse. In JSON Lines, a newline scan counts
+records exactly as the JSON Lines reader does: after the BOM and the leading whitespace every
+line is a record unless it holds only ASCII whitespace; a last line without a newline counts;
+line numbers start at 1 on the first record. In a JSON array, :class:`ArrayScan` counts the
+array's values by following its strings, nesting and commas (a broken structure is refused at
+once). Range r covers the groups [r*K, min((r+1)*K, total)); for each source it lists the
 spans (file, byte start, byte end, first line, records) holding them, across shard files.
 """
 
@@ -14,10 +16,10 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -32,6 +34,14 @@ SCAN_BYTES = 1 << 20
 #: A newline followed by a line of ASCII whitespace only (``bytes.isspace``): a blank line.
 _BLANK_NEXT = re.compile(rb"\n(?=[ \t\r\x0b\x0c]*\n)")
 _BLANK_HEAD = re.compile(rb"[ \t\r\x0b\x0c]*\n")
+#: How a file of another shape is named when it is refused.
+_SHAPES = {
+    "array": "a JSON array",
+    "concatenated": "concatenated JSON values",
+    "parquet": "Parquet",
+}
+#: The next byte that is not JSON whitespace.
+_TOKEN = re.compile(rb"[^ \t\r\n]")
 
 
 def line_counts(data: bytes, end: int) -> tuple[int, int]:
@@ -64,31 +74,54 @@ line_starts = NATIVE.line_starts if NATIVE else _line_starts
 
 @dataclass(frozen=True)
 class Mark:
-    """Where record ``index`` (of the whole source) starts in a file: byte offset and line."""
+    """Where record ``index`` (of the whole source) starts in a file: byte offset, line and
+    the offset its line starts at; ``cut``: where a range that ends before it ends (in JSON
+    Lines the record's offset, in an array the comma before it)."""
 
     index: int
     offset: int
     line: int
+    line_start: int
+    cut: int
 
 
 @dataclass(frozen=True)
 class FileIndex:
-    """One scanned file: size, the offset of its first record, its count and marks."""
+    """One scanned file: its shape (``jsonl`` or ``array``), size, count and marks; ``first``
+    is where its first record's span starts (in an array: the ``[``)."""
 
     path: str
+    shape: str
     size: int
     first_index: int
-    start: int
     records: int
+    first: Mark
     marks: tuple[Mark, ...]
 
     def mark(self, index: int) -> Mark:
         """The mark of record ``index``; it must be a multiple of K inside this file."""
         if index == self.first_index:
-            return Mark(index, self.start, 1)
+            return self.first
         found = self.marks[bisect_left(self.marks, index, key=_INDEX)]
         assert found.index == index, (found, index)
         return found
+
+    def span(self, start: int, stop: int, every: int) -> Span:
+        """The span of records [start, stop) (``start`` the first record or a mark; ``stop`` a
+        mark or past the file's last record)."""
+        at = self.mark(start)
+        inside = stop < self.first_index + self.records and stop % every == 0
+        end = self.mark(stop).cut if inside else self.size
+        opens = self.shape == "array" and start != self.first_index
+        closes = self.shape == "array" and inside
+        line_start = at.line_start
+        return Span(
+            self.path, at.offset, end, at.line, stop - start, self.shape, line_start, opens, closes
+        )
+
+    def whole(self) -> Span:
+        """The span of all its records."""
+        return self.span(self.first_index, self.first_index + self.records, 1)
 
 
 _INDEX = attrgetter("index")
@@ -96,10 +129,14 @@ _INDEX = attrgetter("index")
 
 @dataclass(frozen=True)
 class Span:
-    """Part of one file: ``records`` records from byte ``start`` (on line ``line``) on.
+    """Part of one file: ``records`` records from byte ``start`` (on line ``line``, which
+    starts at ``line_start``) on.
 
-    ``end`` is where the next range starts in this file, or the file's end: when a source is
-    cut short (``--limit``, the shortest of unequal sources) reading stops after ``records``.
+    ``end`` is where the next range starts in this file (in an array: the comma before it),
+    or the file's end: when a source is cut short (``--limit``, the shortest of unequal
+    sources) reading stops after ``records``. A span of an array that starts at a record
+    ``opens`` (is read after a stand-in ``[``); one that ends at a comma ``closes`` (a
+    stand-in ``]`` follows).
     """
 
     path: str
@@ -107,6 +144,10 @@ class Span:
     end: int
     line: int
     records: int
+    shape: str = "jsonl"
+    line_start: int = 0
+    opens: bool = False
+    closes: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,23 +244,26 @@ def plan(
     every: int,
     limit: int | None = None,
     first_only: bool = False,
+    run: Callable[[list[IndexSource]], list[list[FileIndex]]] | None = None,
 ) -> Plan:
     """Scan every source (``(lang, path or shards.json or [files...])``) and cut the groups
     into ranges of ``every``; ``limit`` plans only the first groups. Groups are paired up to
     the shortest source: call :meth:`Plan.check_equal` to refuse unequal sources. With
     ``first_only`` (pairing by key) the groups are the first source's records and the ranges
-    hold its spans only."""
+    hold its spans only (JSON Lines only: partners are found by their lines). ``run`` runs
+    the sources' scans (:class:`IndexSource` tasks; an engine runs them side by side); by
+    default they run here, one after the other."""
     if every < 1:
         raise ValueError(f"a range holds at least one group, got {every}")
-    scanned = []
-    for lang, given in sources:
+    labels, scans = [], []
+    for _, given in sources:
         files = source_files(given) if isinstance(given, str) else list(given)
-        label = given if isinstance(given, str) else ",".join(given)
-        indexes: list[FileIndex] = []
-        for path in files:
-            first = sum(f.records for f in indexes)
-            indexes.append(index_file(path, every, first))
-        scanned.append(SourcePlan(lang, label, indexes))
+        labels.append(given if isinstance(given, str) else ",".join(given))
+        scans.append(IndexSource(tuple(files), every, not first_only, limit))
+    indexes = run(scans) if run is not None else [scan() for scan in scans]
+    scanned = [
+        SourcePlan(lang, label, files) for (lang, _), label, files in zip(sources, labels, indexes)
+    ]
     paired = scanned[:1] if first_only else scanned
     groups = min(s.records for s in paired)
     if limit is not None:
@@ -232,58 +276,257 @@ def plan(
     return result
 
 
+@dataclass(frozen=True)
+class IndexSource:
+    """The scan of one source's files, in order (a task an engine can run elsewhere); arrays
+    no further than record ``stop``."""
+
+    files: tuple[str, ...]
+    every: int
+    arrays: bool
+    stop: int | None = None
+
+    def __call__(self) -> list[FileIndex]:
+        """Each file's index, its records numbered on from the files before it."""
+        indexes: list[FileIndex] = []
+        for path in self.files:
+            first = sum(f.records for f in indexes)
+            indexes.append(index_file(path, self.every, first, self.arrays, self.stop))
+        return indexes
+
+
 def spans_of(files: list[FileIndex], start: int, stop: int, every: int) -> tuple[Span, ...]:
     """The spans of the files holding records [start, stop) of one source."""
     spans = []
     for f in files:
         lo, hi = max(start, f.first_index), min(stop, f.first_index + f.records)
-        if lo >= hi:
-            continue
-        at = f.mark(lo)
-        inside = hi < f.first_index + f.records and hi % every == 0
-        end = f.mark(hi).offset if inside else f.size
-        spans.append(Span(f.path, at.offset, end, at.line, hi - lo))
+        if lo < hi:
+            spans.append(f.span(lo, hi, every))
     return tuple(spans)
 
 
-def index_file(path: str, every: int, first_index: int = 0) -> FileIndex:
-    """Scan one plain JSON Lines file whose first record is record ``first_index`` of its
-    source: count its records and mark every record whose index is a multiple of ``every``.
-    InputError for a file that is compressed, not JSON Lines, or unreadable."""
+def index_file(
+    path: str, every: int, first_index: int = 0, arrays: bool = True, stop: int | None = None
+) -> FileIndex:
+    """Scan one plain JSON Lines file (or, with ``arrays``, JSON array) whose first record is
+    record ``first_index`` of its source: count its records and mark every record whose index
+    is a multiple of ``every``; an array is scanned no further than record ``stop`` (the
+    records a run needs). InputError for a file that is compressed, of another shape, a broken
+    array, or unreadable."""
     if compression_of(path):
         raise InputError(
-            f"{path}: compressed; ranges need plain JSON Lines to seek in: convert shard makes them"
+            f"{path}: compressed; ranges need plain files to seek in: convert shard makes them"
         )
     opened = open_input(path, path)
-    start, shape, size = opened.stream.next_start, opened.shape, opened.size
+    stream, shape, size = opened.stream, opened.shape, opened.size or 0
+    start, lines, line_start = stream.next_start, stream.next_lines, stream.next_line_start
     opened.close()
-    if shape != "jsonl":
+    if shape not in ("jsonl", "array") or (shape == "array" and not arrays):
+        what = _SHAPES.get(shape, shape)
         raise InputError(
-            f"{path}: is {'a JSON ' if shape != 'parquet' else ''}{shape}, not JSON Lines: "
-            "convert shard turns it into JSON Lines shards"
+            f"{path}: is {what}, not JSON Lines: convert shard turns it into JSON Lines shards"
         )
-    scan = _Scan(every, first_index, start)
     try:
         with open(path, "rb") as f:
             f.seek(start)
-            block, rest = SCAN_BYTES, b""
-            while data := f.read(block):
-                cut = data.rfind(b"\n") + 1
-                if cut:  # the whole lines; the rest is read again with the next block
-                    scan.lines(data, cut)
-                    f.seek(cut - len(data), os.SEEK_CUR)
-                elif len(data) == block:  # a line longer than a block
-                    f.seek(-block, os.SEEK_CUR)
-                    block *= 2
-                else:  # the last line, without a newline
-                    rest = data
-                    break
-            if rest and not rest.isspace():
-                scan.lines(rest + b"\n", len(rest) + 1)
+            if shape == "array":
+                first = Mark(first_index, start, lines + 1, line_start, start)
+                return _index_array(f, path, size, every, first, stop)
+            scan = _Scan(every, first_index, start)
+            _scan_lines(f, scan)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     marks = tuple(m for m in scan.marks if m.index != first_index)
-    return FileIndex(path, size or 0, first_index, start, scan.index - first_index, marks)
+    first = Mark(first_index, start, 1, start, start)
+    return FileIndex(path, shape, size, first_index, scan.index - first_index, first, marks)
+
+
+def _scan_lines(f: BinaryIO, scan: _Scan) -> None:
+    """Feed the whole lines of ``f`` (from where it stands) to ``scan``, a block at a time."""
+    block, rest = SCAN_BYTES, b""
+    while data := f.read(block):
+        cut = data.rfind(b"\n") + 1
+        if cut:  # the whole lines; the rest is read again with the next block
+            scan.lines(data, cut)
+            f.seek(cut - len(data), os.SEEK_CUR)
+        elif len(data) == block:  # a line longer than a block
+            f.seek(-block, os.SEEK_CUR)
+            block *= 2
+        else:  # the last line, without a newline
+            rest = data
+            break
+    if rest and not rest.isspace():
+        scan.lines(rest + b"\n", len(rest) + 1)
+
+
+def _index_array(
+    f: BinaryIO, path: str, size: int, every: int, first: Mark, stop: int | None
+) -> FileIndex:
+    """:func:`index_file` for a JSON array, ``f`` standing at its ``[``: its values counted
+    (up to record ``stop``) and marked by an :class:`ArrayScan`, each mark's line found from
+    the block's newlines."""
+    scan = new_array_scan(every, first.index, stop)
+    offset, lines, line_start = first.offset, first.line - 1, first.line_start
+    marks: list[Mark] = []
+    while (data := f.read(SCAN_BYTES)) and scan.problem is None and not scan.full:
+        known = len(scan.marks)
+        scan.feed(data, offset)
+        at = 0
+        for index, where, cut in scan.marks[known:]:
+            lines += _newlines(data, at, where - offset)
+            at = where - offset
+            newline = data.rfind(b"\n", 0, at)
+            if newline >= 0:
+                line_start = offset + newline + 1
+            marks.append(Mark(index, where, lines + 1, line_start, cut))
+        lines += _newlines(data, at, len(data))
+        newline = data.rfind(b"\n", at)
+        if newline >= 0:
+            line_start = offset + newline + 1
+        offset += len(data)
+    problem = scan.problem or scan.unfinished()
+    if problem is not None:
+        raise InputError(
+            f"{path}: not a well-formed JSON array ({problem}), so it cannot be cut into "
+            f"ranges: convert validate {path} places the error"
+        )
+    return FileIndex(
+        path, "array", size, first.index, scan.index - first.index, first, tuple(marks)
+    )
+
+
+class ArrayScan:
+    """Counts the values of a JSON array fed block by block without parsing them: it follows
+    strings (and their escapes), nesting and commas. Every value whose index is a multiple of
+    ``every`` (past ``first``) is marked ``(index, offset, offset of the comma before it)``.
+    ``problem`` says where the array's structure broke (a value without a comma before it, a
+    comma without a value, text after the array); a broken value inside is the reader's to
+    find. With ``stop``, the scan ends (``full``) where value ``stop`` starts: what follows is
+    not read (as a run with ``--limit`` does not read it). The compiled twin:
+    ``converter._kernels.ArrayScan``."""
+
+    def __init__(self, every: int, first: int, stop: int | None = None) -> None:
+        if every < 1:
+            raise ValueError(f"marks every {every} values: at least 1 is needed")
+        self.every, self.first, self.index, self.stop = every, first, first, stop
+        self.full = False  # value ``stop`` started: the scan is over
+        self.depth = 0
+        self.string = False  # inside a string
+        self.escaped = False  # ... whose next byte is escaped (a backslash ended the block)
+        self.expect = False  # at depth 1: a value may start (after "[" or ",")
+        self.comma = False  # ... and must (after ",")
+        self.scalar = False  # inside a number or literal at depth 1
+        self.closed = False  # the array's "]" was read
+        self.cut = 0  # the offset of the last comma at depth 1
+        self.marks: list[tuple[int, int, int]] = []
+        self.problem: str | None = None
+
+    def feed(self, data: bytes, offset: int) -> None:
+        """Take the next block: the bytes from ``offset`` on."""
+        at, size = 0, len(data)
+        while at < size and self.problem is None and not self.full:
+            if self.string:
+                at = self._string_end(data, at)
+                continue
+            found = _TOKEN.search(data, at)
+            if found is None:
+                self.scalar = False
+                return
+            if found.start() > at:
+                self.scalar = False
+            at = found.start()
+            self._token(data[at], offset + at)
+            at += 1
+
+    def _string_end(self, data: bytes, at: int) -> int:
+        """Where the string goes on after ``data[at:]``: past its closing quote, or the
+        block's end (noting an odd run of backslashes there)."""
+        if self.escaped:
+            self.escaped, at = False, at + 1
+        while (quote := data.find(b'"', at)) >= 0:
+            if _backslashes(data, at, quote) % 2 == 0:
+                self.string = False
+                return quote + 1
+            at = quote + 1
+        self.escaped = _backslashes(data, at, len(data)) % 2 == 1
+        return len(data)
+
+    def _token(self, c: int, where: int) -> None:
+        """Follow one byte outside strings at offset ``where``."""
+        if self.closed:
+            self.problem = f"byte {where}: more after the array's end"
+        elif c == 0x22:  # "
+            self._value(where)
+            self.string = True
+        elif c == 0x5B or c == 0x7B:  # [ {
+            if self.depth == 0 and c == 0x5B:
+                self.expect = True
+            elif self.depth == 0:
+                self.problem = f"byte {where}: not an array"
+            else:
+                self._value(where)
+            self.depth += 1
+        elif c == 0x5D or c == 0x7D:  # ] }
+            if self.depth == 1:
+                if c == 0x7D:
+                    self.problem = f"byte {where}: '}}' ends the array"
+                elif self.comma:
+                    self.problem = f"byte {self.cut}: a comma before the array's end"
+                self.closed = True
+            self.depth -= 1
+        elif c == 0x2C:  # ,
+            if self.depth == 1:
+                if self.expect:
+                    self.problem = f"byte {where}: a comma where a value should be"
+                self.expect = self.comma = True
+                self.cut = where
+        elif c != 0x3A and self.depth == 1 and not self.scalar:  # not ":": a number, a literal
+            self._value(where)
+            self.scalar = True
+            return
+        else:
+            return
+        self.scalar = False
+
+    def _value(self, where: int) -> None:
+        """A value starts at ``where``: count it when it is one of the array's."""
+        if self.depth != 1:
+            return
+        if self.index == self.stop:
+            self.full = True
+            return
+        if not self.expect:
+            self.problem = f"byte {where}: a value follows another without a comma"
+            return
+        if self.index % self.every == 0 and self.index != self.first:
+            self.marks.append((self.index, where, self.cut))
+        self.index += 1
+        self.expect = self.comma = False
+
+    def unfinished(self) -> str | None:
+        """What is missing at the end of the file, if anything."""
+        if self.full:
+            return None
+        if self.string:
+            return "a string runs to the end of the file"
+        return None if self.closed else "the array is not closed"
+
+
+def _newlines(data: bytes, start: int, end: int) -> int:
+    """The newlines in ``data[start:end]``."""
+    return NATIVE.newlines(data, end, start)[0] if NATIVE else data.count(b"\n", start, end)
+
+
+def _backslashes(data: bytes, start: int, end: int) -> int:
+    """How many backslashes run up to ``end`` (not before ``start``)."""
+    at = end
+    while at > start and data[at - 1] == 0x5C:
+        at -= 1
+    return end - at
+
+
+#: The compiled twin where built.
+new_array_scan = NATIVE.ArrayScan if NATIVE else ArrayScan
 
 
 class _Scan:
@@ -314,7 +557,8 @@ class _Scan:
         first, every = -self.index % self.every, self.every
         starts = line_starts(data, first, every, lines)
         for line, at in zip(range(first, lines, every), starts):
-            self.marks.append(Mark(self.index + line, self.offset + at, self.line + line + 1))
+            offset = self.offset + at
+            self.marks.append(Mark(self.index + line, offset, self.line + line + 1, offset, offset))
         self.index += lines
 
     def _walk(self, data: bytes, end: int) -> None:
@@ -326,6 +570,7 @@ class _Scan:
             line += 1
             if not data[at:stop].isspace():
                 if self.index % every == 0:
-                    self.marks.append(Mark(self.index, self.offset + at, line))
+                    offset = self.offset + at
+                    self.marks.append(Mark(self.index, offset, line, offset, offset))
                 self.index += 1
             at = stop

@@ -1,5 +1,6 @@
-"""One range of a parallel ``convert stream``: its spans read as JSON Lines, the single run's
-loop (converter.loop) over its groups and margins, the result written as a part.
+"""One range of a parallel ``convert stream``: its spans read (JSON Lines, or slices of JSON
+arrays), the single run's loop (converter.loop) over its groups and margins, the result
+written as a part.
 
 A range task reads each source's spans (seek, a bounded read, no sniffing) as one stream of
 items that carry the source's global index and the file's line numbers, so ``seq``, rejects and
@@ -18,7 +19,6 @@ from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any, BinaryIO, cast
 
 from converter.chunks import PositionedReader
@@ -28,7 +28,7 @@ from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import GroupLoop, RangeView
 from converter.model import Record, Rejected
 from converter.plugins import build_manager, build_registry
-from converter.readers import Item, read_jsonl
+from converter.readers import Batch, Item, flatten, read_batches, read_jsonl_batches, take
 from converter.rejects import reject_line
 from converter.report import RunReport
 from converter.scale.parts import PartEntry, PartWriter, separator_of
@@ -41,36 +41,52 @@ KEYS_BLOCK = 1 << 13
 
 
 class _Bounded:
-    """The next ``left`` bytes of a file."""
+    """The next ``left`` bytes of a file, then ``tail``."""
 
-    def __init__(self, raw: BinaryIO, left: int) -> None:
-        self.raw, self.left = raw, left
+    def __init__(self, raw: BinaryIO, left: int, tail: bytes = b"") -> None:
+        self.raw, self.left, self.tail = raw, left, tail
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (all that is left for a negative size), never past the end."""
         data = self.raw.read(self.left if size < 0 else min(size, self.left))
         self.left -= len(data)
+        if not data and self.tail:
+            data, self.tail = self.tail, b""
         return data
 
 
-def span_items(label: str, span: Span) -> Iterator[Item]:
-    """The ``span.records`` items of a span, numbered with the file's line numbers."""
+def span_parts(label: str, span: Span) -> Iterator[Batch | Item]:
+    """The ``span.records`` records of a span, in batches and items, placed as in the whole
+    file: JSON Lines numbered with the file's line numbers; a slice of an array read between
+    stand-in brackets, its errors placed at the file's lines, columns and bytes."""
     try:
         raw = open(span.path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InputError(f"{span.path}: cannot read: {exc.strerror or exc}") from None
     with raw:
         raw.seek(span.start)
-        bounded = cast(BinaryIO, _Bounded(raw, span.end - span.start))
-        yield from islice(
-            read_jsonl(PositionedReader(label, b"", bounded, b""), span.line), span.records
-        )
+        tail = b"]" if span.closes else b""
+        bounded = cast(BinaryIO, _Bounded(raw, span.end - span.start, tail))
+        stream = PositionedReader(label, b"", bounded, b"")
+        if span.shape == "jsonl":
+            parts = read_jsonl_batches(stream, span.line)
+        else:
+            lead = b"[" if span.opens else b""
+            stream.push_back(lead, span.start - len(lead), span.line - 1, span.line_start)
+            disk = DiskReader(cast(BinaryIO, io.BytesIO()), False)
+            parts = read_batches(Input(label, span.path, "array", stream, disk, None))
+        yield from take(parts, span.records)
+
+
+def source_parts(label: str, spans: Sequence[Span]) -> Iterator[Batch | Item]:
+    """The batches and items of a source's spans, one after the other."""
+    for span in spans:
+        yield from span_parts(label, span)
 
 
 def source_items(label: str, spans: Sequence[Span]) -> Iterator[Item]:
     """The items of a source's spans, one after the other."""
-    for span in spans:
-        yield from span_items(label, span)
+    return flatten(source_parts(label, spans))
 
 
 def stand_in(lang: str, given: str) -> Input:
@@ -171,13 +187,13 @@ class RangeTask:
         writer = spec.make(DISCARD, resolve_writer_options(job, spec))
         plan = plan_stage(Stage("", job), job, registry, pm, spec.name, "")
         labels = [f"{lang}={given}" for lang, given in job.sources]
-        items = [source_items(label, spans) for label, spans in zip(labels, self.spans)]
+        parts = [source_parts(label, spans) for label, spans in zip(labels, self.spans)]
         taggers, interleave, policies, conditions, _ = plan.pieces
         with ExitStack() as stack:
             streams = {"out": separator_of(writer) or b"", "rejects": b"", "keys": b""}
             part = PartWriter(stack, self.folder, self.number, streams)
             keys = _PartKeys(part)
-            view = RangeView(items, self.first, self.start, self.stop, keys)
+            view = RangeView(parts, self.first, self.start, self.stop, keys)
             if self.keys is not None:
                 from converter.scale.keys import KeyLookup  # keys.py imports this module
 

@@ -17,8 +17,9 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
 import orjson
@@ -33,6 +34,7 @@ from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
 from converter.rejects import default_rejects_path
 from converter.report import EXAMPLES, RunReport
+from converter.scale.engines import LocalPool, run_tasks
 from converter.scale.keys import KEY_INDEX, build_key_index
 from converter.scale.parts import InOrder, Manifest, PartEntry, run_parts
 from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
@@ -105,6 +107,21 @@ def run_parallel(
     check_parallel(job, options)
     check_run_paths(job, folders=[option("--parts", options.parts)] if options.parts else [])
     began = time.perf_counter()
+    with ExitStack() as stack:
+        workers = None
+        if options.engine == "local":  # started now: they import converter while this plans
+            workers = stack.enter_context(closing(LocalPool(options.jobs).start()))
+        return _run_ranges(job, options, progress, workers, began)
+
+
+def _run_ranges(
+    job: StreamJob,
+    options: Parallel,
+    progress: Callable[[int], None] | None,
+    workers: LocalPool | None,
+    began: float,
+) -> tuple[RunReport, int]:
+    """:func:`run_parallel` once checked, the local engine's workers started."""
     registry = build_registry(pm := build_manager(dict.fromkeys(job.plugins)))
     spec = resolve_writer(job, registry)
     writer_options = resolve_writer_options(job, spec)
@@ -117,7 +134,8 @@ def run_parallel(
         )
     selection = Selection.of(job)
     unit = math.gcd(options.range_records, UNIT) if options.range_records else UNIT
-    planned = plan(job.sources, unit, job.limit, first_only=job.key is not None)
+    scan = partial(run_tasks, pool=workers, jobs=options.jobs) if workers else None
+    planned = plan(job.sources, unit, job.limit, first_only=job.key is not None, run=scan)
     shortest = min(s.records for s in planned.sources)
     paired_all = job.limit is None or job.limit > shortest
     if job.key is None and not job.realign and job.unequal == "error" and paired_all:
@@ -151,6 +169,7 @@ def run_parallel(
                 lambda n: tasks[n],
                 in_order,
                 engine=options.engine,
+                pool=workers,
                 jobs=options.jobs,
                 retries=options.retries,
                 address=options.address,
@@ -214,7 +233,7 @@ def _formats(job: StreamJob, planned: Plan, registry: Registry) -> dict[str, str
     for (lang, given), source in zip(job.sources, planned.sources):
         if lang in formats:
             continue
-        spans = [Span(f.path, f.start, f.size, 1, f.records) for f in source.files]
+        spans = [f.whole() for f in source.files]
         items = source_items(f"{lang}={given}", spans)  # closed when dropped
         first = next((item for item in items if item.error is None), None)
         if first is not None:
@@ -296,12 +315,18 @@ def _keyed(
 
 
 def _joined(spans: Sequence[Span]) -> tuple[Span, ...]:
-    """Spans that follow each other in a file joined into one."""
+    """Spans that follow each other in a file joined into one (in an array, one ends at the
+    comma before the record the next starts at)."""
     joined: list[Span] = []
     for span in spans:
         before = joined[-1] if joined else None
-        if before and before.path == span.path and before.end == span.start:
-            joined[-1] = replace(before, end=span.end, records=before.records + span.records)
+        if (
+            before
+            and before.path == span.path
+            and (before.end == span.start or (before.closes and span.opens))
+        ):
+            records = before.records + span.records
+            joined[-1] = replace(before, end=span.end, records=records, closes=span.closes)
         else:
             joined.append(span)
     return tuple(joined)
@@ -338,7 +363,7 @@ def _settle_sources(
 ) -> None:
     """Each source's shape, format, bytes and (given ``digests``, with a report file) SHA-256."""
     for k, (stats, source) in enumerate(zip(report.sources, planned.sources)):
-        stats.shape = "jsonl"
+        stats.shape = source.files[0].shape if source.files else "jsonl"
         stats.format = formats.get(stats.lang, "")
         stats.bytes = sum(f.size for f in source.files)
         if digests is not None:
