@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import multiprocessing
 import os
 import random
 import signal
@@ -26,7 +27,7 @@ from converter.plugins import build_manager, build_registry
 from converter.readers import read_items
 from converter.scale import parts as parts_module
 from converter.scale import plan as plan_module
-from converter.scale.engines import TaskFailed, run_tasks
+from converter.scale.engines import LocalPool, TaskFailed, run_tasks
 from converter.scale.parts import (
     InOrder,
     Manifest,
@@ -240,6 +241,23 @@ def test_local_engine_in_order_and_retried(tmp_path: Path) -> None:
     tasks[2] = DieOnce(str(tmp_path / "a"), 2)
     tasks[5] = DieOnce(str(tmp_path / "b"), 5, kill=True)
     assert run_tasks(tasks, "local", jobs=2, retries=1) == [0, 1, -2, 9, 16, -5, 36]
+
+
+def test_a_pool_started_ahead_runs_task_lists_and_ends_its_workers(tmp_path: Path) -> None:
+    """A pool started with one worker runs two task lists (the plan's, then the ranges'),
+    grows up to ``jobs`` as tasks wait, hands a dead worker's task out again, and ends every
+    worker on close."""
+    pool = LocalPool(2).start(1)
+    try:
+        assert len(pool.workers) == 1
+        assert run_tasks([Square(3)], jobs=2, pool=pool) == [9]
+        assert len(pool.workers) == 1  # one task: no second worker
+        tasks = [Square(1), DieOnce(str(tmp_path / "a"), 2), Square(4), Square(5)]
+        assert run_tasks(tasks, jobs=2, pool=pool) == [1, -2, 16, 25]
+        assert 1 <= len(pool.workers) <= 2  # grown to two, less the one that died (if spare)
+    finally:
+        pool.close()
+    assert pool.workers == [] and not multiprocessing.active_children()
 
 
 def test_local_engine_gives_up_and_reraises(tmp_path: Path) -> None:

@@ -109,8 +109,9 @@ def run_parallel(
     began = time.perf_counter()
     with ExitStack() as stack:
         workers = None
-        if options.engine == "local":  # started now: they import converter while this plans
-            workers = stack.enter_context(closing(LocalPool(options.jobs).start()))
+        if options.engine == "local":  # one per source, started now: the plan scans in them
+            pool = LocalPool(options.jobs).start(len(job.sources))
+            workers = stack.enter_context(closing(pool))
         return _run_ranges(job, options, progress, workers, began)
 
 
