@@ -21,7 +21,18 @@ class Scorer:
     ) -> bool: ...
 
 class ArrayScan:
+    every: int
+    first: int
+    stop: int | None
     index: int
+    depth: int
+    cut: int
+    string: bool
+    escaped: bool
+    expect: bool
+    comma: bool
+    scalar: bool
+    closed: bool
     full: bool
     marks: list[tuple[int, int, int]]
     problem: str | None

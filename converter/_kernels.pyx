@@ -692,7 +692,7 @@ cdef class ArrayScan:
                 at = self._string_end(p, at, size)
                 continue
             c = p[at]
-            if c == 0x20 or c == 0x0A or c == 0x0D or c == 0x09:
+            if c == 0x20 or 0x09 <= c <= 0x0D:  # whitespace to yajl: \t \n \v \f \r, space
                 self.scalar = False
                 at += 1
                 continue

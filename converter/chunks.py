@@ -31,9 +31,11 @@ SENTINEL = "\uffff"
 _LONGEST_ESCAPE = 12  # a surrogate pair: \uD83D\uDE00
 
 
-def count_newlines(data: bytes) -> int:
-    """``data.count(b"\\n")``; compiled, a memchr a line (bytes.count goes a byte at a time)."""
-    return NATIVE.newlines(data, len(data))[0] if NATIVE else data.count(b"\n")
+def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
+    """``data.count(b"\\n", start, end)``; compiled, a memchr a line (bytes.count goes a byte
+    at a time)."""
+    end = len(data) if end is None else end
+    return NATIVE.newlines(data, end, start)[0] if NATIVE else data.count(b"\n", start, end)
 
 
 class PositionedReader(io.RawIOBase):

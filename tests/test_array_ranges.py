@@ -592,6 +592,22 @@ def test_limit_on_arrays(tmp_path: Path, bad: bool) -> None:
     assert single == parallel and single["groups"]["read"] == 33
 
 
+def test_scan_skips_what_the_reader_skips(tmp_path: Path) -> None:
+    """\\v between values is whitespace to the array reader (yajl), so to the scan: both count
+    the same values. (\\f too, to yajl; the reader refuses it with its own message, which the
+    range's reader gives as the single run's does.)"""
+    assert scanned(b"[1,\x0c2]")[::2] == (2, None)
+    data = b'[1,\x0b2\x0b, "a"\x0b]\x0b\n'
+    assert scanned(data)[::2] == (3, None)
+    path = tmp_path / "vt.json"
+    path.write_bytes(data)
+    source = open_input(str(path), str(path))
+    try:
+        assert [item.value for item in read_items(source)] == [1, 2, "a"]
+    finally:
+        source.close()
+
+
 @pytest.mark.parametrize("make", SCANS, ids=lambda m: m.__module__)
 def test_scan_stops_where_the_value_after_the_last_wanted_starts(make: Any) -> None:
     """With ``stop``, nothing past the start of value ``stop`` is read: a break after it is

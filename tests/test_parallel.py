@@ -490,23 +490,40 @@ def test_key_range_mode_refuses_array_sources(tmp_path: Path, first: str) -> Non
 
 
 def test_a_broken_array_is_refused_by_the_planner(tmp_path: Path) -> None:
-    """Two records without a comma between them: one line naming the file and the byte, and
-    pointing to convert validate; nothing written."""
+    """Two records without a comma between them: the planner's scan finds the break and gives
+    the single run's own line (line, column, byte); nothing written."""
     text = ALPACA_JA.read_text("utf-8")
     at = text.index("},", len(text) // 2)
     broken = tmp_path / "ja.json"
     broken.write_text(text[: at + 1] + text[at + 2 :], "utf-8")
-    out = tmp_path / "o.jsonl"
-    done = run_cli("stream", f"en={ALPACA_EN}", f"ja={broken}", "-o", out, "--jobs", "2")
-    lines = done.stderr.decode().strip().splitlines()
-    assert done.returncode == EXIT_FATAL and len(lines) == 1, lines
+    said = []
+    for name, extra in (("single", ()), ("parallel", ("--jobs", "2"))):
+        out = tmp_path / f"{name}.jsonl"
+        done = run_cli("stream", f"en={ALPACA_EN}", f"ja={broken}", "-o", out, *extra)
+        said.append((done.returncode, done.stderr.decode().strip().splitlines()))
+        assert not out.exists()
+    assert said[1] == said[0] and said[0][0] == EXIT_FATAL and len(said[0][1]) == 1, said
     byte = len(text[: at + 1].encode()) + text[at + 2 :].encode().index(b"{")
-    assert lines[0] == (
-        f"convert: error: {broken}: not a well-formed JSON array (byte {byte}: a value follows "
-        f"another without a comma), so it cannot be cut into ranges: convert validate {broken} "
-        "places the error"
-    )
-    assert not out.exists()
+    assert f"ja={broken}: line " in said[0][1][0] and f"(byte {byte})" in said[0][1][0]
+
+
+def test_the_first_range_to_fail_is_the_one_reported(tmp_path: Path) -> None:
+    """Bad escapes at records 190 (range 0, read from record 0) and 205 (range 1, read from its
+    margin at 200, so it meets its own first): the error reported is record 190's, the one the
+    single run meets, whichever range fails first."""
+    sources = []
+    for lang, path in (("en", ALPACA_EN), ("ja", ALPACA_JA)):
+        records = json.loads(path.read_text("utf-8")) * 4  # 700 records
+        if lang == "ja":
+            records[190], records[205] = {"output": "BAD"}, {"output": "BAD"}
+        text = json.dumps(records, ensure_ascii=False, indent=4).replace("BAD", "\\q")
+        (tmp_path / f"{lang}.json").write_text(text, "utf-8")
+        sources.append(f"{lang}={tmp_path / f'{lang}.json'}")
+    said = []
+    for name, extra in (("single", ()), ("parallel", ("--jobs", "2", "--range-records", "300"))):
+        done = run_cli("stream", *sources, "-o", tmp_path / f"{name}.jsonl", *extra)
+        said.append((done.returncode, done.stderr.decode().strip().splitlines()))
+    assert said[1] == said[0] and said[0][0] == EXIT_FATAL and len(said[0][1]) == 1, said
 
 
 def test_range_options_need_range_mode(tmp_path: Path, corpus: tuple[str, str]) -> None:

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import random
 import signal
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -236,6 +237,18 @@ class Fail:
         raise InputError("x.json: line 3: broken")
 
 
+@dataclass(frozen=True)
+class FailAfter:
+    """Raises ``message`` after ``seconds``."""
+
+    seconds: float
+    message: str
+
+    def __call__(self) -> None:
+        time.sleep(self.seconds)
+        raise InputError(self.message)
+
+
 def test_local_engine_in_order_and_retried(tmp_path: Path) -> None:
     tasks: list[Callable[[], int]] = [Square(n) for n in range(7)]
     tasks[2] = DieOnce(str(tmp_path / "a"), 2)
@@ -258,6 +271,21 @@ def test_a_pool_started_ahead_runs_task_lists_and_ends_its_workers(tmp_path: Pat
     finally:
         pool.close()
     assert pool.workers == [] and not multiprocessing.active_children()
+
+
+def test_the_first_task_to_raise_is_the_one_raised_and_the_pool_goes_on() -> None:
+    """Task 0 raises after task 1 did: task 0's exception is raised (a run in order meets it
+    first); a worker still busy with a later task is ended, so the pool runs the next list."""
+    pool = LocalPool(2).start()
+    try:
+        tasks: list[Callable[[], Any]] = [FailAfter(0.5, "first"), FailAfter(0, "second")]
+        with pytest.raises(InputError, match=r"^first"):
+            run_tasks(tasks, jobs=2, pool=pool)
+        with pytest.raises(InputError, match=r"^first"):
+            run_tasks([FailAfter(0.2, "first"), FailAfter(2, "late")], jobs=2, pool=pool)
+        assert run_tasks([Square(2)], jobs=2, pool=pool) == [4]  # not the late task's reply
+    finally:
+        pool.close()
 
 
 def test_local_engine_gives_up_and_reraises(tmp_path: Path) -> None:
@@ -583,6 +611,8 @@ def test_ray_engine_runs_and_retries(tmp_path: Path) -> None:
     assert run_tasks(tasks, "ray", jobs=2, retries=1) == [0, -1, 4, 9]
     with pytest.raises(InputError, match=r"x\.json: line 3: broken"):
         run_tasks([Square(1), Fail()], "ray", jobs=2)
+    with pytest.raises(InputError, match=r"^first"):  # the first task's, though it ends later
+        run_tasks([FailAfter(1.0, "first"), FailAfter(0, "second")], "ray", jobs=2)
 
 
 @pytest.mark.usefixtures("ray_workers_see_tests")

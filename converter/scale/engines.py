@@ -7,7 +7,9 @@ rather than ``concurrent.futures``: its pool breaks as a whole when one worker d
 saying which task killed it. ``ray`` runs them as Ray tasks (``max_retries`` re-runs a task
 whose worker died) on the cluster at ``address`` or on a local instance of ``jobs`` CPUs
 started for the call. In both, an exception raised by a task is raised again here, unchanged,
-and not retried: a task is deterministic, so only a lost worker is worth another try.
+and not retried: a task is deterministic, so only a lost worker is worth another try. When
+several tasks raise, the exception raised is the first task's (once the tasks before it are
+done): the one a run of the tasks in order would have met.
 """
 
 from __future__ import annotations
@@ -110,6 +112,20 @@ class _LocalRun:
     pending: deque[int] = field(default_factory=deque)
     attempts: list[int] = field(default_factory=list)
     results: dict[int, Any] = field(default_factory=dict)
+    failed: dict[int, BaseException] = field(default_factory=dict)
+
+    def fail(self, number: int, exc: BaseException) -> None:
+        """Task ``number`` raised ``exc``; the tasks after the first failure are not run."""
+        self.failed[number] = exc
+        first = min(self.failed)
+        self.pending = deque(n for n in self.pending if n < first)
+
+    def over(self) -> bool:
+        """Whether every task has its result, or every task before the first failure has
+        (and its exception is the one to raise: the one a run in task order meets first)."""
+        if self.failed:
+            return all(n in self.results for n in range(min(self.failed)))
+        return len(self.results) == len(self.tasks)
 
     def lost(self, worker: _Worker) -> None:
         """``worker`` died during its task: hand the task out again, or give up."""
@@ -128,9 +144,10 @@ class _LocalRun:
 
 
 class LocalPool:
-    """Up to ``jobs`` spawned worker processes. :meth:`start` starts them all ahead of their
-    tasks (they import converter while the caller goes on); :meth:`run` starts what it needs
-    (and replaces a worker that died); :meth:`close` ends them."""
+    """Up to ``jobs`` spawned worker processes. :meth:`start` starts some (or all) ahead of
+    their tasks (they import converter while the caller goes on); :meth:`run` starts what it
+    needs (and replaces a worker that died), and can be called again; :meth:`close` ends
+    them."""
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
@@ -150,28 +167,42 @@ class LocalPool:
     def run(
         self, tasks: Sequence[Callable[[], T]], retries: int, done: Callable[[int, T], None]
     ) -> list[T]:
-        """Run ``tasks`` (see :func:`run_tasks`); return their results in task order."""
+        """Run ``tasks`` (see :func:`run_tasks`); return their results in task order. When
+        tasks raise, the first one's exception is raised once every task before it is done;
+        the workers still busy then (with later tasks) are ended, so the pool stays usable."""
         run = _LocalRun(tasks, retries, done, deque(range(len(tasks))), [0] * len(tasks))
         workers = self.workers
-        while len(run.results) < len(tasks):
-            self.start(len(run.pending) + _busy(workers))
-            for worker in workers:
-                if worker.task is None and run.pending:
-                    worker.task = run.pending.popleft()
-                    worker.conn.send(tasks[worker.task])
-            ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers])
-            for worker in list(workers):
-                if worker.conn in ready or worker.process.sentinel in ready:
-                    _collect(run, worker, workers)
+        try:
+            while not run.over():
+                self.start(len(run.pending) + _busy(workers))
+                for worker in workers:
+                    if worker.task is None and run.pending:
+                        worker.task = run.pending.popleft()
+                        worker.conn.send(tasks[worker.task])
+                ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers])
+                for worker in list(workers):
+                    if worker.conn in ready or worker.process.sentinel in ready:
+                        _collect(run, worker, workers)
+        finally:
+            for worker in [w for w in workers if w.task is not None]:
+                _end(worker)
+                workers.remove(worker)
+        if run.failed:
+            raise run.failed[min(run.failed)]
         return [run.results[n] for n in range(len(tasks))]
 
     def close(self) -> None:
         """End every worker."""
         for worker in self.workers:
-            worker.process.kill()
-            worker.process.join()
-            worker.conn.close()
+            _end(worker)
         self.workers = []
+
+
+def _end(worker: _Worker) -> None:
+    """Kill ``worker``'s process and close its pipe."""
+    worker.process.kill()
+    worker.process.join()
+    worker.conn.close()
 
 
 def _busy(workers: list[_Worker]) -> int:
@@ -196,7 +227,8 @@ def _collect(run: _LocalRun, worker: _Worker, workers: list[_Worker]) -> None:
         exc = reply[1]
         if reply[2]:
             exc.add_note(f"in task {number}:\n{reply[2]}")
-        raise exc
+        run.fail(number, exc)
+        return
     run.results[number] = reply[1]
     run.done(number, reply[1])
 
@@ -252,19 +284,28 @@ def _run_ray(
         remote: Any = ray.remote(max_retries=retries)(_call)
         numbers = {remote.remote(task): n for n, task in enumerate(tasks)}
         results: dict[int, T] = {}
+        failed: dict[int, BaseException] = {}
         waiting = list(numbers)
-        while waiting:  # as they finish
+        while waiting:  # as they finish, up to the first failure's turn
             ready, waiting = ray.wait(waiting, num_returns=1)
             for ref in ready:
                 number = numbers[ref]
-                results[number] = ray.get(ref)
+                try:
+                    results[number] = ray.get(ref)
+                except RayTaskError as exc:
+                    cause = exc.cause
+                    failed[number] = (
+                        cause
+                        if isinstance(cause, Exception)
+                        else TaskFailed(f"a Ray task failed: {exc}")
+                    )
+                    continue
                 done(number, results[number])
+            if failed and all(n in results for n in range(min(failed))):
+                for ref in waiting:
+                    ray.cancel(ref, force=True)
+                raise failed[min(failed)]
         return [results[n] for n in range(len(tasks))]
-    except RayTaskError as exc:
-        cause = exc.cause
-        if isinstance(cause, Exception):
-            raise cause from None
-        raise TaskFailed(f"a Ray task failed: {exc}") from None
     except RayError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TaskFailed(f"a Ray task failed after {retries} retries: {first}") from None

@@ -23,10 +23,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from converter.chunks import count_newlines
 from converter.compression import compression_of
 from converter.errors import InputError
 from converter.inputs import open_input
 from converter.kernels import NATIVE
+from converter.readers import read_items
 from converter.scale.shard import SHARDS_INDEX
 
 #: Bytes scanned at a time.
@@ -40,8 +42,8 @@ _SHAPES = {
     "concatenated": "concatenated JSON values",
     "parquet": "Parquet",
 }
-#: The next byte that is not JSON whitespace.
-_TOKEN = re.compile(rb"[^ \t\r\n]")
+#: The next byte that is not whitespace to the array reader (yajl also skips \v and \f).
+_TOKEN = re.compile(rb"[^ \t\n\v\f\r]")
 
 
 def line_counts(data: bytes, end: int) -> tuple[int, int]:
@@ -114,9 +116,16 @@ class FileIndex:
         end = self.mark(stop).cut if inside else self.size
         opens = self.shape == "array" and start != self.first_index
         closes = self.shape == "array" and inside
-        line_start = at.line_start
         return Span(
-            self.path, at.offset, end, at.line, stop - start, self.shape, line_start, opens, closes
+            self.path,
+            at.offset,
+            end,
+            at.line,
+            stop - start,
+            shape=self.shape,
+            line_start=at.line_start,
+            opens=opens,
+            closes=closes,
         )
 
     def whole(self) -> Span:
@@ -256,10 +265,11 @@ def plan(
     if every < 1:
         raise ValueError(f"a range holds at least one group, got {every}")
     labels, scans = [], []
-    for _, given in sources:
+    for lang, given in sources:
         files = source_files(given) if isinstance(given, str) else list(given)
         labels.append(given if isinstance(given, str) else ",".join(given))
-        scans.append(IndexSource(tuple(files), every, not first_only, limit))
+        scan = IndexSource(tuple(files), every, not first_only, limit, f"{lang}={labels[-1]}")
+        scans.append(scan)
     indexes = run(scans) if run is not None else [scan() for scan in scans]
     scanned = [
         SourcePlan(lang, label, files) for (lang, _), label, files in zip(sources, labels, indexes)
@@ -279,19 +289,21 @@ def plan(
 @dataclass(frozen=True)
 class IndexSource:
     """The scan of one source's files, in order (a task an engine can run elsewhere); arrays
-    no further than record ``stop``."""
+    no further than record ``stop``. ``label`` names the source in errors (``en=FILE``)."""
 
     files: tuple[str, ...]
     every: int
     arrays: bool
     stop: int | None = None
+    label: str | None = None
 
     def __call__(self) -> list[FileIndex]:
         """Each file's index, its records numbered on from the files before it."""
         indexes: list[FileIndex] = []
         for path in self.files:
             first = sum(f.records for f in indexes)
-            indexes.append(index_file(path, self.every, first, self.arrays, self.stop))
+            label = self.label if len(self.files) == 1 else None
+            indexes.append(index_file(path, self.every, first, self.arrays, self.stop, label))
         return indexes
 
 
@@ -306,13 +318,18 @@ def spans_of(files: list[FileIndex], start: int, stop: int, every: int) -> tuple
 
 
 def index_file(
-    path: str, every: int, first_index: int = 0, arrays: bool = True, stop: int | None = None
+    path: str,
+    every: int,
+    first_index: int = 0,
+    arrays: bool = True,
+    stop: int | None = None,
+    label: str | None = None,
 ) -> FileIndex:
     """Scan one plain JSON Lines file (or, with ``arrays``, JSON array) whose first record is
     record ``first_index`` of its source: count its records and mark every record whose index
     is a multiple of ``every``; an array is scanned no further than record ``stop`` (the
-    records a run needs). InputError for a file that is compressed, of another shape, a broken
-    array, or unreadable."""
+    records a run needs). InputError for a file that is compressed, of another shape, or
+    unreadable; for a broken array, the error a run reading it gives (named ``label``)."""
     if compression_of(path):
         raise InputError(
             f"{path}: compressed; ranges need plain files to seek in: convert shard makes them"
@@ -331,7 +348,7 @@ def index_file(
             f.seek(start)
             if shape == "array":
                 first = Mark(first_index, start, lines + 1, line_start, start)
-                return _index_array(f, path, size, every, first, stop)
+                return _index_array(f, path, size, every, first, stop, label or path)
             scan = _Scan(every, first_index, start)
             _scan_lines(f, scan)
     except OSError as exc:
@@ -360,7 +377,7 @@ def _scan_lines(f: BinaryIO, scan: _Scan) -> None:
 
 
 def _index_array(
-    f: BinaryIO, path: str, size: int, every: int, first: Mark, stop: int | None
+    f: BinaryIO, path: str, size: int, every: int, first: Mark, stop: int | None, label: str
 ) -> FileIndex:
     """:func:`index_file` for a JSON array, ``f`` standing at its ``[``: its values counted
     (up to record ``stop``) and marked by an :class:`ArrayScan`, each mark's line found from
@@ -368,24 +385,25 @@ def _index_array(
     scan = new_array_scan(every, first.index, stop)
     offset, lines, line_start = first.offset, first.line - 1, first.line_start
     marks: list[Mark] = []
-    while (data := f.read(SCAN_BYTES)) and scan.problem is None and not scan.full:
-        known = len(scan.marks)
+    while scan.problem is None and not scan.full and (data := f.read(SCAN_BYTES)):
         scan.feed(data, offset)
         at = 0
-        for index, where, cut in scan.marks[known:]:
-            lines += _newlines(data, at, where - offset)
+        found, scan.marks[:] = scan.marks[:], []
+        for index, where, cut in found:
+            lines += count_newlines(data, at, where - offset)
             at = where - offset
             newline = data.rfind(b"\n", 0, at)
             if newline >= 0:
                 line_start = offset + newline + 1
             marks.append(Mark(index, where, lines + 1, line_start, cut))
-        lines += _newlines(data, at, len(data))
+        lines += count_newlines(data, at)
         newline = data.rfind(b"\n", at)
         if newline >= 0:
             line_start = offset + newline + 1
         offset += len(data)
     problem = scan.problem or scan.unfinished()
     if problem is not None:
+        _reader_error(path, label)  # the exact place, as a single run says it
         raise InputError(
             f"{path}: not a well-formed JSON array ({problem}), so it cannot be cut into "
             f"ranges: convert validate {path} places the error"
@@ -512,9 +530,15 @@ class ArrayScan:
         return None if self.closed else "the array is not closed"
 
 
-def _newlines(data: bytes, start: int, end: int) -> int:
-    """The newlines in ``data[start:end]``."""
-    return NATIVE.newlines(data, end, start)[0] if NATIVE else data.count(b"\n", start, end)
+def _reader_error(path: str, label: str) -> None:
+    """Read the array at ``path`` as a run does: raise the error it meets (the scan found the
+    structure broken; the reader places the error by line, column and byte)."""
+    source = open_input(label, path)
+    try:
+        for _ in read_items(source):
+            pass
+    finally:
+        source.close()
 
 
 def _backslashes(data: bytes, start: int, end: int) -> int:
