@@ -121,10 +121,9 @@ class _LocalRun:
         self.pending = deque(n for n in self.pending if n < first)
 
     def over(self) -> bool:
-        """Whether every task has its result, or every task before the first failure has
-        (and its exception is the one to raise: the one a run in task order meets first)."""
+        """Whether every task has its result, or a failure is due (:func:`_due_failure`)."""
         if self.failed:
-            return all(n in self.results for n in range(min(self.failed)))
+            return _due_failure(self.failed, self.results) is not None
         return len(self.results) == len(self.tasks)
 
     def lost(self, worker: _Worker) -> None:
@@ -155,8 +154,9 @@ class LocalPool:
         self.workers: list[_Worker] = []
 
     def start(self, count: int | None = None) -> LocalPool:
-        """Have ``count`` workers (all ``jobs`` by default) running."""
-        while len(self.workers) < min(self.jobs, self.jobs if count is None else count):
+        """Have ``count`` workers (all ``jobs`` by default, never more) running."""
+        count = self.jobs if count is None else min(count, self.jobs)
+        while len(self.workers) < count:
             parent, child = self.context.Pipe()
             process = self.context.Process(target=_serve, args=(child,), daemon=True)
             process.start()
@@ -187,8 +187,9 @@ class LocalPool:
             for worker in [w for w in workers if w.task is not None]:
                 _end(worker)
                 workers.remove(worker)
-        if run.failed:
-            raise run.failed[min(run.failed)]
+        failure = _due_failure(run.failed, run.results)
+        if failure is not None:
+            raise failure
         return [run.results[n] for n in range(len(tasks))]
 
     def close(self) -> None:
@@ -203,6 +204,15 @@ def _end(worker: _Worker) -> None:
     worker.process.kill()
     worker.process.join()
     worker.conn.close()
+
+
+def _due_failure(failed: dict[int, BaseException], results: dict[int, Any]) -> BaseException | None:
+    """The first failed task's exception once every task before it has its result (the one a
+    run of the tasks in order meets first), else None."""
+    if not failed:
+        return None
+    first = min(failed)
+    return failed[first] if all(n in results for n in range(first)) else None
 
 
 def _busy(workers: list[_Worker]) -> int:
@@ -301,10 +311,11 @@ def _run_ray(
                     )
                     continue
                 done(number, results[number])
-            if failed and all(n in results for n in range(min(failed))):
+            failure = _due_failure(failed, results)
+            if failure is not None:
                 for ref in waiting:
                     ray.cancel(ref, force=True)
-                raise failed[min(failed)]
+                raise failure
         return [results[n] for n in range(len(tasks))]
     except RayError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -404,9 +404,9 @@ def _index_array(
     problem = scan.problem or scan.unfinished()
     if problem is not None:
         _reader_error(path, label)  # the exact place, as a single run says it
-        raise InputError(
-            f"{path}: not a well-formed JSON array ({problem}), so it cannot be cut into "
-            f"ranges: convert validate {path} places the error"
+        raise InputError(  # the reader took what the scan did not: a single run reads it
+            f"{path}: not a JSON array that can be cut into ranges ({problem}); "
+            "convert it without --jobs, or convert shard it first"
         )
     return FileIndex(
         path, "array", size, first.index, scan.index - first.index, first, tuple(marks)

@@ -3,12 +3,13 @@ arrays), the single run's loop (converter.loop) over its groups and margins, the
 written as a part.
 
 A range task reads each source's spans (seek, a bounded read, no sniffing) as one stream of
-items that carry the source's global index and the file's line numbers, so ``seq``, rejects and
-report read as in a single run. The groups of the margin before ``start`` are processed for
-state only (see :class:`converter.loop.RangeView`). The part holds three streams: ``out`` (the
-encoded groups), ``rejects`` (one rejects line per chunk) and ``keys`` (the duplicate check's
-``(index, key)`` pairs, packed, a block of :data:`KEYS_BLOCK` pairs per group, written as they
-come: a range holds none of them); its entry's counts are the range's report counts.
+batches and items that carry the source's global index and the file's line numbers, so ``seq``,
+rejects and report read as in a single run. The groups of the margin before ``start`` are
+processed for state only (see :class:`converter.loop.RangeView`). The part holds three streams:
+``out`` (the encoded groups), ``rejects`` (one rejects line per chunk) and ``keys`` (the
+duplicate check's ``(index, key)`` pairs, packed, a block of :data:`KEYS_BLOCK` pairs per group,
+written as they come: a range holds none of them); its entry's counts are the range's report
+counts.
 """
 
 from __future__ import annotations
@@ -73,8 +74,7 @@ def span_parts(label: str, span: Span) -> Iterator[Batch | Item]:
         else:
             lead = b"[" if span.opens else b""
             stream.push_back(lead, span.start - len(lead), span.line - 1, span.line_start)
-            disk = DiskReader(cast(BinaryIO, io.BytesIO()), False)
-            parts = read_batches(Input(label, span.path, "array", stream, disk, None))
+            parts = read_batches(_input(label, span.path, "array", stream))
         yield from take(parts, span.records)
 
 
@@ -91,16 +91,13 @@ def source_items(label: str, spans: Sequence[Span]) -> Iterator[Item]:
 
 def stand_in(lang: str, given: str) -> Input:
     """The Input a range's loop names in rejects lines: the source as given, JSON Lines."""
-    empty = cast(BinaryIO, io.BytesIO())
     label = f"{lang}={given}"
-    return Input(
-        label,
-        given,
-        "jsonl",
-        PositionedReader(label, b"", empty, b""),
-        DiskReader(empty, False),
-        None,
-    )
+    return _input(label, given, "jsonl", PositionedReader(label, b"", io.BytesIO(), b""))
+
+
+def _input(label: str, path: str, shape: str, stream: PositionedReader) -> Input:
+    """An Input over ``stream`` with nothing of its own on disk (a range reads its spans)."""
+    return Input(label, path, shape, stream, DiskReader(cast(BinaryIO, io.BytesIO()), False), None)
 
 
 class _PartRejects:
