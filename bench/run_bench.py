@@ -46,6 +46,7 @@ PANDAS_MAX_PAIRS = 100_000
 PRETTY_JSON_CASES = (
     "stdlib_json",
     "orjson_all",
+    "floor",
     "seed_pandas",
     "stream_json",
     "stream_json_python_kernels",
@@ -69,6 +70,7 @@ WRITER_CASES = {
 ALL_CASES = (
     "stdlib_json",
     "orjson_all",
+    "floor",
     "seed_pandas",
     "stream_json",
     "stream_json_python_kernels",
@@ -215,7 +217,7 @@ def build_case(
         if pairs > PANDAS_MAX_PAIRS:
             return None
         baseline = BENCH_DIR / "seed_pandas.py"
-    if name in ("stdlib_json", "orjson_all", "seed_pandas"):
+    if name in ("stdlib_json", "orjson_all", "floor", "seed_pandas"):
         out = run_dir / "out.json"
         argv = [sys.executable, str(baseline), str(arr.en), str(arr.ja), str(pairs), str(out)]
         return Case(name, pairs, argv, arr.input_bytes, records, out)

@@ -2021,11 +2021,9 @@ cdef class Aligner:
             self._watch(k)
         return self._pop()
 
-    def drain(self, Py_ssize_t k):
-        """Count (and drop) what is left of source ``k``: its buffer and its stream."""
-        left = len(self.buffers[k]) + sum(1 for _ in self.streams[k])
-        self.buffers[k].clear()
-        return left
+    def rest(self, Py_ssize_t k):
+        """What is left of source ``k``: its buffer, then its stream."""
+        return chain(self.buffers[k], self.streams[k])
 
     cdef int _fill(self) except -1:
         cdef Py_ssize_t k, low = -1, size, full = 2 * self.window + 2

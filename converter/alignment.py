@@ -226,11 +226,9 @@ class Aligner:
                 self._watch(k)
             yield self._pop()
 
-    def drain(self, k: int) -> int:
-        """Count (and drop) what is left of source ``k``: its buffer and its stream."""
-        left = len(self.buffers[k]) + sum(1 for _ in self.streams[k])
-        self.buffers[k].clear()
-        return left
+    def rest(self, k: int) -> Iterator[Any]:
+        """What is left of source ``k``: its buffer, then its stream."""
+        return chain(self.buffers[k], self.streams[k])
 
     def _fill(self) -> None:
         """Top the buffers up to ``2 * WINDOW + 2`` once one has fallen to ``WINDOW + 2`` (the

@@ -162,7 +162,7 @@ class GroupLoop:
         for read, group in enumerate(groups, 1):
             if None in group:
                 read -= 1
-                self._unequal(group, read)
+                self._unequal(group, read, end)
                 break
             if read <= start:
                 self._skip(group)
@@ -337,8 +337,9 @@ class GroupLoop:
             self.rejects.write(source, member, own + reasons, self.stage)
             self.rejected_records += 1
 
-    def _unequal(self, group: tuple[Any, ...], done: int) -> None:
-        """A source ended before the others: an error, or (``--unequal shortest``) stop there."""
+    def _unequal(self, group: tuple[Any, ...], done: int, end: int | None) -> None:
+        """A source ended before the others: an error, or (``--unequal shortest``) stop there,
+        counting the other sources' records left unpaired before group ``end`` (None: all)."""
         short = [s for m, s in zip(group, self.report.sources) if m is None]
         longer = [s for m, s in zip(group, self.report.sources) if m is not None]
         if self.job.unequal != "shortest":
@@ -352,10 +353,11 @@ class GroupLoop:
                 f"{names}: ends after {done:,} records but {others} has more; "
                 f"pair the first {done:,} with --unequal shortest (or --limit {done}){hint}"
             )
+        most = None if end is None else end - done - 1  # past this group's member
         for k, (member, stream, stats) in enumerate(zip(group, self.streams, self.report.sources)):
             if member is None:
                 continue
-            aligner = self.aligner
-            left = aligner.drain(k) if aligner else sum(1 for _ in stream)
+            rest = self.aligner.rest(k) if self.aligner else stream
+            left = sum(1 for _ in islice(rest, most))
             stats.unpaired = 1 + left
             stats.read = stats.unpaired

@@ -652,6 +652,19 @@ def test_unequal_arrays(tmp_path: Path) -> None:
     assert single == parallel and single["groups"]["read"] == 165
 
 
+@pytest.mark.parametrize(
+    ("kept", "limit"), [(165, 160), (165, 165), (165, 166), (165, 171), (165, 300), (0, 5)]
+)
+def test_unequal_arrays_with_a_limit(tmp_path: Path, kept: int, limit: int) -> None:
+    """--limit past JA's last record: both runs count EN's records up to the limit unpaired."""
+    (tmp_path / "ja.json").write_text(json.dumps(json.loads(ALPACA_JA.read_text())[:kept]))
+    sources = [ARRAYS[0], f"ja={tmp_path / 'ja.json'}", "--unequal", "shortest"]
+    single, parallel = _compare(tmp_path, sources, "--limit", str(limit), parallel=_ranges(20))
+    assert single == parallel
+    en = single["sources"][0]
+    assert (en["read"], en["unpaired"]) == (min(limit, 175), max(0, min(limit, 175) - kept))
+
+
 def test_realign_generated_arrays(tmp_path: Path) -> None:
     """600 generated pairs as arrays, a JA record deleted past the first margins: --realign
     repairs the shift alike, and the last range reads both arrays to their ends."""

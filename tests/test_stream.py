@@ -218,6 +218,24 @@ def test_unequal_shortest_reports_the_unpaired(tmp_path: Path) -> None:
     assert "75 records left unpaired" in done.stderr.decode()
 
 
+@pytest.mark.parametrize(("limit", "unpaired"), [(100, 0), (101, 1), (130, 30), (400, 75)])
+def test_unequal_shortest_counts_the_unpaired_within_the_limit(
+    tmp_path: Path, limit: int, unpaired: int
+) -> None:
+    """With --limit past the shorter source, EN's records from its end up to the limit are
+    unpaired; those past the limit are neither read nor counted."""
+    short = tmp_path / "ja.json"
+    short.write_text(json.dumps(json.loads(ALPACA_JA.read_text())[:100], ensure_ascii=False))
+    report = tmp_path / "r.json"
+    sources = (f"en={ALPACA_EN}", f"ja={short}", "--unequal", "shortest", "--limit", str(limit))
+    done = run_cli("stream", *sources, "-o", tmp_path / "o.jsonl", "--report", report)
+    assert done.returncode == 0, done.stderr
+    en, ja = json.loads(report.read_text())["sources"]
+    assert (en["read"], en["written"], en["unpaired"]) == (100 + unpaired, 100, unpaired)
+    assert (ja["read"], ja["unpaired"]) == (100, 0)
+    assert (f"{unpaired} records left unpaired" in done.stderr.decode()) == (unpaired > 1)
+
+
 def test_limit_reads_only_the_first_records(tmp_path: Path) -> None:
     done = run_cli("stream", f"en={ALPACA_EN}", f"ja={ALPACA_JA}", "--limit", "3")
     lines = done.stdout.decode().splitlines()

@@ -149,7 +149,7 @@ def _run_ranges(
             job, format=spec.name, input_formats=formats, limit=None, dataset_info=None
         )
         keys = os.path.join(folder, KEY_INDEX) if job.key is not None else None
-        tasks = _tasks(task_job, planned, every, folder, job.limit is None, keys)
+        tasks = _tasks(task_job, planned, every, folder, job.limit, keys)
         identity = _identity(job, spec.name, every, planned)
         manifest = Manifest.open(folder, identity, len(tasks))
         if keys is not None and manifest.pending():
@@ -275,31 +275,32 @@ def _identity(job: StreamJob, writer: str, every: int, planned: Plan) -> dict[st
 
 
 def _tasks(
-    job: StreamJob, planned: Plan, every: int, folder: str, to_end: bool, keys: str | None
+    job: StreamJob, planned: Plan, every: int, folder: str, limit: int | None, keys: str | None
 ) -> list[RangeTask]:
-    """One task per range of ``every`` groups, each reading its margins; with ``to_end`` the
-    last range reads every source to its end (records left unpaired, or repaired shifts).
-    With the key index ``keys`` (``--key``), see :func:`_keyed`."""
+    """One task per range of ``every`` groups, each reading its margins; the last range reads
+    every source to its end, or to record ``limit`` (records left unpaired, or repaired
+    shifts). With the key index ``keys`` (``--key``), see :func:`_keyed`."""
     units, unit = planned.ranges, planned.every
     readers = planned.sources[:1] if keys else planned.sources
     per, back, ahead = every // unit, -(-MARGIN // unit), -(-LOOKAHEAD // unit)
+    ends = [s.records if limit is None else min(s.records, limit) for s in readers]
     tasks = []
     for number, u0 in enumerate(range(0, len(units), per)):
         u1 = min(u0 + per, len(units))
         lo, hi = max(0, u0 - back), min(len(units), u1 + ahead)
-        last = to_end and u1 == len(units)
+        last = u1 == len(units)
         spans = []
-        for k, source in enumerate(readers):
+        for k, (source, end) in enumerate(zip(readers, ends)):
             pieces = [span for r in units[lo : hi - 1 if last else hi] for span in r.spans[k]]
             if last:
-                pieces += spans_of(source.files, units[-1].start, source.records, unit)
+                pieces += spans_of(source.files, units[-1].start, end, unit)
             spans.append(_joined(pieces))
         stop = None if last else units[u1 - 1].stop
         tasks.append(
             RangeTask(job, folder, number, units[lo].start, units[u0].start, stop, tuple(spans))
         )
-    if not units and to_end and any(s.records for s in readers):  # nothing paired
-        spans = [_joined(spans_of(s.files, 0, s.records, unit)) for s in readers]
+    if not units and any(ends):  # nothing paired
+        spans = [_joined(spans_of(s.files, 0, end, unit)) for s, end in zip(readers, ends)]
         tasks.append(RangeTask(job, folder, 0, 0, 0, None, tuple(spans)))
     return tasks if keys is None else _keyed(tasks, job, planned, folder, keys)
 

@@ -1,0 +1,62 @@
+"""Reference, not a competitor: the least work any streaming converter of this job must do.
+
+It reads both arrays with converter's own streaming reader, builds each tagged row, validates it
+with the compiled validator of ``schemas/`` and writes it as the json writer does (orjson, pretty,
+batched), with no pair checks, no records, no plugins, no report and no rejects. Its time is a floor
+under `convert stream` in one process: what the pipeline adds (plugins, pair checks, reconciliation)
+is the difference. Output identical to ``json.dump(indent=2, ensure_ascii=False)``.
+Usage: python bench/baselines/floor.py EN.json JA.json N OUT.json
+"""
+
+import sys
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+import orjson
+
+from converter.inputs import open_input
+from converter.readers import flatten, read_batches
+from converter.validation import validator_for
+
+LANGS = (("EN", "English"), ("JA", "Japanese"))
+BATCH = 512
+
+
+def values(label: str, path: str) -> Iterator[Any]:
+    """The records of one JSON array, streamed."""
+    return (item.value for item in flatten(read_batches(open_input(label, path))))
+
+
+def encoded(en: Iterator[Any], ja: Iterator[Any], limit: int) -> Iterator[bytes]:
+    """Each tagged, validated, pretty-encoded record of the first ``limit`` pairs."""
+    is_valid = validator_for("record").fast.is_valid
+    for i, pair in enumerate(islice(zip(en, ja), limit)):
+        for rec, (suffix, name) in zip(pair, LANGS):
+            row = {
+                "seq": f"{i}{suffix}",
+                "reasoning": f"AI assistant should reply in {name} language.",
+                "instruction": rec["instruction"],
+                "input": rec["input"],
+                "output": rec["output"],
+            }
+            if not is_valid(row):
+                raise SystemExit(f"record {i}{suffix} does not match the schema")
+            yield orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+
+
+def main(argv: list[str]) -> int:
+    """Run the floor: EN JA N OUT."""
+    en_path, ja_path, limit, out_path = argv[0], argv[1], int(argv[2]), argv[3]
+    chunks = encoded(values("en", en_path), values("ja", ja_path), limit)
+    with open(out_path, "wb") as out:
+        lead = b"[\n  "
+        while batch := list(islice(chunks, BATCH)):
+            out.write(lead + b",\n  ".join(batch))
+            lead = b",\n  "
+        out.write(b"[]" if lead == b"[\n  " else b"\n]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
