@@ -334,7 +334,8 @@ def run_cases(
 ) -> list[Result]:
     """Run every case ``--warmup`` + ``--runs`` times, round by round: each round runs every
     case once, so a change in the machine's speed while the table is made touches every case
-    alike (a case's runs in a row would put it on one case). A clean output folder each time."""
+    alike (a case's runs in a row would put it on one case). A clean output folder each time,
+    and the page cache's dirty pages written out before each run (untimed)."""
     results = [Result(case) for case in cases]
     for result in results:
         result.error = result.case.prepare_error
@@ -346,6 +347,7 @@ def run_cases(
             if result.error:
                 continue
             reset_dir(run_dir)
+            os.sync()  # no earlier run's writes are flushed in this one's time
             try:
                 m = run_once(case.argv, log_dir / f"{case.name}-{case.pairs}", args.timeout)
             except RunFailed as exc:
