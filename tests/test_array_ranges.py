@@ -655,14 +655,34 @@ def test_unequal_arrays(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kept", "limit"), [(165, 160), (165, 165), (165, 166), (165, 171), (165, 300), (0, 5)]
 )
-def test_unequal_arrays_with_a_limit(tmp_path: Path, kept: int, limit: int) -> None:
-    """--limit past JA's last record: both runs count EN's records up to the limit unpaired."""
+@pytest.mark.parametrize("aligner", ["on", "off"])
+def test_unequal_arrays_with_a_limit(tmp_path: Path, kept: int, limit: int, aligner: str) -> None:
+    """--limit past JA's last record: both runs count EN's records up to the limit unpaired
+    (with the misalignment check's aligner pairing the groups, and without)."""
     (tmp_path / "ja.json").write_text(json.dumps(json.loads(ALPACA_JA.read_text())[:kept]))
     sources = [ARRAYS[0], f"ja={tmp_path / 'ja.json'}", "--unequal", "shortest"]
+    sources += ["--check", f"misalignment={'warn' if aligner == 'on' else 'off'}"]
     single, parallel = _compare(tmp_path, sources, "--limit", str(limit), parallel=_ranges(20))
     assert single == parallel
     en = single["sources"][0]
     assert (en["read"], en["unpaired"]) == (min(limit, 175), max(0, min(limit, 175) - kept))
+
+
+@pytest.mark.parametrize("limit", ["60", "100", "174"])
+@pytest.mark.parametrize("fault", ["moved", "deleted"])
+def test_realign_with_a_limit(tmp_path: Path, fault: str, limit: str) -> None:
+    """JA's record 50 moved to its end (or deleted): --realign --limit N repairs the shift
+    alike in both runs, and the last range stops at the limit's group, not at record N."""
+    ja = json.loads(ALPACA_JA.read_text("utf-8"))
+    ja = ja[:50] + ja[51:] + ([ja[50]] if fault == "moved" else [])
+    (tmp_path / "ja.json").write_text(json.dumps(ja, ensure_ascii=False), "utf-8")
+    sources = [ARRAYS[0], f"ja={tmp_path / 'ja.json'}", "--realign", "--limit", limit]
+    if fault == "deleted":
+        sources += ["--unequal", "shortest"]
+    single, parallel = _compare(tmp_path, sources, parallel=_ranges(20))
+    assert single == parallel
+    assert [r["from_index"] for r in single["repairs"]] == [50]
+    assert single["groups"]["read"] == int(limit) and single["groups"]["rejected"] == 1
 
 
 def test_realign_generated_arrays(tmp_path: Path) -> None:

@@ -277,18 +277,20 @@ def _identity(job: StreamJob, writer: str, every: int, planned: Plan) -> dict[st
 def _tasks(
     job: StreamJob, planned: Plan, every: int, folder: str, limit: int | None, keys: str | None
 ) -> list[RangeTask]:
-    """One task per range of ``every`` groups, each reading its margins; the last range reads
-    every source to its end, or to record ``limit`` (records left unpaired, or repaired
-    shifts). With the key index ``keys`` (``--key``), see :func:`_keyed`."""
+    """One task per range of ``every`` groups, each reading its margins. The last range reads
+    every source to its end (records left unpaired, or repaired shifts), or, when a source
+    ends before group ``limit``, to record ``limit``; otherwise it stops at the limit's group.
+    With the key index ``keys`` (``--key``), see :func:`_keyed`."""
     units, unit = planned.ranges, planned.every
     readers = planned.sources[:1] if keys else planned.sources
     per, back, ahead = every // unit, -(-MARGIN // unit), -(-LOOKAHEAD // unit)
     ends = [s.records if limit is None else min(s.records, limit) for s in readers]
+    to_end = limit is None or limit > planned.groups  # (a source ends before the limit)
     tasks = []
     for number, u0 in enumerate(range(0, len(units), per)):
         u1 = min(u0 + per, len(units))
         lo, hi = max(0, u0 - back), min(len(units), u1 + ahead)
-        last = u1 == len(units)
+        last = to_end and u1 == len(units)
         spans = []
         for k, (source, end) in enumerate(zip(readers, ends)):
             pieces = [span for r in units[lo : hi - 1 if last else hi] for span in r.spans[k]]
