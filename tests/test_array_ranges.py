@@ -668,21 +668,32 @@ def test_unequal_arrays_with_a_limit(tmp_path: Path, kept: int, limit: int, alig
     assert (en["read"], en["unpaired"]) == (min(limit, 175), max(0, min(limit, 175) - kept))
 
 
-@pytest.mark.parametrize("limit", ["60", "100", "174"])
-@pytest.mark.parametrize("fault", ["moved", "deleted"])
-def test_realign_with_a_limit(tmp_path: Path, fault: str, limit: str) -> None:
-    """JA's record 50 moved to its end (or deleted): --realign --limit N repairs the shift
-    alike in both runs, and the last range stops at the limit's group, not at record N."""
-    ja = json.loads(ALPACA_JA.read_text("utf-8"))
-    ja = ja[:50] + ja[51:] + ([ja[50]] if fault == "moved" else [])
-    (tmp_path / "ja.json").write_text(json.dumps(ja, ensure_ascii=False), "utf-8")
-    sources = [ARRAYS[0], f"ja={tmp_path / 'ja.json'}", "--realign", "--limit", limit]
-    if fault == "deleted":
-        sources += ["--unequal", "shortest"]
-    single, parallel = _compare(tmp_path, sources, parallel=_ranges(20))
-    assert single == parallel
+@pytest.mark.parametrize("fault", ["en deleted", "ja moved", "ja deleted"])
+def test_realign_with_a_limit(tmp_path: Path, fault: str) -> None:
+    """Record 50 of one source deleted (or moved to its end): a single run's --realign --limit
+    100 repairs the shift and counts 100 groups, not 100 records of each source; range mode,
+    which plans by records, refuses the pair of options (it would differ after a repair)."""
+    lang, change = fault.split()
+    sources = []
+    for code, path in (("en", ALPACA_EN), ("ja", ALPACA_JA)):
+        records = json.loads(path.read_text("utf-8"))
+        if code == lang:
+            records = records[:50] + records[51:] + (records[50:51] if change == "moved" else [])
+        (tmp_path / f"{code}.json").write_text(json.dumps(records, ensure_ascii=False), "utf-8")
+        sources.append(f"{code}={tmp_path / f'{code}.json'}")
+    options = [*sources, "--realign", "--limit", "100", "--unequal", "shortest"]
+    report = tmp_path / "r.json"
+    done = run_cli("stream", *options, "-o", tmp_path / "out.json", "--report", report)
+    assert done.returncode == 1, done.stderr.decode()
+    single = json.loads(report.read_text())
     assert [r["from_index"] for r in single["repairs"]] == [50]
-    assert single["groups"]["read"] == int(limit) and single["groups"]["rejected"] == 1
+    assert single["groups"]["read"] == 100 and single["groups"]["rejected"] == 1
+    read = {s["lang"]: s["read"] for s in single["sources"]}
+    assert read == ({"en": 99, "ja": 100} if lang == "en" else {"en": 100, "ja": 99})
+    refused = run_cli("stream", *options, "-o", tmp_path / "p.json", *_ranges(20))
+    said = refused.stderr.decode().strip()
+    assert refused.returncode == 2 and said.count("\n") == 0
+    assert "--limit with --realign is not supported in range mode" in said
 
 
 def test_realign_generated_arrays(tmp_path: Path) -> None:

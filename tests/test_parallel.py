@@ -432,6 +432,7 @@ def test_key_generated_faults_with_the_waiting_records_spilled(
     ("options", "says"),
     [
         (("--key", "id", "--limit", "5"), "--limit with --key is not supported in range mode"),
+        (("--realign", "--limit", "5"), "--limit with --realign is not supported in range mode"),
         (("--sample", "5"), "--sample is not supported"),
         (("--shuffle",), "--shuffle is not supported"),
         (("--split", "train=0.9,test=0.1"), "--split is not supported"),

@@ -75,6 +75,7 @@ def check_parallel(job: StreamJob, options: Parallel) -> None:
     """UsageError for what range mode does not do in v1, or options that do not fit."""
     left_out = {
         "--limit with --key": job.key is not None and job.limit is not None,
+        "--limit with --realign": job.realign and job.limit is not None,
         "--sample": job.sample is not None,
         "--shuffle": job.shuffle,
         "--split": bool(job.split),
@@ -279,7 +280,8 @@ def _tasks(
 ) -> list[RangeTask]:
     """One task per range of ``every`` groups, each reading its margins. The last range reads
     every source to its end (records left unpaired, or repaired shifts), or, when a source
-    ends before group ``limit``, to record ``limit``; otherwise it stops at the limit's group.
+    ends before group ``limit``, to record ``limit`` (group N holds each source's record N:
+    neither --key nor --realign come with a limit); otherwise it stops at the limit's group.
     With the key index ``keys`` (``--key``), see :func:`_keyed`."""
     units, unit = planned.ranges, planned.every
     readers = planned.sources[:1] if keys else planned.sources
