@@ -162,7 +162,8 @@ class GroupLoop:
         for read, group in enumerate(groups, 1):
             if None in group:
                 read -= 1
-                self._unequal(group, read, end)
+                before = self.view.start if self.view else 0  # the earlier ranges' groups
+                self._unequal(group, before + read, end)
                 break
             if read <= start:
                 self._skip(group)

@@ -696,6 +696,19 @@ def test_realign_with_a_limit(tmp_path: Path, fault: str) -> None:
     assert "--limit with --realign is not supported in range mode" in said
 
 
+def test_realign_unequal_error_counts_the_run(tmp_path: Path) -> None:
+    """JA's record 50 moved to its end, --realign: EN ends with JA's last record unpaired.
+    Range mode's last range raises the error with the run's count, not its own."""
+    ja = json.loads(ALPACA_JA.read_text("utf-8"))
+    (tmp_path / "ja.json").write_text(json.dumps(ja[:50] + ja[51:] + ja[50:51]), "utf-8")
+    sources = [ARRAYS[0], f"ja={tmp_path / 'ja.json'}", "--realign"]
+    for name, extra in (("single", ()), ("parallel", _ranges(20))):
+        done = run_cli("stream", *sources, "-o", tmp_path / f"{name}.json", *extra)
+        said = done.stderr.decode().strip()
+        assert done.returncode == EXIT_FATAL and said.count("\n") == 0, said
+        assert "ends after 175 records but ja=" in said and "--realign repairs that" in said
+
+
 def test_realign_generated_arrays(tmp_path: Path) -> None:
     """600 generated pairs as arrays, a JA record deleted past the first margins: --realign
     repairs the shift alike, and the last range reads both arrays to their ends."""
