@@ -696,6 +696,21 @@ def test_realign_with_a_limit(tmp_path: Path, fault: str) -> None:
     assert "--limit with --realign is not supported in range mode" in said
 
 
+@pytest.mark.parametrize("limit", ["91", "95", "100"])
+def test_limit_just_past_a_shift(tmp_path: Path, limit: str) -> None:
+    """JA's record 90 deleted, --limit a few groups past it, the misalignment check rejecting:
+    the last range reads the lookahead after the limit as a single run's aligner does, so both
+    reject the same groups."""
+    ja = json.loads(ALPACA_JA.read_text("utf-8"))
+    (tmp_path / "ja.json").write_text(json.dumps(ja[:90] + ja[91:]), "utf-8")
+    sources = [ARRAYS[0], f"ja={tmp_path / 'ja.json'}", "--check", "misalignment=reject"]
+    single, parallel = _compare(tmp_path, sources, "--limit", limit, parallel=_ranges(20))
+    assert single == parallel
+    assert single["groups"]["rejected"] == int(limit) - 90 and single["groups"]["read"] == int(
+        limit
+    )
+
+
 def test_realign_unequal_error_counts_the_run(tmp_path: Path) -> None:
     """JA's record 50 moved to its end, --realign: EN ends with JA's last record unpaired.
     Range mode's last range raises the error with the run's count, not its own."""

@@ -254,9 +254,11 @@ def plan(
     limit: int | None = None,
     first_only: bool = False,
     run: Callable[[list[IndexSource]], list[list[FileIndex]]] | None = None,
+    ahead: int = 0,
 ) -> Plan:
     """Scan every source (``(lang, path or shards.json or [files...])``) and cut the groups
-    into ranges of ``every``; ``limit`` plans only the first groups. Groups are paired up to
+    into ranges of ``every``; ``limit`` plans only the first groups, and arrays are scanned
+    ``ahead`` records past them (for a reader's lookahead). Groups are paired up to
     the shortest source: call :meth:`Plan.check_equal` to refuse unequal sources. With
     ``first_only`` (pairing by key) the groups are the first source's records and the ranges
     hold its spans only (JSON Lines only: partners are found by their lines). ``run`` runs
@@ -268,7 +270,8 @@ def plan(
     for lang, given in sources:
         files = source_files(given) if isinstance(given, str) else list(given)
         labels.append(given if isinstance(given, str) else ",".join(given))
-        scan = IndexSource(tuple(files), every, not first_only, limit, f"{lang}={labels[-1]}")
+        stop = None if limit is None else limit + ahead
+        scan = IndexSource(tuple(files), every, not first_only, stop, f"{lang}={labels[-1]}")
         scans.append(scan)
     indexes = run(scans) if run is not None else [scan() for scan in scans]
     scanned = [

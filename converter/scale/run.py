@@ -137,7 +137,8 @@ def _run_ranges(
     selection = Selection.of(job)
     unit = math.gcd(options.range_records, UNIT) if options.range_records else UNIT
     scan = partial(run_tasks, pool=workers, jobs=options.jobs) if workers else None
-    planned = plan(job.sources, unit, job.limit, first_only=job.key is not None, run=scan)
+    first_only = job.key is not None
+    planned = plan(job.sources, unit, job.limit, first_only, scan, ahead=LOOKAHEAD)
     shortest = min(s.records for s in planned.sources)
     paired_all = job.limit is None or job.limit > shortest
     if job.key is None and not job.realign and job.unequal == "error" and paired_all:
@@ -278,32 +279,34 @@ def _identity(job: StreamJob, writer: str, every: int, planned: Plan) -> dict[st
 def _tasks(
     job: StreamJob, planned: Plan, every: int, folder: str, limit: int | None, keys: str | None
 ) -> list[RangeTask]:
-    """One task per range of ``every`` groups, each reading its margins. The last range reads
-    every source to its end (records left unpaired, or repaired shifts), or, when a source
-    ends before group ``limit``, to record ``limit`` (group N holds each source's record N:
-    neither --key nor --realign come with a limit); otherwise it stops at the limit's group.
-    With the key index ``keys`` (``--key``), see :func:`_keyed`."""
+    """One task per range of ``every`` groups, each reading its margins and lookahead. The
+    last range reads every source to its end (records left unpaired, or repaired shifts); with
+    ``limit``, when a source ends before group ``limit``, each source to its record ``limit``,
+    else it stops at the limit's group with the lookahead after it, as a single run's aligner
+    reads it (group N holds each source's record N: neither --key nor --realign come with a
+    limit). With the key index ``keys`` (``--key``), see :func:`_keyed`."""
     units, unit = planned.ranges, planned.every
     readers = planned.sources[:1] if keys else planned.sources
     per, back, ahead = every // unit, -(-MARGIN // unit), -(-LOOKAHEAD // unit)
-    ends = [s.records if limit is None else min(s.records, limit) for s in readers]
     to_end = limit is None or limit > planned.groups  # (a source ends before the limit)
+    reach = 0 if to_end else LOOKAHEAD
+    ends = [s.records if limit is None else min(s.records, limit + reach) for s in readers]
     tasks = []
     for number, u0 in enumerate(range(0, len(units), per)):
         u1 = min(u0 + per, len(units))
         lo, hi = max(0, u0 - back), min(len(units), u1 + ahead)
-        last = to_end and u1 == len(units)
+        last = u1 == len(units)
         spans = []
         for k, (source, end) in enumerate(zip(readers, ends)):
             pieces = [span for r in units[lo : hi - 1 if last else hi] for span in r.spans[k]]
             if last:
                 pieces += spans_of(source.files, units[-1].start, end, unit)
             spans.append(_joined(pieces))
-        stop = None if last else units[u1 - 1].stop
+        stop = None if last and to_end else units[u1 - 1].stop
         tasks.append(
             RangeTask(job, folder, number, units[lo].start, units[u0].start, stop, tuple(spans))
         )
-    if not units and any(ends):  # nothing paired
+    if not units and to_end and any(ends):  # nothing paired
         spans = [_joined(spans_of(s.files, 0, end, unit)) for s, end in zip(readers, ends)]
         tasks.append(RangeTask(job, folder, 0, 0, 0, None, tuple(spans)))
     return tasks if keys is None else _keyed(tasks, job, planned, folder, keys)
