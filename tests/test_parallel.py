@@ -425,6 +425,25 @@ def test_key_generated_faults_with_the_waiting_records_spilled(
     assert ja_rest == sorted(ja_rest) and len(ja_rest) == 9
 
 
+@pytest.mark.parametrize("limit", ["20", "124"])
+def test_three_sources_with_a_limit_in_short_ranges(tmp_path: Path, limit: str) -> None:
+    """EN, JA and ZH seed tasks (ZH looks shifted to the misalignment check), --limit in
+    ranges of 7: every range whose lookahead reaches the limit reads past it, as a single run's
+    aligner does, so the findings near the limit agree."""
+    sources = [
+        f"en={SEED_DIR / 'seed_tasks.en.jsonl'}",
+        f"ja={SEED_DIR / 'seed_tasks_jp_cleaned.ja.jsonl'}",
+        f"zh={SEED_DIR / 'zh_seed_tasks.zh.jsonl'}",
+        "--plugin",
+        "converter_zh",
+        "--limit",
+        limit,
+    ]
+    parallel = ("--jobs", "2", "--range-records", "7")
+    single, ranged = _compare(tmp_path, sources, parallel=parallel)
+    assert single == ranged and single["checks"]["misalignment"]["warned"] > 0
+
+
 # -- what v1 leaves out -------------------------------------------------------------------
 
 

@@ -284,7 +284,8 @@ def _tasks(
     ``limit``, when a source ends before group ``limit``, each source to its record ``limit``,
     else it stops at the limit's group with the lookahead after it, as a single run's aligner
     reads it (group N holds each source's record N: neither --key nor --realign come with a
-    limit). With the key index ``keys`` (``--key``), see :func:`_keyed`."""
+    limit). A range whose lookahead reaches the last group may read as far as the last range.
+    With the key index ``keys`` (``--key``), see :func:`_keyed`."""
     units, unit = planned.ranges, planned.every
     readers = planned.sources[:1] if keys else planned.sources
     per, back, ahead = every // unit, -(-MARGIN // unit), -(-LOOKAHEAD // unit)
@@ -295,11 +296,11 @@ def _tasks(
     for number, u0 in enumerate(range(0, len(units), per)):
         u1 = min(u0 + per, len(units))
         lo, hi = max(0, u0 - back), min(len(units), u1 + ahead)
-        last = u1 == len(units)
+        last, tail = u1 == len(units), hi == len(units)  # (tail: its lookahead reaches the end)
         spans = []
         for k, (source, end) in enumerate(zip(readers, ends)):
-            pieces = [span for r in units[lo : hi - 1 if last else hi] for span in r.spans[k]]
-            if last:
+            pieces = [span for r in units[lo : hi - 1 if tail else hi] for span in r.spans[k]]
+            if tail:
                 pieces += spans_of(source.files, units[-1].start, end, unit)
             spans.append(_joined(pieces))
         stop = None if last and to_end else units[u1 - 1].stop
