@@ -638,6 +638,24 @@ def test_limit_before_a_broken_end(tmp_path: Path) -> None:
         assert done.returncode == EXIT_FATAL and len(lines) == 1, lines
 
 
+@pytest.mark.parametrize("policy", ["off", "warn"])
+def test_limit_just_before_a_missing_comma(tmp_path: Path, policy: str) -> None:
+    """EN's comma before record 21 removed, --limit 20: without the aligner neither run reads
+    past record 20, so both convert; with it both read ahead into the break and stop."""
+    sources = _faulty(tmp_path, {}, indent=None)
+    en = Path(sources[0].split("=", 1)[1])
+    records = json.loads(en.read_text("utf-8"))
+    head = json.dumps(records[:21], ensure_ascii=False)[:-1]
+    tail = json.dumps(records[21:], ensure_ascii=False)[1:]
+    en.write_text(f"{head} {tail}", "utf-8")
+    options = (*sources, "--limit", "20", "--check", f"misalignment={policy}")
+    said = []
+    for name, extra in (("single", ()), ("parallel", _ranges(7))):
+        done = run_cli("stream", *options, "-o", tmp_path / f"{name}.jsonl", *extra)
+        said.append(done.returncode)
+    assert said == ([0, 0] if policy == "off" else [EXIT_FATAL, EXIT_FATAL]), said
+
+
 def test_unequal_arrays(tmp_path: Path) -> None:
     """JA 10 records short: the same one-line refusal; with --unequal shortest the same run."""
     (tmp_path / "ja.json").write_text(json.dumps(json.loads(ALPACA_JA.read_text())[:165]))
