@@ -36,6 +36,14 @@ def _renumber(group: tuple[Any, ...]) -> None:
             member.index = first
 
 
+def aligns(job: StreamJob, policies: dict[str, str]) -> bool:
+    """Whether a run of ``job`` with these check policies pairs its groups through the aligner
+    (two sources or more, watched by the misalignment check or repaired by --realign; not
+    --key), which reads up to ``2 * WINDOW + 2`` records ahead of the group it gives."""
+    watch = job.realign or policies.get("misalignment", "off") != "off"
+    return job.key is None and watch and len(job.sources) > 1
+
+
 class KeySink(Protocol):
     """Where a range's duplicate-check keys go (a list, or a part's ``keys`` stream)."""
 
@@ -124,13 +132,12 @@ class GroupLoop:
             detected = to_records(lang, parts, fmt, registry.formats, stats.set_format, first)
             self.streams.append(detected)
         langs = [lang for lang, _ in job.sources]
-        watch = job.realign or policies.get("misalignment", "off") != "off"
         self.pairing: KeyedPairing | Aligner | None = None
         self.aligner: Aligner | None = None
         if job.key is not None:
             partners = view.partners if view else None
             self.pairing = KeyedPairing(self.streams, langs, job.key, partners)
-        elif watch and len(inputs) > 1:
+        elif aligns(job, policies):
             self.pairing = self.aligner = new_aligner(self.streams, langs, job.realign)
         # records of a group may come from different positions (else their indexes agree)
         self.renumber = job.key is not None or (self.aligner is not None and job.realign)

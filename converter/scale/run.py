@@ -28,6 +28,7 @@ from converter import __version__
 from converter.alignment import HISTORY, WINDOW
 from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
+from converter.loop import aligns
 from converter.output import STDOUT
 from converter.paths import check_run_paths, option
 from converter.plugins import Registry, build_manager, build_registry
@@ -138,9 +139,8 @@ def _run_ranges(
     unit = math.gcd(options.range_records, UNIT) if options.range_records else UNIT
     scan = partial(run_tasks, pool=workers, jobs=options.jobs) if workers else None
     first_only = job.key is not None
-    # the aligner's lookahead past --limit, read as a single run's aligner reads it
-    aligned = stage.pieces[2].get("misalignment", "off") != "off" and len(job.sources) > 1
-    ahead = LOOKAHEAD if aligned else 0
+    # past --limit, what a single run's aligner reads ahead
+    ahead = LOOKAHEAD if aligns(job, stage.pieces[2]) else 0
     planned = plan(job.sources, unit, job.limit, first_only, scan, ahead=ahead)
     shortest = min(s.records for s in planned.sources)
     paired_all = job.limit is None or job.limit > shortest
@@ -154,7 +154,7 @@ def _run_ranges(
             job, format=spec.name, input_formats=formats, limit=None, dataset_info=None
         )
         keys = os.path.join(folder, KEY_INDEX) if job.key is not None else None
-        tasks = _tasks(task_job, planned, every, folder, (job.limit, ahead), keys)
+        tasks = _tasks(task_job, planned, every, folder, job.limit, ahead, keys)
         identity = _identity(job, spec.name, every, planned)
         manifest = Manifest.open(folder, identity, len(tasks))
         if keys is not None and manifest.pending():
@@ -284,25 +284,23 @@ def _tasks(
     planned: Plan,
     every: int,
     folder: str,
-    limit: tuple[int | None, int],
+    limit: int | None,
+    past: int,
     keys: str | None,
 ) -> list[RangeTask]:
     """One task per range of ``every`` groups, each reading its margins and lookahead. The
     last range reads every source to its end (records left unpaired, or repaired shifts); with
-    ``limit`` = (N, ahead), when a source ends before group N, each source to its record N,
-    else it stops at group N with ``ahead`` records after it (the aligner's lookahead, 0
-    without the aligner; group N holds each source's record N: neither --key nor --realign
-    come with a limit). A range whose lookahead reaches the last group reads as far as the last
+    ``limit`` N, when a source ends before group N, each source to its record N, else it
+    stops at group N with ``past`` records after it (the aligner's lookahead, 0 without the
+    aligner; group N holds each source's record N: neither --key nor --realign come with a
+    limit). A range whose lookahead reaches the last group reads as far as the last
     range. With the key index ``keys`` (``--key``), see :func:`_keyed`."""
     units, unit = planned.ranges, planned.every
     readers = planned.sources[:1] if keys else planned.sources
     per, back, ahead = every // unit, -(-MARGIN // unit), -(-LOOKAHEAD // unit)
-    last_group, past = limit
-    to_end = last_group is None or last_group > planned.groups  # (a source ends before it)
+    to_end = limit is None or limit > planned.groups  # (a source ends before the limit)
     reach = 0 if to_end else past
-    ends = [
-        s.records if last_group is None else min(s.records, last_group + reach) for s in readers
-    ]
+    ends = [s.records if limit is None else min(s.records, limit + reach) for s in readers]
     tasks = []
     for number, u0 in enumerate(range(0, len(units), per)):
         u1 = min(u0 + per, len(units))
