@@ -289,11 +289,20 @@ def test_bad_command_lines_exit_2_with_one_line(args: list[str], message: str) -
     assert message in err and "Traceback" not in err
 
 
-def test_missing_input_exits_3_naming_the_file(tmp_path: Path) -> None:
-    done = run_cli("stream", f"en={tmp_path / 'nope.json'}", "-o", tmp_path / "o.json")
+@pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])
+def test_missing_input_exits_3_naming_the_file(tmp_path: Path, mode: list[str]) -> None:
+    """Named as given on the command line, in range mode as in a single run."""
+    done = run_cli(
+        "stream",
+        f"en={ALPACA_EN}",
+        f"ja={tmp_path / 'nope.json'}",
+        "-o",
+        tmp_path / "o.json",
+        *mode,
+    )
     assert done.returncode == 3
     assert (
-        done.stderr.decode().strip() == f"convert: error: en={tmp_path / 'nope.json'}: no such file"
+        done.stderr.decode().strip() == f"convert: error: ja={tmp_path / 'nope.json'}: no such file"
     )
     assert list(tmp_path.iterdir()) == []
 

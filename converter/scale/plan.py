@@ -337,7 +337,7 @@ def index_file(
         raise InputError(
             f"{path}: compressed; ranges need plain files to seek in: convert shard makes them"
         )
-    opened = open_input(path, path)
+    opened = open_input(label or path, path)
     stream, shape, size = opened.stream, opened.shape, opened.size or 0
     start, lines, line_start = stream.next_start, stream.next_lines, stream.next_line_start
     opened.close()
