@@ -10,7 +10,9 @@ from converter.model import (
     InputFormat,
     Language,
     Record,
+    Tagger,
     Writer,
+    WriterOptions,
     WriterSpec,
 )
 
@@ -27,7 +29,9 @@ __all__ = [
     "InputFormat",
     "Language",
     "Record",
+    "Tagger",
     "Writer",
+    "WriterOptions",
     "WriterSpec",
     "__version__",
     "hookimpl",

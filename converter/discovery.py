@@ -17,6 +17,7 @@ import pluggy
 
 from converter import PROJECT_NAME, hookspecs
 from converter.errors import PluginError
+from converter.hookcalls import note_plugin_code
 
 #: Comma-separated distribution (or entry-point) names allowed to load ("" loads none).
 ALLOW_ENV = "CONVERTER_LOAD_PLUGINS"
@@ -69,6 +70,8 @@ def register_plugin(pm: Manager, plugin: object, name: str, origin: Origin) -> N
         pm.unregister(plugin)
         raise PluginError(f"plugin {name!r} implements no hook: mark them with @converter.hookimpl")
     pm.origins[name] = origin
+    if origin.kind != "builtin":
+        note_plugin_code(plugin, name)
 
 
 def _normal(name: str) -> str:

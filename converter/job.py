@@ -8,12 +8,9 @@ from dataclasses import dataclass, field
 from converter.compression import strip_compression
 from converter.dataset_info import check_dataset_info
 from converter.errors import UsageError
-from converter.model import Language, WriterOptions, WriterSpec
+from converter.model import POLICIES, Language, WriterOptions, WriterSpec
 from converter.output import STDOUT
 from converter.plugins import Registry
-
-#: A check's policies.
-POLICIES = ("off", "warn", "reject")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from typing import Any, BinaryIO, Protocol
 
 #: The three text fields every input format maps onto, in output order.
 TEXT_FIELDS = ("instruction", "input", "output")
+#: A check's policies.
+POLICIES = ("off", "warn", "reject")
 
 
 @dataclass(slots=True, eq=False)

@@ -6,7 +6,7 @@ import importlib
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pluggy
@@ -22,7 +22,8 @@ from converter.discovery import (
 )
 from converter.errors import PluginError, UsageError
 from converter.hookcalls import call_hook, guard, trace
-from converter.model import Check, InputFormat, Language, Record, Tagger, WriterSpec
+from converter.langid import SCRIPTS
+from converter.model import POLICIES, Check, InputFormat, Language, Record, Tagger, WriterSpec
 
 #: Built-in behaviour, registered exactly like third-party plugins.
 DEFAULT_PLUGINS = (
@@ -41,6 +42,8 @@ DEFAULT_PLUGINS = (
 CODE_RE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
 #: A seq suffix: 2 to 8 uppercase letters (``EN``, ``ZH``).
 SUFFIX_RE = re.compile(r"[A-Z]{2,8}")
+#: The scripts a language can say it shows in (``Language.scripts``).
+LANGUAGE_SCRIPTS = tuple(s for s in SCRIPTS if s != "und")
 
 
 def build_manager(extra_modules: Iterable[str] = (), autoload: bool | None = None) -> Manager:
@@ -82,6 +85,9 @@ def language_problem(lang: Language) -> str | None:
         return f"seq suffix {lang.suffix!r} is not 2 to 8 uppercase letters"
     if not lang.reasoning.strip() or not lang.name.strip():
         return "an empty name or reasoning sentence"
+    unknown = sorted(set(lang.scripts) - set(LANGUAGE_SCRIPTS))
+    if unknown:
+        return f"scripts {unknown} (known: {', '.join(LANGUAGE_SCRIPTS)})"
     return None
 
 
@@ -90,11 +96,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     reg = Registry()
     _collect(pm, "register_languages", "language", reg.languages, lambda x: x.code, reg)
     suffixes: dict[str, str] = {}
-    builtins_first = sorted(
-        reg.languages.values(), key=lambda x: reg.owners["language", x.code] not in DEFAULT_PLUGINS
-    )
-    for lang in builtins_first:
-        owner = reg.owners["language", lang.code]
+    for owner, lang in _builtins_first(reg, "language", reg.languages):
         problem = language_problem(lang)
         if problem:
             raise PluginError(f"plugin {owner!r} registers language {lang.code!r} with {problem}")
@@ -106,9 +108,31 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         suffixes[lang.suffix] = lang.code
     _collect(pm, "register_input_formats", "input format", reg.formats, lambda x: x.name, reg)
     _collect(pm, "register_writers", "writer", reg.writers, lambda x: x.name, reg)
+    output_suffixes: dict[str, str] = {}
+    for owner, spec in _builtins_first(reg, "writer", reg.writers):
+        for suffix in map(str.lower, spec.suffixes):
+            if suffix in output_suffixes:
+                raise PluginError(
+                    f"plugin {owner!r} registers writer {spec.name!r} for output suffix "
+                    f"{suffix!r}, already the suffix of writer {output_suffixes[suffix]!r}"
+                )
+            output_suffixes[suffix] = spec.name
     _collect(pm, "register_checks", "check", reg.checks, lambda x: x.name, reg)
+    for owner, check in _builtins_first(reg, "check", reg.checks):
+        if check.default_policy not in POLICIES:
+            raise PluginError(
+                f"plugin {owner!r} registers check {check.name!r} with default policy "
+                f"{check.default_policy!r} (known: {', '.join(POLICIES)})"
+            )
     _collect(pm, "register_taggers", "tagger", reg.taggers, lambda x: x.name, reg)
     return reg
+
+
+def _builtins_first(reg: Registry, kind: str, items: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The registered ``items`` of ``kind`` with their plugins, the built-ins' first (so that
+    a clash blames the third-party plugin)."""
+    owned = [(reg.owners[kind, name], item) for name, item in items.items()]
+    return sorted(owned, key=lambda pair: pair[0] not in DEFAULT_PLUGINS)
 
 
 def opt_in_taggers(
@@ -144,11 +168,52 @@ def _collect(
                 raise PluginError(
                     f"plugin {second!r} registers {kind} {name!r}, already registered by {first!r}"
                 )
-            into[name] = item
+            into[name] = item if _plugin in DEFAULT_PLUGINS else _vetted(item, _plugin)
             reg.owners[kind, name] = _plugin
             trace(f"plugin {_plugin!r} registers {kind} {name!r}")
 
         call_hook(impl, register=register)
+
+
+#: What a writer has (converter.model.Writer).
+WRITER_METHODS = ("row", "encode", "write", "close")
+
+
+def _vetted(item: Any, plugin: str) -> Any:
+    """A third-party plugin's writer or tagger whose ``make`` is held to what it must return
+    (a writer; a callable or None, that callable guarded), else a PluginError names the
+    plugin; anything else as it is."""
+    if isinstance(item, WriterSpec):
+        make_writer = item.make
+
+        def writer(stream: Any, options: Any) -> Any:
+            made = make_writer(stream, options)
+            lacks = [m for m in WRITER_METHODS if not callable(getattr(made, m, None))]
+            lacks += [] if isinstance(getattr(made, "schema", None), str) else ["schema"]
+            if lacks:
+                raise PluginError(
+                    f"plugin {plugin!r}: writer {item.name!r} made {type(made).__name__}, "
+                    f"which lacks {', '.join(lacks)} (see converter.model.Writer)"
+                )
+            return made
+
+        return replace(item, make=writer)
+    if isinstance(item, Tagger):
+        make_tag = item.make
+
+        def tagger(languages: Sequence[Language]) -> Callable[[Record], None] | None:
+            tag = make_tag(languages)
+            if tag is None:
+                return None
+            if not callable(tag):
+                raise PluginError(
+                    f"plugin {plugin!r}: tagger {item.name!r} made {type(tag).__name__}, "
+                    "not a callable (or None)"
+                )
+            return guard(tag, plugin, f"tagger {item.name!r}")
+
+        return replace(item, make=tagger)
+    return item
 
 
 def _blame(first: str, second: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from converter.job import POLICIES
+from converter.model import POLICIES
 from converter.selection import SPLIT_NAME
 from converter.stages import MIXES, STAGE_NAME
 

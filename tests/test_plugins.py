@@ -402,6 +402,166 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
         assert_one_line_error(run_convert("plugins", "--plugin", path), message)
 
 
+@pytest.mark.parametrize(
+    ("hook", "item", "message"),
+    [
+        (
+            "register_writers",
+            'WriterSpec("csvish", (".JSON",), lambda stream, options: None)',
+            "registers writer 'csvish' for output suffix '.json', already the suffix of writer "
+            "'json'",
+        ),
+        (
+            "register_checks",
+            'Check("loud", compare=lambda group: [], default_policy="loud")',
+            "registers check 'loud' with default policy 'loud' (known: off, warn, reject)",
+        ),
+        (
+            "register_languages",
+            'Language("fr", "French", "FR", "It is French.", frozenset({"latinx"}))',
+            "registers language 'fr' with scripts ['latinx'] (known: latin, ja, zh, ko)",
+        ),
+    ],
+    ids=["writer-suffix", "check-policy", "language-scripts"],
+)
+def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
+    tmp_path: Path, hook: str, item: str, message: str
+) -> None:
+    """A writer taking a built-in's suffix would silently change what ``-o out.json`` writes;
+    a misspelt script or policy would silently act as another: each is refused at start-up."""
+    path = plugin_file(tmp_path, "odd_values", f"""
+        from converter import Check, Language, WriterSpec, hookimpl
+
+        @hookimpl
+        def {hook}(register):
+            register({item})
+    """)  # fmt: skip
+    out = tmp_path / "out.json"
+    done = run_convert("stream", f"en={SAMPLE_EN}", "-o", out, "--plugin", path)
+    assert_one_line_error(done, f"plugin 'odd_values' {message}")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "args", "message"),
+    [
+        (
+            """
+            from converter import Check, hookimpl
+
+            def compare(group):
+                raise ValueError("bad compare")
+
+            @hookimpl
+            def register_checks(register):
+                register(Check("boom", compare=compare))
+            """,
+            [],
+            "'raising' failed in compare (raising.py:5): ValueError: bad compare",
+        ),
+        (
+            """
+            from converter import Language, hookimpl
+
+            def accepts(text):
+                raise RuntimeError("no model")
+
+            @hookimpl
+            def register_languages(register):
+                register(Language("fr", "French", "FR", "It is French.", frozenset({"latin"}),
+                                  accepts))
+            """,
+            ["fr=FRENCH", "--unequal", "shortest"],
+            "'raising' failed in accepts (raising.py:5): RuntimeError: no model",
+        ),
+        (
+            """
+            from converter import InputFormat, hookimpl
+
+            def fields(record):
+                raise RuntimeError("no table")
+
+            @hookimpl
+            def register_input_formats(register):
+                register(InputFormat("odd", frozenset({"q"}), lambda r: "q" in r, fields))
+            """,
+            ["--input-format", "en=odd"],
+            "'raising' failed in fields (raising.py:5): RuntimeError: no table",
+        ),
+        (
+            """
+            from converter import WriterSpec, hookimpl
+            from converter.builtin.writers import JsonLinesWriter
+
+            class Broken(JsonLinesWriter):
+                def encode(self, row):
+                    raise RuntimeError("no encoder")
+
+            @hookimpl
+            def register_writers(register):
+                register(WriterSpec("broken", (".broken",), Broken))
+            """,
+            ["--format", "broken"],
+            "'raising' failed in encode (raising.py:7): RuntimeError: no encoder",
+        ),
+        (
+            """
+            from converter import WriterSpec, hookimpl
+
+            @hookimpl
+            def register_writers(register):
+                register(WriterSpec("nothing", (".nothing",), lambda stream, options: None))
+            """,
+            ["--format", "nothing"],
+            "'raising': writer 'nothing' made NoneType, which lacks row, encode, write, close, "
+            "schema",
+        ),
+        (
+            """
+            from converter import Tagger, hookimpl
+
+            @hookimpl
+            def register_taggers(register):
+                register(Tagger("t42", "not a tagger", lambda languages: 42))
+            """,
+            ["--tagger", "t42"],
+            "'raising': tagger 't42' made int, not a callable (or None)",
+        ),
+        (
+            """
+            from converter import Tagger, hookimpl
+
+            def make(languages):
+                def tag(record):
+                    raise KeyError("missing")
+                return tag
+
+            @hookimpl
+            def register_taggers(register):
+                register(Tagger("keyless", "raises", make))
+            """,
+            ["--tagger", "keyless"],
+            "'raising' failed in the callable from tagger 'keyless' on en record 0: KeyError",
+        ),
+    ],
+    ids=["check", "accepts", "fields", "writer", "writer-make", "tagger-make", "tagger"],
+)
+@pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])
+def test_error_in_a_registered_objects_code_names_the_plugin(
+    tmp_path: Path, source: str, args: list[str], message: str, mode: list[str]
+) -> None:
+    """What a plugin registers (a check, a language's test, an input format, a writer, an
+    opt-in tagger) runs in the core's loop; an error there is one line naming the plugin, its
+    function and line, exit 2, no output: in range mode's workers too."""
+    path = plugin_file(tmp_path, "raising", source)
+    french = french_source(tmp_path)
+    given = [f"fr={french}" if a == "fr=FRENCH" else a for a in args]
+    out = tmp_path / "out.jsonl"
+    done = run_convert("stream", f"en={SAMPLE_EN}", *given, "-o", out, "--plugin", path, *mode)
+    assert_one_line_error(done, message)
+    assert not out.exists()
+
+
 def test_error_plugin_misspells_a_hook(tmp_path: Path) -> None:
     typo = plugin_file(
         tmp_path, "typo", FRENCH.replace("def register_languages", "def register_language")

@@ -21,6 +21,7 @@ from converter.errors import (
     OutputClosed,
     Terminated,
 )
+from converter.hookcalls import plugins_blamed
 
 app = typer.Typer(
     name="convert",
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
-        status = app(args=args, prog_name="convert", standalone_mode=False)
+        with plugins_blamed():
+            status = app(args=args, prog_name="convert", standalone_mode=False)
     except typer.Exit as exc:
         status = exc.exit_code
     except typer.Abort:

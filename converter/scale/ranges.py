@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, cast
 
 from converter.chunks import PositionedReader
 from converter.errors import InputError
+from converter.hookcalls import plugins_blamed
 from converter.inputs import DiskReader, Input
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import GroupLoop, RangeView
@@ -176,7 +177,12 @@ class RangeTask:
     leftovers: bool = False
 
     def __call__(self) -> PartEntry:
-        """Run the range; return the part's entry."""
+        """Run the range; return the part's entry. (In a worker: an error in a plugin's code
+        comes back as the PluginError naming it.)"""
+        with plugins_blamed():
+            return self._run()
+
+    def _run(self) -> PartEntry:
         began = time.perf_counter()
         job = self.job
         registry = build_registry(pm := build_manager(dict.fromkeys(job.plugins)))
