@@ -127,7 +127,7 @@ def parse_recipe(table: Mapping[str, Any], path: str, text: str = "", sha256: st
         seed=table.get("seed", 0),
         title=table.get("title", ""),
         description=table.get("description", ""),
-        plugins=tuple(table.get("plugins", ())),
+        plugins=tuple(_plugin(base, given) for given in table.get("plugins", ())),
     )
 
 
@@ -228,6 +228,11 @@ def _stage(raw: Mapping[str, Any], k: int, base: str, path: str) -> RecipeStage:
         unequal=raw.get("unequal", "error"),
         weight=float(raw.get("weight", 1.0)),
     )
+
+
+def _plugin(base: str, given: str) -> str:
+    """A plugin: a ``.py`` file relative to the recipe's folder, an import path as it is."""
+    return (_resolve(base, given) or given) if given.endswith(".py") else given
 
 
 def _resolve(base: str, given: str | None) -> str | None:

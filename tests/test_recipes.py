@@ -240,6 +240,33 @@ def test_rejects_give_exit_1_and_are_recorded(tmp_path: Path) -> None:
     assert report["provenance"]["outputs"]["rejects"]["sha256"] == sha256(rejects)
 
 
+def test_a_plugin_file_is_found_beside_the_recipe_from_any_folder(tmp_path: Path) -> None:
+    """``plugins = ["./x.py"]`` is relative to the recipe's folder, as its other paths; a file
+    of the same name in the working directory is not the one loaded."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    tagger = """
+from converter import hookimpl
+
+@hookimpl
+def make_tagger(languages, options):
+    def tag(record):
+        record.tags["from"] = "{where}"
+    return tag
+"""
+    (project / "marks.py").write_text(tagger.format(where="project"))
+    (elsewhere / "marks.py").write_text(tagger.format(where="elsewhere"))
+    extra = 'plugins = ["./marks.py"]'
+    recipe = write_recipe(
+        project, two_stages(extra=extra).replace("[output]", "[output]\nkeep_tags = true")
+    )
+    done = run_cli("run", recipe, "-o", elsewhere / "out.jsonl", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    records = jsonl(elsewhere / "out.train.jsonl")
+    assert records and {r["tags"]["from"] for r in records} == {"project"}
+
+
 def test_command_line_options_override_the_recipe(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, two_stages())
     first = run_cli("run", recipe, "-o", tmp_path / "a.json", "-f", "jsonl")
