@@ -32,6 +32,8 @@ from converter.validation import RecordValidator, Violation, validator_for
 
 DEFAULT_MAX_ERRORS = 100
 _DISAGREE = "rejected by the compiled validator; jsonschema names no violation"
+#: What a file of each shape that can hold no records is flagged ``empty`` with.
+_NO_RECORDS = {"array": "the array holds no records", "parquet": "the Parquet file holds no rows"}
 STDIN = "-"
 
 
@@ -260,9 +262,9 @@ def _validate_file(
         _validate_records(read_batches(source), validator, checks, sink)
         if checks is not None:
             _report_groups(checks.finish(), sink)
-        if file.records == 0 and file.shape == "array":
+        if file.records == 0 and file.shape in _NO_RECORDS:
             file.problem = "empty"
-            sink.add(Finding(file.path, "empty", "the array holds no records"), listed=True)
+            sink.add(Finding(file.path, "empty", _NO_RECORDS[file.shape]), listed=True)
     except MalformedInput as exc:
         sink.problem(exc, exc.kind)
     except InputError as exc:
@@ -314,7 +316,7 @@ def _check_record(
     """Validate and check one record (``error``: why it could not be read) and report it."""
     if error is not None:
         _record_findings(index, line, ((index, line, "malformed", "", error),), None, sink)
-    elif validator.fast.is_valid(obj):
+    elif validator.is_valid(obj):
         issues = checks.check(index, line, obj) if checks is not None else NONE
         if issues:
             _record_findings(index, line, issues, None, sink)

@@ -57,7 +57,8 @@ def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot read schema: {exc}") from exc
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"{path}: cannot read schema: {reason}") from exc
 
 
 def _retrieve(uri: str, base_dir: Path) -> Any:
@@ -68,7 +69,7 @@ def _retrieve(uri: str, base_dir: Path) -> Any:
     neighbour = base_dir / Path(parsed.path).name
     if neighbour.is_file():
         return _load_json(neighbour)
-    raise UsageError(f"schema reference {uri!r} is not a file beside the schema")
+    raise UsageError(f"{uri!r} is not a file beside the schema")
 
 
 def cut(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -112,16 +113,15 @@ class RecordValidator:
 
         registry: referencing.Registry[Any] = referencing.Registry(retrieve=retrieve)  # type: ignore[call-arg]
         self.reference = cls(schema, registry=registry)
-        try:
-            self.fast = jsonschema_rs.validator_for(
-                schema, retriever=lambda uri: _retrieve(uri, base_dir)
-            )
-        except (ValueError, jsonschema_rs.ReferencingError) as exc:
-            raise UsageError(f"{path}: cannot compile schema: {cut(str(exc))}") from exc
+        self.fast = _compile(schema, path, base_dir)
 
     def is_valid(self, obj: Any) -> bool:
-        """True when ``obj`` satisfies the schema (compiled validator)."""
-        return bool(self.fast.is_valid(obj))
+        """True when ``obj`` satisfies the schema: the compiled validator decides, the reference
+        where the compiled one cannot take a value (a datetime or bytes read from Parquet)."""
+        try:
+            return bool(self.fast.is_valid(obj))
+        except ValueError:
+            return bool(self.reference.is_valid(obj))
 
     def violations(self, obj: Any) -> list[Violation]:
         """Every violation of ``obj``, in document order, with messages cut to a sane length."""
@@ -129,6 +129,27 @@ class RecordValidator:
         return [
             Violation(_pointer(e.absolute_path), cut(e.message), str(e.validator)) for e in errors
         ]
+
+
+def _compile(schema: dict[str, Any], path: Path, base_dir: Path) -> jsonschema_rs.Validator:
+    """The compiled validator of ``schema``, read from ``path``; UsageError in one line when it
+    cannot be built, naming the reference it cannot resolve when that is why."""
+    unresolved: list[str] = []  # why a referenced schema could not be loaded
+
+    def retrieve(uri: str) -> Any:
+        try:
+            return _retrieve(uri, base_dir)
+        except UsageError as exc:
+            unresolved.append(str(exc))
+            raise
+
+    try:
+        return jsonschema_rs.validator_for(schema, retriever=retrieve)
+    except jsonschema_rs.ValidationError as exc:
+        if not isinstance(exc.kind, jsonschema_rs.ValidationErrorKind.Referencing):
+            raise UsageError(f"{path}: cannot compile schema: {cut(exc.message)}") from None
+        reason = unresolved[0] if unresolved else exc.message
+        raise UsageError(f"{path}: unresolvable reference: {cut(reason)}") from None
 
 
 def _pointer(path: Any) -> str:

@@ -447,6 +447,30 @@ def test_a_schema_file_with_a_ref_to_its_neighbour(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("ref", "reason"),
+    [
+        ("missing.json", "{folder}/missing.json: cannot read schema: No such file or directory"),
+        ("text.json#/nope", "Pointer '/nope' does not exist"),
+        ("#/$defs/nope", "Pointer '/$defs/nope' does not exist"),
+        (
+            "https://example.com/x.json",
+            "'https://example.com/x.json' is not a file beside the schema",
+        ),
+    ],
+)
+def test_an_unresolvable_ref_is_one_line_naming_the_schema_and_the_reference(
+    tmp_path: Path, ref: str, reason: str
+) -> None:
+    (tmp_path / "text.json").write_text('{"type": "string"}')
+    schema = tmp_path / "mine.schema.json"
+    schema.write_text(json.dumps({"properties": {"instruction": {"$ref": ref}}}))
+    done = run_cli("validate", ALPACA_EN, "--schema", schema)
+    assert done.returncode == 2 and done.stdout == b""
+    reason = reason.format(folder=tmp_path.resolve())
+    assert done.stderr.decode() == f"convert: error: {schema}: unresolvable reference: {reason}\n"
+
+
 def test_seq_checks_go_on_for_records_the_schema_rejects(tmp_path: Path) -> None:
     english, japanese = (
         f"AI assistant should reply in {name} language." for name in ("English", "Japanese")
