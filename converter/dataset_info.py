@@ -4,20 +4,22 @@ The entry is named after the output file (``out.jsonl`` -> ``out``) and holds it
 (relative to the folder of ``dataset_info.json``, which is LLaMA-Factory's ``dataset_dir``;
 absolute when the output lies outside it) and the writer's ``formatting``, ``columns`` and
 ``tags``. An existing ``dataset_info.json`` keeps its other entries; an entry of the same name
-is replaced. The file is rewritten atomically, after the output is in place.
+is replaced. The file is rewritten atomically, put in place with the output.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from converter.compression import compression_of
 from converter.errors import UsageError
+from converter.inputs import read_settings
 from converter.model import WriterSpec
-from converter.output import STDOUT, open_output
+from converter.output import STDOUT, Companion
 
 #: File types LLaMA-Factory loads (it tells them by the last suffix).
 LOADABLE = (".json", ".jsonl", ".parquet")
@@ -55,23 +57,20 @@ def check_dataset_info(path: str | None, output: str, spec: WriterSpec) -> None:
     _load(path)
 
 
-def write_dataset_info(path: str, output: str, spec: WriterSpec) -> None:
-    """Merge the entry for ``output`` (written with ``spec``) into the file at ``path``."""
+def dataset_info_file(path: str, outputs: Sequence[str], spec: WriterSpec) -> Companion:
+    """The file at ``path`` with the entries for ``outputs`` (written with ``spec``) merged in:
+    its path and content, put in place with the outputs (converter.output.commit_all)."""
     document = _load(path)
-    entry: dict[str, Any] = {"file_name": _file_name(output, path), **(spec.dataset_info or {})}
-    document[Path(output).name.rsplit(".", 1)[0]] = entry
-    out = open_output(path)
-    try:
-        out.stream.write(json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n")
-        out.commit()
-    finally:
-        out.discard()
+    for output in outputs:
+        entry = {"file_name": _file_name(output, path), **(spec.dataset_info or {})}
+        document[Path(output).name.rsplit(".", 1)[0]] = entry
+    return path, json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"
 
 
 def _load(path: str) -> dict[str, Any]:
     """The existing document (empty when there is no file); UsageError when it is not one."""
     try:
-        text = Path(path).read_bytes()
+        text = read_settings(path)
     except FileNotFoundError:
         return {}
     except OSError as exc:

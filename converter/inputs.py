@@ -7,6 +7,7 @@ array and ``{`` is JSON Lines (or concatenated JSON objects); anything else is a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -28,6 +29,9 @@ from converter.errors import InputError, MalformedInput
 
 UTF8_BOM = b"\xef\xbb\xbf"
 JSON_WHITESPACE = b" \t\r\n"
+#: The most a settings file (a recipe, a template, a check configuration, a dataset_info.json)
+#: may hold.
+SETTINGS_BYTES = 1 << 24
 #: How much of a file is read at a time to tell its shape.
 SNIFF_BYTES = 1 << 16
 #: A ``{``-first file's first line is read whole to tell JSON Lines from pretty-printed JSON,
@@ -92,6 +96,16 @@ class Input:
         """Close every file this input opened (stdin is left open)."""
         for f in self.closers:
             f.close()
+
+
+def read_settings(path: str) -> bytes:
+    """The whole of a small file a run is set up with; OSError when it cannot be read or holds
+    more than SETTINGS_BYTES (a special file such as /dev/zero never ends)."""
+    with open(path, "rb") as f:
+        data = f.read(SETTINGS_BYTES + 1)
+    if len(data) > SETTINGS_BYTES:
+        raise OSError(errno.EFBIG, f"holds more than {SETTINGS_BYTES >> 20} MiB")
+    return data
 
 
 def open_input(label: str, path: str, hash_it: bool = False) -> Input:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -249,20 +251,54 @@ def start_output(stack: ExitStack, path: str) -> AtomicOutput:
     return out
 
 
-def commit_all(
-    outputs: Iterable[AtomicOutput | None],
-    check: Callable[[dict[str, str]], None] | None = None,
-) -> None:
-    """Finish every output, let ``check`` see the finished files, then put them all in place.
+#: A small file written with a run's outputs (a report, a card, ``dataset_info.json``).
+Companion = tuple[str, bytes]
 
-    ``check`` gets, by path, where each finished file can be read (its temporary file, or the
-    path itself for stdout and special files); when it raises, none is put in place (the
-    outputs are discarded as usual when their stack closes).
+
+def commit_all(
+    stack: ExitStack,
+    outputs: Iterable[AtomicOutput | None],
+    companions: Callable[[dict[str, str]], Iterable[Companion]] | None = None,
+) -> None:
+    """Finish every output, write the small files that go with them, then put them all in
+    place: all or none.
+
+    ``companions`` gets, by path, where each finished output can be read (its temporary file,
+    or the path itself for stdout and special files) and returns the companion files, path and
+    content (a report, which may hold the outputs' checksums). When anything fails before the
+    outputs are put in place (a companion that cannot be written: a full disk), none is (the
+    outputs are discarded as usual when ``stack`` closes). SIGINT and SIGTERM are held while the
+    files go into place (:func:`signals_held`).
     """
     outs = [out for out in outputs if out is not None]
     for out in outs:
         out.finish()
-    if check is not None:
-        check({out.path: out.temp or out.path for out in outs})
-    for out in outs:
-        out.commit()
+    extra = list(companions({out.path: out.temp or out.path for out in outs})) if companions else []
+    with signals_held():
+        for path, content in extra:
+            out = start_output(stack, path)
+            out.stream.write(content)
+            out.finish()
+            outs.append(out)
+        for out in outs:
+            out.commit()
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held off (in the main thread) until the block ends, then delivered,
+    so that the files of a run go into place all together: an interrupted run is interrupted
+    before any is, or after all are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    handlers = {signum: signal.signal(signum, lambda n, _f: caught.append(n)) for signum in held}
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    if caught:
+        signal.raise_signal(caught[0])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from converter.errors import UsageError
+from converter.inputs import read_settings
 from converter.job import StreamJob
 from converter.output import STDOUT
 from converter.recipe_schema import stage_label, structure_problem
@@ -86,8 +87,7 @@ class Recipe:
 def load_recipe(path: str) -> Recipe:
     """Read, decode and validate the recipe at ``path``; UsageError (one line) when it is wrong."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_settings(path)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the recipe: {exc.strerror or exc}") from None
     try:

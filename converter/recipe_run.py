@@ -5,16 +5,13 @@ an earlier report (the Python API behind the command)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from converter.card import card_markdown
 from converter.errors import UsageError
 from converter.job import StreamJob
-from converter.output import STDOUT, commit_all, start_output
+from converter.output import STDOUT, Companion
 from converter.paths import Named, check_run_paths, option
 from converter.provenance import (
     input_digests,
@@ -28,7 +25,7 @@ from converter.recipe import Overrides, Recipe, RecipeStage, load_recipe, output
 from converter.rejects import default_rejects_path
 from converter.report import RunReport
 from converter.selection import Selection
-from converter.stages import run_stages
+from converter.stages import report_file, run_stages
 
 
 @dataclass(frozen=True)
@@ -92,11 +89,20 @@ def run_recipe(run: RecipeRun, progress: Callable[[int], None] | None = None) ->
     warnings = verify_inputs(recorded, recipe, inputs, seed, str(run.verify)) if recorded else []
     outputs: dict[str, dict[str, Any]] = {}
 
-    def check_outputs(finished: dict[str, str]) -> None:
-        """Hash the finished files; with ``--verify``, compare them with the report's."""
+    def files(finished: dict[str, str], report: RunReport, status: int) -> list[Companion]:
+        """Hash the finished files (with ``--verify``, compare them with the report's); the
+        report and card that hold the checksums, put in place with them."""
         outputs.update(output_digests(_roles(job), finished))
         if recorded is not None:
             verify_outputs(recorded, outputs, str(run.verify))
+        document = report.to_json(status)
+        _fill_checksums(document, inputs)
+        command = run.command()
+        document["provenance"] = provenance(recipe, inputs, outputs, seed=seed, command=command)
+        made = [] if run.report is None else [report_file(run.report, document)]
+        if run.card is not None:
+            made.append((run.card, card_markdown(recipe, document).encode()))
+        return made
 
     try:
         report, status = run_stages(
@@ -106,26 +112,10 @@ def run_recipe(run: RecipeRun, progress: Callable[[int], None] | None = None) ->
             seed=job.seed,
             dry_run=run.dry_run,
             progress=progress,
-            before_commit=check_outputs if wants_provenance else None,
+            companions=files if wants_provenance else None,
         )
     except UsageError as exc:  # a language, format, check or condition the recipe names
         raise UsageError(f"{recipe.path}: {exc}") from None
-    if not wants_provenance:
-        return RecipeResult(recipe, report, status, warnings)
-    document = report.to_json(status)
-    _fill_checksums(document, inputs)
-    document["provenance"] = provenance(recipe, inputs, outputs, seed=seed, command=run.command())
-    with ExitStack() as stack:
-        pending = []
-        if run.report is not None:
-            out = start_output(stack, run.report)
-            out.stream.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-            pending.append(out)
-        if run.card is not None:
-            out = start_output(stack, run.card)
-            out.stream.write(card_markdown(recipe, document).encode())
-            pending.append(out)
-        commit_all(pending)
     return RecipeResult(recipe, report, status, warnings)
 
 

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Literal, cast
 
 import orjson
 
-from converter.dataset_info import write_dataset_info
+from converter.dataset_info import dataset_info_file
 from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from converter.filters import parse_conditions
 from converter.inputs import Input, open_input
@@ -34,7 +34,7 @@ from converter.job import (
     resolve_writer_options,
 )
 from converter.loop import GroupLoop
-from converter.output import commit_all, is_special, start_output
+from converter.output import Companion, commit_all, is_special, start_output
 from converter.paths import check_run_paths
 from converter.plugins import (
     Manager,
@@ -107,7 +107,7 @@ def run_stages(
     seed: int | None = None,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
-    before_commit: Callable[[dict[str, str]], None] | None = None,
+    companions: Callable[[dict[str, str], RunReport, int], list[Companion]] | None = None,
 ) -> tuple[RunReport, int]:
     """Run ``stages`` into ``output_job``'s output; return the report and the exit status
     (0 clean, 1 groups rejected).
@@ -119,9 +119,10 @@ def run_stages(
     not yet exhausted (every group is kept; deterministic given the seed). ``seed`` seeds the
     mix and the selection (sample, shuffle, split); None takes ``output_job.seed`` (None: 0).
     ``dry_run`` runs everything but writes no output, rejects or dataset_info (the report is
-    still written when ``output_job.report`` is set: it holds the counts). ``before_commit``
-    sees the finished output and rejects files before they are put in place
-    (:func:`converter.output.commit_all`); raising there leaves nothing written.
+    still written when ``output_job.report`` is set: it holds the counts). ``companions`` sees
+    the finished output and rejects files (by path, where each can be read), the report and the
+    exit status, and returns more files to put in place with them (a report with checksums, a
+    card: :func:`converter.output.commit_all`); raising there leaves nothing written.
 
     The report's totals add up the stages (``report.sources`` lists every stage's sources);
     ``report.stages`` holds one section per stage (name, weight, options, groups, filters,
@@ -170,13 +171,16 @@ def run_stages(
         report = run_report(sections, selection, paths, written, mix, pm.describe())
         report.finish()
         status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
-        if not dry_run:
-            commit_all([*outs, rejects.out], before_commit)
-            if output_job.dataset_info is not None:
-                for path in paths:
-                    write_dataset_info(output_job.dataset_info, path, spec)
-        if output_job.report is not None:
-            write_report(stack, output_job.report, report.to_json(status))
+
+        def files(finished: dict[str, str]) -> list[Companion]:
+            made = companions(finished, report, status) if companions else []
+            if output_job.dataset_info is not None and not dry_run:
+                made.append(dataset_info_file(output_job.dataset_info, paths, spec))
+            if output_job.report is not None:
+                made.append(report_file(output_job.report, report.to_json(status)))
+            return made
+
+        commit_all(stack, [] if dry_run else [*outs, rejects.out], files)
     return report, status
 
 
@@ -349,11 +353,9 @@ def spill_parent(output: str) -> str | None:
     return folder if os.path.isdir(folder) else None
 
 
-def write_report(stack: ExitStack, path: str, document: dict[str, Any]) -> None:
-    """Write the report ``document`` to ``path``, atomically."""
-    out = start_output(stack, path)
-    out.stream.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-    out.commit()
+def report_file(path: str, document: dict[str, Any]) -> Companion:
+    """The report ``document`` as the file at ``path`` (put in place with the outputs)."""
+    return path, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
 
 class _Discard:

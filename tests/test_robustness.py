@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ import converter.readers
 from converter.cli import main
 from converter.errors import ConverterError
 from converter.inputs import open_input
+from converter.output import commit_all, open_output
 from converter.readers import read_items
 
 SUITE = SHARED / "jsontestsuite" / "test_parsing"
@@ -746,6 +748,66 @@ def test_full_device_is_a_clean_error(tmp_path: Path) -> None:
         Run(proc.returncode, proc.stderr.decode(), tmp_path),
         "/dev/full: cannot write: No space left on device",
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "companion"),
+    [
+        (["stream", "--report"], "/dev/full"),
+        (["stream", "--jobs", "2", "--report"], "/dev/full"),
+        (["stream", "--dataset-info"], "/dev/zero"),
+        (["run", "--report"], "/dev/full"),
+        (["run", "--card"], "/dev/full"),
+    ],
+    ids=["report", "report-ranges", "dataset-info", "recipe-report", "recipe-card"],
+)
+def test_a_companion_file_that_fails_keeps_the_previous_outputs(
+    tmp_path: Path, command: list[str], companion: str
+) -> None:
+    """The report, card and dataset_info.json go into place with the output and the rejects,
+    all or none: one of them failing (a full disk; a dataset_info.json that never ends) keeps
+    the earlier output and rejects file as they were."""
+    (tmp_path / "ja.json").write_bytes(JA.replace(b'"output": "', b'"output": 7, "x": "', 1))
+    for name in ("out.json", "out.json.rejects.jsonl"):
+        (tmp_path / name).write_bytes(b"previous\n")
+    sources = f"en={ALPACA_EN}", f"ja={tmp_path / 'ja.json'}"
+    if command[0] == "run":
+        en, ja = (source.split("=", 1)[1] for source in sources)
+        stage = f'[[stage]]\nname = "a"\nsources = {{ en = "{en}", ja = "{ja}" }}\n'
+        (tmp_path / "r.toml").write_text(stage)
+        args = ["run", "r.toml", "-o", "out.json", *command[1:], companion]
+    else:
+        args = ["stream", *sources, "-o", "out.json", *command[1:], companion]
+    proc = run_cli(*args, cwd=tmp_path)
+    err = proc.stderr.decode()
+    assert proc.returncode in (2, 3), err
+    assert len(err.splitlines()) == 1 and companion in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["ja.json", "out.json", "out.json.rejects.jsonl", *(["r.toml"] if "run" in command else [])]
+    )
+    assert (tmp_path / "out.json").read_bytes() == b"previous\n"
+    assert (tmp_path / "out.json.rejects.jsonl").read_bytes() == b"previous\n"
+
+
+def test_signals_wait_while_the_files_go_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGINT arriving while a run's files are put in place (here: as the first one is) is
+    held until all of them are, then delivered: never some files placed and others not."""
+    outs = [open_output(str(tmp_path / name)) for name in ("a", "b")]
+    for out in outs:
+        out.stream.write(b"new")
+    replace = os.replace
+
+    def interrupted(source: str, target: str) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with ExitStack() as stack, pytest.raises(KeyboardInterrupt):
+        commit_all(stack, outs, lambda _finished: [(str(tmp_path / "report.json"), b"{}")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "report.json"]
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes() == b"new"
 
 
 class FailingFile:

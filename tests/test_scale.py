@@ -650,7 +650,8 @@ def test_parts_are_taken_in_order_as_they_are_made(tmp_path: Path) -> None:
             stack, str(tmp_path), "out", str(tmp_path / "o.jsonl"), writer_maker("jsonl")
         )
         InOrder(manifest, merged.add)()
-        assert merged.commit() == len(groups)
+        merged.finish().commit()
+        assert merged.groups == len(groups)
     assert (tmp_path / "o.jsonl").read_bytes() == b"".join(g[0] for g in groups)
     with ExitStack() as stack:  # not committed: nothing is left
         StreamMerge(stack, str(tmp_path), "out", str(tmp_path / "x.jsonl"), writer_maker("jsonl"))

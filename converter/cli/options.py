@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from converter.errors import UsageError
+from converter.inputs import read_settings
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")]
@@ -45,13 +46,15 @@ def _checks_table(config: str) -> dict[str, str]:
     """The ``[checks]`` table of the TOML file ``config``; UsageError naming the file if it
     cannot be read, is not UTF-8 TOML, or has no such table of strings."""
     try:
-        with open(config, "rb") as f:
-            document = tomllib.load(f)
+        document = tomllib.loads(read_settings(config).decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{config}: the check configuration is not UTF-8 (byte {exc.start})"
         ) from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise UsageError(f"{config}: cannot read the check configuration: {reason}") from None
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{config}: cannot read the check configuration: {exc}") from None
     table = document.get("checks")
     if table is None:

@@ -38,7 +38,7 @@ import orjson
 
 from converter.errors import InputError, UsageError
 from converter.model import Writer
-from converter.output import AtomicOutput, open_output, start_output
+from converter.output import AtomicOutput, commit_all, open_output, start_output
 from converter.scale.engines import run_tasks
 from converter.stages import BATCH
 
@@ -458,12 +458,11 @@ class StreamMerge:
                 self.writer.write(self.batch)
                 self.batch = []
 
-    def commit(self) -> int:
-        """Write the last batch, finish the output, put it in place; return the groups."""
+    def finish(self) -> AtomicOutput:
+        """Write the last batch and finish the output; it is put in place once committed."""
         self.writer.write(self.batch)
         self.writer.close()
-        self.out.commit()
-        return self.groups
+        return self.out
 
 
 def merge(
@@ -476,4 +475,5 @@ def merge(
     with ExitStack() as stack:
         merged = StreamMerge(stack, manifest.folder, stream, output, make_writer)
         InOrder(manifest, merged.add)()
-        return merged.commit()
+        commit_all(stack, [merged.finish()])
+        return merged.groups

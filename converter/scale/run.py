@@ -29,7 +29,7 @@ from converter.alignment import HISTORY, WINDOW
 from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import aligns
-from converter.output import STDOUT
+from converter.output import STDOUT, Companion
 from converter.paths import check_run_paths, option
 from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
@@ -42,7 +42,7 @@ from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
 from converter.scale.ranges import RangeTask, source_items
 from converter.scale.tail import Tail
 from converter.selection import Selection
-from converter.stages import Stage, plan_stage, spill_parent, write_report
+from converter.stages import Stage, plan_stage, report_file, spill_parent
 
 #: Groups of learned state and of the aligner's window a range reads before its start.
 MARGIN = HISTORY + 2 * WINDOW + 2
@@ -185,21 +185,23 @@ def _run_ranges(
             read = formats if tasks else {}  # a run that reads nothing detects nothing
             _settle_sources(report, planned, read, digests.result() if digests else None)
             status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
-            tail.finish(report)
-        report.parallel = {
-            "engine": options.engine,
-            "jobs": options.jobs,
-            "range_records": every,
-            "ranges": len(tasks),
-            "made": len(made),
-            "plan_seconds": round(plan_seconds, 3),
-            "range_seconds": manifest.totals().get("range_seconds", []),
-            "merge_seconds": round(time.perf_counter() - merging, 3),
-        }
-        report.finish()
-        if job.report is not None:
-            with ExitStack() as stack:
-                write_report(stack, job.report, report.to_json(status))
+
+            def files() -> list[Companion]:
+                report.parallel = {
+                    "engine": options.engine,
+                    "jobs": options.jobs,
+                    "range_records": every,
+                    "ranges": len(tasks),
+                    "made": len(made),
+                    "plan_seconds": round(plan_seconds, 3),
+                    "range_seconds": manifest.totals().get("range_seconds", []),
+                    "merge_seconds": round(time.perf_counter() - merging, 3),
+                }
+                report.finish()
+                document = report.to_json(status)
+                return [] if job.report is None else [report_file(job.report, document)]
+
+            tail.finish(report, files)
     finally:
         if options.parts is None:
             shutil.rmtree(folder, ignore_errors=True)

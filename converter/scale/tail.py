@@ -7,15 +7,17 @@ and the rejects file merged. What is left once the last part is made is that par
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
 from typing import Any, BinaryIO
 
 from converter.builtin.checks import duplicate_finding
-from converter.dataset_info import write_dataset_info
+from converter.dataset_info import dataset_info_file
 from converter.job import StreamJob
 from converter.kernels import NATIVE
 from converter.model import WriterOptions, WriterSpec
+from converter.output import Companion, commit_all
 from converter.report import EXAMPLES, CheckStats, RunReport
 from converter.scale.parts import PartEntry, StreamMerge, read_blocks
 from converter.scale.ranges import read_keys
@@ -115,16 +117,19 @@ class Tail:
                 stats.add(index, [duplicate_finding(lang, earlier)], False)
             stats.warned += count - len(firsts)
 
-    def finish(self, report: RunReport) -> None:
+    def finish(self, report: RunReport, companions: Callable[[], list[Companion]]) -> None:
         """Put the settled duplicate check in ``report`` (whose other counts are the parts'
-        added up: ranges never count duplicates) and the outputs in place, with the
-        ``dataset_info`` entry."""
+        added up: ranges never count duplicates), then the outputs in place with the
+        ``dataset_info`` entry and the ``companions`` (the report), all or none."""
         if self.duplicates is not None:
             report.checks["duplicate"] = self.duplicates
-        if self.out is None:
-            return
-        self.out.commit()
-        if self.rejects is not None:
-            self.rejects.commit()
-        if self.job.dataset_info is not None:
-            write_dataset_info(self.job.dataset_info, self.job.output, self.spec)
+        merged = [merge.finish() for merge in (self.out, self.rejects) if merge is not None]
+
+        def files(_finished: dict[str, str]) -> list[Companion]:
+            made = companions()
+            if self.out is not None and self.job.dataset_info is not None:
+                info = dataset_info_file(self.job.dataset_info, [self.job.output], self.spec)
+                made.append(info)
+            return made
+
+        commit_all(self.stack, merged, files)
