@@ -306,7 +306,11 @@ class GroupLoop:
         chunks = []
         for record in self.interleave(group):
             obj = row(record)
-            if not is_valid(obj):
+            try:
+                valid = is_valid(obj)
+            except ValueError:  # a value the compiled validator cannot take (a datetime)
+                valid = self.validator.is_valid(obj)
+            if not valid:
                 violations = self.validator.violations(obj)
                 failed = [f"schema: {record.lang}: {v}" for v in violations] or ["schema: invalid"]
                 self._reject(group, failed)

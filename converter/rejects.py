@@ -49,9 +49,9 @@ def reject_line(
     else:
         line["record"] = member.original
     try:
-        return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(line, default=repr, option=orjson.OPT_APPEND_NEWLINE)
     except (TypeError, orjson.JSONEncodeError):  # lone surrogates: escape them
-        return json.dumps(line).encode() + b"\n"
+        return json.dumps(line, default=repr).encode() + b"\n"
 
 
 class RejectsFile:

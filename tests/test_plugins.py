@@ -562,6 +562,36 @@ def test_error_in_a_registered_objects_code_names_the_plugin(
     assert not out.exists()
 
 
+def test_a_writer_row_the_compiled_validator_cannot_take_is_judged_by_jsonschema(
+    tmp_path: Path,
+) -> None:
+    """A plugin writer's row holding a value JSON has no type for (a datetime) in a field the
+    schema checks: jsonschema, the reference, rejects the group; not an internal error."""
+    path = plugin_file(tmp_path, "dated", """
+        import datetime
+
+        from converter import WriterSpec, hookimpl
+        from converter.builtin.writers import JsonLinesWriter
+
+        class Dated(JsonLinesWriter):
+            def row(self, record):
+                row = super().row(record)
+                if record.index == 1:
+                    row["output"] = datetime.date(2024, 1, 1)
+                return row
+
+        @hookimpl
+        def register_writers(register):
+            register(WriterSpec("dated", (".dated",), Dated))
+    """)  # fmt: skip
+    out = tmp_path / "out.dated"
+    done = run_convert("stream", f"en={SAMPLE_EN}", "-o", out, "--plugin", path)
+    assert done.returncode == 1, done.stderr
+    assert len(out.read_text().splitlines()) == 4
+    (line,) = out_records(tmp_path / "out.dated.rejects.jsonl")
+    assert line["index"] == 1 and line["reasons"][0].startswith("schema: en: /output: ")
+
+
 def test_error_plugin_misspells_a_hook(tmp_path: Path) -> None:
     typo = plugin_file(
         tmp_path, "typo", FRENCH.replace("def register_languages", "def register_language")

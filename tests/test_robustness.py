@@ -810,6 +810,23 @@ def test_signals_wait_while_the_files_go_into_place(
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes() == b"new"
 
 
+def test_a_value_json_cannot_hold_rejects_its_group_with_a_readable_line(tmp_path: Path) -> None:
+    """A Parquet binary column kept as a tag cannot be written as JSON: its group goes to the
+    rejects file (the value shown as Python writes it), the others are written."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = {"instruction": ["a", "b"], "input": ["", ""], "output": ["x", "y"]}
+    pq.write_table(
+        pa.table({**table, "blob": pa.array([b"\x00\xff", None])}), tmp_path / "en.parquet"
+    )
+    proc = run_cli("stream", "en=en.parquet", "--keep-tags", "-o", "out.jsonl", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert [json.loads(line)["seq"] for line in (tmp_path / "out.jsonl").open()] == ["1EN"]
+    (rejected,) = map(json.loads, (tmp_path / "out.jsonl.rejects.jsonl").open())
+    assert rejected["reasons"] == ["cannot encode: en: Type is not JSON serializable: bytes"]
+    assert rejected["record"]["blob"] == repr(b"\x00\xff")
+
+
 class FailingFile:
     """A file whose writes fail with ENOSPC once ``room`` bytes were written."""
 
