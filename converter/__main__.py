@@ -1,5 +1,5 @@
 """``python -m converter``: the same CLI as the ``convert`` console script."""
 
-from converter.cli import main
+from converter.launch import main
 
 main()

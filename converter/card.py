@@ -30,7 +30,8 @@ def card_markdown(recipe: Recipe, document: dict[str, Any]) -> str:
     parts.append(
         f"Built by `convert run` from the recipe `{os.path.basename(recipe.path)}` (SHA-256 "
         f"`{recipe.sha256}`): {len(recipe.stages)} stage(s), mix `{recipe.mix}`, seed "
-        f"{prov['seed']}; {document['output']['records']:,} records written, "
+        f"{prov['seed']}; {document['output']['records']:,} records "
+        f"{'would be written (a dry run: nothing was)' if prov['dry_run'] else 'written'}, "
         f"exit status {document['exit_status']}.\n"
     )
     parts += _sources(recipe, prov["inputs"])
@@ -39,7 +40,7 @@ def card_markdown(recipe: Recipe, document: dict[str, Any]) -> str:
     parts += _filters(document["stages"])
     parts += _checks(document["stages"])
     parts += _splits(document, prov["outputs"])
-    parts += _rebuild(prov["command"])
+    parts += _rebuild(prov["command"], prov["dry_run"])
     parts += _tool(tool, prov["python"])
     return "\n".join(parts)
 
@@ -135,11 +136,12 @@ def _splits(document: dict[str, Any], outputs: dict[str, dict[str, Any]]) -> lis
     return ["## Splits\n", _table(header, rows)]
 
 
-def _rebuild(command: Sequence[str]) -> list[str]:
+def _rebuild(command: Sequence[str], dry_run: bool) -> list[str]:
     given = shlex.join(command)
+    made = "would be made (this was a dry run)" if dry_run else "was made"
     return [
         "## Rebuilding\n",
-        "The same recipe and inputs give the same bytes. This corpus was made with:\n",
+        f"The same recipe and inputs give the same bytes. This corpus {made} with:\n",
         f"```sh\n{given}\n```\n",
         "Check a rebuild against the report (every input's SHA-256 before writing, every "
         "output's after; a difference is an error):\n",

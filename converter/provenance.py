@@ -76,11 +76,14 @@ def provenance(
     outputs: dict[str, dict[str, Any]],
     seed: int,
     command: list[str],
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    """The report's ``provenance`` section."""
+    """The report's ``provenance`` section (``command`` builds the outputs; ``dry_run``: this
+    run only counted them)."""
     return {
         "recipe": {"path": recipe.path, "sha256": recipe.sha256, "text": recipe.text},
         "command": command,
+        "dry_run": dry_run,
         "python": platform.python_version(),
         "seed": seed,
         "mix": recipe.mix,

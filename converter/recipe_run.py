@@ -98,7 +98,9 @@ def run_recipe(run: RecipeRun, progress: Callable[[int], None] | None = None) ->
         document = report.to_json(status)
         _fill_checksums(document, inputs)
         command = run.command()
-        document["provenance"] = provenance(recipe, inputs, outputs, seed=seed, command=command)
+        document["provenance"] = provenance(
+            recipe, inputs, outputs, seed=seed, command=command, dry_run=run.dry_run
+        )
         made = [] if run.report is None else [report_file(run.report, document)]
         if run.card is not None:
             made.append((run.card, card_markdown(recipe, document).encode()))

@@ -228,6 +228,23 @@ def test_the_dry_run_prints_the_plan_and_counts_and_writes_nothing(tmp_path: Pat
     assert plan.endswith("dry run: nothing written\n")
 
 
+def test_a_dry_runs_card_and_report_say_nothing_was_written(tmp_path: Path) -> None:
+    recipe = write_recipe(tmp_path, two_stages())
+    args = ["run", recipe, "-o", "out.jsonl", "--report", "r.json", "--card", "card.md"]
+    done = run_cli(*args, "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.md", "r.json", "recipe.toml"]
+    provenance = json.loads((tmp_path / "r.json").read_text())["provenance"]
+    assert provenance["dry_run"] is True and "--dry-run" not in provenance["command"]
+    card = (tmp_path / "card.md").read_text()
+    assert "records would be written (a dry run: nothing was)" in card
+    assert "This corpus would be made (this was a dry run) with:" in card
+    assert run_cli(*args, cwd=tmp_path).returncode == 0  # the real run, as the card says
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["dry_run"] is False
+    card = (tmp_path / "card.md").read_text()
+    assert "records written," in card and "This corpus was made with:" in card
+
+
 def test_rejects_give_exit_1_and_are_recorded(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, two_stages().replace("limit = 30", "strict = true"))
     done = run_cli("run", recipe, "-o", tmp_path / "a.jsonl", "--report", tmp_path / "r.json")

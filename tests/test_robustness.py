@@ -827,6 +827,21 @@ def test_a_value_json_cannot_hold_rejects_its_group_with_a_readable_line(tmp_pat
     assert rejected["record"]["blob"] == repr(b"\x00\xff")
 
 
+@pytest.mark.parametrize(
+    ("signum", "status", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_a_signal_while_the_command_starts_is_one_line(signum: int, status: int, word: str) -> None:
+    """While the CLI's modules are imported (the first half second), a signal ends the command
+    in one line and 130/143, not a traceback (SIGINT) or silence (SIGTERM)."""
+    code = (
+        "import os, time\nfrom converter.launch import answer_signals\n"
+        f"answer_signals()\nos.kill(os.getpid(), {int(signum)})\ntime.sleep(10)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert (proc.returncode, proc.stderr.decode()) == (status, f"convert: {word}\n")
+
+
 class FailingFile:
     """A file whose writes fail with ENOSPC once ``room`` bytes were written."""
 

@@ -1,0 +1,32 @@
+"""The ``convert`` command's start: SIGINT and SIGTERM answered in one line from the first
+instant, while the CLI's modules are still being imported (:mod:`converter.cli` then takes
+over with its own handlers)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+from converter.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+
+
+def _starting(signum: int, _frame: FrameType | None) -> None:
+    """Stop while starting (nothing is written yet): one line, exit 130 or 143."""
+    interrupted = signum == signal.SIGINT
+    sys.stderr.write("convert: interrupted\n" if interrupted else "convert: terminated\n")
+    raise SystemExit(EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED)
+
+
+def answer_signals() -> None:
+    """Answer SIGINT and SIGTERM as :func:`_starting` does until the CLI takes over."""
+    signal.signal(signal.SIGINT, _starting)
+    signal.signal(signal.SIGTERM, _starting)
+
+
+def main() -> None:
+    """Run the CLI, signals answered from the start."""
+    answer_signals()
+    from converter.cli import main as run_cli
+
+    run_cli()
