@@ -44,13 +44,15 @@ _BOMS = (
     (b"\xfe\xff", "UTF-16 (big-endian)"),
     (b"\xff\xfe", "UTF-16 (little-endian)"),
 )
-#: Where the NUL bytes sit among the first four bytes of an ASCII character, by encoding.
+#: Where the NUL bytes sit among the first four bytes of ASCII text, by encoding.
 _NUL_PATTERNS = (
     ((False, True, True, True), "UTF-32 (little-endian)"),
     ((True, True, True, False), "UTF-32 (big-endian)"),
-    ((False, True), "UTF-16 (little-endian)"),
-    ((True, False), "UTF-16 (big-endian)"),
+    ((False, True, False, True), "UTF-16 (little-endian)"),
+    ((True, False, True, False), "UTF-16 (big-endian)"),
 )
+#: Lines of a ``{``-first file looked at for one record of JSON Lines.
+SNIFF_LINES = 16
 
 
 class DiskReader(io.RawIOBase):
@@ -191,23 +193,19 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool) -> str:
     compressed = sniff_compression(head[skip:])
     if compressed is not None:
         return _fail(label, _compression_hint(*compressed, stdin), "malformed")
-    if b"\x00" in head[skip : skip + 4]:
+    encoding = _nul_encoding(head[skip : skip + 4])
+    if encoding is not None:
         raise MalformedInput(
-            f"{label}: file looks {_nul_encoding(head[skip : skip + 4])} encoded (NUL bytes "
-            "between its characters); converter reads UTF-8 only"
+            f"{label}: file looks {encoding} encoded (NUL bytes between its characters); "
+            "converter reads UTF-8 only"
         )
     if first == b"[":
         return "array"
     if first == b"{":
-        line = head[skip:].split(b"\n", 1)[0]
-        try:
-            orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return "concatenated" if not line.rstrip().endswith(b"}") else "jsonl"
-        return "jsonl"
+        return "jsonl" if _json_lines(head[skip:]) else "concatenated"
     if first not in b'"-0123456789tfn':
-        character = first.decode("latin-1")
-        return _fail(label, f"byte {skip}: character {character!r} cannot start JSON", "malformed")
+        what = _first_character(head[skip : skip + 4])
+        return _fail(label, f"byte {skip}: {what} cannot start JSON", "malformed")
     if len(head) < SNIFF_BYTES:  # the whole file: say whether the scalar itself is valid
         try:
             orjson.loads(head.removeprefix(UTF8_BOM))
@@ -239,13 +237,41 @@ def _compression_hint(name: str, suffix: str | None, stdin: bool) -> str:
     return f"looks {name}-compressed: name it {suffix} (compression is told by the suffix)"
 
 
-def _nul_encoding(first4: bytes) -> str:
-    """Name the UTF-16/32 flavour whose NUL pattern the first bytes match."""
+def _nul_encoding(first4: bytes) -> str | None:
+    """The UTF-16/32 flavour whose NUL pattern the first four bytes match, or None (a NUL
+    elsewhere is the parser's to place)."""
     nuls = tuple(byte == 0 for byte in first4)
-    for pattern, name in _NUL_PATTERNS:
-        if nuls[: len(pattern)] == pattern:
-            return name
-    return "UTF-16 or UTF-32"
+    return next((name for pattern, name in _NUL_PATTERNS if nuls == pattern), None)
+
+
+def _json_lines(data: bytes) -> bool:
+    """Whether a ``{``-first text is JSON Lines: its first line is one object (or a broken one
+    ending its line), or, the first line broken, one of the next whole lines is an object of
+    its own starting the line (a pretty-printed value indents what it nests)."""
+    lines = data.split(b"\n", SNIFF_LINES)[:-1] or [data]
+    first = lines[0]
+    if _object_line(first) or first.rstrip().endswith(b"}"):
+        return True
+    return any(line.startswith(b"{") and _object_line(line) for line in lines[1:])
+
+
+def _object_line(line: bytes) -> bool:
+    """Whether ``line`` holds one JSON object and nothing else."""
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _first_character(data: bytes) -> str:
+    """The first character of ``data`` for a message (``character '日'``), or its first byte
+    when that starts no UTF-8 character."""
+    for size in range(1, len(data) + 1):
+        try:
+            return f"character {data[:size].decode('utf-8')!r}"
+        except UnicodeDecodeError:
+            continue
+    return f"byte 0x{data[0]:02x} (not UTF-8)"
 
 
 def _scalar_kind(first: bytes) -> str:

@@ -506,6 +506,12 @@ REJECTED: dict[str, tuple[Any, Any, str, dict[int, str]]] = {
         ".jsonl",
         {9: "invalid JSON: line 10, column"},
     ),
+    "corrupt-first-jsonl-line": (  # told from pretty-printed JSON by the lines after it
+        jsonl_with(SEED_EN, {0: lambda line: line[:60] + b"\n"}),
+        SEED_JA.read_bytes(),
+        ".jsonl",
+        {0: "invalid JSON: line 1, column"},
+    ),
     "lone-surrogate-jsonl": (
         jsonl_with(
             SEED_EN,

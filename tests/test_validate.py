@@ -374,6 +374,10 @@ WHOLE_FILE_PROBLEMS = [
     (b'"a record?"', "not-container", "byte 0: top-level string is not a record container"),
     (b'[{"seq": "0EN"},\n {"a": 1,]', "malformed", "line 2, column"),
     (b"\xff\xfe[\x00]\x00", "malformed", "UTF-16"),
+    (b"[\x00{\x00", "malformed", "looks UTF-16 (little-endian) encoded"),
+    (b'["a\x00a"]', "malformed", "line 1, column 4 (byte 3): control character 0x00"),
+    ("日本語\n".encode(), "malformed", "byte 0: character '日' cannot start JSON"),
+    (b"\xc0abc", "malformed", "byte 0: byte 0xc0 (not UTF-8) cannot start JSON"),
 ]
 
 
