@@ -30,6 +30,13 @@ class RejectSink(Protocol):
         """Take one rejected record (see :meth:`RejectsFile.write`)."""
 
 
+def rejects_wanted(given: str | None, path: str) -> bool:
+    """Whether a run writes its rejects file even when it rejects nothing: asked for
+    (``--rejects``), or an earlier run's is at the default ``path`` (it is replaced, so that
+    no stale rejects stay beside the new output)."""
+    return given is not None or os.path.lexists(path)
+
+
 def reject_line(
     source: Input, member: Record | Rejected, reasons: list[str], stage: str | None = None
 ) -> bytes:

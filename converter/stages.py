@@ -44,7 +44,7 @@ from converter.plugins import (
     opt_in_taggers,
     run_factories,
 )
-from converter.rejects import RejectsFile, default_rejects_path
+from converter.rejects import RejectsFile, default_rejects_path, rejects_wanted
 from converter.report import CheckStats, RunReport, SourceStats
 from converter.selection import Group, Selection
 from converter.spill import GroupStore
@@ -149,7 +149,7 @@ def run_stages(
         writers = [spec.make(out.stream if out else DISCARD, writer_options) for out in outs]
         rejects = RejectsFile(
             os.devnull if dry_run else rejects_path,
-            forced=output_job.rejects is not None and not dry_run,
+            forced=not dry_run and rejects_wanted(output_job.rejects, rejects_path),
             stack=stack,
         )
         loops = [

@@ -848,6 +848,21 @@ def test_a_signal_while_the_command_starts_is_one_line(signum: int, status: int,
     assert (proc.returncode, proc.stderr.decode()) == (status, f"convert: {word}\n")
 
 
+@pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])
+def test_a_clean_run_replaces_an_earlier_runs_rejects_file(tmp_path: Path, mode: list[str]) -> None:
+    """No stale rejects stay beside a new output: the earlier run's file at the default path is
+    replaced by this run's (empty), as the report says."""
+    (tmp_path / "ja.json").write_bytes(JA.replace(b'"output": "', b'"output": 7, "x": "', 1))
+    args = [f"en={ALPACA_EN}", "-o", "out.json", "--report", "r.json", *mode]
+    first = run_cli("stream", *args, "ja=ja.json", cwd=tmp_path)
+    assert first.returncode == 1 and (tmp_path / "out.json.rejects.jsonl").stat().st_size > 0
+    clean = run_cli("stream", *args, f"ja={ALPACA_JA}", cwd=tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    assert (tmp_path / "out.json.rejects.jsonl").read_bytes() == b""
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["rejects"] == {"path": "out.json.rejects.jsonl", "records": 0}
+
+
 class FailingFile:
     """A file whose writes fail with ENOSPC once ``room`` bytes were written."""
 

@@ -18,6 +18,7 @@ from converter.job import StreamJob
 from converter.kernels import NATIVE
 from converter.model import WriterOptions, WriterSpec
 from converter.output import Companion, commit_all
+from converter.rejects import rejects_wanted
 from converter.report import EXAMPLES, CheckStats, RunReport
 from converter.scale.parts import PartEntry, StreamMerge, read_blocks
 from converter.scale.ranges import read_keys
@@ -88,7 +89,7 @@ class Tail:
             self.out = StreamMerge(
                 stack, folder, "out", job.output, lambda stream: spec.make(stream, options)
             )
-            if job.rejects is not None:
+            if rejects_wanted(job.rejects, rejects_path):
                 self._open_rejects()
 
     def _open_rejects(self) -> StreamMerge:
