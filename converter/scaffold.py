@@ -63,7 +63,7 @@ def new_plugin(*, lang: str, name: str | None = None, directory: Path | None = N
     or an unknown code without ``name``."""
     if not CODE_RE.fullmatch(lang):
         raise UsageError(f"{lang!r} is not a lowercase language code such as 'ko' or 'pt-br'")
-    registry = build_registry(build_manager(autoload=False))
+    registry = build_registry(build_manager())  # installed plugins' languages are taken too
     if lang in registry.languages:
         owner = registry.owners["language", lang]
         raise UsageError(f"language {lang!r} is already registered by {owner!r}")

@@ -114,6 +114,13 @@ def test_scaffold_refuses_taken_codes_and_unknown_names(tmp_path: Path) -> None:
     assert done.stderr == (
         "convert: error: language 'ja' is already registered by 'converter.builtin.languages'\n"
     )
+    # an installed plugin's code is taken too (its package would replace the installed one)
+    done = run_convert("plugins", "new", "zh", "--dir", tmp_path / "zh", allow=ZH_DIST)
+    assert (done.returncode, done.stderr) == (
+        2,
+        "convert: error: language 'zh' is already registered by 'zh'\n",
+    )
+    assert not (tmp_path / "zh").exists()
     with pytest.raises(UsageError, match="with --name"):
         new_plugin(lang="xx", directory=tmp_path / "xx")
     made = new_plugin(lang="xx", name="Klingon", directory=tmp_path / "xx")
