@@ -23,7 +23,7 @@ import orjson
 
 from converter.dataset_info import dataset_info_file
 from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
-from converter.filters import parse_conditions
+from converter.filters import RECORD_FIELDS, parse_conditions
 from converter.inputs import Input, open_input
 from converter.job import (
     StreamJob,
@@ -226,6 +226,7 @@ def plan_stage(
         conditions = parse_conditions(job.where)
         options: dict[str, Any] = {
             "keep_tags": job.keep_tags,
+            "tags_used": job.keep_tags or any(c.field not in RECORD_FIELDS for c in conditions),
             "seq_prefix": f"{stage.name}/" if stage.name else "",
         }
         taggers = run_factories(pm, "make_tagger", languages=languages, options=options)

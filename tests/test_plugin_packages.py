@@ -57,6 +57,31 @@ def test_three_languages_on_the_real_seed_tasks(tmp_path: Path) -> None:
     assert {r["tags"]["zh_script"] for r in zh_out} == {"Hans"}
 
 
+def test_a_filter_on_the_chinese_tag_selects_the_same_with_or_without_keep_tags(
+    tmp_path: Path,
+) -> None:
+    """``--where zh_script=Hant`` needs the tag, not its writing: the zh tagger runs for it."""
+    en = jsonl(
+        tmp_path / "en.jsonl",
+        [
+            {"instruction": "Describe the weather", "input": "", "output": "It is raining today."},
+            {"instruction": "Name a country", "input": "", "output": "Taiwan is an island."},
+        ],
+    )
+    zh = jsonl(tmp_path / "zh.jsonl", [
+        {"instruction": "描述天氣", "input": "", "output": "今天這個城市下著大雨，請記得帶傘。"},
+        {"instruction": "说出一个国家", "input": "", "output": "台湾是东亚的一个岛屿。"},
+    ])  # fmt: skip
+    written = []
+    for keep in ([], ["--keep-tags"]):
+        out = tmp_path / f"out{len(keep)}.jsonl"
+        args = ("stream", f"en={en}", f"zh={zh}", "--where", "zh_script=Hant", "-o", out, *keep)
+        done = run_convert(*args, allow=ZH_DIST)
+        assert done.returncode == 0, done.stderr
+        written.append([r["seq"] for r in out_records(out)])
+    assert written == [["0EN", "0ZH"], ["0EN", "0ZH"]]
+
+
 def test_check_language_plugin_passes_chinese_and_fails_a_wrong_profile(tmp_path: Path) -> None:
     (chinese,) = check_language_plugin("converter_zh", samples={"zh": "请写一首关于秋天的诗。"})
     assert (chinese.code, chinese.suffix) == ("zh", "ZH")

@@ -41,8 +41,9 @@ def register_languages(register: Callable[[Language], None]) -> None:
 def make_tagger(
     languages: Sequence[Language], options: dict[str, Any]
 ) -> Callable[[Record], None] | None:
-    """Tag Chinese records with ``zh_script``; stay out of runs without Chinese or without
-    ``--keep-tags`` (the tag is only written with it, so classifying would be wasted)."""
-    if all(lang.code != CHINESE.code for lang in languages) or not options.get("keep_tags"):
+    """Tag Chinese records with ``zh_script``; stay out of runs without Chinese or that use no
+    tags (neither ``--keep-tags`` nor a ``--where`` on a tag: classifying would be wasted)."""
+    used = options.get("tags_used", options.get("keep_tags"))  # (keep_tags: older converters)
+    if all(lang.code != CHINESE.code for lang in languages) or not used:
         return None
     return tag_script

@@ -81,10 +81,11 @@ def test_simplified_and_traditional_told_apart(text: str, script: str) -> None:
 
 
 @needs_data
-def test_tagger_tags_chinese_records_only_with_keep_tags() -> None:
-    assert make_tagger([ENGLISH, CHINESE], {"keep_tags": False}) is None
-    assert make_tagger([ENGLISH, JAPANESE], {"keep_tags": True}) is None
-    tag = make_tagger([ENGLISH, CHINESE], {"keep_tags": True})
+def test_tagger_tags_chinese_records_only_when_tags_are_used() -> None:
+    assert make_tagger([ENGLISH, CHINESE], {"keep_tags": False, "tags_used": False}) is None
+    assert make_tagger([ENGLISH, JAPANESE], {"keep_tags": True, "tags_used": True}) is None
+    assert make_tagger([ENGLISH, CHINESE], {"keep_tags": False, "tags_used": True}) is not None
+    tag = make_tagger([ENGLISH, CHINESE], {"keep_tags": True, "tags_used": True})
     assert tag is not None
     texts = seed_texts("zh_seed_tasks.zh.jsonl")
     records = [Record("zh", i, t, "", t, {}) for i, t in enumerate(texts)]
