@@ -52,7 +52,8 @@ def input_digests(recipe: Recipe) -> list[dict[str, Any]]:
     for stage in recipe.stages:
         for source in stage.sources:
             entry = {"stage": stage.name, "lang": source.lang, "path": source.path}
-            digest = file_digest(source.path, f"{source.lang}={source.path}")
+            label = f"stage {stage.name!r}: {source.lang}={source.path}"
+            digest = file_digest(source.path, label)
             found.append(entry | (digest or {"bytes": None, "sha256": None}))
     return found
 

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Literal, cast
 import orjson
 
 from converter.dataset_info import dataset_info_file
-from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
+from converter.errors import EXIT_OK, EXIT_REJECTED, ConverterError, UsageError
 from converter.filters import RECORD_FIELDS, parse_conditions
 from converter.inputs import Input, open_input
 from converter.job import (
@@ -152,10 +152,13 @@ def run_stages(
             forced=not dry_run and rejects_wanted(output_job.rejects, rejects_path),
             stack=stack,
         )
-        loops = [
-            GroupLoop(plan.job, registry, sources, plan.report, writers[0], rejects, *plan.pieces)
-            for plan, sources in zip(plans, inputs)
-        ]
+        loops = []
+        for plan, sources in zip(plans, inputs):
+            with _naming(plan.name):
+                loop = GroupLoop(
+                    plan.job, registry, sources, plan.report, writers[0], rejects, *plan.pieces
+                )
+            loops.append(loop)
         store = GroupStore(spill_parent(output_job.output))
         stack.callback(store.close)
         weights = [stage.weight for stage in stages]
@@ -196,14 +199,14 @@ class StagePlan:
 
 
 @contextmanager
-def _naming(stage: Stage) -> Iterator[None]:
-    """A UsageError raised while resolving a named stage says which stage."""
+def _naming(name: str | None) -> Iterator[None]:
+    """An error (usage, input, output) raised for a named stage says which stage."""
     try:
         yield
-    except UsageError as exc:
-        if not stage.name:
-            raise
-        raise UsageError(f"stage {stage.name!r}: {exc}") from None
+    except ConverterError as exc:
+        if name and exc.args and isinstance(exc.args[0], str):
+            exc.args = (f"stage {name!r}: {exc.args[0]}", *exc.args[1:])
+        raise
 
 
 def plan_stage(
@@ -216,7 +219,7 @@ def plan_stage(
 ) -> StagePlan:
     """Resolve one stage against the registry (its job, report and the loop's pieces):
     UsageError for anything wrong with it (naming a named stage), before anything is read."""
-    with _naming(stage):
+    with _naming(stage.name):
         job = stage.job
         if stage.name:
             job = replace(job, keep_tags=output_job.keep_tags, report=output_job.report)
@@ -259,10 +262,11 @@ def plan_stage(
 def _open_inputs(stack: ExitStack, plan: StagePlan, hash_it: bool) -> list[Input]:
     """Open the stage's sources (closed with ``stack``)."""
     inputs = []
-    for lang, path in plan.job.sources:
-        source = open_input(f"{lang}={path}", path, hash_it=hash_it)
-        stack.callback(source.close)
-        inputs.append(source)
+    with _naming(plan.name):
+        for lang, path in plan.job.sources:
+            source = open_input(f"{lang}={path}", path, hash_it=hash_it)
+            stack.callback(source.close)
+            inputs.append(source)
     return inputs
 
 
@@ -285,9 +289,10 @@ def _mix(
 
 
 def _numbered(stage: int, loop: GroupLoop) -> Iterator[Group]:
-    """The loop's groups, each with its stage number."""
-    for index, chunks in loop.groups():
-        yield stage, index, chunks
+    """The loop's groups, each with its stage number; an error names the stage."""
+    with _naming(loop.stage):
+        for index, chunks in loop.groups():
+            yield stage, index, chunks
 
 
 def _draw(

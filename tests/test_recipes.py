@@ -378,5 +378,16 @@ def test_a_missing_recipe_or_input_is_one_line(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, two_stages(ja=tmp_path / "gone.jsonl"))
     done = run_cli("run", recipe, "-o", tmp_path / "out.jsonl", "--report", tmp_path / "r.json")
     assert done.returncode == 3 and done.stderr.count(b"\n") == 1, done.stderr
-    assert b"gone.jsonl" in done.stderr
+    assert (
+        done.stderr.startswith(b"convert: error: stage 'dolly': ja=")
+        and b"gone.jsonl" in done.stderr
+    )
     assert not list(tmp_path.glob("out*")) and not (tmp_path / "r.json").exists()
+    # a problem found while the stage is read names the stage too
+    formats = '[[stage]]\nname = "dolly"\ninput_formats = { ja = "dolly-jp" }'
+    recipe = write_recipe(tmp_path, two_stages().replace('[[stage]]\nname = "dolly"', formats))
+    done = run_cli("run", recipe, "-o", tmp_path / "out.jsonl")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.decode().startswith(
+        f"convert: error: {recipe}: stage 'dolly': unknown input format 'dolly-jp'"
+    )
