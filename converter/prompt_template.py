@@ -9,6 +9,10 @@ format-spec parts, which are errors here):
   empty; ``{response}`` is the output.
 - ``{{`` and ``}}`` are a literal ``{`` and ``}``. Any other brace is an error.
 
+The template's markers are the tokens of its own text (not the ``--system`` text) written
+``<...>`` or ``[...]`` without spaces: ``<|response|>``, ``</s>``, ``[INST]``. A text splits back
+on them into its fields only while no field holds one: :meth:`Template.marker_in` says which does.
+
 A template is parsed before any record is read: an unknown placeholder, a lone brace or a
 placeholder that is not a plain name is a UsageError naming the line and column.
 """
@@ -17,11 +21,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
-from pathlib import Path
 
 from converter.errors import UsageError
+from converter.inputs import read_settings
 from converter.model import Record
 from converter.validation import cut
 
@@ -52,6 +56,10 @@ RECORD_FIELDS: dict[str, Callable[[Record], str]] = {
 }
 #: Every placeholder a template may use.
 PLACEHOLDERS = ("system", *RECORD_FIELDS)
+#: The record's fields a placeholder shows, where they are not the placeholder's own name.
+SHOWS = {"prompt": ("instruction", "input"), RESPONSE: ("output",)}
+#: A marker in the template's text.
+MARKER = re.compile(r"<[^\s<>]+>|\[[^\s\[\]]+\]")
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 #: The characters of a placeholder quoted in a message, at most (the message stays one line).
 QUOTED = 60
@@ -62,14 +70,29 @@ Part = str | Callable[[Record], str]
 @dataclass(frozen=True)
 class Template:
     """A parsed template: literal texts and per-record getters, in order; ``where`` names it
-    in messages."""
+    in messages; ``shown`` are the record's fields it shows, ``markers`` finds its markers,
+    which all begin with ``lead`` when they share their first character (a quick test)."""
 
     parts: tuple[Part, ...]
     where: str = "template"
+    shown: tuple[str, ...] = ()
+    markers: re.Pattern[str] | None = None
+    lead: str = ""
 
     def render(self, record: Record) -> str:
         """The template's text for ``record``."""
         return "".join([p if isinstance(p, str) else p(record) for p in self.parts])
+
+    def marker_in(self, record: Record) -> str | None:
+        """Why the text of ``record`` would not split back into its fields: the first field
+        shown that holds one of the template's markers, naming both; None when none does."""
+        if self.markers is not None:
+            for name in self.shown:
+                text = getattr(record, name)
+                found = self.lead in text and self.markers.search(text)
+                if found:
+                    return f"the {name} holds the template's marker {found.group()}"
+        return None
 
     def split(self) -> tuple[Template, Template]:
         """The template before ``{response}`` and from it on: their renderings of a record,
@@ -77,7 +100,7 @@ class Template:
         getter = RECORD_FIELDS[RESPONSE]
         for at, part in enumerate(self.parts):
             if part is getter:
-                return Template(self.parts[:at], self.where), Template(self.parts[at:], self.where)
+                return replace(self, parts=self.parts[:at]), replace(self, parts=self.parts[at:])
         raise UsageError(
             f"{self.where}: no {{response}} placeholder, where prompt-completion splits"
         )
@@ -87,6 +110,7 @@ def parse_template(text: str, system: str = "", where: str = "template") -> Temp
     """Parse ``text``; ``{system}`` becomes ``system``. ``where`` names the template in errors."""
     parts: list[Part] = []
     literal: list[str] = []
+    shown: list[str] = []
     end = 0
     for match in _TOKEN.finditer(text):
         literal.append(text[end : match.start()])
@@ -103,6 +127,7 @@ def parse_template(text: str, system: str = "", where: str = "template") -> Temp
             parts.append("".join(literal))
             literal = []
             parts.append(RECORD_FIELDS[name])
+            shown += SHOWS.get(name, (name,))
         else:
             known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
             what = "unknown placeholder" if name.isidentifier() else "not a placeholder:"
@@ -111,7 +136,17 @@ def parse_template(text: str, system: str = "", where: str = "template") -> Temp
                 "({{ and }} for literal braces)"
             )
     parts.append("".join([*literal, text[end:]]))
-    return Template(tuple(p for p in parts if p != ""), where)
+    kept = tuple(p for p in parts if p != "")
+    return Template(kept, where, tuple(dict.fromkeys(shown)), *_markers(text))
+
+
+def _markers(text: str) -> tuple[re.Pattern[str] | None, str]:
+    """What finds the markers of template ``text`` (outside its placeholders and braces), None
+    when it has none, and the first character they all begin with ("" if they differ)."""
+    markers = dict.fromkeys(MARKER.findall(_TOKEN.sub(" ", text)))
+    leads = {marker[0] for marker in markers}
+    found = re.compile("|".join(map(re.escape, markers))) if markers else None
+    return found, leads.pop() if len(leads) == 1 else ""
 
 
 def load_template(path: str | None, system: str = "") -> Template:
@@ -119,7 +154,7 @@ def load_template(path: str | None, system: str = "") -> Template:
     if path is None:
         return parse_template(DEFAULT_TEMPLATE, system)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_settings(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise UsageError(f"--template {path}: cannot read: {reason}") from None

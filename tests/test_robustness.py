@@ -863,6 +863,24 @@ def test_a_clean_run_replaces_an_earlier_runs_rejects_file(tmp_path: Path, mode:
     assert report["rejects"] == {"path": "out.json.rejects.jsonl", "records": 0}
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stream", f"en={ALPACA_EN}", "-f", "template", "--template", "/dev/zero"],
+        ["stream", f"en={ALPACA_EN}", "--checks-config", "/dev/zero"],
+        ["run", "/dev/zero"],
+    ],
+    ids=["template", "checks-config", "recipe"],
+)
+def test_a_settings_file_that_never_ends_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    """A template, check configuration or recipe is read whole, but never past 16 MiB."""
+    proc = run_cli(*args, "-o", "out.jsonl", cwd=tmp_path)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1, err
+    assert "/dev/zero" in err and "holds more than 16 MiB" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 class FailingFile:
     """A file whose writes fail with ENOSPC once ``room`` bytes were written."""
 

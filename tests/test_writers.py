@@ -279,6 +279,103 @@ def test_a_text_holding_the_separator_line_is_rejected_from_template_text(tmp_pa
     assert reasons == [f"cannot encode: en: the text holds the separator line {SEPARATOR}"]
 
 
+# --- fields holding the template's markers ----------------------------------------------------
+
+#: Template writer -> the ``full`` output of the real pair made with the same options.
+TEMPLATED = {
+    "template": ("template", {}),
+    "template-text": ("text", {}),
+    "prompt-completion": ("prompt-completion", {"system": SYSTEM}),
+}
+
+
+def rows_of(path: Path) -> list[Any]:
+    """The rows of a template writer's output: JSON objects, or ``template-text``'s texts."""
+    if path.suffix == ".txt":
+        return path.read_text(encoding="utf-8").removesuffix("\n").split(f"\n{SEPARATOR}\n")
+    return lines(path)
+
+
+def test_a_template_marks_the_markers_of_its_own_text_and_the_fields_it_shows() -> None:
+    template = parse_template(DEFAULT_TEMPLATE, system="<|response|> <b>")
+    assert template.marker_in(record(input="a <|prompt|> b")) == (
+        "the input holds the template's marker <|prompt|>"
+    )
+    # The --system text is not the template's: what it holds is no marker.
+    assert template.marker_in(record(output="<b>bold</b>")) is None
+    custom = parse_template("{{<x>}} [INST] {instruction} [/INST]{response}</s>")
+    assert custom.marker_in(record(instruction="say [/INST]")) == (
+        "the instruction holds the template's marker [/INST]"
+    )
+    assert custom.marker_in(record(output="a <x>")) == "the output holds the template's marker <x>"
+    # Not its marker, or in a field it does not show.
+    assert custom.marker_in(record(input="[INST]", output="<|endoftext|>")) is None
+    square = parse_template("[Q] {prompt} [A] {response}")
+    assert square.marker_in(record(output="[A]")) == "the output holds the template's marker [A]"
+    assert parse_template("Q: {prompt}\nA: {response}").marker_in(record(output="<s>")) is None
+
+
+@pytest.mark.parametrize("writer", sorted(TEMPLATED))
+def test_a_marker_in_a_field_of_the_real_pair_rejects_its_group(
+    tmp_path: Path, full: dict[str, Path], writer: str
+) -> None:
+    key, fields = TEMPLATED[writer]
+    en, ja = [dict(r) for r in EN], [dict(r) for r in JA]
+    en[5]["output"] += " <|endoftext|> and more"
+    ja[9]["input"] = "<|reasoning|>"
+    sources = []
+    for lang, planted in (("en", en), ("ja", ja)):
+        path = tmp_path / f"{lang}.json"
+        path.write_text(json.dumps(planted, ensure_ascii=False), encoding="utf-8")
+        sources.append((lang, str(path)))
+    out = tmp_path / full[key].name
+    job = StreamJob(sources, str(out), checks={"all": "off"}, format=writer, **fields)
+    report, status = run_stream(job)
+    assert (status, report.groups_rejected, report.records_written) == (1, 2, 346)
+    kept = [row for k, row in enumerate(rows_of(full[key])) if k // 2 not in (5, 9)]
+    assert rows_of(out) == kept
+    rejects = lines(tmp_path / f"{out.name}.rejects.jsonl")
+    assert [(r["lang"], r["index"], r["reasons"]) for r in rejects] == [
+        (lang, 5, ["cannot encode: en: the output holds the template's marker <|endoftext|>"])
+        for lang in ("en", "ja")
+    ] + [
+        (lang, 9, ["cannot encode: ja: the input holds the template's marker <|reasoning|>"])
+        for lang in ("en", "ja")
+    ]
+
+
+@pytest.mark.parametrize("writer", sorted(TEMPLATED))
+def test_a_custom_template_refuses_fields_holding_its_own_markers(
+    tmp_path: Path, writer: str
+) -> None:
+    template = tmp_path / "mistral.tpl"
+    template.write_text("<s>[INST] {instruction} [/INST]{response}</s>\n")
+    records = [
+        {"instruction": "a", "input": "", "output": "ends with </s> here"},
+        {"instruction": "b", "input": "[INST] unshown", "output": "<|endoftext|> is not its"},
+        {"instruction": "what is [/INST]?", "input": "", "output": "c"},
+        {"instruction": "d", "input": "", "output": "<mask> and <s >"},
+    ]
+    en = write_lines(tmp_path / "en.jsonl", records)
+    out = tmp_path / ("out.txt" if writer == "template-text" else "out.jsonl")
+    done = run_cli(
+        "stream", f"en={en}", "-f", writer, "--template", template, "--check", "all=off",
+        "-o", out,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr.decode()
+    assert "4 groups read, 2 records written" in done.stderr.decode()
+    texts = [f"<s>[INST] {r['instruction']} [/INST]{r['output']}</s>" for r in records]
+    written = rows_of(out)
+    if writer != "template-text":
+        written = ["".join(row.values()) for row in written]
+    assert written == [texts[1], texts[3]]
+    rejects = lines(tmp_path / f"{out.name}.rejects.jsonl")
+    assert [(r["index"], r["reasons"]) for r in rejects] == [
+        (0, ["cannot encode: en: the output holds the template's marker </s>"]),
+        (2, ["cannot encode: en: the instruction holds the template's marker [/INST]"]),
+    ]
+
+
 # --- options that do not apply -----------------------------------------------------------------
 
 

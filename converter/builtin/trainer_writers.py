@@ -8,6 +8,8 @@ Where each record's parts go (the mapping is in docs/output-formats.md):
   each followed by a newline, with a line ``<|separator|>`` between two texts.
 - ``prompt-completion``: the template split before ``{response}``: ``prompt + completion`` is
   exactly the ``template`` text.
+- These three refuse a record a field of which holds one of the template's markers: its text
+  would not split back into the fields (converter.prompt_template).
 - ``sharegpt`` / ``messages``: a system turn (the reasoning sentence, after the ``--system``
   text and a newline when there is one; left out when both are empty), the user's turn (the
   instruction, plus a newline and the input when there is one) and the assistant's (the output).
@@ -42,16 +44,43 @@ class _ShapedLines(JsonLinesWriter):
         self.schema = self.schema_name
 
 
-class TemplateWriter(_ShapedLines):
+class _TemplatedLines(_ShapedLines):
+    """Rows shaped from the prompt template by a subclass (``shape``). A record a field of
+    which holds one of the template's markers is noted by ``row`` and refused by ``encode``
+    (the loop encodes each row right after shaping it): its group is rejected."""
+
+    #: The row of a record (a subclass's method).
+    shape: Callable[[Record], dict[str, Any]]
+
+    def __init__(self, stream: BinaryIO, options: WriterOptions) -> None:
+        super().__init__(stream, options)
+        self.template = load_template(options.template, options.system)
+        self.marked: str | None = None
+
+    def row(self, record: Record) -> dict[str, Any]:
+        self.marked = self.template.marker_in(record)
+        return self.shape(record)
+
+    def encode(self, row: dict[str, Any]) -> bytes:
+        self.refuse_marked()
+        return super().encode(row)
+
+    def refuse_marked(self) -> None:
+        """ValueError naming the field and the marker when the row's record holds one."""
+        if self.marked:
+            raise ValueError(self.marked)
+
+
+class TemplateWriter(_TemplatedLines):
     """``{"text": ...}``: each record rendered with the prompt template."""
 
     schema_name = "template"
 
     def __init__(self, stream: BinaryIO, options: WriterOptions) -> None:
         super().__init__(stream, options)
-        self.render = load_template(options.template, options.system).render
+        self.render = self.template.render
 
-    def row(self, record: Record) -> dict[str, Any]:
+    def shape(self, record: Record) -> dict[str, Any]:
         return {"text": self.render(record)}
 
 
@@ -67,6 +96,7 @@ class TemplateTextWriter(TemplateWriter):
         self.started = False
 
     def encode(self, row: dict[str, Any]) -> bytes:
+        self.refuse_marked()
         text: str = row["text"]
         if _SEPARATOR_LINE in f"\n{text}\n":
             raise ValueError(f"the text holds the separator line {SEPARATOR}")
@@ -80,17 +110,17 @@ class TemplateTextWriter(TemplateWriter):
         self.stream.write(lead + self.separator.join(chunks))
 
 
-class PromptCompletionWriter(_ShapedLines):
+class PromptCompletionWriter(_TemplatedLines):
     """``{"prompt": ..., "completion": ...}`` (TRL): the template split before ``{response}``."""
 
     schema_name = "prompt-completion"
 
     def __init__(self, stream: BinaryIO, options: WriterOptions) -> None:
         super().__init__(stream, options)
-        prompt, completion = load_template(options.template, options.system).split()
+        prompt, completion = self.template.split()
         self.prompt, self.completion = prompt.render, completion.render
 
-    def row(self, record: Record) -> dict[str, Any]:
+    def shape(self, record: Record) -> dict[str, Any]:
         return {"prompt": self.prompt(record), "completion": self.completion(record)}
 
 
