@@ -2144,12 +2144,13 @@ cdef class Aligner:
         cdef Py_ssize_t j
         for j in range(self.sources):
             self.counts[j] = 0
-        if d == 1:  # target k lost a record: its partner-to-be is a gap in k
-            tgt.appendleft(self._gap(k))
-        else:  # target k has an extra record: the others get a gap
-            for j in range(self.sources):
-                if j != k:
-                    self.buffers[j].appendleft(self._gap(j))
+        for _ in range(abs(d)):
+            if d > 0:  # target k lost records: their partners-to-be are gaps in k
+                tgt.appendleft(self._gap(k))
+            else:  # target k has extra records: the others get gaps
+                for j in range(self.sources):
+                    if j != k:
+                        self.buffers[j].appendleft(self._gap(j))
         return 0
 
     cdef object _gap(self, Py_ssize_t k):
@@ -2159,7 +2160,7 @@ cdef class Aligner:
 
     cdef int _continue_shift(self, Py_ssize_t k, Py_ssize_t n) except -1:
         cdef long d = self.shift[k]
-        offsets = (1, 0) if d == 1 else (0, 1)
+        offsets = (d, 0) if d > 0 else (0, -d)  # alignment.shift_offsets
         diagonal, shifted = self._score(k, 0, 0, n), self._score(k, offsets[0], offsets[1], n)
         if sum(diagonal) > sum(shifted[: len(diagonal)]):
             self.shift[k] = 0

@@ -1,8 +1,9 @@
-"""Lock-step pairing with a watch for shifts: where one source lost or gained a record, every
-later pair is wrong by one. A window of upcoming groups is scored against the shifted pairings
-(as sentence aligners such as Gale-Church do with lengths), the shift is located, reported on
-every group it affects, and with ``realign`` repaired: the record left without a partner goes
-to the rejects file and pairing goes on one record over.
+"""Lock-step pairing with a watch for shifts: where one source lost or gained a record (or up
+to MAX_SHIFT in a row), every later pair is wrong by as many. A window of upcoming groups is
+scored against the pairings shifted by 1 and 2 records either way (as sentence aligners such as
+Gale-Church do with lengths), the shift is located, reported on every group it affects, and with
+``realign`` repaired: the records left without a partner go to the rejects file and pairing
+goes on as many records over.
 
 Scores come from cheap features of each record: field lengths (against the typical length ratio
 of the language pair, learned as the run goes), whether ``input`` is empty, and how many of the
@@ -25,6 +26,9 @@ from converter.model import Record
 WINDOW = 8
 #: Score a shifted pairing must win by, per pair, to count as a shift.
 MARGIN = 0.8
+#: The most records in a row a source may lose or gain for the shift to be found (the buffers,
+#: topped up at WINDOW + 2, hold the window's pairings shifted that far).
+MAX_SHIFT = 2
 #: Values a learned ratio needs before it is refreshed only every REFRESH groups.
 WARMUP = 16
 #: Groups whose pairs the learned length ratios come from (see TrailingMedian).
@@ -148,14 +152,21 @@ class Scorer:
         return output.add(source.index, ratios[1]) or learned
 
 
+def shift_offsets(d: int) -> tuple[int, int]:
+    """The offsets (source, target) of the pairing shifted by ``d``: the target lost ``d``
+    records (source ``d`` ahead) or, ``d`` negative, has ``-d`` extra ones."""
+    return (d, 0) if d > 0 else (0, -d)
+
+
 def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[float]]) -> int:
     """The shift that starts at the front of the window, from the positional pairs' scores
-    (``diagonal``) and ``shifted(offset_source, offset_target)``, the scores of the pairings one
-    record over: +1 (the target lost a record) or -1 (it has an extra one) when that pairing
-    wins by MARGIN a pair from the front on, else 0 (none, or one that starts later)."""
+    (``diagonal``) and ``shifted(offset_source, offset_target)``, the scores of the pairings
+    shifted: +d (the target lost d records, d up to MAX_SHIFT) or -d (it has d extra ones) when
+    that pairing wins by MARGIN a pair from the front on (the best one; the smaller shift on a
+    tie), else 0 (none, or one that starts later)."""
     best = None
-    for d, (os_, ot) in ((1, (1, 0)), (-1, (0, 1))):
-        scores = shifted(os_, ot)
+    for d in (s * sign for s in range(1, MAX_SHIFT + 1) for sign in (1, -1)):
+        scores = shifted(*shift_offsets(d))
         m = min(len(scores), len(diagonal))
         if m == 0:
             continue
@@ -320,20 +331,20 @@ class Aligner:
             return
         for scores in self.diagonals:
             scores.clear()
-        if d == 1:  # target k lost a record: its partner-to-be is a gap in k
-            tgt.appendleft(self._gap(k))
-        else:  # target k has an extra record: the others get a gap
-            for j, buffer in enumerate(self.buffers):
-                if j != k:
-                    buffer.appendleft(self._gap(j))
+        for _ in range(abs(d)):
+            if d > 0:  # target k lost records: their partners-to-be are gaps in k
+                tgt.appendleft(self._gap(k))
+            else:  # target k has extra records: the others get gaps
+                for j, buffer in enumerate(self.buffers):
+                    if j != k:
+                        buffer.appendleft(self._gap(j))
 
     def _gap(self, k: int) -> Gap:
         return Gap(f"misalignment: no {self.langs[k]} partner (the shifted pairing was repaired)")
 
     def _continue_shift(self, k: int, n: int) -> None:
-        d = self.shift[k]
-        offsets = (1, 0) if d == 1 else (0, 1)
-        diagonal, shifted = self._score(k, 0, 0, n), self._score(k, *offsets, n)
+        diagonal = self._score(k, 0, 0, n)
+        shifted = self._score(k, *shift_offsets(self.shift[k]), n)
         if sum(diagonal) > sum(shifted[: len(diagonal)]):
             self.shift[k] = 0
             return

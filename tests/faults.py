@@ -131,11 +131,12 @@ def dropped_numbers() -> tuple[Records, Records, list[int]]:
     return en, ja, planted
 
 
-def deletion_hits(positions: list[int]) -> list[tuple[int, int | None]]:
-    """For each position, delete that Japanese record and return (position, detected index)."""
+def deletion_hits(positions: list[int], count: int = 1) -> list[tuple[int, int | None]]:
+    """For each position, delete that Japanese record (and the ``count - 1`` after it) and
+    return (position, detected index) of the first repair by ``count``."""
     hits = []
     for p in positions:
-        _, report = flagged(EN, JA[:p] + JA[p + 1 :], "misalignment", realign=True)
-        found = [r["from_index"] for r in report["repairs"]]
+        _, report = flagged(EN, JA[:p] + JA[p + count :], "misalignment", realign=True)
+        found = [r["from_index"] for r in report["repairs"] if r["shift"] == count]
         hits.append((p, found[0] if found else None))
     return hits

@@ -722,6 +722,20 @@ def test_aligner_twins_find_the_same_shift() -> None:
         assert _run_aligner(_native_aligner, [faults.EN, ja], realign) == want
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_aligner_twins_repair_shifts_by_one_and_two(count: int) -> None:
+    """Records lost, or extra, in a row in the Japanese side: both twins find the shift by as
+    many, where it starts, and repair it the same way."""
+    lost = faults.JA[:60] + faults.JA[60 + count :]
+    extra = faults.JA[:60] + faults.EN[100 : 100 + count] + faults.JA[60:]
+    for ja, shift in ((lost, count), (extra, -count)):
+        for realign in (False, True):
+            want = _run_aligner(_python_aligner, [faults.EN, ja], realign)
+            assert want[1] and want[1][0]["shift"] == shift
+            assert abs(want[1][0]["from_index"] - 60) <= 1
+            assert _run_aligner(_native_aligner, [faults.EN, ja], realign) == want
+
+
 def test_length_ratio_twins_agree_on_real_pairs_with_truncations() -> None:
     """The compiled length-ratio compare finds what the Python one finds, group by group, on
     the real pair with truncated translations (and learns the same ratios)."""

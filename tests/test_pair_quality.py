@@ -71,6 +71,40 @@ def test_a_deleted_record_is_located_within_one_at_95_percent_of_positions() -> 
     assert len(located) >= 0.95 * len(hits), [h for h in hits if h[0] not in located]
 
 
+def test_two_deleted_records_in_a_row_are_located_within_one_at_90_percent_of_positions() -> None:
+    """A shift by two (two records lost in a row, as between revisions) is found as one, by
+    +2, where it starts (the window also scores the pairings two records over)."""
+    hits = F.deletion_hits(list(range(0, 172, 3)), count=2)
+    located = [p for p, found in hits if found is not None and abs(found - p) <= 1]
+    assert len(located) >= 0.9 * len(hits), [h for h in hits if h[0] not in located]
+
+
+@pytest.mark.parametrize(("edit", "shift"), [("delete", 2), ("insert", -2)])
+def test_realign_repairs_a_shift_by_two(tmp_path: Path, edit: str, shift: int) -> None:
+    """Two Japanese records lost (or two extra) at 90: every written pair is a true pair, the
+    two records left without a partner are rejected, and the counts reconcile."""
+    extra = [F.EN[10], F.EN[20]]  # English text in the Japanese file
+    ja_records = F.JA[:90] + F.JA[92:] if edit == "delete" else F.JA[:90] + extra + F.JA[90:]
+    ja = tmp_path / "ja.json"
+    ja.write_text(json.dumps(ja_records, ensure_ascii=False))
+    en = F.DATA / "alpaca-en-ja" / "alpaca_seed_tasks.en.json"
+    out, report = tmp_path / "out.jsonl", tmp_path / "r.json"
+    args = ("stream", f"en={en}", f"ja={ja}", "--realign", "--unequal", "shortest")
+    done = run_cli(*args, "-o", out, "--report", report, "--check", "language=off")
+    assert done.returncode == 1, done.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    for en_row, ja_row in zip(records[::2], records[1::2]):
+        assert ja_row["instruction"] == F.JA[int(en_row["seq"][:-2])]["instruction"]
+    doc = json.loads(report.read_text())
+    assert doc["repairs"] == [{"source": 1, "shift": shift, "from_index": 90, "repaired": True}]
+    rejects = [json.loads(line) for line in (tmp_path / "out.jsonl.rejects.jsonl").open()]
+    lost = ("en", 90), ("en", 91)
+    assert [(r["lang"], r["index"]) for r in rejects] == list(
+        lost if edit == "delete" else [("ja", 90), ("ja", 91)]
+    )
+    assert all(s["reconciles"] for s in doc["sources"])
+
+
 def test_realign_repairs_the_pairing_and_the_counts_reconcile(tmp_path: Path) -> None:
     ja = tmp_path / "ja.json"
     ja.write_text(json.dumps(F.JA[:90] + F.JA[91:], ensure_ascii=False))

@@ -80,6 +80,43 @@ def test_seed_tasks(tmp_path: Path) -> None:
     assert single["groups"]["read"] == 175
 
 
+@pytest.mark.parametrize(("lost", "every"), [((10, 12), 50), ((40, 42), 7), ((100, 102), 7)])
+def test_realign_across_ranges_after_two_records_lost_in_a_row(
+    tmp_path: Path, lost: tuple[int, int], every: int
+) -> None:
+    """Two Japanese records lost in a row (a shift by two, which the aligner follows): range
+    mode with --realign writes what the single run does, every record counted once."""
+    ja = json.loads(ALPACA_JA.read_text())
+    del ja[slice(*lost)]
+    (tmp_path / "ja.json").write_text(json.dumps(ja, ensure_ascii=False))
+    sources = [f"en={ALPACA_EN}", f"ja={tmp_path / 'ja.json'}"]
+    options = ("--realign", "--unequal", "shortest")
+    parallel = ("--jobs", "2", "--range-records", str(every))
+    single, ranged = _compare(tmp_path, sources, *options, parallel=parallel)
+    assert single == ranged
+    assert single["repairs"] == [{"source": 1, "shift": 2, "from_index": lost[0], "repaired": True}]
+    assert [s["read"] for s in single["sources"]] == [175, 173]
+
+
+def test_ranges_that_lose_track_of_a_long_shift_fail_rather_than_miscount(tmp_path: Path) -> None:
+    """Three records lost in a row is a shift further than the aligner follows: the ranges
+    count fewer records than the file holds, and the run stops before writing anything."""
+    ja = json.loads(ALPACA_JA.read_text())
+    del ja[50:53]
+    (tmp_path / "ja.json").write_text(json.dumps(ja, ensure_ascii=False))
+    args = [f"en={ALPACA_EN}", f"ja={tmp_path / 'ja.json'}", "--realign", "--unequal", "shortest"]
+    done = run_cli(
+        "stream", *args, "-o", tmp_path / "out.jsonl", "--jobs", "2", "--range-records", "7"
+    )
+    assert done.returncode == EXIT_FATAL
+    assert done.stderr.decode() == (
+        f"convert: error: ja={tmp_path / 'ja.json'}: the ranges counted 164 of its 172 records: "
+        "its pairing shifts by more than 2 records in a row across ranges; run without --jobs "
+        "(a single run reads through it)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ja.json"]
+
+
 def test_seed_tasks_given_twice_settle_every_duplicate(tmp_path: Path) -> None:
     """Every source of the second half is a duplicate: the parallel run's replay counts them
     all and keeps the same first examples as the single run (past them, only counts)."""

@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 
 from converter import __version__
-from converter.alignment import HISTORY, WINDOW
-from converter.errors import EXIT_OK, EXIT_REJECTED, UsageError
+from converter.alignment import HISTORY, MAX_SHIFT, WINDOW
+from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import aligns
 from converter.output import STDOUT, Companion
@@ -184,6 +184,8 @@ def _run_ranges(
             _apply(report, manifest.totals(), selection)
             read = formats if tasks else {}  # a run that reads nothing detects nothing
             _settle_sources(report, planned, read, digests.result() if digests else None)
+            if job.limit is None and job.stop is None:
+                _check_every_record_counted(report, planned)
             status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
 
             def files() -> list[Companion]:
@@ -389,6 +391,20 @@ def _settle_sources(
         stats.bytes = sum(f.size for f in source.files)
         if digests is not None:
             stats.sha256 = digests[k]
+
+
+def _check_every_record_counted(report: RunReport, planned: Plan) -> None:
+    """InputError, before anything is put in place, when the ranges of a whole run did not
+    count every record of a source once (read as written, rejected, filtered, unpaired or
+    skipped): the pairing shifted across ranges further than the aligner follows (MAX_SHIFT
+    records in a row), which a single run reads through."""
+    for stats, source in zip(report.sources, planned.sources):
+        if stats.read != source.records:
+            raise InputError(
+                f"{stats.lang}={source.given}: the ranges counted {stats.read:,} of its "
+                f"{source.records:,} records: its pairing shifts by more than {MAX_SHIFT} records "
+                "in a row across ranges; run without --jobs (a single run reads through it)"
+            )
 
 
 def _digests(planned: Plan) -> list[str]:
