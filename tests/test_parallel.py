@@ -332,13 +332,18 @@ def test_resume_makes_only_missing_parts(tmp_path: Path, corpus: tuple[str, str]
     assert again.returncode == EXIT_USAGE and b"--resume" in again.stderr
     (parts / "part-00002.json").unlink()  # as if killed before its entry was written
     (parts / "part-00004.out").write_bytes(b"damaged")
+    entry = json.loads((parts / "part-00003.json").read_text())
+    entry["counts"]["groups"]["written"] -= 5  # counts that do not match the part's output
+    (parts / "part-00003.json").write_text(json.dumps(entry))
     report = tmp_path / "r.json"
     done = run_cli(
         *args, "-o", tmp_path / "resumed.jsonl", "--parts", parts, "--resume", "--report", report
     )
     assert done.returncode == 1, done.stderr.decode()
     assert (tmp_path / "resumed.jsonl").read_bytes() == (tmp_path / "first.jsonl").read_bytes()
-    assert json.loads(report.read_text())["parallel"]["made"] == 2
+    document = json.loads(report.read_text())
+    assert document["parallel"]["made"] == 3
+    assert all(source["reconciles"] for source in document["sources"])
 
 
 # -- pairing by key --------------------------------------------------------------------------

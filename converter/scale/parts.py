@@ -104,7 +104,14 @@ class PartEntry:
     counts: dict[str, Any] = field(default_factory=dict)
 
     def intact(self, folder: str) -> bool:
-        """Whether every file of the part is there with its recorded size and checksum."""
+        """Whether every file of the part is there with its recorded size and checksum, and
+        the counts say as many groups and records written as its output holds."""
+        out = self.files.get("out")
+        if out is not None:
+            groups = self.counts.get("groups", {})
+            written = groups.get("written") if isinstance(groups, dict) else None
+            if (written, self.counts.get("records_written")) != (out.groups, out.chunks):
+                return False
         return all(f.intact(folder) for f in self.files.values())
 
 
