@@ -56,15 +56,16 @@ def rows() -> list[tuple[str, str, str]]:
             f"{len(found & set(planted))}/{len(planted)}",
         )
     )
-    hits = F.deletion_hits(list(range(0, 173)))
-    near = sum(1 for p, d in hits if d is not None and abs(d - p) <= 1)
-    table.append(
-        (
-            "deleted JA record located within ±1 (positions 0-172)",
-            "misalignment",
-            f"{near}/{len(hits)} ({near / len(hits):.1%})",
+    for count, what in ((1, "deleted JA record"), (2, "two JA records deleted in a row")):
+        hits = F.deletion_hits(list(range(0, 174 - count)), count)
+        near = sum(1 for p, d in hits if d is not None and abs(d - p) <= 1)
+        table.append(
+            (
+                f"{what} located within ±1 (positions 0-{173 - count})",
+                "misalignment",
+                f"{near}/{len(hits)} ({near / len(hits):.1%})",
+            )
         )
-    )
     return table
 
 
