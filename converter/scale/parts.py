@@ -105,12 +105,12 @@ class PartEntry:
 
     def intact(self, folder: str) -> bool:
         """Whether every file of the part is there with its recorded size and checksum, and
-        the counts say as many groups and records written as its output holds."""
-        out = self.files.get("out")
-        if out is not None:
-            groups = self.counts.get("groups", {})
-            written = groups.get("written") if isinstance(groups, dict) else None
-            if (written, self.counts.get("records_written")) != (out.groups, out.chunks):
+        the counts (a range's: converter.scale.ranges.part_counts) say as many groups and
+        records written as its output holds."""
+        out, groups = self.files.get("out"), self.counts.get("groups")
+        if out is not None and isinstance(groups, dict) and "written" in groups:
+            written = groups["written"], self.counts.get("records_written", out.chunks)
+            if written != (out.groups, out.chunks):
                 return False
         return all(f.intact(folder) for f in self.files.values())
 
