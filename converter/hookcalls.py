@@ -111,10 +111,10 @@ def note_plugin_code(plugin: object, name: str) -> None:
 def plugins_blamed() -> Iterator[None]:
     """Raise an error that a third-party plugin's code raised as a PluginError naming the
     plugin and the function (the innermost of the plugin's frames); any other error as it is.
-    Errors the core reports itself (ConverterError, OSError, a closed output) pass as they are."""
+    Errors the core reports itself (ConverterError, a closed output) pass as they are."""
     try:
         yield
-    except (ConverterError, OSError, OutputClosed):
+    except (ConverterError, OutputClosed):
         raise
     except Exception as exc:
         frame = _innermost_plugin_frame(exc.__traceback__)

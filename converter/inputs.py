@@ -202,7 +202,7 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool) -> str:
     if first == b"[":
         return "array"
     if first == b"{":
-        return "jsonl" if _json_lines(head[skip:]) else "concatenated"
+        return "jsonl" if _json_lines(head[skip:], len(head) < SNIFF_BYTES) else "concatenated"
     if first not in b'"-0123456789tfn':
         what = _first_character(head[skip : skip + 4])
         return _fail(label, f"byte {skip}: {what} cannot start JSON", "malformed")
@@ -244,14 +244,18 @@ def _nul_encoding(first4: bytes) -> str | None:
     return next((name for pattern, name in _NUL_PATTERNS if nuls == pattern), None)
 
 
-def _json_lines(data: bytes) -> bool:
-    """Whether a ``{``-first text is JSON Lines: its first line is one object (or a broken one
-    ending its line), or, the first line broken, one of the next whole lines is an object of
+def _json_lines(data: bytes, whole: bool) -> bool:
+    """Whether a ``{``-first text (``whole``: the whole file) is JSON Lines: its first line is
+    one object (or a broken one ending its line), or, the first line a broken record (not the
+    lone ``{`` that opens a pretty-printed object), one of the next whole lines is an object of
     its own starting the line (a pretty-printed value indents what it nests)."""
-    lines = data.split(b"\n", SNIFF_LINES)[:-1] or [data]
+    lines = data.split(b"\n", SNIFF_LINES)
+    lines = lines if whole and len(lines) <= SNIFF_LINES else lines[:-1] or [data]
     first = lines[0]
     if _object_line(first) or first.rstrip().endswith(b"}"):
         return True
+    if first.strip() == b"{":
+        return False
     return any(line.startswith(b"{") and _object_line(line) for line in lines[1:])
 
 

@@ -111,10 +111,14 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     output_suffixes: dict[str, str] = {}
     for owner, spec in _builtins_first(reg, "writer", reg.writers):
         for suffix in map(str.lower, spec.suffixes):
-            if suffix in output_suffixes:
+            # an output is matched by how its name ends: a suffix that ends another one would
+            # take that one's outputs (".tar.json" only narrows ".json", "son" takes it)
+            taken = [s for s in output_suffixes if s.endswith(suffix)]
+            if taken:
                 raise PluginError(
                     f"plugin {owner!r} registers writer {spec.name!r} for output suffix "
-                    f"{suffix!r}, already the suffix of writer {output_suffixes[suffix]!r}"
+                    f"{suffix!r}, which would take the outputs of writer "
+                    f"{output_suffixes[taken[0]]!r} (suffix {taken[0]!r})"
                 )
             output_suffixes[suffix] = spec.name
     _collect(pm, "register_checks", "check", reg.checks, lambda x: x.name, reg)

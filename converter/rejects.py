@@ -11,7 +11,7 @@ import orjson
 
 from converter.inputs import Input
 from converter.model import Record, Rejected
-from converter.output import is_special, start_output
+from converter.output import STDOUT, is_special, start_output
 
 
 def default_rejects_path(output: str) -> str:
@@ -30,11 +30,11 @@ class RejectSink(Protocol):
         """Take one rejected record (see :meth:`RejectsFile.write`)."""
 
 
-def rejects_wanted(given: str | None, path: str) -> bool:
+def rejects_wanted(given: str | None, path: str, output: str) -> bool:
     """Whether a run writes its rejects file even when it rejects nothing: asked for
-    (``--rejects``), or an earlier run's is at the default ``path`` (it is replaced, so that
-    no stale rejects stay beside the new output)."""
-    return given is not None or os.path.lexists(path)
+    (``--rejects``), or an earlier run's is at the default ``path`` beside the file ``output``
+    (it is replaced, so that no stale rejects stay beside the new output; stdout has no side)."""
+    return given is not None or (output != STDOUT and os.path.lexists(path))
 
 
 def reject_line(

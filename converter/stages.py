@@ -149,7 +149,8 @@ def run_stages(
         writers = [spec.make(out.stream if out else DISCARD, writer_options) for out in outs]
         rejects = RejectsFile(
             os.devnull if dry_run else rejects_path,
-            forced=not dry_run and rejects_wanted(output_job.rejects, rejects_path),
+            forced=not dry_run
+            and rejects_wanted(output_job.rejects, rejects_path, output_job.output),
             stack=stack,
         )
         loops = []

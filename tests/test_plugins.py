@@ -408,8 +408,14 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
         (
             "register_writers",
             'WriterSpec("csvish", (".JSON",), lambda stream, options: None)',
-            "registers writer 'csvish' for output suffix '.json', already the suffix of writer "
-            "'json'",
+            "registers writer 'csvish' for output suffix '.json', which would take the outputs "
+            "of writer 'json' (suffix '.json')",
+        ),
+        (
+            "register_writers",
+            'WriterSpec("csvish", ("son",), lambda stream, options: None)',
+            "registers writer 'csvish' for output suffix 'son', which would take the outputs "
+            "of writer 'json' (suffix '.json')",
         ),
         (
             "register_checks",
@@ -422,7 +428,7 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
             "registers language 'fr' with scripts ['latinx'] (known: latin, ja, zh, ko)",
         ),
     ],
-    ids=["writer-suffix", "check-policy", "language-scripts"],
+    ids=["writer-suffix", "writer-suffix-end", "check-policy", "language-scripts"],
 )
 def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
     tmp_path: Path, hook: str, item: str, message: str
@@ -543,8 +549,22 @@ def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
             ["--tagger", "keyless"],
             "'raising' failed in the callable from tagger 'keyless' on en record 0: KeyError",
         ),
+        (
+            """
+            from converter import Check, hookimpl
+
+            def compare(group):
+                open("/no/such/table.tsv")
+
+            @hookimpl
+            def register_checks(register):
+                register(Check("tabled", compare=compare))
+            """,
+            [],
+            "'raising' failed in compare (raising.py:5): FileNotFoundError",
+        ),
     ],
-    ids=["check", "accepts", "fields", "writer", "writer-make", "tagger-make", "tagger"],
+    ids=["check", "accepts", "fields", "writer", "writer-make", "tagger-make", "tagger", "oserror"],
 )
 @pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])
 def test_error_in_a_registered_objects_code_names_the_plugin(

@@ -89,7 +89,7 @@ class Tail:
             self.out = StreamMerge(
                 stack, folder, "out", job.output, lambda stream: spec.make(stream, options)
             )
-            if rejects_wanted(job.rejects, rejects_path):
+            if rejects_wanted(job.rejects, rejects_path, job.output):
                 self._open_rejects()
 
     def _open_rejects(self) -> StreamMerge:
