@@ -396,14 +396,17 @@ def _settle_sources(
 def _check_every_record_counted(report: RunReport, planned: Plan) -> None:
     """InputError, before anything is put in place, when the ranges of a whole run did not
     count every record of a source once (read as written, rejected, filtered, unpaired or
-    skipped): the pairing shifted across ranges further than the aligner follows (MAX_SHIFT
-    records in a row), which a single run reads through."""
+    skipped): a range starts reading each source at the first source's position, and finds
+    again in its margin a shift of at most MAX_SHIFT records that began before it; the records
+    a source lost or gained before a range added up to more (or a longer run of them), which
+    a single run reads through."""
     for stats, source in zip(report.sources, planned.sources):
         if stats.read != source.records:
             raise InputError(
                 f"{stats.lang}={source.given}: the ranges counted {stats.read:,} of its "
-                f"{source.records:,} records: its pairing shifts by more than {MAX_SHIFT} records "
-                "in a row across ranges; run without --jobs (a single run reads through it)"
+                f"{source.records:,} records: the records it lost or gained before a range "
+                f"shift that range's pairing by more than the {MAX_SHIFT} the aligner follows; "
+                "run without --jobs (a single run reads through it)"
             )
 
 
