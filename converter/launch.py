@@ -1,6 +1,7 @@
-"""The ``convert`` command's start: SIGINT and SIGTERM answered in one line from the first
-instant, while the CLI's modules are still being imported (:mod:`converter.cli` then takes
-over with its own handlers)."""
+"""The ``convert`` command's start: SIGINT and SIGTERM answered in one line as soon as this
+module runs (after the interpreter and the ``converter`` package, ~50 ms), while the CLI's
+modules are still being imported (:mod:`converter.cli` then takes over with its own
+handlers)."""
 
 from __future__ import annotations
 
