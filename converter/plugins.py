@@ -184,9 +184,9 @@ WRITER_METHODS = ("row", "encode", "write", "close")
 
 
 def _vetted(item: Any, plugin: str) -> Any:
-    """A third-party plugin's writer or tagger whose ``make`` is held to what it must return
-    (a writer; a callable or None, that callable guarded), else a PluginError names the
-    plugin; anything else as it is."""
+    """A third-party plugin's writer, tagger or check held to what it must return (``make``: a
+    writer; a callable or None, that callable guarded; a compare: a list of finding texts),
+    else a PluginError names the plugin; anything else as it is."""
     if isinstance(item, WriterSpec):
         make_writer = item.make
 
@@ -217,6 +217,24 @@ def _vetted(item: Any, plugin: str) -> Any:
             return guard(tag, plugin, f"tagger {item.name!r}")
 
         return replace(item, make=tagger)
+    if isinstance(item, Check):
+        start = item.start
+
+        def configure(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
+            compare = start(languages)
+
+            def checked(group: list[Record]) -> list[str]:
+                found = compare(group)
+                if type(found) is not list or not all(type(f) is str for f in found):
+                    raise PluginError(
+                        f"plugin {plugin!r}: check {item.name!r} returned "
+                        f"{type(found).__name__}, not a list of finding texts"
+                    )
+                return found
+
+            return checked
+
+        return replace(item, compare=None, configure=configure)
     return item
 
 

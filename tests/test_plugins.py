@@ -563,8 +563,29 @@ def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
             [],
             "'raising' failed in compare (raising.py:5): FileNotFoundError",
         ),
+        (
+            """
+            from converter import Check, hookimpl
+
+            @hookimpl
+            def register_checks(register):
+                register(Check("worded", compare=lambda group: "looks odd"))
+            """,
+            [],
+            "'raising': check 'worded' returned str, not a list of finding texts",
+        ),
     ],
-    ids=["check", "accepts", "fields", "writer", "writer-make", "tagger-make", "tagger", "oserror"],
+    ids=[
+        "check",
+        "accepts",
+        "fields",
+        "writer",
+        "writer-make",
+        "tagger-make",
+        "tagger",
+        "oserror",
+        "check-result",
+    ],
 )
 @pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])
 def test_error_in_a_registered_objects_code_names_the_plugin(
