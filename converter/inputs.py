@@ -142,8 +142,8 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
         stream = decompressing(path, buffered)
         closers.append(stream)
     try:
-        head, skip = _read_head(label, stream)
-        shape = _shape(label, head, skip, path == "-")
+        head, skip, whole = _read_head(label, stream)
+        shape = _shape(label, head, skip, path == "-", whole)
     except READ_ERRORS as exc:
         for f in reversed(closers):
             f.close()
@@ -156,8 +156,9 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
     return Input(label, path, shape, reader, disk, size, closers)
 
 
-def _read_head(label: str, stream: BinaryIO) -> tuple[bytes, int]:
-    """Read enough to see the first JSON character; return the head and the BOM/space length."""
+def _read_head(label: str, stream: BinaryIO) -> tuple[bytes, int, bool]:
+    """Read enough to see the first JSON character; return the head, the BOM/space length and
+    whether the head is the whole file (its last read came short)."""
     head = stream.read(SNIFF_BYTES)
     for bom, name in _BOMS:
         if head.startswith(bom):
@@ -177,12 +178,13 @@ def _read_head(label: str, stream: BinaryIO) -> tuple[bytes, int]:
             parts.append(more)
             size += len(more)
     head = b"".join(parts)
-    return head, len(head) - len(head[start:].lstrip(JSON_WHITESPACE))
+    whole = len(parts[-1]) < SNIFF_BYTES
+    return head, len(head) - len(head[start:].lstrip(JSON_WHITESPACE)), whole
 
 
-def _shape(label: str, head: bytes, skip: int, stdin: bool) -> str:
-    """The shape of the input whose first bytes are ``head`` (``skip``: BOM and whitespace);
-    MalformedInput saying why when it is none."""
+def _shape(label: str, head: bytes, skip: int, stdin: bool, whole: bool) -> str:
+    """The shape of the input whose first bytes are ``head`` (``skip``: BOM and whitespace;
+    ``whole``: all of it); MalformedInput saying why when it is none."""
     first = head[skip : skip + 1]
     if not first:
         return _fail(
@@ -202,11 +204,11 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool) -> str:
     if first == b"[":
         return "array"
     if first == b"{":
-        return "jsonl" if _json_lines(head[skip:], len(head) < SNIFF_BYTES) else "concatenated"
+        return "jsonl" if _json_lines(head[skip:], whole) else "concatenated"
     if first not in b'"-0123456789tfn':
         what = _first_character(head[skip : skip + 4])
         return _fail(label, f"byte {skip}: {what} cannot start JSON", "malformed")
-    if len(head) < SNIFF_BYTES:  # the whole file: say whether the scalar itself is valid
+    if whole:  # say whether the scalar itself is valid
         try:
             orjson.loads(head.removeprefix(UTF8_BOM))
         except orjson.JSONDecodeError as exc:

@@ -97,18 +97,21 @@ def check_options(job: StreamJob) -> None:
 
 
 def resolve_writer(job: StreamJob, registry: Registry) -> WriterSpec:
-    """The writer named by ``--format``, or chosen by the output suffix (JSONL on stdout);
+    """The writer named by ``--format``, or chosen by the output's longest matching suffix,
+    letter case aside (JSONL on stdout or without one);
     UsageError for an unknown one (an unsupported compression suffix is refused with every
     other output path, converter.paths)."""
     name = job.format
-    if name is None:
-        name = "jsonl"
-        for spec in registry.writers.values():
-            if job.output != STDOUT and strip_compression(job.output).lower().endswith(
-                spec.suffixes
-            ):
-                name = spec.name
-                break
+    if name is None and job.output != STDOUT:  # the writer of the longest suffix that matches
+        output = strip_compression(job.output).lower()
+        matches: list[tuple[int, str | None]] = [
+            (len(suffix), spec.name)
+            for spec in registry.writers.values()
+            for suffix in spec.suffixes
+            if output.endswith(suffix.lower())
+        ]
+        name = max(matches, default=(0, None))[1]
+    name = name or "jsonl"
     if name not in registry.writers:
         raise UsageError(f"unknown format {name!r}; known: {', '.join(registry.writers)}")
     return registry.writers[name]

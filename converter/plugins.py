@@ -111,14 +111,13 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     output_suffixes: dict[str, str] = {}
     for owner, spec in _builtins_first(reg, "writer", reg.writers):
         for suffix in map(str.lower, spec.suffixes):
-            # an output is matched by how its name ends: a suffix that ends another one would
-            # take that one's outputs (".tar.json" only narrows ".json", "son" takes it)
-            taken = [s for s in output_suffixes if s.endswith(suffix)]
-            if taken:
+            # an output goes to the writer of its longest matching suffix: only the same
+            # suffix (letter case aside) takes another writer's outputs, and "" any output
+            taken = output_suffixes.get(suffix, "every" if not suffix else None)
+            if taken is not None:
                 raise PluginError(
                     f"plugin {owner!r} registers writer {spec.name!r} for output suffix "
-                    f"{suffix!r}, which would take the outputs of writer "
-                    f"{output_suffixes[taken[0]]!r} (suffix {taken[0]!r})"
+                    f"{suffix!r}, which would take the outputs of {taken!r} writer"
                 )
             output_suffixes[suffix] = spec.name
     _collect(pm, "register_checks", "check", reg.checks, lambda x: x.name, reg)
@@ -221,14 +220,26 @@ def _vetted(item: Any, plugin: str) -> Any:
         start = item.start
 
         def configure(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
-            compare = start(languages)
+            try:
+                compare = start(languages)
+            except TypeError as exc:  # neither compare nor configure
+                raise PluginError(f"plugin {plugin!r}: {exc}") from None
+            if not callable(compare):
+                raise PluginError(
+                    f"plugin {plugin!r}: check {item.name!r} configured "
+                    f"{type(compare).__name__}, not a compare callable"
+                )
 
             def checked(group: list[Record]) -> list[str]:
                 found = compare(group)
-                if type(found) is not list or not all(type(f) is str for f in found):
+                odd = [f for f in found if not isinstance(f, str)] if type(found) is list else []
+                if type(found) is not list or odd:
+                    what = (
+                        f"a list holding {type(odd[0]).__name__}" if odd else type(found).__name__
+                    )
                     raise PluginError(
-                        f"plugin {plugin!r}: check {item.name!r} returned "
-                        f"{type(found).__name__}, not a list of finding texts"
+                        f"plugin {plugin!r}: check {item.name!r} returned {what}, "
+                        "not a list of finding texts"
                     )
                 return found
 

@@ -33,8 +33,10 @@ class RejectSink(Protocol):
 def rejects_wanted(given: str | None, path: str, output: str) -> bool:
     """Whether a run writes its rejects file even when it rejects nothing: asked for
     (``--rejects``), or an earlier run's is at the default ``path`` beside the file ``output``
-    (it is replaced, so that no stale rejects stay beside the new output; stdout has no side)."""
-    return given is not None or (output != STDOUT and os.path.lexists(path))
+    (it is replaced, so that no stale rejects stay beside the new output; stdout and special
+    files have no side)."""
+    beside = output != STDOUT and not is_special(output)
+    return given is not None or (beside and os.path.lexists(path))
 
 
 def reject_line(

@@ -409,13 +409,13 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
             "register_writers",
             'WriterSpec("csvish", (".JSON",), lambda stream, options: None)',
             "registers writer 'csvish' for output suffix '.json', which would take the outputs "
-            "of writer 'json' (suffix '.json')",
+            "of 'json' writer",
         ),
         (
             "register_writers",
-            'WriterSpec("csvish", ("son",), lambda stream, options: None)',
-            "registers writer 'csvish' for output suffix 'son', which would take the outputs "
-            "of writer 'json' (suffix '.json')",
+            'WriterSpec("csvish", ("",), lambda stream, options: None)',
+            "registers writer 'csvish' for output suffix '', which would take the outputs of "
+            "'every' writer",
         ),
         (
             "register_checks",
@@ -428,7 +428,7 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
             "registers language 'fr' with scripts ['latinx'] (known: latin, ja, zh, ko)",
         ),
     ],
-    ids=["writer-suffix", "writer-suffix-end", "check-policy", "language-scripts"],
+    ids=["writer-suffix", "writer-suffix-empty", "check-policy", "language-scripts"],
 )
 def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
     tmp_path: Path, hook: str, item: str, message: str
@@ -446,6 +446,24 @@ def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
     done = run_convert("stream", f"en={SAMPLE_EN}", "-o", out, "--plugin", path)
     assert_one_line_error(done, f"plugin 'odd_values' {message}")
     assert not out.exists()
+
+
+def test_an_output_goes_to_the_writer_of_its_longest_suffix(tmp_path: Path) -> None:
+    """A plugin's suffix that ends a built-in's ("son") cannot take ``out.json``; one that
+    narrows it (".TAR.JSON", letter case aside) takes only its own outputs."""
+    path = plugin_file(tmp_path, "tarred", """
+        from converter import WriterSpec, hookimpl
+        from converter.builtin.writers import JsonLinesWriter
+
+        @hookimpl
+        def register_writers(register):
+            register(WriterSpec("tarred", (".TAR.JSON", "son"), JsonLinesWriter))
+    """)  # fmt: skip
+    for name, lines in (("out.json", False), ("out.tar.json", True), ("o.mason", True)):
+        out = tmp_path / name
+        done = run_convert("stream", f"en={SAMPLE_EN}", "-o", out, "--plugin", path)
+        assert done.returncode == 0, done.stderr
+        assert out.read_text().startswith("{" if lines else "[\n  {"), name
 
 
 @pytest.mark.parametrize(
@@ -574,6 +592,17 @@ def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
             [],
             "'raising': check 'worded' returned str, not a list of finding texts",
         ),
+        (
+            """
+            from converter import Check, hookimpl
+
+            @hookimpl
+            def register_checks(register):
+                register(Check("counted", configure=lambda languages: lambda group: [1]))
+            """,
+            [],
+            "'raising': check 'counted' returned a list holding int, not a list of finding texts",
+        ),
     ],
     ids=[
         "check",
@@ -585,6 +614,7 @@ def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
         "tagger",
         "oserror",
         "check-result",
+        "configured-result",
     ],
 )
 @pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])

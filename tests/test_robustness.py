@@ -520,6 +520,14 @@ REJECTED: dict[str, tuple[Any, Any, str, dict[int, str]]] = {
         ".jsonl",
         {0: "invalid JSON: line 1, column"},
     ),
+    "corrupt-long-first-line-no-final-newline": (  # the first line read past the first block
+        b'{"instruction": "' + b"x" * 70_000 + b'", "inpu\n'
+        b'{"instruction": "c", "input": "", "output": "d"}',
+        b'{"instruction": "x", "input": "", "output": "y"}\n'
+        b'{"instruction": "z", "input": "", "output": "w"}\n',
+        ".jsonl",
+        {0: "invalid JSON: line 1, column"},
+    ),
     "lone-surrogate-jsonl": (
         jsonl_with(
             SEED_EN,
@@ -870,8 +878,11 @@ def test_a_clean_run_replaces_an_earlier_runs_rejects_file(tmp_path: Path, mode:
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["rejects"] == {"path": "out.json.rejects.jsonl", "records": 0}
     (tmp_path / "rejects.jsonl").write_bytes(b"kept\n")  # stdout's default: beside nothing
-    to_stdout = run_cli("stream", *args[:1], f"ja={ALPACA_JA}", "-o", "-", *mode, cwd=tmp_path)
-    assert to_stdout.returncode == 0 and (tmp_path / "rejects.jsonl").read_bytes() == b"kept\n"
+    for special in ("-", "/dev/stdout", "/dev/null"):
+        to_stdout = run_cli(
+            "stream", *args[:1], f"ja={ALPACA_JA}", "-o", special, *mode, cwd=tmp_path
+        )
+        assert to_stdout.returncode == 0 and (tmp_path / "rejects.jsonl").read_bytes() == b"kept\n"
 
 
 @pytest.mark.parametrize(
