@@ -603,6 +603,17 @@ def test_an_output_goes_to_the_writer_of_its_longest_suffix(tmp_path: Path) -> N
             [],
             "'raising': check 'counted' returned a list holding int, not a list of finding texts",
         ),
+        (
+            """
+            from converter import Check, hookimpl
+
+            @hookimpl
+            def register_checks(register):
+                register(Check("bare"))
+            """,
+            [],
+            "'raising': check 'bare' has neither compare nor configure",
+        ),
     ],
     ids=[
         "check",
@@ -615,6 +626,7 @@ def test_an_output_goes_to_the_writer_of_its_longest_suffix(tmp_path: Path) -> N
         "oserror",
         "check-result",
         "configured-result",
+        "bare-check",
     ],
 )
 @pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])
