@@ -252,7 +252,8 @@ def _json_lines(data: bytes, whole: bool) -> bool:
     lone ``{`` that opens a pretty-printed object), one of the next whole lines is an object of
     its own starting the line (a pretty-printed value indents what it nests)."""
     lines = data.split(b"\n", SNIFF_LINES)
-    lines = lines if whole and len(lines) <= SNIFF_LINES else lines[:-1] or [data]
+    if not (whole and len(lines) <= SNIFF_LINES):  # the last one is cut short
+        lines = lines[:-1] or [data]
     first = lines[0]
     if _object_line(first) or first.rstrip().endswith(b"}"):
         return True

@@ -305,7 +305,11 @@ class GroupLoop:
         row, encode, is_valid = self.row, self.encode, self.is_valid
         chunks = []
         for record in self.interleave(group):
-            obj = row(record)
+            try:
+                obj = row(record)
+            except ValueError as exc:  # the writer cannot shape it
+                self._unwritable(group, record, exc)
+                return None
             try:
                 valid = is_valid(obj)
             except ValueError:  # a value the compiled validator cannot take (a datetime)
@@ -318,10 +322,14 @@ class GroupLoop:
             try:
                 chunks.append(encode(obj))
             except (TypeError, ValueError) as exc:
-                self._reject(group, [f"cannot encode: {record.lang}: {exc}"])
+                self._unwritable(group, record, exc)
                 return None
         self.report.records_written += len(chunks)
         return chunks
+
+    def _unwritable(self, group: list[Record], record: Record, exc: Exception) -> None:
+        """Reject ``group``: the writer cannot shape or encode ``record`` (``exc`` says why)."""
+        self._reject(group, [f"cannot encode: {record.lang}: {exc}"])
 
     def _reject(self, group: tuple[Any, ...] | list[Any], group_reasons: list[str] | None) -> None:
         """Send every member of ``group`` to the rejects file with its reasons."""

@@ -98,7 +98,8 @@ class Writer(Protocol):
     schema: str
 
     def row(self, record: Record) -> dict[str, Any]:
-        """Return the object that represents ``record`` in the output."""
+        """Return the object that represents ``record`` in the output (raise ``ValueError``
+        if it cannot be written: its group is rejected)."""
 
     def encode(self, row: dict[str, Any]) -> bytes:
         """Serialise one row (raise ``ValueError``/``TypeError`` if it cannot be)."""

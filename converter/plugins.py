@@ -183,70 +183,83 @@ WRITER_METHODS = ("row", "encode", "write", "close")
 
 
 def _vetted(item: Any, plugin: str) -> Any:
-    """A third-party plugin's writer, tagger or check held to what it must return (``make``: a
-    writer; a callable or None, that callable guarded; a compare: a list of finding texts),
-    else a PluginError names the plugin; anything else as it is."""
+    """A third-party plugin's writer, tagger or check held to what it must return (else a
+    PluginError names the plugin); anything else as it is."""
     if isinstance(item, WriterSpec):
-        make_writer = item.make
-
-        def writer(stream: Any, options: Any) -> Any:
-            made = make_writer(stream, options)
-            lacks = [m for m in WRITER_METHODS if not callable(getattr(made, m, None))]
-            lacks += [] if isinstance(getattr(made, "schema", None), str) else ["schema"]
-            if lacks:
-                raise PluginError(
-                    f"plugin {plugin!r}: writer {item.name!r} made {type(made).__name__}, "
-                    f"which lacks {', '.join(lacks)} (see converter.model.Writer)"
-                )
-            return made
-
-        return replace(item, make=writer)
+        return replace(item, make=_checked_writer(item, plugin))
     if isinstance(item, Tagger):
-        make_tag = item.make
-
-        def tagger(languages: Sequence[Language]) -> Callable[[Record], None] | None:
-            tag = make_tag(languages)
-            if tag is None:
-                return None
-            if not callable(tag):
-                raise PluginError(
-                    f"plugin {plugin!r}: tagger {item.name!r} made {type(tag).__name__}, "
-                    "not a callable (or None)"
-                )
-            return guard(tag, plugin, f"tagger {item.name!r}")
-
-        return replace(item, make=tagger)
+        return replace(item, make=_checked_tagger(item, plugin))
     if isinstance(item, Check):
-        start = item.start
-
-        def configure(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
-            try:
-                compare = start(languages)
-            except TypeError as exc:  # neither compare nor configure
-                raise PluginError(f"plugin {plugin!r}: {exc}") from None
-            if not callable(compare):
-                raise PluginError(
-                    f"plugin {plugin!r}: check {item.name!r} configured "
-                    f"{type(compare).__name__}, not a compare callable"
-                )
-
-            def checked(group: list[Record]) -> list[str]:
-                found = compare(group)
-                odd = [f for f in found if not isinstance(f, str)] if type(found) is list else []
-                if type(found) is not list or odd:
-                    what = (
-                        f"a list holding {type(odd[0]).__name__}" if odd else type(found).__name__
-                    )
-                    raise PluginError(
-                        f"plugin {plugin!r}: check {item.name!r} returned {what}, "
-                        "not a list of finding texts"
-                    )
-                return found
-
-            return checked
-
-        return replace(item, compare=None, configure=configure)
+        return replace(item, compare=None, configure=_checked_check(item, plugin))
     return item
+
+
+def _checked_writer(spec: WriterSpec, plugin: str) -> Callable[[Any, Any], Any]:
+    """``spec.make``, its writer held to have a writer's methods and schema."""
+
+    def make(stream: Any, options: Any) -> Any:
+        made = spec.make(stream, options)
+        lacks = [m for m in WRITER_METHODS if not callable(getattr(made, m, None))]
+        lacks += [] if isinstance(getattr(made, "schema", None), str) else ["schema"]
+        if lacks:
+            raise PluginError(
+                f"plugin {plugin!r}: writer {spec.name!r} made {type(made).__name__}, "
+                f"which lacks {', '.join(lacks)} (see converter.model.Writer)"
+            )
+        return made
+
+    return make
+
+
+def _checked_tagger(
+    tagger: Tagger, plugin: str
+) -> Callable[[Sequence[Language]], Callable[[Record], None] | None]:
+    """``tagger.make``, held to make a callable or None; the callable guarded."""
+
+    def make(languages: Sequence[Language]) -> Callable[[Record], None] | None:
+        tag = tagger.make(languages)
+        if tag is None:
+            return None
+        if not callable(tag):
+            raise PluginError(
+                f"plugin {plugin!r}: tagger {tagger.name!r} made {type(tag).__name__}, "
+                "not a callable (or None)"
+            )
+        return guard(tag, plugin, f"tagger {tagger.name!r}")
+
+    return make
+
+
+def _checked_check(
+    check: Check, plugin: str
+) -> Callable[[Sequence[Language]], Callable[[list[Record]], list[str]]]:
+    """The check's ``configure``: its compare for the run, held to return a list of texts."""
+
+    def configure(languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
+        try:
+            compare = check.start(languages)
+        except TypeError as exc:  # neither compare nor configure
+            raise PluginError(f"plugin {plugin!r}: {exc}") from None
+        if not callable(compare):
+            raise PluginError(
+                f"plugin {plugin!r}: check {check.name!r} configured "
+                f"{type(compare).__name__}, not a compare callable"
+            )
+
+        def checked(group: list[Record]) -> list[str]:
+            found = compare(group)
+            odd = [f for f in found if not isinstance(f, str)] if type(found) is list else []
+            if type(found) is not list or odd:
+                what = f"a list holding {type(odd[0]).__name__}" if odd else type(found).__name__
+                raise PluginError(
+                    f"plugin {plugin!r}: check {check.name!r} returned {what}, "
+                    "not a list of finding texts"
+                )
+            return found
+
+        return checked
+
+    return configure
 
 
 def _blame(first: str, second: str) -> tuple[str, str]:

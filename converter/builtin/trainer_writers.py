@@ -46,8 +46,8 @@ class _ShapedLines(JsonLinesWriter):
 
 class _TemplatedLines(_ShapedLines):
     """Rows shaped from the prompt template by a subclass (``shape``). A record a field of
-    which holds one of the template's markers is noted by ``row`` and refused by ``encode``
-    (the loop encodes each row right after shaping it): its group is rejected."""
+    which holds one of the template's markers is refused (ValueError: its group is
+    rejected)."""
 
     #: The row of a record (a subclass's method).
     shape: Callable[[Record], dict[str, Any]]
@@ -55,20 +55,12 @@ class _TemplatedLines(_ShapedLines):
     def __init__(self, stream: BinaryIO, options: WriterOptions) -> None:
         super().__init__(stream, options)
         self.template = load_template(options.template, options.system)
-        self.marked: str | None = None
 
     def row(self, record: Record) -> dict[str, Any]:
-        self.marked = self.template.marker_in(record)
+        marked = self.template.marker_in(record)
+        if marked:
+            raise ValueError(marked)
         return self.shape(record)
-
-    def encode(self, row: dict[str, Any]) -> bytes:
-        self.refuse_marked()
-        return super().encode(row)
-
-    def refuse_marked(self) -> None:
-        """ValueError naming the field and the marker when the row's record holds one."""
-        if self.marked:
-            raise ValueError(self.marked)
 
 
 class TemplateWriter(_TemplatedLines):
@@ -96,7 +88,6 @@ class TemplateTextWriter(TemplateWriter):
         self.started = False
 
     def encode(self, row: dict[str, Any]) -> bytes:
-        self.refuse_marked()
         text: str = row["text"]
         if _SEPARATOR_LINE in f"\n{text}\n":
             raise ValueError(f"the text holds the separator line {SEPARATOR}")
