@@ -7,13 +7,14 @@ described with the table and the key it is in: ``[[stage]] 2 ('dolly'): unknown 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from converter.model import POLICIES
 from converter.selection import SPLIT_NAME
 from converter.stages import MIXES, STAGE_NAME
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _POLICY = {"enum": list(POLICIES)}
 _NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
@@ -103,6 +104,8 @@ RECIPE_SCHEMA: dict[str, Any] = {
 
 def structure_problem(table: Mapping[str, Any]) -> str | None:
     """The first structural problem of a decoded recipe, as one line (None: it has none)."""
+    import jsonschema  # only recipes need it: imported here, not by every command
+
     validator = jsonschema.Draft202012Validator(RECIPE_SCHEMA)
     # A missing key last: ``[[stages]]`` is first an unknown key, then a missing ``stage``.
     errors = sorted(

@@ -1,25 +1,27 @@
 """JSON Schema validation: bundled schemas by name, any schema file by path.
 
 jsonschema is the reference and gives the messages; jsonschema-rs (compiled, ~64x faster per
-record) decides valid/invalid on the hot path. Their verdicts are tested equal.
+record) decides valid/invalid on the hot path. Their verdicts are tested equal. The reference is
+imported when first needed (a user's schema file, a record to explain): a run whose records all
+pass never loads it, ~10 MiB less.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-import jsonschema
 import jsonschema_rs
-import referencing
-import referencing.jsonschema
 
 from converter.errors import UsageError
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 SCHEMA_SUFFIX = ".schema.json"
 #: Longest message part kept for one violation; huge values are cut in the middle.
@@ -101,19 +103,29 @@ class RecordValidator:
             raise UsageError(f"{path}: a schema must be a JSON object")
         schema = {**schema, "$id": schema.get("$id", path.resolve().as_uri())}
         base_dir = path.resolve().parent
-        self.path = path
-        cls = jsonschema.validators.validator_for(schema)
+        self.path, self.schema, self.base_dir = path, schema, base_dir
+        if path.parent != schema_dir():  # a user's schema: first checked as the reference reads it
+            self.reference  # noqa: B018
+        self.fast = _compile(schema, path, base_dir)
+
+    @cached_property
+    def reference(self) -> Validator:
+        """The jsonschema validator of the schema; UsageError when the schema is not valid."""
+        import jsonschema
+        import referencing
+        import referencing.jsonschema
+
+        cls = jsonschema.validators.validator_for(self.schema)
         try:
-            cls.check_schema(schema)
+            cls.check_schema(self.schema)
         except jsonschema.SchemaError as exc:
-            raise UsageError(f"{path}: invalid schema: {cut(exc.message)}") from exc
+            raise UsageError(f"{self.path}: invalid schema: {cut(exc.message)}") from exc
 
         def retrieve(uri: str) -> referencing.Resource[Any]:
-            return referencing.jsonschema.DRAFT202012.create_resource(_retrieve(uri, base_dir))
+            return referencing.jsonschema.DRAFT202012.create_resource(_retrieve(uri, self.base_dir))
 
         registry: referencing.Registry[Any] = referencing.Registry(retrieve=retrieve)  # type: ignore[call-arg]
-        self.reference = cls(schema, registry=registry)
-        self.fast = _compile(schema, path, base_dir)
+        return cls(self.schema, registry=registry)
 
     def is_valid(self, obj: Any) -> bool:
         """True when ``obj`` satisfies the schema: the compiled validator decides, the reference

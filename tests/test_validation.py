@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ALPACA_EN, ALPACA_JA
+from helpers import ALPACA_EN, ALPACA_JA, SAMPLE_EN, SAMPLE_JA, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from converter.errors import UsageError
 from converter.validation import bundled_schema_names, cut, validator_for
 
 
@@ -92,3 +96,34 @@ def test_violations_name_the_field_and_cut_huge_values() -> None:
 
 def test_bundled_schemas_are_listed() -> None:
     assert {"record", "record-tags"} <= set(bundled_schema_names())
+
+
+def test_a_run_whose_records_all_pass_never_loads_the_reference(tmp_path: Path) -> None:
+    """jsonschema (the reference, ~10 MiB and ~80 ms to import) loads only to explain a record."""
+    script = (
+        "import sys, runpy\n"
+        f"sys.argv = ['convert', 'stream', 'en={SAMPLE_EN}', 'ja={SAMPLE_JA}', "
+        f"'-o', r'{tmp_path / 'out.json'}']\n"
+        "try:\n"
+        "    runpy.run_module('converter', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().split() == ["False"]
+    assert len(json.loads((tmp_path / "out.json").read_bytes())) == 10
+
+
+def test_a_users_invalid_schema_is_refused_by_the_reference_before_any_record(
+    tmp_path: Path,
+) -> None:
+    schema = tmp_path / "bad.schema.json"
+    schema.write_text('{"type": "object", "properties": {"seq": {"type": 5}}}')
+    with pytest.raises(UsageError, match=r"bad\.schema\.json: invalid schema: 5 is not valid"):
+        validator_for(str(schema))
+    done = run_cli("validate", SAMPLE_EN, "--schema", schema)
+    assert done.returncode == 2, done.stderr
+    assert b"invalid schema: 5 is not valid" in done.stderr
+    assert b"Traceback" not in done.stderr
