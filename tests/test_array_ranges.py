@@ -756,3 +756,36 @@ def test_realign_generated_arrays(tmp_path: Path) -> None:
     single, parallel = _compare(tmp_path, sources, "--realign", parallel=_ranges(100))
     assert single == parallel
     assert [r["from_index"] for r in single["repairs"]] == [296]
+
+
+def test_realign_ranges_stop_where_they_lose_track_of_records_lost_then_regained(
+    tmp_path: Path,
+) -> None:
+    """600 generated pairs; JA lost records 10, 20 and 30 and gained three unrelated ones
+    before 150, 160 and 170 (net nothing). A single run follows each shift; the range from
+    group 150 reads its margin with JA already three records behind, more than the aligner
+    finds again: the run stops there, naming the group, before anything is written."""
+    generate = ("--pairs", "600", "--seed", "3", "--out", str(tmp_path), "--form", "array")
+    subprocess.run(
+        [sys.executable, ROOT / "bench" / "gen_corpus.py", *generate, "--quiet"], check=True
+    )
+    ja = json.loads((tmp_path / "corpus.ja.json").read_text("utf-8"))
+    edited = []
+    for i, record in enumerate(ja):
+        if i in (150, 160, 170):
+            edited.append(ja[599 - i])
+        if i not in (10, 20, 30):
+            edited.append(record)
+    (tmp_path / "ja.json").write_text(json.dumps(edited, ensure_ascii=False), "utf-8")
+    sources = [f"en={tmp_path / 'corpus.en.json'}", f"ja={tmp_path / 'ja.json'}", "--realign"]
+    single = run_cli("stream", *sources, "-o", tmp_path / "single.jsonl")
+    assert single.returncode == 1, single.stderr.decode()  # the orphans rejected
+    out = tmp_path / "out" / "ranged.jsonl"
+    out.parent.mkdir()
+    ranged = run_cli("stream", *sources, "-o", out, *_ranges(50))
+    said = ranged.stderr.decode()
+    assert ranged.returncode == EXIT_FATAL, said
+    assert said.startswith(f"convert: error: ja={tmp_path / 'ja.json'}: the ranges lose track")
+    assert "at group 150: the ranges before leave it shifted by +3" in said
+    assert said.count("\n") == 1
+    assert list(out.parent.iterdir()) == []

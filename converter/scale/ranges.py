@@ -225,7 +225,27 @@ class RangeTask:
             keys.flush()
             counts = part_counts(loop.report)
             counts["range_seconds"] = [round(time.perf_counter() - began, 3)]
+            if job.realign and loop.aligner is not None:
+                counts["pairing"] = [pairing_moved(loop.aligner.repairs, self.start, self.stop)]
             return part.commit(counts)
+
+
+def pairing_moved(
+    repairs: Sequence[dict[str, Any]], start: int, stop: int | None
+) -> dict[str, Any]:
+    """How far ``--realign``'s repairs moved each source's pairing (by source number) before
+    ``start`` (what the range found again in its margin) and before ``stop`` (what it hands on
+    to the next range; None for the last range)."""
+
+    def moved(before: int | None) -> dict[str, int]:
+        shifts: dict[str, int] = {}
+        for repair in repairs:
+            if before is None or repair["from_index"] < before:
+                k = str(repair["source"])
+                shifts[k] = shifts.get(k, 0) + repair["shift"]
+        return {k: d for k, d in shifts.items() if d}
+
+    return {"start": start, "found": moved(start), "handed_on": moved(stop)}
 
 
 def part_counts(report: RunReport) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, replace
 from functools import partial
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -184,6 +185,9 @@ def _run_ranges(
             _apply(report, manifest.totals(), selection)
             read = formats if tasks else {}  # a run that reads nothing detects nothing
             _settle_sources(report, planned, read, digests.result() if digests else None)
+            moved = manifest.totals().get("pairing", [])
+            if job.realign and len(moved) == len(tasks):  # (parts of an older version: none)
+                _check_ranges_agree_on_pairing(moved, planned)
             if job.limit is None and job.stop is None:
                 _check_every_record_counted(report, planned)
             status = EXIT_REJECTED if report.groups_rejected else EXIT_OK
@@ -408,6 +412,26 @@ def _check_every_record_counted(report: RunReport, planned: Plan) -> None:
                 f"shift that range's pairing by more than the {MAX_SHIFT} the aligner follows; "
                 "run without --jobs (a single run reads through it)"
             )
+
+
+def _check_ranges_agree_on_pairing(moved: list[dict[str, Any]], planned: Plan) -> None:
+    """InputError, before anything is put in place, when a range (``--realign``) found a
+    source's pairing moved otherwise than the range before it left it (``moved``: each
+    range's :func:`~converter.scale.ranges.pairing_moved`, in order): a range finds again in
+    its margin a shift of at most MAX_SHIFT records; what a source lost or gained before that
+    added up to more. Its records would pass the count with wrong partners."""
+    for before, after in pairwise(moved):
+        for k, source in enumerate(planned.sources):
+            handed = before["handed_on"].get(str(k), 0)
+            found = after["found"].get(str(k), 0)
+            if handed != found:
+                raise InputError(
+                    f"{source.lang}={source.given}: the ranges lose track of its pairing at "
+                    f"group {after['start']:,}: the ranges before leave it shifted by "
+                    f"{handed:+d}, the range from there finds {found:+d} (a range finds again "
+                    f"a shift of at most the {MAX_SHIFT} records the aligner follows); run "
+                    "without --jobs (a single run reads through it)"
+                )
 
 
 def _digests(planned: Plan) -> list[str]:
