@@ -14,6 +14,7 @@ the records of an array wrapped in an object.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -130,9 +131,14 @@ def _jsonl_batches(stream: PositionedReader, first_line: int = 1) -> Iterator[Ba
         unfinished = [block[end + 1 :]] if end + 1 < len(block) else []
         lines = block[:end].split(b"\n")
         try:
-            yield Batch(list(map(loads, lines)), line_no + 1)
+            values = list(map(loads, lines))
         except orjson.JSONDecodeError:  # a bad or a blank line: line by line
             yield from _jsonl_lines(lines, line_no, b"\n")
+        else:
+            if _FLAT_OBJECTS.is_valid(values) or not any(map(_inexact, values)):
+                yield Batch(values, line_no + 1)
+            else:  # a number orjson read inexactly: line by line
+                yield from _jsonl_lines(lines, line_no, b"\n")
         line_no += len(lines)
     if unfinished:
         yield from _jsonl_lines([b"".join(unfinished)], line_no, b"")
@@ -145,9 +151,37 @@ def _jsonl_lines(lines: list[bytes], before: int, newline: bytes) -> Iterator[It
             continue
         line += newline
         try:
-            yield Item(orjson.loads(line), line_no)
+            value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             yield Item(None, line_no, jsonl_reason(line, line_no, exc), line)
+            continue
+        if _inexact(value):
+            value = _exactly(line, value)
+        yield Item(value, line_no)
+
+
+def _inexact(value: Any) -> bool:
+    """True when ``value`` holds a float beyond the signed 64-bit integers: orjson reads an
+    integer longer than 64 bits as one (18446744073709551616 as 1.8446744073709552e+19)."""
+    inside = [value]
+    while inside:
+        kind = type(value := inside.pop())
+        if kind is dict:
+            inside.extend(value.values())
+        elif kind is list:
+            inside.extend(value)
+        elif kind is float and not _INT64_MIN < value < _INT64_MAX:
+            return True
+    return False
+
+
+def _exactly(line: bytes, value: Any) -> Any:
+    """``line`` read again by the stdlib parser, whose integers are exact (a writer that cannot
+    hold one rejects its group); ``value`` if nested deeper than it reads."""
+    try:
+        return json.loads(line)
+    except RecursionError:
+        return value
 
 
 def _refuse_wrapper(label: str, parts: Iterator[Batch | Item]) -> Iterator[Batch | Item]:

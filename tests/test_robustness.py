@@ -650,6 +650,35 @@ def test_very_long_strings_go_through(tmp_path: Path, checks_off_args: list[str]
     assert en_row["input"] == long_en and ja_row["input"] == long_ja
 
 
+def test_json_lines_integers_beyond_64_bits_are_read_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """orjson reads an integer longer than 64 bits as a float; such a line is read again
+    exactly, so a kept tag that JSON output cannot hold rejects its record with the number
+    intact in the rejects file, instead of writing 1.8446744073709552e+19. A float stays one."""
+    big, bigger = 18446744073709551616, -12345678901234567890123
+    lines = [
+        b'{"instruction": "a", "input": "", "output": "b", "n": 1e20}',
+        b'{"instruction": "c", "input": "", "output": "d", "n": %d, "m": [[%d]]}' % (big, bigger),
+        b'{"instruction": "e", "input": "", "output": "f", "n": 18446744073709551615}',
+    ]
+    path = tmp_path / "en.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for block in (64, 1 << 16):  # a block of lines at a time, and the whole file in one
+        monkeypatch.setattr(converter.readers, "SLICE", block)
+        items, fatal_error = read_all(path)
+        assert fatal_error is None
+        assert [value["n"] for value, _, _ in items] == [1e20, big, (1 << 64) - 1]
+        assert type(items[0][0]["n"]) is float and items[1][0]["m"] == [[bigger]]
+    done = run_cli("stream", f"en={path}", "--keep-tags", "-o", tmp_path / "out.jsonl")
+    assert done.returncode == 1, done.stderr
+    written = [orjson.loads(line) for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
+    assert [row["tags"]["n"] for row in written] == [1e20, (1 << 64) - 1]
+    (rejected,) = map(json.loads, (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines())
+    assert rejected["line"] == 2 and rejected["record"]["n"] == big
+    assert rejected["reasons"] == ["cannot encode: en: Integer exceeds 64-bit range"]
+
+
 def test_json_test_suite_never_crashes_the_readers() -> None:
     # Known leniencies: yajl takes a form feed as whitespace; a '{'-first file holding two
     # values is read as concatenated JSON (the string is then rejected as not an object).
