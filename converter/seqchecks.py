@@ -3,7 +3,9 @@
 * ``seq`` is unique in the file: one bit per index for each stage prefix and language suffix
   (a million indexes cost 125 KB), and past :data:`BITMAP_BUDGET` an exact on-disk set;
 * within each stage prefix every index has the same languages in the same order: the records
-  of one index are consecutive, and each index's suffixes are compared with the first index's;
+  of one index are consecutive, and each index's suffixes are compared with a reference index's:
+  the first (with every required language) whose languages a later index repeats, so that a
+  broken first index is the one flagged, not every other;
 * ``reasoning`` is the sentence of the language named by the ``seq`` suffix;
 * every language asked for (``--languages en,ja``) is present at every index.
 """
@@ -13,9 +15,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import islice, repeat
 from operator import itemgetter, lt
-from typing import Any
+from typing import Any, NamedTuple
 
 from converter.errors import UsageError
 from converter.model import Language
@@ -27,6 +30,8 @@ from converter.validation import cut, schema_path
 OUTPUT_SCHEMAS = frozenset({"record", "record-tags"})
 #: ``[<stage>/]<index><SUFFIX>``: the output schema's ``seq`` pattern (use ``fullmatch``).
 SEQ = re.compile(json.loads(schema_path("record").read_bytes())["properties"]["seq"]["pattern"])
+#: Index groups, each with languages of its own, that may wait for a reference group.
+UNCONFIRMED = 8
 #: Bits of index bitmaps kept in memory across all prefixes and suffixes (32 MiB).
 BITMAP_BUDGET = 1 << 28
 
@@ -72,14 +77,14 @@ class SeqChecks:
         self.reasoning = {suffix: lang.reasoning for suffix, lang in self.by_suffix.items()}
         self.required = tuple(lang.suffix for lang in required)
         self.seen = _SeenSeqs()
-        #: stage prefix -> (index, suffixes) of its first index group
-        self.references: dict[str, tuple[int, list[str]]] = {}
+        #: stage prefix -> its reference index group
+        self.references: dict[str, _Reference] = {}
         self.tops: dict[str, int] = {}  # stage prefix -> its highest index so far
         self.key: str | None = None  # the current group's seq without its suffix
         self.prefix, self.number = "", 0
         self.start: tuple[int, int | None] = (0, None)
         self.suffixes: list[str] = []
-        self.reference: list[str] | None = None  # the current prefix's first group, if complete
+        self.reference: list[str] | None = None  # the current prefix's reference, once confirmed
         self.bits = self.seen.bitmaps_of("")
         self.byte, self.mask = 0, 1
 
@@ -183,9 +188,13 @@ class SeqChecks:
         return self.check(index, line, obj)
 
     def finish(self) -> tuple[Issue, ...]:
-        """Findings for the last index group."""
+        """Findings for the last index group, and for groups still waiting for a reference
+        (the first of them is taken)."""
         issues = self._close_group() if self.key is not None else NONE
         self.key = None
+        for prefix, reference in self.references.items():
+            if reference.group is None and reference.pending:
+                issues += self._confirm(prefix, reference, reference.pending[0])
         return issues
 
     def close(self) -> None:
@@ -199,7 +208,8 @@ class SeqChecks:
         prefix = key[:slash] if slash >= 0 else ""
         if prefix != self.prefix:
             self.prefix, self.bits = prefix, self.seen.bitmaps_of(prefix)
-            self.reference = self._complete(self.references.get(prefix))
+            reference = self.references.get(prefix)
+            self.reference = reference.group.suffixes if reference and reference.group else None
         self.key, self.start, self.suffixes = key, (index, line), []
         self.number = number = int(key[slash + 1 :])
         if number > self.tops.get(prefix, -1):
@@ -207,32 +217,33 @@ class SeqChecks:
         self.byte, self.mask = number >> 3, 1 << (number & 7)
         return issues
 
-    def _complete(self, reference: tuple[int, list[str]] | None) -> list[str] | None:
-        """The reference suffixes, if they hold every required language (else None)."""
-        if reference is None or any(s not in reference[1] for s in self.required):
-            return None
-        return reference[1]
-
     def _close_group(self) -> tuple[Issue, ...]:
-        """Compare the group just read with its prefix's first group and the required ones."""
-        found = self.suffixes
-        reference = self.references.setdefault(self.prefix, (self.number, found))
-        if self.reference is None:
-            self.reference = self._complete(reference)
+        """Judge the group just read: the required languages, then its prefix's reference."""
+        found, prefix = self.suffixes, self.prefix
         missing = [suffix for suffix in self.required if suffix not in found]
-        if not missing and found == reference[1]:
-            return NONE
-        stage = f"stage {self.prefix!r}, " if self.prefix else ""
         if missing:
-            kind = "missing-language"
-            message = f"{stage}index {self.number} lacks {_names(missing)} (has {_names(found)})"
-        else:
-            kind = "languages"
-            message = (
-                f"{stage}index {self.number} has {_names(found)}; "
-                f"index {reference[0]} has {_names(reference[1])}"
-            )
-        return ((*self.start, kind, "/seq", message),)
+            message = f"index {self.number} lacks {_names(missing)} (has {_names(found)})"
+            return (_issue(prefix, self.start, "missing-language", message),)
+        group = _Group(self.number, found, self.start)
+        reference = self.references.setdefault(prefix, _Reference())
+        if reference.group is not None:
+            same = found == reference.group.suffixes
+            return NONE if same else (_differs(prefix, group, reference.group),)
+        for earlier in reference.pending:
+            if earlier.suffixes == found:
+                return self._confirm(prefix, reference, earlier)
+        reference.pending.append(group)
+        if len(reference.pending) > UNCONFIRMED:
+            return self._confirm(prefix, reference, reference.pending[0])
+        return NONE
+
+    def _confirm(self, prefix: str, reference: _Reference, chosen: _Group) -> tuple[Issue, ...]:
+        """Take ``chosen`` as the prefix's reference group; the findings of the groups that
+        waited for one and differ from it."""
+        reference.group, waited, reference.pending = chosen, reference.pending, []
+        if prefix == self.prefix:
+            self.reference = chosen.suffixes
+        return tuple(_differs(prefix, group, chosen) for group in waited if group is not chosen)
 
     def _language_issue(
         self, index: int, line: int | None, suffix: str, obj: Any
@@ -273,6 +284,39 @@ def _set_bits(bits: bytearray, numbers: list[int]) -> None:
     while low < high:
         bits[low >> 3] |= 1 << (low & 7)
         low += 1
+
+
+class _Group(NamedTuple):
+    """An index group: its index, its languages' suffixes in order, its first record."""
+
+    number: int
+    suffixes: list[str]
+    start: tuple[int, int | None]
+
+
+@dataclass
+class _Reference:
+    """A stage prefix's reference group, once one is taken: the first group whose languages a
+    later group repeats. Until then the groups read wait in ``pending`` (each with languages of
+    its own; at most UNCONFIRMED, then the first is taken)."""
+
+    group: _Group | None = None
+    pending: list[_Group] = field(default_factory=list)
+
+
+def _differs(prefix: str, group: _Group, reference: _Group) -> Issue:
+    """The finding of ``group``, whose languages differ from the reference group's."""
+    message = (
+        f"index {group.number} has {_names(group.suffixes)}; "
+        f"index {reference.number} has {_names(reference.suffixes)}"
+    )
+    return _issue(prefix, group.start, "languages", message)
+
+
+def _issue(prefix: str, start: tuple[int, int | None], kind: str, message: str) -> Issue:
+    """A group finding at the group's first record; the stage named when it has one."""
+    stage = f"stage {prefix!r}, " if prefix else ""
+    return (*start, kind, "/seq", stage + message)
 
 
 def _names(suffixes: Iterable[str]) -> str:

@@ -237,6 +237,50 @@ def test_each_defect_of_converter_output_is_found_exactly(
     assert len(str(result.findings[0])) < 400  # a 10,000-character value is never dumped
 
 
+@pytest.mark.parametrize(
+    ("fault", "languages", "expected"),
+    [
+        ("0JA lost", (), [(0, "languages", "index 0 has EN; index 1 has EN, JA")]),
+        ("0JA lost", ("en", "ja"), [(0, "missing-language", "index 0 lacks JA (has EN)")]),
+        ("0 swapped", (), [(0, "languages", "index 0 has JA, EN; index 1 has EN, JA")]),
+        ("1 swapped", (), [(2, "languages", "index 1 has JA, EN; index 0 has EN, JA")]),
+        (
+            "0 and 1 differ",
+            (),
+            [
+                (0, "languages", "index 0 has EN; index 2 has EN, JA"),
+                (1, "languages", "index 1 has JA, EN; index 2 has EN, JA"),
+            ],
+        ),
+        ("last of 2 swapped", (), [(2, "languages", "index 1 has JA, EN; index 0 has EN, JA")]),
+    ],
+)
+def test_a_broken_first_index_is_the_one_flagged(
+    tmp_path: Path,
+    pair_output: Path,
+    fault: str,
+    languages: tuple[str, ...],
+    expected: list[tuple[int, str, str]],
+) -> None:
+    """Each index is compared with a reference index: the first whose languages a later one
+    repeats. A broken first index is flagged, not every index after it."""
+    rs = records_of(pair_output)
+    if fault == "0JA lost":
+        del rs[1]
+    elif fault == "0 swapped":
+        rs[0], rs[1] = rs[1], rs[0]
+    elif fault == "1 swapped":
+        rs[2], rs[3] = rs[3], rs[2]
+    elif fault == "0 and 1 differ":  # index 0 lost JA, index 1 is swapped: no two agree
+        rs = [rs[0], rs[3], rs[2], *rs[4:]]
+    else:
+        rs = [rs[0], rs[1], rs[3], rs[2]]
+    bad = write_jsonl(tmp_path / "bad.jsonl", rs)
+    result = validate_files(paths=[str(bad)], languages=list(languages))
+    assert [(f.record, f.kind, f.message) for f in result.findings] == expected
+    assert result.exit_status == 1
+
+
 FRENCH_PLUGIN = """
 from converter import hookimpl
 from converter.model import Language
@@ -573,4 +617,5 @@ def test_regular_output_is_checked_in_batches(
     monkeypatch.setattr(converter.readers, "SLICE", 2000)
     result = validate_files(paths=[str(pair_output)], languages=["en", "ja"])
     assert result.exit_status == 0 and result.totals()["records"] == 350
-    assert batched.count(True) > 50 and batched.count(False) == 1  # the first: no reference yet
+    # the first batches only: the reference index is taken once the next one agrees with it
+    assert batched.count(True) > 50 and batched[2:].count(False) == 0
