@@ -176,10 +176,13 @@ class RunReport:
         """One or a few lines for stderr."""
         total = sum(s.bytes for s in self.sources)
         secs = max(self.seconds, 1e-9)
+        target = counted(len(self.splits), "split file") if self.splits else self.output
+        if self.parallel is not None and not self.parallel["merged"]:
+            target = f"the parts in {self.output} (not merged)"
         lines = [
             f"convert: {counted(self.groups_read, 'group')} read, "
             f"{counted(self.records_written, 'record')} written "
-            f"to {counted(len(self.splits), 'split file') if self.splits else self.output}, "
+            f"to {target}, "
             f"{counted(self.groups_rejected, 'group')} rejected"
             + (
                 f" ({counted(self.rejects_written, 'record')} in {self.rejects})"

@@ -325,6 +325,38 @@ def test_killed_range_is_retried(
     assert report.parallel is not None and report.parallel["ranges"] == 3
 
 
+def test_no_merge_names_the_parts_not_an_output(tmp_path: Path, corpus: tuple[str, str]) -> None:
+    """--no-merge writes no output: the summary and the report say the records are in the
+    parts; a later --resume merges them into the single run's output."""
+    parts, out = tmp_path / "parts", tmp_path / "out.jsonl"
+    args = (
+        "stream",
+        *corpus,
+        "--realign",
+        "--jobs",
+        "2",
+        "--range-records",
+        "100",
+        "--parts",
+        parts,
+    )
+    done = run_cli(*args, "-o", out, "--no-merge", "--report", tmp_path / "r.json")
+    assert done.returncode == 1, done.stderr.decode()  # the corpus holds rejects
+    said = done.stderr.decode().splitlines()[0]
+    assert f"records written to the parts in {parts} (not merged)" in said, said
+    assert f"records in {parts})" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parts", "r.json"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["output"]["path"] == report["rejects"]["path"] == str(parts)
+    assert report["parallel"]["merged"] is False and report["output"]["records"] > 1000
+    merged = run_cli(*args, "-o", out, "--resume")
+    assert merged.returncode == 1, merged.stderr.decode()
+    single = tmp_path / "single.jsonl"
+    assert run_cli("stream", *corpus, "--realign", "-o", single).returncode == 1
+    assert out.read_bytes() == single.read_bytes()
+    assert Path(f"{out}.rejects.jsonl").read_bytes() == Path(f"{single}.rejects.jsonl").read_bytes()
+
+
 def test_resume_makes_only_missing_parts(tmp_path: Path, corpus: tuple[str, str]) -> None:
     parts = tmp_path / "parts"
     args = ("stream", *corpus, "--realign", "--jobs", "2", "--range-records", "100")

@@ -169,6 +169,8 @@ def _run_ranges(
             digests = pool.submit(_digests, planned) if job.report is not None else None
             writer = (spec, writer_options)
             tail = Tail(stack, folder, job, writer, rejects_path, report, options.merge)
+            if not options.merge:  # the records and rejects stay in the parts
+                report.output = report.rejects = folder
             in_order = InOrder(manifest, _progressing(tail.add, tasks, planned, progress))
             in_order()  # the parts intact already (--resume)
             made = run_parts(
@@ -202,6 +204,7 @@ def _run_ranges(
                     "plan_seconds": round(plan_seconds, 3),
                     "range_seconds": manifest.totals().get("range_seconds", []),
                     "merge_seconds": round(time.perf_counter() - merging, 3),
+                    "merged": options.merge,
                 }
                 report.finish()
                 document = report.to_json(status)
