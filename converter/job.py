@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from converter.compression import strip_compression
+from converter.compression import compression_of, strip_compression
 from converter.dataset_info import check_dataset_info
 from converter.errors import UsageError
 from converter.model import POLICIES, Language, WriterOptions, WriterSpec
@@ -123,6 +123,11 @@ def resolve_writer_options(job: StreamJob, spec: WriterSpec) -> WriterOptions:
     unused = spec.unused(options)
     if unused:
         raise UsageError(f"{', '.join(unused)} does not apply to --format {spec.name}")
+    if not spec.compressible and compression_of(job.output):
+        raise UsageError(
+            f"--format {spec.name} compresses inside and is not read back wrapped: write "
+            f"{strip_compression(job.output)!r}, not {job.output!r}"
+        )
     check_dataset_info(job.dataset_info, job.output, spec)
     return options
 

@@ -133,7 +133,8 @@ class WriterSpec:
     ``options`` names the :class:`WriterOptions` fields the writer uses: giving another one is
     a usage error. ``dataset_info`` is the format's LLaMA-Factory ``dataset_info.json`` entry
     without its ``file_name`` (``formatting``, ``columns``, ``tags``), None when LLaMA-Factory
-    cannot read it.
+    cannot read it. ``compressible`` False refuses a ``.gz`` or ``.zst`` output (a format that
+    compresses inside, such as Parquet, which nothing reads back wrapped).
     """
 
     name: str
@@ -142,6 +143,7 @@ class WriterSpec:
     description: str = ""
     options: frozenset[str] = frozenset({"keep_tags"})
     dataset_info: Mapping[str, Any] | None = None
+    compressible: bool = True
 
     def unused(self, options: WriterOptions) -> list[str]:
         """The options given that this writer does not use, as command-line flags."""

@@ -408,6 +408,19 @@ def test_options_a_writer_does_not_take_are_usage_errors(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["out.parquet.gz", "out.parquet.zst", "OUT.PARQUET.GZ"])
+def test_parquet_wrapped_in_gzip_or_zstd_is_refused(tmp_path: Path, name: str) -> None:
+    """Parquet compresses inside, and nothing reads it back wrapped: exit 2, nothing written."""
+    done = run_cli("stream", *PAIR, "-o", tmp_path / name)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "convert: error: --format parquet compresses inside and is not read back wrapped: "
+        f"write {str(tmp_path / name[: -4 if name.endswith('zst') else -3])!r}, "
+        f"not {str(tmp_path / name)!r}\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- Hugging Face datasets --------------------------------------------------------------------
 
 LOADS = """

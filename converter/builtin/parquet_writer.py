@@ -89,4 +89,8 @@ class ParquetWriter:
 def register_writers(register: Callable[[WriterSpec], None]) -> None:
     """Register ``parquet``."""
     columns = frozenset[str]()
-    register(WriterSpec("parquet", (".parquet",), ParquetWriter, "record columns", columns, RECORD))
+    register(
+        WriterSpec(
+            "parquet", (".parquet",), ParquetWriter, "record columns", columns, RECORD, False
+        )
+    )
