@@ -316,8 +316,7 @@ class GroupLoop:
                 valid = self.validator.is_valid(obj)
             if not valid:
                 violations = self.validator.violations(obj)
-                failed = [f"schema: {record.lang}: {v}" for v in violations] or ["schema: invalid"]
-                self._reject(group, failed)
+                self._reject_for(group, record, "schema", list(map(str, violations)) or ["invalid"])
                 return None
             try:
                 chunks.append(encode(obj))
@@ -329,15 +328,29 @@ class GroupLoop:
 
     def _unwritable(self, group: list[Record], record: Record, exc: Exception) -> None:
         """Reject ``group``: the writer cannot shape or encode ``record`` (``exc`` says why)."""
-        self._reject(group, [f"cannot encode: {record.lang}: {exc}"])
+        self._reject_for(group, record, "cannot encode", [str(exc)])
+
+    def _reject_for(self, group: list[Record], record: Record, kind: str, why: list[str]) -> None:
+        """Reject ``group`` for what is wrong with ``record`` alone: it carries ``kind: lang:
+        why``, its partners ``partner rejected: lang: kind: why``."""
+        own = [f"{kind}: {record.lang}: {reason}" for reason in why]
+        partner = [f"partner rejected: {record.lang}: {kind}: {reason}" for reason in why]
+        self._send(group, lambda member: own if member is record else partner)
 
     def _reject(self, group: tuple[Any, ...] | list[Any], group_reasons: list[str] | None) -> None:
-        """Send every member of ``group`` to the rejects file with its reasons."""
-        self.report.groups_rejected += 1
+        """Reject ``group``: every member with ``group_reasons``, else each Rejected member with
+        its own reasons and the others with ``partner rejected: lang: reason``."""
         own = {m.lang: m.reasons for m in group if type(m) is Rejected}
         partner = [f"partner rejected: {lang}: {'; '.join(r)}" for lang, r in own.items()]
+        self._send(group, lambda member: group_reasons or own.get(member.lang) or partner)
+
+    def _send(
+        self, group: tuple[Any, ...] | list[Any], reasons_of: Callable[[Any], list[str]]
+    ) -> None:
+        """Send every member of a rejected ``group`` to the rejects file with its reasons."""
+        self.report.groups_rejected += 1
         for member, source, stats in zip(group, self.inputs, self.report.sources):
-            reasons = group_reasons or own.get(member.lang) or partner
+            reasons = reasons_of(member)
             for reason in reasons:
                 stats.reasons[reason_kind(reason)] += 1
             self.rejects.write(source, member, reasons, self.stage)

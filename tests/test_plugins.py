@@ -668,11 +668,14 @@ def test_a_writer_row_the_compiled_validator_cannot_take_is_judged_by_jsonschema
             register(WriterSpec("dated", (".dated",), Dated))
     """)  # fmt: skip
     out = tmp_path / "out.dated"
-    done = run_convert("stream", f"en={SAMPLE_EN}", "-o", out, "--plugin", path)
+    sources = (f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}")
+    done = run_convert("stream", *sources, "-o", out, "--plugin", path, "--check", "all=off")
     assert done.returncode == 1, done.stderr
-    assert len(out.read_text().splitlines()) == 4
-    (line,) = out_records(tmp_path / "out.dated.rejects.jsonl")
-    assert line["index"] == 1 and line["reasons"][0].startswith("schema: en: /output: ")
+    assert len(out.read_text().splitlines()) == 8
+    en, ja = out_records(tmp_path / "out.dated.rejects.jsonl")
+    assert en["index"] == ja["index"] == 1
+    assert en["reasons"][0].startswith("schema: en: /output: ")  # the record at fault
+    assert ja["reasons"][0].startswith("partner rejected: en: schema: /output: ")
 
 
 def test_error_plugin_misspells_a_hook(tmp_path: Path) -> None:

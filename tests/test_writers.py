@@ -335,12 +335,13 @@ def test_a_marker_in_a_field_of_the_real_pair_rejects_its_group(
     kept = [row for k, row in enumerate(rows_of(full[key])) if k // 2 not in (5, 9)]
     assert rows_of(out) == kept
     rejects = lines(tmp_path / f"{out.name}.rejects.jsonl")
+    marker = "the output holds the template's marker <|endoftext|>"
+    other = "the input holds the template's marker <|reasoning|>"
     assert [(r["lang"], r["index"], r["reasons"]) for r in rejects] == [
-        (lang, 5, ["cannot encode: en: the output holds the template's marker <|endoftext|>"])
-        for lang in ("en", "ja")
-    ] + [
-        (lang, 9, ["cannot encode: ja: the input holds the template's marker <|reasoning|>"])
-        for lang in ("en", "ja")
+        ("en", 5, [f"cannot encode: en: {marker}"]),
+        ("ja", 5, [f"partner rejected: en: cannot encode: {marker}"]),
+        ("en", 9, [f"partner rejected: ja: cannot encode: {other}"]),
+        ("ja", 9, [f"cannot encode: ja: {other}"]),
     ]
 
 
