@@ -49,8 +49,9 @@ LANGUAGE_SCRIPTS = tuple(s for s in SCRIPTS if s != "und")
 def build_manager(extra_modules: Iterable[str] = (), autoload: bool | None = None) -> Manager:
     """Return a plugin manager with the built-ins, the allowed entry points and ``extra_modules``.
 
-    Entry points are not loaded under pytest unless ``autoload`` is true; ``CONVERTER_LOAD_PLUGINS``
-    restricts them to an allow-list. A misspelled hook name is a PluginError naming the plugin.
+    Entry points are not loaded when ``sys._called_from_test`` is set (converter's test suite
+    sets it) unless ``autoload`` is true; ``CONVERTER_LOAD_PLUGINS`` restricts them to an
+    allow-list. A misspelled hook name is a PluginError naming the plugin.
     """
     pm = Manager()
     for name in DEFAULT_PLUGINS:
