@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from contextlib import ExitStack
 from typing import Any, Protocol
 
@@ -12,6 +13,10 @@ import orjson
 from converter.inputs import Input
 from converter.model import Record, Rejected
 from converter.output import STDOUT, is_special, start_output
+
+#: Nesting levels the rejects file can take in a record, beyond the stack in use (orjson reads
+#: 1,024 levels of JSON Lines; the array reader, 64).
+DEEPEST = 1100
 
 
 def default_rejects_path(output: str) -> str:
@@ -59,8 +64,19 @@ def reject_line(
         line["record"] = member.original
     try:
         return orjson.dumps(line, default=repr, option=orjson.OPT_APPEND_NEWLINE)
-    except (TypeError, orjson.JSONEncodeError):  # lone surrogates: escape them
+    except (TypeError, orjson.JSONEncodeError):  # lone surrogates, or deeper than orjson writes
+        return _stdlib_line(line)
+
+
+def _stdlib_line(line: dict[str, Any]) -> bytes:
+    """``line`` by the stdlib encoder, which escapes lone surrogates and, given the room, writes
+    the deepest record a reader takes (orjson reads 1,024 levels, and writes 255)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + DEEPEST)
+    try:
         return json.dumps(line, default=repr).encode() + b"\n"
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 class RejectsFile:

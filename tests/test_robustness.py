@@ -679,6 +679,34 @@ def test_json_lines_integers_beyond_64_bits_are_read_exactly(
     assert rejected["reasons"] == ["cannot encode: en: Integer exceeds 64-bit range"]
 
 
+@pytest.mark.parametrize(("levels", "options"), [(1000, ()), (1020, ("--keep-tags",))])
+def test_a_json_lines_record_nested_a_thousand_levels_is_rejected_alone(
+    tmp_path: Path, levels: int, options: tuple[str, ...]
+) -> None:
+    """orjson reads 1,024 levels: such a record (null output, or a kept tag too deep to write)
+    goes to the rejects file whole, its partner with it; the other group is written."""
+    en = b'{"instruction":"Say hi","input":"","output":"Hello"}\n' * 2
+    output = b"null" if not options else b'"x"'
+    deep = b"[" * levels + b"]" * levels
+    ja = b'{"instruction":"a","input":"","output":"b"}\n'
+    ja += b'{"instruction":"c","input":"","output":%s,"x":%s}\n' % (output, deep)
+    (tmp_path / "en.jsonl").write_bytes(en)
+    (tmp_path / "ja.jsonl").write_bytes(ja)
+    out = tmp_path / "out.jsonl"
+    done = run_cli(
+        "stream", "en=en.jsonl", "ja=ja.jsonl", "-o", out, "--check", "all=off", *options,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr.decode()
+    assert len(out.read_bytes().splitlines()) == 2
+    en_line, ja_line = map(orjson.loads, Path(f"{out}.rejects.jsonl").read_bytes().splitlines())
+    assert (en_line["index"], ja_line["index"], ja_line["line"]) == (1, 1, 2)
+    depth, value = 0, ja_line["record"]["x"]
+    while value:
+        depth, value = depth + 1, value[0]
+    assert depth == levels - 1  # the innermost array is empty
+
+
 def test_json_test_suite_never_crashes_the_readers() -> None:
     # Known leniencies: yajl takes a form feed as whitespace; a '{'-first file holding two
     # values is read as concatenated JSON (the string is then rejected as not an object).
