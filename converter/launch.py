@@ -5,6 +5,7 @@ handlers)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -25,9 +26,22 @@ def answer_signals() -> None:
     signal.signal(signal.SIGTERM, _starting)
 
 
+def stand_in_for_closed_streams() -> None:
+    """Where stdout or stderr was closed (``>&-``, ``2>&-``), Python leaves None: put /dev/null
+    there, so that messages go nowhere instead of failing. A stdout stand-in is marked
+    ``closed_stdout``: writing the output there is refused (:func:`converter.output.open_output`),
+    never lost silently."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives until exit
+        sys.stdout.closed_stdout = True  # type: ignore[attr-defined]
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives until exit
+
+
 def main() -> None:
     """Run the CLI, signals answered from the start."""
     answer_signals()
+    stand_in_for_closed_streams()
     from converter.cli import main as run_cli
 
     run_cli()

@@ -216,6 +216,8 @@ def _place(path: str, shown: str) -> _Place:
 def open_output(path: str) -> AtomicOutput:
     """Start writing ``path`` (``-`` is stdout); OutputError when its folder is unusable."""
     if path == STDOUT:
+        if getattr(sys.stdout, "closed_stdout", False):  # converter.launch
+            raise OutputError("-: stdout is closed; write to a file with -o FILE")
         return AtomicOutput(path, _guard(path, sys.stdout.buffer), None, owned=False)
     target, mode, descriptor = _place(path, path)
     try:

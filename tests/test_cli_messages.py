@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -257,3 +260,27 @@ def test_an_explicit_progress_wins_over_quiet(tmp_path: Path) -> None:
     err = done.stderr.decode()
     assert done.returncode == 0, err
     assert err.startswith("convert: progress: ") and "records written" not in err, err
+
+
+def _with_closed(descriptor: int, *args: str | Path, cwd: Path) -> tuple[int, bytes, bytes]:
+    """Run ``python -m converter ARGS`` with stdout (1) or stderr (2) closed, as ``>&-`` does."""
+    env = {**os.environ, "CONVERTER_LOAD_PLUGINS": ""}
+    command = [sys.executable, "-m", "converter", *map(str, args)]
+    shell = ["sh", "-c", f'exec "$@" {descriptor}>&-', "sh", *command]
+    done = subprocess.run(shell, capture_output=True, env=env, cwd=cwd, timeout=60)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_closed_stderr_only_silences_the_messages(tmp_path: Path) -> None:
+    status, _, _ = _with_closed(2, "stream", f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}", "-o", "o.json",
+                                cwd=tmp_path)  # fmt: skip
+    assert status == 0
+    assert len(json.loads((tmp_path / "o.json").read_bytes())) == 10
+
+
+def test_a_closed_stdout_refuses_the_output_and_drops_other_text(tmp_path: Path) -> None:
+    status, _, err = _with_closed(1, "stream", f"en={SAMPLE_EN}", cwd=tmp_path)
+    assert status == 3
+    assert err == b"convert: error: -: stdout is closed; write to a file with -o FILE\n"
+    status, _, err = _with_closed(1, "validate", SAMPLE_EN, "--schema", "alpaca", cwd=tmp_path)
+    assert status == 0 and err.startswith(b"checked 1 file, 5 records")
