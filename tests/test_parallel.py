@@ -548,6 +548,24 @@ def test_v1_exclusions_are_usage_errors(
     assert not (tmp_path / "o.jsonl").exists()
 
 
+@pytest.mark.parametrize("kind", ["fifo", "stdin", "dev-stdin", "dev-fd"])
+def test_a_source_read_once_only_is_a_usage_error(
+    tmp_path: Path, corpus: tuple[str, str], kind: str
+) -> None:
+    """Range mode plans a source, then reads it in other processes: a FIFO (which used to
+    hang), stdin or a descriptor of this process cannot be; exit 2 before anything is read."""
+    fifo = tmp_path / "ja.fifo"
+    os.mkfifo(fifo)
+    ja = {"fifo": str(fifo), "stdin": "-", "dev-stdin": "/dev/stdin", "dev-fd": "/dev/fd/0"}[kind]
+    done = run_cli("stream", corpus[0], f"ja={ja}", "-o", tmp_path / "o.jsonl", "--jobs", "2")
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr.decode() == (
+        "convert: error: a source read once only (stdin, a pipe, a FIFO, /dev/fd/N) is not "
+        "supported in range mode (--jobs, --engine ray, --parts) yet: run without those\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ja.fifo"]
+
+
 def test_an_unreachable_ray_address_is_one_line(tmp_path: Path) -> None:
     """--address HOST:PORT where nothing listens: exit 3 at once, not Ray's minutes of retries."""
     pytest.importorskip("ray")

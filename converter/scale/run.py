@@ -13,6 +13,7 @@ import hashlib
 import math
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -83,7 +84,9 @@ def check_parallel(job: StreamJob, options: Parallel) -> None:
         "--split": bool(job.split),
         "--start/--stop": job.start != 0 or job.stop is not None,
         "--items-path": bool(job.items_paths),
-        "a source on stdin ('-')": any(path == STDOUT for _, path in job.sources),
+        "a source read once only (stdin, a pipe, a FIFO, /dev/fd/N)": any(
+            _read_once(path) for _, path in job.sources
+        ),
     }
     for name, given in left_out.items():
         if given:
@@ -435,6 +438,18 @@ def _check_ranges_agree_on_pairing(moved: list[dict[str, Any]], planned: Plan) -
                     f"a shift of at most the {MAX_SHIFT} records the aligner follows); run "
                     "without --jobs (a single run reads through it)"
                 )
+
+
+def _read_once(path: str) -> bool:
+    """Whether range mode, which reads a source in several processes (and plans it first),
+    cannot: stdin, a descriptor of this process, or what is neither a file nor a folder."""
+    if path == STDOUT or path == "/dev/stdin" or path.startswith(("/dev/fd/", "/proc/self/fd/")):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing: the error the single run gives names it
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _digests(planned: Plan) -> list[str]:
