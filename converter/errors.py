@@ -58,3 +58,9 @@ class OutputClosed(Exception):
 class Terminated(BaseException):
     """SIGTERM or SIGINT (its number is the argument) arrived; raised from the signal handler
     so clean-up runs (exit 143 or 130)."""
+
+
+#: The SIGINT or SIGTERM numbers received while the CLI runs (converter.cli records each, then
+#: raises Terminated): an interrupt that Python swallowed (raised in a weakref callback or a
+#: ``__del__``) still stops the run before its files go into place and sets the exit status.
+SIGNALS_RECEIVED: list[int] = []

@@ -1,7 +1,8 @@
 """The ``convert`` command's start: SIGINT and SIGTERM answered in one line as soon as this
-module runs (after the interpreter and the ``converter`` package, ~50 ms), while the CLI's
-modules are still being imported (:mod:`converter.cli` then takes over with its own
-handlers)."""
+module runs (after the interpreter, its site packages and the ``converter`` package: the
+first ~0.1 s are Python's own), while the CLI's modules are still being imported
+(:mod:`converter.cli` then takes over with its own handlers). Closed standard streams get
+stand-ins."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from converter.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 
 
 def _starting(signum: int, _frame: FrameType | None) -> None:
-    """Stop while starting (nothing is written yet): one line, exit 130 or 143."""
+    """Stop while starting, nothing written yet: one line, exit 130 or 143 at once (an exception
+    raised here could be swallowed by the import machinery, and the run would go on)."""
     interrupted = signum == signal.SIGINT
     sys.stderr.write("convert: interrupted\n" if interrupted else "convert: terminated\n")
-    raise SystemExit(EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED)
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED)
 
 
 def answer_signals() -> None:

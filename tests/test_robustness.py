@@ -921,6 +921,42 @@ def test_a_signal_while_the_command_starts_is_one_line(signum: int, status: int,
     assert (proc.returncode, proc.stderr.decode()) == (status, f"convert: {word}\n")
 
 
+SWALLOWED_SIGINT = """
+import os, signal, weakref
+
+class Ghost:
+    pass
+
+ghost = Ghost()
+# Python swallows what a weakref callback raises: here, what the SIGINT handler raises
+watch = weakref.ref(ghost, lambda _ref: os.kill(os.getpid(), signal.SIGINT))
+del ghost
+"""
+
+
+def test_a_signal_python_swallows_while_starting_still_stops_at_once(tmp_path: Path) -> None:
+    """A SIGINT whose handler runs inside a weakref callback (as in the import machinery's
+    module locks) used to be swallowed, and the run went on: it now ends the command."""
+    code = "from converter.launch import answer_signals\nanswer_signals()\n" + SWALLOWED_SIGINT
+    code += "print('went on')\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, b"", b"convert: interrupted\n")
+
+
+def test_a_signal_python_swallows_while_running_still_stops_the_run(tmp_path: Path) -> None:
+    """A plugin's code where a SIGINT's exception is swallowed: the run goes on to its end,
+    then stops before its files go into place (exit 130, nothing written, one line)."""
+    plugin = tmp_path / "swallowing.py"
+    plugin.write_text(
+        "from converter import hookimpl\n\n@hookimpl\ndef register_languages(register):\n"
+        + "".join(f"    {line}\n" for line in SWALLOWED_SIGINT.strip().splitlines())
+    )
+    args = ["stream", f"en={ALPACA_EN}", f"ja={ALPACA_JA}", "-o", "out.json", "--plugin", plugin]
+    proc = run_cli(*args, "--report", "r.json", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (130, b"convert: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["swallowing.py"]
+
+
 @pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])
 def test_a_clean_run_replaces_an_earlier_runs_rejects_file(tmp_path: Path, mode: list[str]) -> None:
     """No stale rejects stay beside a new output: the earlier run's file at the default path is

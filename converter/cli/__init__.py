@@ -17,6 +17,7 @@ from converter.errors import (
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_USAGE,
+    SIGNALS_RECEIVED,
     ConverterError,
     OutputClosed,
     Terminated,
@@ -45,7 +46,22 @@ def _root() -> None:
 
 def _on_signal(signum: int, frame: Any) -> None:
     # Our own exception, not KeyboardInterrupt: click would print a blank line for that one.
+    SIGNALS_RECEIVED.append(signum)
     raise Terminated(signum)
+
+
+def _unraisable(info: Any) -> None:
+    """Python's report of an exception it had to swallow, except our signal's: that one is
+    acted on all the same (converter.errors.SIGNALS_RECEIVED)."""
+    if not isinstance(info.exc_value, Terminated):
+        sys.__unraisablehook__(info)
+
+
+def _stopped(signum: int) -> int:
+    """Say that a signal stopped the command; its exit status (130 or 143)."""
+    interrupted = signum == signal.SIGINT
+    _say("interrupted" if interrupted else "terminated")
+    return EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
 
 
 def _say(message: str) -> None:
@@ -81,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure becomes one line on stderr and a defined exit status."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    SIGNALS_RECEIVED.clear()  # (main may run more than once in a process: the tests)
+    sys.unraisablehook = _unraisable
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
@@ -103,9 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         _say("interrupted")
         status = EXIT_INTERRUPTED
     except Terminated as exc:
-        interrupted = exc.args[:1] == (signal.SIGINT,)
-        _say("interrupted" if interrupted else "terminated")
-        status = EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
+        status = _stopped(exc.args[0])
     except (OutputClosed, BrokenPipeError):
         # The reader of stdout went away (``convert stream ... | head``): stop quietly, and
         # point stdout at /dev/null so that flushing it at exit cannot fail again.
@@ -113,9 +129,14 @@ def main(argv: list[str] | None = None) -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(devnull, sys.stdout.fileno())
         status = EXIT_OK
-    except Exception as exc:  # a bug: still one line, unless --debug
-        if debug:
+    except Exception as exc:  # a bug (or a signal's exception wrapped by Python): one line
+        if SIGNALS_RECEIVED:
+            status = _stopped(SIGNALS_RECEIVED[0])
+        elif debug:
             raise
-        _say(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
-        status = EXIT_FATAL
+        else:
+            _say(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
+            status = EXIT_FATAL
+    if SIGNALS_RECEIVED and status not in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        status = _stopped(SIGNALS_RECEIVED[0])  # swallowed where it was raised
     sys.exit(status if isinstance(status, int) else EXIT_OK)
