@@ -82,6 +82,8 @@ def describe_bad_utf8(stream: PositionedReader) -> str:
     bad = first_invalid_utf8(chunk, cut_start=True, cut_end=True)
     if bad is None:  # nothing but a character cut short by the end of the input
         bad = first_invalid_utf8(chunk, cut_start=True)
+        if bad is not None:
+            return f"{stream.where(bad)}: truncated JSON (the input ends inside a character)"
     if bad is None:
         return f"near byte {stream.chunk_start}: {NOT_UTF8}; {_LEGACY_HINT}"
     return f"{stream.where(bad)}: {NOT_UTF8}: {not_utf8(chunk, bad)}"
@@ -196,6 +198,13 @@ def jsonl_reason(line: bytes, line_no: int, exc: orjson.JSONDecodeError) -> str:
     Columns count bytes, as in the positions given for JSON arrays.
     """
     bad = first_invalid_utf8(line)
+    if (
+        bad is not None
+        and not line.endswith(b"\n")
+        and first_invalid_utf8(line, cut_end=True) is None
+    ):
+        where = f"line {line_no}, column {bad + 1}"
+        return f"invalid JSON: {where}: truncated (the input ends inside a character)"
     if bad is not None:
         return f"{NOT_UTF8}: line {line_no}, column {bad + 1}: {not_utf8(line, bad)}"
     text = line.decode("utf-8")

@@ -176,6 +176,30 @@ def test_malformed_array_is_fatal_at_its_position(convert, case: str) -> None:
     assert position(line, data) == offset
 
 
+def test_an_array_cut_inside_a_character_is_truncated_not_legacy_encoded(convert) -> None:
+    """The real JA array cut after the first byte of a three-byte character: truncated JSON at
+    that byte, not "not valid UTF-8 ... Latin-1?"."""
+    cut = JA.index("翻".encode()) + 1
+    line = fatal(
+        stream(convert, EN, JA[:cut]),
+        "ja=ja.json",
+        "truncated JSON (the input ends inside a character)",
+    )
+    assert position(line, JA) == cut - 1
+
+
+def test_a_json_lines_file_cut_inside_a_character_rejects_its_last_line_as_truncated(
+    tmp_path: Path,
+) -> None:
+    lines = [orjson.dumps(r) for r in json.loads(JA)[:3]]
+    cut = lines[2].index("。".encode()) + 1
+    (tmp_path / "ja.jsonl").write_bytes(b"\n".join(lines)[: -len(lines[2]) + cut])
+    items, error = read_all(tmp_path / "ja.jsonl")
+    assert error is None and [item[2] for item in items[:2]] == [None, None]
+    assert items[2][1:] == (3, f"invalid JSON: line 3, column {cut}: truncated (the input "
+                            "ends inside a character)")  # fmt: skip
+
+
 # --- the array reader's orjson slices hand over to the event reader at the exact byte -------
 
 
