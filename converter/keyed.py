@@ -14,6 +14,7 @@ Range mode (converter.scale) pairs one range of the first source at a time: a
 from __future__ import annotations
 
 import heapq
+import json
 import pickle
 import sqlite3
 from collections.abc import Iterator
@@ -32,11 +33,15 @@ KEY_PROBE = 100
 
 
 def record_key(member: Any, field: str) -> str | None:
-    """The key of a record (the field's value as text), None when it has none."""
+    """The key of a record: the field's value as JSON text, a string as itself (so ``1`` and
+    ``"1"`` are one key, ``true`` is ``"true"``, never Python's ``True``); None when it has
+    none (missing, null, an object or an array)."""
     if type(member) is not Record or not isinstance(member.original, dict):
         return None
     value = member.original.get(field)
-    return None if value is None or isinstance(value, (dict, list)) else str(value)
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return value if type(value) is str else json.dumps(value)
 
 
 class KeyProbe:

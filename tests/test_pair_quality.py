@@ -275,6 +275,27 @@ def test_key_reports_the_duplicated_id_of_the_third_japanese_version(tmp_path: P
     assert reasons["en"] == "unmatched: no ja record with id 'seed_task_145'"
 
 
+def test_keys_are_json_text(tmp_path: Path) -> None:
+    """true pairs with "true" (not Python's "True"), 7 with "7", 10**20 with itself (read
+    exactly); 2.5 and "2.50" differ, a null or object key is none."""
+    keys = [True, 7, 10**20, 2.5, None, {"a": 1}]
+    theirs = ["true", "7", 10**20, "2.50", None, {"a": 1}]
+    for lang, values in (("en", keys), ("ja", theirs[::-1])):
+        lines = [
+            json.dumps({"id": v, "instruction": f"q{v}", "input": "", "output": "a"})
+            for v in values
+        ]
+        (tmp_path / f"{lang}.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    done = run_cli(
+        "stream", f"en={tmp_path / 'en.jsonl'}", f"ja={tmp_path / 'ja.jsonl'}", "--key", "id",
+        "-o", out, "--check", "all=off",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    written = [json.loads(line)["instruction"] for line in out.read_text().splitlines()]
+    assert written == ["qTrue", "qtrue", "q7", "q7", f"q{10**20}", f"q{10**20}"]
+
+
 def test_key_pairing_spills_waiting_records_to_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
