@@ -9,7 +9,7 @@ from converter.compression import compression_of, strip_compression
 from converter.dataset_info import check_dataset_info
 from converter.errors import UsageError
 from converter.model import POLICIES, Language, WriterOptions, WriterSpec
-from converter.output import STDOUT
+from converter.output import STDOUT, descriptor_of
 from converter.plugins import Registry
 
 
@@ -70,8 +70,9 @@ def resolve_languages(job: StreamJob, registry: Registry) -> list[Language]:
             raise UsageError(f"language {lang!r} is given twice")
         seen.add(lang)
         languages.append(registry.languages[lang])
-    if sum(path == STDOUT for _, path in job.sources) > 1:
-        raise UsageError("only one source can read stdin ('-')")
+    on_stdin = [f"{lang}={path}" for lang, path in job.sources if reads_stdin(path)]
+    if len(on_stdin) > 1:
+        raise UsageError(f"only one source can read stdin: {', '.join(on_stdin)}")
     for lang in job.input_formats:
         if lang not in seen:
             raise UsageError(f"--input-format names {lang!r}, which is not a source")
@@ -94,6 +95,11 @@ def check_options(job: StreamJob) -> None:
             "--key and --realign exclude each other: --realign repairs shifts in pairing by "
             "position, --key pairs by a field"
         )
+
+
+def reads_stdin(path: str) -> bool:
+    """Whether a source at ``path`` reads stdin: ``-``, ``/dev/stdin``, ``/proc/self/fd/0``."""
+    return path == STDOUT or descriptor_of(path) == 0
 
 
 def resolve_writer(job: StreamJob, registry: Registry) -> WriterSpec:

@@ -284,3 +284,9 @@ def test_a_closed_stdout_refuses_the_output_and_drops_other_text(tmp_path: Path)
     assert err == b"convert: error: -: stdout is closed; write to a file with -o FILE\n"
     status, _, err = _with_closed(1, "validate", SAMPLE_EN, "--schema", "alpaca", cwd=tmp_path)
     assert status == 0 and err.startswith(b"checked 1 file, 5 records")
+
+
+@pytest.mark.parametrize("alias", ["/dev/stdin", "/proc/self/fd/0"])
+def test_two_sources_on_stdin_are_a_usage_error_whatever_they_call_it(alias: str) -> None:
+    done = run_cli("stream", "en=-", f"ja={alias}", "-o", "/dev/null", stdin=b"[]")
+    fails(done, 2, f"only one source can read stdin: en=-, ja={alias}")

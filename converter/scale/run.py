@@ -31,7 +31,7 @@ from converter.alignment import HISTORY, MAX_SHIFT, WINDOW
 from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import aligns
-from converter.output import STDOUT, Companion
+from converter.output import STDOUT, Companion, descriptor_of
 from converter.paths import check_run_paths, option
 from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
@@ -443,7 +443,7 @@ def _check_ranges_agree_on_pairing(moved: list[dict[str, Any]], planned: Plan) -
 def _read_once(path: str) -> bool:
     """Whether range mode, which reads a source in several processes (and plans it first),
     cannot: stdin, a descriptor of this process, or what is neither a file nor a folder."""
-    if path == STDOUT or path == "/dev/stdin" or path.startswith(("/dev/fd/", "/proc/self/fd/")):
+    if path == STDOUT or descriptor_of(path) is not None:
         return True
     try:
         mode = os.stat(path).st_mode
