@@ -378,12 +378,16 @@ class GroupLoop:
         if self.job.unequal != "shortest":
             names = ", ".join(f"{s.lang}={s.path}" for s in short)
             others = ", ".join(f"{s.lang}={s.path}" for s in longer)
+            ended = [k for k, member in enumerate(group) if member is None]
+            # a source's records: the groups, less those where a repair left it a gap
+            read = [done - self.gaps[k] - self.skip_gaps[k] for k in ended]
+            records = " and ".join(dict.fromkeys(f"{n:,}" for n in read))
             hint = ""
             if self.aligner is not None and self.aligner.repairs:
                 first = self.aligner.repairs[0]["from_index"]
                 hint = f"; pairs look shifted from index {first}: --realign repairs that"
             raise InputError(
-                f"{names}: ends after {done:,} records but {others} has more; "
+                f"{names}: ends after {records} records but {others} has more; "
                 f"pair the first {done:,} with --unequal shortest (or --limit {done}){hint}"
             )
         most = None if end is None else end - done - 1  # past this group's member
