@@ -6,6 +6,7 @@ what v1 leaves out is a one-line usage error."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, ROOT, SEED_DIR, run_cli
 
 from converter.errors import EXIT_FATAL, EXIT_USAGE, InputError
 from converter.pipeline import StreamJob, run_stream
+from converter.scale import engines as engines_module
 from converter.scale import parts as parts_module
 from converter.scale import ranges as ranges_module
 from converter.scale import run as parallel_run
@@ -355,6 +358,21 @@ def test_no_merge_names_the_parts_not_an_output(tmp_path: Path, corpus: tuple[st
     assert run_cli("stream", *corpus, "--realign", "-o", single).returncode == 1
     assert out.read_bytes() == single.read_bytes()
     assert Path(f"{out}.rejects.jsonl").read_bytes() == Path(f"{single}.rejects.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("tasks", [0, 1])
+def test_a_worker_whose_parent_is_gone_ends_quietly(tasks: int) -> None:
+    """A parent killed with SIGKILL closes its end of the pipe: a worker waiting for a task,
+    or sending a result, stops without a traceback (they used to print two each)."""
+    parent, child = multiprocessing.Pipe()
+    for _ in range(tasks):
+        parent.send(partial(int, "7"))
+    parent.close()
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        engines_module._serve(child)  # returns, raises nothing
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def test_resume_makes_only_missing_parts(tmp_path: Path, corpus: tuple[str, str]) -> None:

@@ -80,19 +80,31 @@ def _ignore(_number: int, _result: Any) -> None:
 
 def _serve(conn: Connection) -> None:
     """A worker's loop: run each task received, send back ``(True, result)`` or
-    ``(False, exception, traceback text)``; stop at None."""
+    ``(False, exception, traceback text)``; stop at None, or quietly once the parent is gone
+    (killed: its end of the pipe closed)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it ends its workers
-    while (task := conn.recv()) is not None:
-        try:
-            reply: tuple[Any, ...] = (True, task())
-        except Exception as exc:
-            reply = (False, exc, traceback.format_exc())
-        try:
-            conn.send(reply)
-        except Exception as exc:  # the result or the exception does not pickle
-            conn.send((False, TypeError(f"cannot send back {reply[1]!r}: {exc}"), ""))
-        del task, reply
-        gc.collect()  # what the task left in reference cycles, before the next one grows
+    try:
+        while (task := conn.recv()) is not None:
+            try:
+                reply: tuple[Any, ...] = (True, task())
+            except Exception as exc:
+                reply = (False, exc, traceback.format_exc())
+            _reply(conn, reply)
+            del task, reply
+            gc.collect()  # what the task left in reference cycles, before the next one grows
+    except (EOFError, OSError):  # the parent is gone: no one to answer
+        return
+
+
+def _reply(conn: Connection, reply: tuple[Any, ...]) -> None:
+    """Send ``reply``; a result or an exception that does not pickle is sent as a TypeError
+    saying so (a closed pipe is the caller's: the parent is gone)."""
+    try:
+        conn.send(reply)
+    except (EOFError, OSError):
+        raise
+    except Exception as exc:
+        conn.send((False, TypeError(f"cannot send back {reply[1]!r}: {exc}"), ""))
 
 
 @dataclass
