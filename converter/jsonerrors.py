@@ -198,15 +198,12 @@ def jsonl_reason(line: bytes, line_no: int, exc: orjson.JSONDecodeError) -> str:
     Columns count bytes, as in the positions given for JSON arrays.
     """
     bad = first_invalid_utf8(line)
-    if (
-        bad is not None
-        and not line.endswith(b"\n")
-        and first_invalid_utf8(line, cut_end=True) is None
-    ):
-        where = f"line {line_no}, column {bad + 1}"
-        return f"invalid JSON: {where}: truncated (the input ends inside a character)"
     if bad is not None:
-        return f"{NOT_UTF8}: line {line_no}, column {bad + 1}: {not_utf8(line, bad)}"
+        where = f"line {line_no}, column {bad + 1}"
+        last = not line.endswith(b"\n")  # the input's last line, without a newline
+        if last and first_invalid_utf8(line, cut_end=True) is None:
+            return f"invalid JSON: {where}: truncated (the input ends inside a character)"
+        return f"{NOT_UTF8}: {where}: {not_utf8(line, bad)}"
     text = line.decode("utf-8")
     where = f"line {line_no}, column {len(text[: exc.pos].encode()) + 1}"
     if "surrogate" in exc.msg:  # orjson's wording names the half it expected, not the one found
