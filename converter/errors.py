@@ -64,3 +64,10 @@ class Terminated(BaseException):
 #: raises Terminated): an interrupt that Python swallowed (raised in a weakref callback or a
 #: ``__del__``) still stops the run before its files go into place and sets the exit status.
 SIGNALS_RECEIVED: list[int] = []
+
+
+def stop_if_signalled() -> None:
+    """Raise Terminated for a signal received and swallowed on the way (SIGNALS_RECEIVED): called
+    just before a command's files go into place."""
+    if SIGNALS_RECEIVED:
+        raise Terminated(SIGNALS_RECEIVED[0])

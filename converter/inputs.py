@@ -116,6 +116,8 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
     closers: list[BinaryIO] = []
     try:
         if path == "-":
+            if sys.stdin is None:  # closed (<&-)
+                raise InputError(f"{label}: stdin is closed")
             raw: BinaryIO = sys.stdin.buffer
             size = None
         else:

@@ -34,14 +34,17 @@ KEY_PROBE = 100
 
 def record_key(member: Any, field: str) -> str | None:
     """The key of a record: the field's value as JSON text, a string as itself (so ``1`` and
-    ``"1"`` are one key, ``true`` is ``"true"``, never Python's ``True``); None when it has
-    none (missing, null, an object or an array)."""
+    ``"1"`` are one key, ``true`` is ``"true"``, never Python's ``True``), a value JSON has no
+    text for (a Parquet timestamp, decimal or bytes) as Python's; None when it has none
+    (missing, null, an object or an array)."""
     if type(member) is not Record or not isinstance(member.original, dict):
         return None
     value = member.original.get(field)
     if value is None or isinstance(value, (dict, list)):
         return None
-    return value if type(value) is str else json.dumps(value)
+    if type(value) is str:
+        return value
+    return json.dumps(value) if type(value) in (bool, int, float) else str(value)
 
 
 class KeyProbe:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple, cast
 
 from converter.compression import compressing
-from converter.errors import SIGNALS_RECEIVED, OutputClosed, OutputError, Terminated
+from converter.errors import OutputClosed, OutputError, stop_if_signalled
 
 STDOUT = "-"
 _MAX_LINKS = 40  # as the kernel's limit on symbolic links followed
@@ -277,8 +277,7 @@ def commit_all(
         out.finish()
     extra = list(companions({out.path: out.temp or out.path for out in outs})) if companions else []
     with signals_held():
-        if SIGNALS_RECEIVED:  # an interrupt swallowed on the way (converter.errors)
-            raise Terminated(SIGNALS_RECEIVED[0])
+        stop_if_signalled()
         for path, content in extra:
             out = start_output(stack, path)
             out.stream.write(content)

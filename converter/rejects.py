@@ -64,13 +64,14 @@ def reject_line(
         line["record"] = member.original
     try:
         return orjson.dumps(line, default=repr, option=orjson.OPT_APPEND_NEWLINE)
-    except (TypeError, orjson.JSONEncodeError):  # lone surrogates, or deeper than orjson writes
-        return _stdlib_line(line)
+    except (TypeError, orjson.JSONEncodeError):  # lone surrogates, or what orjson cannot write
+        return stdlib_line(line)
 
 
-def _stdlib_line(line: dict[str, Any]) -> bytes:
-    """``line`` by the stdlib encoder, which escapes lone surrogates and, given the room, writes
-    the deepest record a reader takes (orjson reads 1,024 levels, and writes 255)."""
+def stdlib_line(line: Any) -> bytes:
+    """``line`` as JSON with its newline, by the stdlib encoder: what orjson cannot write of a
+    record as read. It escapes lone surrogates, writes integers beyond 64 bits and, given the
+    room, the deepest record a reader takes (orjson reads 1,024 levels, and writes 255)."""
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(limit + DEEPEST)
     try:

@@ -263,7 +263,7 @@ def test_an_explicit_progress_wins_over_quiet(tmp_path: Path) -> None:
 
 
 def _with_closed(descriptor: int, *args: str | Path, cwd: Path) -> tuple[int, bytes, bytes]:
-    """Run ``python -m converter ARGS`` with stdout (1) or stderr (2) closed, as ``>&-`` does."""
+    """Run ``python -m converter ARGS`` with stdin (0), stdout (1) or stderr (2) closed (``<&-``)."""
     env = {**os.environ, "CONVERTER_LOAD_PLUGINS": ""}
     command = [sys.executable, "-m", "converter", *map(str, args)]
     shell = ["sh", "-c", f'exec "$@" {descriptor}>&-', "sh", *command]
@@ -290,3 +290,8 @@ def test_a_closed_stdout_refuses_the_output_and_drops_other_text(tmp_path: Path)
 def test_two_sources_on_stdin_are_a_usage_error_whatever_they_call_it(alias: str) -> None:
     done = run_cli("stream", "en=-", f"ja={alias}", "-o", "/dev/null", stdin=b"[]")
     fails(done, 2, f"only one source can read stdin: en=-, ja={alias}")
+
+
+def test_a_closed_stdin_is_one_line(tmp_path: Path) -> None:
+    status, _, err = _with_closed(0, "stream", "en=-", f"ja={SAMPLE_JA}", cwd=tmp_path)
+    assert (status, err) == (3, b"convert: error: en=-: stdin is closed\n")

@@ -296,6 +296,37 @@ def test_keys_are_json_text(tmp_path: Path) -> None:
     assert written == ["qTrue", "qtrue", "q7", "q7", f"q{10**20}", f"q{10**20}"]
 
 
+def test_parquet_keys_json_has_no_text_for_pair_as_python_writes_them(tmp_path: Path) -> None:
+    """Decimal and timestamp key columns of Parquet sources (no JSON text): keyed by their
+    Python text, paired, not an internal error."""
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for column in (
+        [decimal.Decimal(i) for i in range(3)],
+        [datetime.datetime(2024, 1, i + 1) for i in range(3)],
+    ):
+        for lang, order in (("en", [0, 1, 2]), ("ja", [2, 0, 1])):
+            table = {
+                "id": [column[i] for i in order],
+                "instruction": [f"q{i}" for i in order],
+                "input": [""] * 3,
+                "output": ["a"] * 3,
+            }
+            pq.write_table(pa.table(table), tmp_path / f"{lang}.parquet")
+        out = tmp_path / "out.jsonl"
+        done = run_cli(
+            "stream", f"en={tmp_path / 'en.parquet'}", f"ja={tmp_path / 'ja.parquet'}",
+            "--key", "id", "-o", out, "--check", "all=off",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        pairs = [json.loads(line)["instruction"] for line in out.read_text().splitlines()]
+        assert pairs == ["q0", "q0", "q1", "q1", "q2", "q2"]
+
+
 def test_key_pairing_spills_waiting_records_to_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

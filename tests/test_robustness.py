@@ -39,6 +39,7 @@ from converter.cli import main
 from converter.errors import ConverterError
 from converter.inputs import open_input
 from converter.output import commit_all, open_output
+from converter.pipeline import StreamJob, run_stream
 from converter.readers import read_items
 
 SUITE = SHARED / "jsontestsuite" / "test_parsing"
@@ -988,6 +989,28 @@ def test_a_signal_python_swallows_while_running_still_stops_the_run(tmp_path: Pa
     proc = run_cli(*args, "--report", "r.json", cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (130, b"convert: interrupted\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["swallowing.py"]
+
+
+def test_an_interrupted_cli_call_leaves_the_process_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``converter.cli.main`` run in-process and stopped by a swallowed SIGINT: afterwards the
+    signal handlers and the unraisable hook are the caller's again, and a library run in the
+    same process writes its output (the signal is not held against it)."""
+    monkeypatch.chdir(tmp_path)
+    plugin = tmp_path / "swallowing.py"
+    plugin.write_text(
+        "from converter import hookimpl\n\n@hookimpl\ndef register_languages(register):\n"
+        + "".join(f"    {line}\n" for line in SWALLOWED_SIGINT.strip().splitlines())
+    )
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), sys.unraisablehook
+    with pytest.raises(SystemExit) as stopped:
+        main(["stream", f"en={ALPACA_EN}", "-o", "cli.json", "--plugin", str(plugin)])
+    assert stopped.value.code == 130 and not (tmp_path / "cli.json").exists()
+    after = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), sys.unraisablehook
+    assert after == before
+    report, status = run_stream(StreamJob([("en", str(ALPACA_EN))], str(tmp_path / "lib.json")))
+    assert status in (0, 1) and report.records_written == 175
 
 
 @pytest.mark.parametrize("mode", [[], ["--jobs", "2"]], ids=["single", "ranges"])

@@ -149,3 +149,21 @@ def test_refuses_a_folder_in_use_and_a_first_record_that_is_no_object(tmp_path: 
     result = run_cli("shard", source, "-o", tmp_path / "new")
     assert result.returncode == 3 and b"record 0 is not a JSON object" in result.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_records_orjson_cannot_write_are_sharded_exactly(tmp_path: Path) -> None:
+    """A JSON Lines integer beyond 64 bits and a record nested 600 levels deep (orjson writes
+    255) go into the shards by the stdlib encoder, exactly, not as an internal error."""
+    deep = "[" * 600 + "]" * 600
+    source = tmp_path / "en.jsonl"
+    source.write_text(
+        '{"instruction": "a", "input": "", "output": "b", "n": 18446744073709551616}\n'
+        f'{{"instruction": "c", "input": "", "output": "d", "x": {deep}}}\n'
+        '{"instruction": "e", "input": "", "output": "f"}\n'
+    )
+    done = run_cli("shard", source, "-o", tmp_path / "sh")
+    assert done.returncode == 0, done.stderr
+    (shard,) = (tmp_path / "sh").glob("*.jsonl")
+    assert [json.loads(line) for line in shard.read_text().splitlines()] == [
+        json.loads(line) for line in source.read_text().splitlines()
+    ]

@@ -94,13 +94,27 @@ def _command_path(args: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; every failure becomes one line on stderr and a defined exit status."""
+    """Run the CLI; every failure becomes one line on stderr and a defined exit status. The
+    signal handlers and the unraisable hook it sets are the process's as it was afterwards."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
-    SIGNALS_RECEIVED.clear()  # (main may run more than once in a process: the tests)
+    held = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook
+    SIGNALS_RECEIVED.clear()
     sys.unraisablehook = _unraisable
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    try:
+        status = _status_of(args)
+    finally:
+        signal.signal(signal.SIGTERM, held[0])
+        signal.signal(signal.SIGINT, held[1])
+        sys.unraisablehook = held[2]
+        SIGNALS_RECEIVED.clear()
+    sys.exit(status)
+
+
+def _status_of(args: list[str]) -> int:
+    """Run the command ``args`` name; its exit status, every failure said in one line."""
+    debug = "--debug" in args
     try:
         with plugins_blamed():
             status = app(args=args, prog_name="convert", standalone_mode=False)
@@ -139,4 +153,4 @@ def main(argv: list[str] | None = None) -> None:
             status = EXIT_FATAL
     if SIGNALS_RECEIVED and status not in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         status = _stopped(SIGNALS_RECEIVED[0])  # swallowed where it was raised
-    sys.exit(status if isinstance(status, int) else EXIT_OK)
+    return status if isinstance(status, int) else EXIT_OK

@@ -30,10 +30,11 @@ from typing import Any
 import orjson
 
 from converter.compression import strip_compression
-from converter.errors import InputError, OutputError, UsageError
+from converter.errors import InputError, OutputError, UsageError, stop_if_signalled
 from converter.inputs import open_input
 from converter.output import STDOUT, GuardedStream
 from converter.readers import Item, read_items
+from converter.rejects import stdlib_line
 
 #: The index file written beside the shards.
 SHARDS_INDEX = "shards.json"
@@ -95,6 +96,7 @@ def shard(
         with open(os.path.join(temp, SHARDS_INDEX), "wb") as f:
             f.write(orjson.dumps(shards.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
         os.chmod(temp, 0o777 & ~_umask())
+        stop_if_signalled()  # (a signal swallowed on the way)
         os.rename(temp, directory)
     except OSError as exc:
         shutil.rmtree(temp, ignore_errors=True)
@@ -180,7 +182,10 @@ def encode_item(item: Item) -> bytes:
     """The JSON Lines line for one record as read (with its newline)."""
     if item.raw is not None:  # a JSON Lines line that did not parse: as it was
         return item.raw if item.raw.endswith(b"\n") else item.raw + b"\n"
-    line = orjson.dumps(item.value, option=orjson.OPT_APPEND_NEWLINE)
+    try:
+        line = orjson.dumps(item.value, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # an integer beyond 64 bits, or deeper than orjson writes
+        return stdlib_line(item.value)
     if item.error is not None and _SENTINEL in line:  # lone surrogates: their escapes back
         escapes = iter(_SURROGATE_ESCAPE.findall(item.error.encode()))
         line = re.sub(re.escape(_SENTINEL), lambda m: next(escapes, m.group()), line)
