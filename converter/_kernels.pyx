@@ -2039,6 +2039,8 @@ cdef class Aligner:
             if self.ended[k]:
                 continue
             buffer = self.buffers[k]
+            if len(buffer) >= full:  # full already: the gaps of repairs went in front
+                continue
             buffer.extend(islice(self.streams[k], full - len(buffer)))
             if len(buffer) < full:
                 self.ended[k] = True

@@ -250,6 +250,8 @@ class Aligner:
             if self.ended[k]:
                 continue
             want = 2 * WINDOW + 2 - len(buffer)
+            if want <= 0:  # full already: the gaps of repairs went in front of its records
+                continue
             buffer.extend(islice(stream, want))
             if len(buffer) < 2 * WINDOW + 2:
                 self.ended[k] = True

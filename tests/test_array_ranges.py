@@ -789,3 +789,33 @@ def test_realign_ranges_stop_where_they_lose_track_of_records_lost_then_regained
     assert "at group 150: the ranges before leave it shifted by +3" in said
     assert said.count("\n") == 1
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("kernels", ["compiled", "python"])
+def test_realign_ranges_whose_margin_repairs_overfill_a_buffer_stop_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernels: str
+) -> None:
+    """400 generated pairs, JA records 51-52 and 251-252 lost; ranges of 41: a range's margin
+    repairs shifts again and again, its gaps overfilling the aligner's buffer (an internal
+    error: a negative read), then the ranges lose track: one line, exit 3, nothing written."""
+    if kernels == "python":
+        monkeypatch.setenv("CONVERTER_KERNELS", "python")
+    elif NATIVE is None:
+        pytest.skip("the compiled kernels are not built")
+    generate = ("--pairs", "400", "--seed", "9", "--out", str(tmp_path), "--form", "jsonl")
+    subprocess.run(
+        [sys.executable, ROOT / "bench" / "gen_corpus.py", *generate, "--quiet"], check=True
+    )
+    ja = (tmp_path / "corpus.ja.jsonl").read_bytes().splitlines(keepends=True)
+    del ja[251:253]
+    del ja[51:53]
+    (tmp_path / "ja.jsonl").write_bytes(b"".join(ja))
+    out = tmp_path / "out" / "o.jsonl"
+    out.parent.mkdir()
+    sources = [f"en={tmp_path / 'corpus.en.jsonl'}", f"ja={tmp_path / 'ja.jsonl'}"]
+    done = run_cli("stream", *sources, "--realign", "--unequal", "shortest", "-o", out,
+                   *_ranges(41))  # fmt: skip
+    said = done.stderr.decode()
+    assert done.returncode == EXIT_FATAL, said
+    assert said.count("\n") == 1 and "the ranges lose track of its pairing at group" in said
+    assert list(out.parent.iterdir()) == []
