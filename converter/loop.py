@@ -71,6 +71,8 @@ class RangeView:
     stop: int | None
     keys: KeySink
     partners: PartnerIndex | None = None
+    #: Each source's records (the plan counted them): what one that ends has read in all.
+    records: tuple[int, ...] = ()
 
     def holds(self, index: int) -> bool:
         """Whether group ``index`` is counted by this range."""
@@ -379,8 +381,10 @@ class GroupLoop:
             names = ", ".join(f"{s.lang}={s.path}" for s in short)
             others = ", ".join(f"{s.lang}={s.path}" for s in longer)
             ended = [k for k, member in enumerate(group) if member is None]
-            # a source's records: the groups, less those where a repair left it a gap
-            read = [done - self.gaps[k] - self.skip_gaps[k] for k in ended]
+            # a source's records: the groups, less those where a repair left it a gap (a
+            # range has not seen the others': the plan counted them)
+            totals = self.view.records if self.view else ()
+            read = [totals[k] if totals else done - self.gaps[k] - self.skip_gaps[k] for k in ended]
             records = " and ".join(dict.fromkeys(f"{n:,}" for n in read))
             hint = ""
             if self.aligner is not None and self.aligner.repairs:

@@ -175,6 +175,8 @@ class RangeTask:
     spans: tuple[tuple[Span, ...], ...]
     keys: str | None = None
     leftovers: bool = False
+    #: Each source's records, as planned (read in all by a source that ends).
+    records: tuple[int, ...] = ()
 
     def __call__(self) -> PartEntry:
         """Run the range; return the part's entry. (In a worker: an error in a plugin's code
@@ -196,7 +198,7 @@ class RangeTask:
             streams = {"out": separator_of(writer) or b"", "rejects": b"", "keys": b""}
             part = PartWriter(stack, self.folder, self.number, streams)
             keys = _PartKeys(part)
-            view = RangeView(parts, self.first, self.start, self.stop, keys)
+            view = RangeView(parts, self.first, self.start, self.stop, keys, None, self.records)
             if self.keys is not None:
                 from converter.scale.keys import KeyLookup  # keys.py imports this module
 

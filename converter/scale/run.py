@@ -327,8 +327,9 @@ def _tasks(
                 pieces += spans_of(source.files, units[-1].start, end, unit)
             spans.append(_joined(pieces))
         stop = None if last and to_end else units[u1 - 1].stop
+        first, start = units[lo].start, units[u0].start
         tasks.append(
-            RangeTask(job, folder, number, units[lo].start, units[u0].start, stop, tuple(spans))
+            RangeTask(job, folder, number, first, start, stop, tuple(spans), records=tuple(ends))
         )
     if not units and to_end and any(ends):  # nothing paired
         spans = [_joined(spans_of(s.files, 0, end, unit)) for s, end in zip(readers, ends)]
