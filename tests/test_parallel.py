@@ -375,6 +375,21 @@ def test_a_worker_whose_parent_is_gone_ends_quietly(tasks: int) -> None:
         signal.signal(signal.SIGINT, handler)
 
 
+def test_resume_remakes_a_part_whose_entry_is_another_parts(tmp_path: Path) -> None:
+    """part-00001.json replaced by part-00002.json (its files intact): --resume must not take
+    it for part 1 (groups 50-99 lost, 100-149 twice): it remakes part 1."""
+    sources = [f"en={ALPACA_EN}", f"ja={ALPACA_JA}"]
+    ranges = ("--jobs", "2", "--range-records", "50", "--parts", tmp_path / "parts")
+    assert run_cli("stream", *sources, "-o", tmp_path / "single.jsonl").returncode == 0
+    first = run_cli("stream", *sources, "-o", tmp_path / "x.jsonl", *ranges, "--no-merge")
+    assert first.returncode == 0, first.stderr
+    parts = tmp_path / "parts"
+    (parts / "part-00001.json").write_bytes((parts / "part-00002.json").read_bytes())
+    again = run_cli("stream", *sources, "-o", tmp_path / "out.jsonl", *ranges, "--resume")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "single.jsonl").read_bytes()
+
+
 def test_resume_makes_only_missing_parts(tmp_path: Path, corpus: tuple[str, str]) -> None:
     parts = tmp_path / "parts"
     args = ("stream", *corpus, "--realign", "--jobs", "2", "--range-records", "100")

@@ -1145,3 +1145,25 @@ def test_signal_removes_the_temporary_output(
     assert (proc.returncode, err.decode()) == (status, f"convert: {word}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
     assert (tmp_path / "out.json").read_bytes() == b"previous good output\n"
+
+
+def test_an_interrupted_range_run_leaves_no_temporaries_in_its_parts_folder(
+    tmp_path: Path, big_pair: tuple[Path, Path]
+) -> None:
+    """Ctrl-C while ranges write their parts into --parts DIR: the parts made stay (for
+    --resume), the half-written ones' temporary files go."""
+    en, ja = big_pair
+    parts = tmp_path / "parts"
+    args = ("stream", f"en={en}", f"ja={ja}", "-o", "out.jsonl", "--check", "all=off")
+    proc = start(tmp_path, *args, "--jobs", "2", "--range-records", "20000", "--parts", "parts")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (
+        parts.is_dir() and any(p.name.endswith(".tmp") for p in parts.iterdir())
+    ):
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before the signal: make the input bigger"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.decode()) == (130, "convert: interrupted\n")
+    assert [p.name for p in parts.iterdir() if p.name.endswith(".tmp")] == []
+    assert not (tmp_path / "out.jsonl").exists()

@@ -103,6 +103,12 @@ class PartEntry:
     files: dict[str, PartFile]
     counts: dict[str, Any] = field(default_factory=dict)
 
+    def belongs(self, number: int) -> bool:
+        """Whether this is the entry of part ``number``, naming that part's files (not one
+        copied from another part)."""
+        named = all(f.file == part_name(number, s) for s, f in self.files.items())
+        return self.number == number and named
+
     def intact(self, folder: str) -> bool:
         """Whether every file of the part is there with its recorded size and checksum, and
         the counts (a range's: converter.scale.ranges.part_counts) say as many groups and
@@ -291,16 +297,14 @@ class Manifest:
         manifest.clean()
         for number in range(parts):
             entry = _load_entry(os.path.join(folder, part_name(number, "json")))
-            if entry is not None and entry.intact(folder):
+            if entry is not None and entry.belongs(number) and entry.intact(folder):
                 manifest.entries[number] = entry
         return manifest
 
     def clean(self) -> None:
         """Remove the temporary files of parts killed while they were written (call it only
         while no part is being made)."""
-        for name in os.listdir(self.folder):
-            if name.startswith(".part-") and name.endswith(".tmp"):
-                os.unlink(os.path.join(self.folder, name))
+        remove_temporaries(self.folder)
 
     def pending(self) -> list[int]:
         """The parts still to make, in order."""
@@ -352,6 +356,16 @@ def run_parts(
     manifest.clean()
     manifest.save()
     return pending
+
+
+def remove_temporaries(folder: str) -> None:
+    """Remove what parts killed while they were written left in ``folder`` (call it only while
+    no part is being made)."""
+    if not os.path.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        if name.startswith(".part-") and name.endswith(".tmp"):
+            os.unlink(os.path.join(folder, name))
 
 
 def _load_entry(path: str) -> PartEntry | None:

@@ -39,7 +39,7 @@ from converter.rejects import default_rejects_path
 from converter.report import EXAMPLES, RunReport
 from converter.scale.engines import LocalPool, run_tasks
 from converter.scale.keys import KEY_INDEX, build_key_index
-from converter.scale.parts import InOrder, Manifest, PartEntry, run_parts
+from converter.scale.parts import InOrder, Manifest, PartEntry, remove_temporaries, run_parts
 from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
 from converter.scale.ranges import RangeTask, source_items
 from converter.scale.tail import Tail
@@ -113,12 +113,16 @@ def run_parallel(
     check_parallel(job, options)
     check_run_paths(job, folders=[option("--parts", options.parts)] if options.parts else [])
     began = time.perf_counter()
-    with ExitStack() as stack:
-        workers = None
-        if options.engine == "local":  # one per source, started now: the plan scans in them
-            pool = LocalPool(options.jobs).start(len(job.sources))
-            workers = stack.enter_context(closing(pool))
-        return _run_ranges(job, options, progress, workers, began)
+    try:
+        with ExitStack() as stack:
+            workers = None
+            if options.engine == "local":  # one per source, started now: the plan scans in them
+                pool = LocalPool(options.jobs).start(len(job.sources))
+                workers = stack.enter_context(closing(pool))
+            return _run_ranges(job, options, progress, workers, began)
+    finally:  # the workers ended: what the ranges cut short left in --parts goes
+        if options.parts is not None:
+            remove_temporaries(options.parts)
 
 
 def _run_ranges(
