@@ -167,3 +167,41 @@ def test_records_orjson_cannot_write_are_sharded_exactly(tmp_path: Path) -> None
     assert [json.loads(line) for line in shard.read_text().splitlines()] == [
         json.loads(line) for line in source.read_text().splitlines()
     ]
+
+
+@pytest.mark.parametrize("name", ["../victim", "a/b", "..", ""])
+def test_a_shard_name_with_a_folder_is_a_usage_error(tmp_path: Path, name: str) -> None:
+    (tmp_path / "victim-00000.jsonl").write_text("precious\n")
+    (tmp_path / "in").mkdir()
+    done = run_cli("shard", ALPACA_EN, "-o", tmp_path / "in" / "out", "--name", name)
+    assert done.returncode == 2, done.stderr
+    assert f"--name {name!r} must be a file name, without a folder" in done.stderr.decode()
+    assert (tmp_path / "victim-00000.jsonl").read_text() == "precious\n"
+    assert list((tmp_path / "in").iterdir()) == []
+
+
+@pytest.mark.parametrize("fault", ["swapped", "outside", "missing"])
+def test_a_shard_folder_changed_since_it_was_made_is_refused(tmp_path: Path, fault: str) -> None:
+    """Two shards swapped (their sizes then differ from the index), a file name leading out
+    of the folder, a shard gone: one line, exit 3, nothing written."""
+    for lang, source in (("en", ALPACA_EN), ("ja", ALPACA_JA)):
+        done = run_cli("shard", source, "-o", tmp_path / lang, "--records", "50")
+        assert done.returncode == 0, done.stderr
+    folder = tmp_path / "ja"
+    first, second = sorted(folder.glob("*-0000[12].jsonl"))
+    if fault == "swapped":
+        held = first.read_bytes()
+        first.write_bytes(second.read_bytes())
+        second.write_bytes(held)
+    elif fault == "outside":
+        index = folder / "shards.json"
+        index.write_text(index.read_text().replace(first.name, "../" + first.name))
+    else:
+        first.unlink()
+    out = tmp_path / "out" / "o.jsonl"
+    out.parent.mkdir()
+    done = run_cli("stream", f"en={tmp_path / 'en'}", f"ja={folder}", "-o", out, "--jobs", "2")
+    said = done.stderr.decode()
+    assert done.returncode == 3 and said.count("\n") == 1, said
+    assert said.startswith(f"convert: error: {folder / 'shards.json'}: shard ")
+    assert list(out.parent.iterdir()) == []

@@ -239,13 +239,32 @@ def source_files(given: str) -> list[str]:
     try:
         with open(index, "rb") as f:
             document = orjson.loads(f.read())
-        names = [entry["file"] for entry in document["shards"]]
+        shards = [(str(entry["file"]), int(entry["bytes"])) for entry in document["shards"]]
     except FileNotFoundError:
         raise InputError(f"{index}: no such file") from None
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{index}: not a shards.json made by convert shard: {exc}") from None
     folder = os.path.dirname(index)
-    return [os.path.join(folder, name) for name in names]
+    for name, size in shards:
+        _check_shard(index, os.path.join(folder, name), name, size)
+    return [os.path.join(folder, name) for name, _ in shards]
+
+
+def _check_shard(index: str, path: str, name: str, size: int) -> None:
+    """InputError unless shard ``name`` of ``index`` is a file of the folder (no path) of the
+    size the index gives (a shard replaced, cut or moved is refused; its SHA-256 is not read
+    again)."""
+    if not name or name in (".", "..") or os.path.basename(name) != name:
+        raise InputError(f"{index}: shard {name!r} is not a file name of its folder")
+    try:
+        found = os.path.getsize(path)
+    except OSError:
+        raise InputError(f"{index}: shard {name} is missing") from None
+    if found != size:
+        raise InputError(
+            f"{index}: shard {name} holds {found:,} bytes, not the {size:,} its index gives "
+            "(changed since convert shard wrote it)"
+        )
 
 
 def plan(

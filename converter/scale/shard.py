@@ -90,6 +90,8 @@ def shard(
     """
     if records < 1:
         raise UsageError(f"--records must be at least 1, got {records}")
+    if name is not None and (name in ("", ".", "..") or os.path.basename(name) != name):
+        raise UsageError(f"--name {name!r} must be a file name, without a folder")
     temp = _temporary_folder(directory)
     try:
         shards = _shard_into(source, temp, records, name or shard_name(source))
