@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import re
 from contextlib import ExitStack
 from typing import Any, Protocol
 
@@ -12,11 +12,10 @@ import orjson
 
 from converter.inputs import Input
 from converter.model import Record, Rejected
+from converter.nesting import room_for_deep_records
 from converter.output import STDOUT, is_special, start_output
 
-#: Nesting levels the rejects file can take in a record, beyond the stack in use (orjson reads
-#: 1,024 levels of JSON Lines; the array reader, 64).
-DEEPEST = 1100
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def default_rejects_path(output: str) -> str:
@@ -72,12 +71,10 @@ def stdlib_line(line: Any) -> bytes:
     """``line`` as JSON with its newline, by the stdlib encoder: what orjson cannot write of a
     record as read. It escapes lone surrogates, writes integers beyond 64 bits and, given the
     room, the deepest record a reader takes (orjson reads 1,024 levels, and writes 255)."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit + DEEPEST)
-    try:
-        return json.dumps(line, default=repr).encode() + b"\n"
-    finally:
-        sys.setrecursionlimit(limit)
+    with room_for_deep_records():
+        text = json.dumps(line, default=repr, ensure_ascii=False, separators=(",", ":"))
+    # as orjson writes the others: compact UTF-8, only the lone surrogates as \uXXXX escapes
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode() + b"\n"
 
 
 class RejectsFile:

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 import jsonschema_rs
 
 from converter.errors import UsageError
+from converter.nesting import room_for_deep_records
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -58,6 +59,8 @@ def schema_path(name_or_path: str) -> Path:
 def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())
+    except RecursionError:
+        raise UsageError(f"{path}: cannot read schema: nested too deep") from None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise UsageError(f"{path}: cannot read schema: {reason}") from exc
@@ -104,9 +107,13 @@ class RecordValidator:
         schema = {**schema, "$id": schema.get("$id", path.resolve().as_uri())}
         base_dir = path.resolve().parent
         self.path, self.schema, self.base_dir = path, schema, base_dir
-        if path.parent != schema_dir():  # a user's schema: first checked as the reference reads it
-            self.reference  # noqa: B018
-        self.fast = _compile(schema, path, base_dir)
+        try:
+            with room_for_deep_records():
+                if path.parent != schema_dir():  # a user's: first checked by the reference
+                    self.reference  # noqa: B018
+                self.fast = _compile(schema, path, base_dir)
+        except RecursionError:
+            raise UsageError(f"{path}: schema nested too deep to be read") from None
 
     @cached_property
     def reference(self) -> Validator:
@@ -136,11 +143,20 @@ class RecordValidator:
             return bool(self.reference.is_valid(obj))
 
     def violations(self, obj: Any) -> list[Violation]:
-        """Every violation of ``obj``, in document order, with messages cut to a sane length."""
-        errors = sorted(self.reference.iter_errors(obj), key=lambda e: list(map(str, e.path)))
-        return [
-            Violation(_pointer(e.absolute_path), cut(e.message), str(e.validator)) for e in errors
-        ]
+        """Every violation of ``obj``, in document order, with messages cut to a sane length
+        (one saying so when ``obj`` is nested too deep for the reference to explain)."""
+        try:
+            with room_for_deep_records():
+                return [
+                    Violation(_pointer(e.absolute_path), cut(e.message), str(e.validator))
+                    for e in sorted(self.reference.iter_errors(obj), key=_document_order)
+                ]
+        except RecursionError:
+            return [Violation("", "invalid, nested too deep for jsonschema to say where", "depth")]
+
+
+def _document_order(error: Any) -> list[str]:
+    return list(map(str, error.path))
 
 
 def _compile(schema: dict[str, Any], path: Path, base_dir: Path) -> jsonschema_rs.Validator:
@@ -162,6 +178,8 @@ def _compile(schema: dict[str, Any], path: Path, base_dir: Path) -> jsonschema_r
             raise UsageError(f"{path}: cannot compile schema: {cut(exc.message)}") from None
         reason = unresolved[0] if unresolved else exc.message
         raise UsageError(f"{path}: unresolvable reference: {cut(reason)}") from None
+    except ValueError as exc:  # jsonschema-rs's own limit: "Recursion limit reached"
+        raise UsageError(f"{path}: cannot compile schema: {exc}") from None
 
 
 def _pointer(path: Any) -> str:

@@ -1167,3 +1167,17 @@ def test_an_interrupted_range_run_leaves_no_temporaries_in_its_parts_folder(
     assert (proc.returncode, err.decode()) == (130, "convert: interrupted\n")
     assert [p.name for p in parts.iterdir() if p.name.endswith(".tmp")] == []
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_rejects_lines_orjson_cannot_write_look_like_the_others() -> None:
+    """A rejected record with a lone surrogate or an integer beyond 64 bits is written by the
+    stdlib encoder, in orjson's own form: compact UTF-8, only the surrogate escaped."""
+    from converter.rejects import stdlib_line
+
+    record = {"instruction": "日本\ud800", "input": "", "output": "x", "n": 10**20}
+    line = stdlib_line({"lang": "ja", "record": record})
+    assert line == (
+        b'{"lang":"ja","record":{"instruction":"\xe6\x97\xa5\xe6\x9c\xac\\ud800","input":"",'
+        b'"output":"x","n":100000000000000000000}}\n'
+    )
+    assert json.loads(line)["record"] == record

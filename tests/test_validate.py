@@ -619,3 +619,33 @@ def test_regular_output_is_checked_in_batches(
     assert result.exit_status == 0 and result.totals()["records"] == 350
     # the first batches only: the reference index is taken once the next one agrees with it
     assert batched.count(True) > 50 and batched[2:].count(False) == 0
+
+
+def test_a_record_nested_a_thousand_levels_is_a_finding_not_an_internal_error(
+    tmp_path: Path, pair_output: Path
+) -> None:
+    """orjson reads JSON Lines values 1,024 levels deep; jsonschema's message for one (its repr)
+    used to run out of stack and end the whole run. Files after it are still validated."""
+    row = records_of(pair_output)[0]
+    deep = write_jsonl(tmp_path / "deep.jsonl", [{**row, "input": "x"}])
+    deep.write_text(deep.read_text().replace('"input": "x"', '"input": ' + "[" * 1000 + "]" * 1000))
+    result = validate_files(paths=[str(deep), str(pair_output)])
+    (finding,) = result.findings
+    assert (finding.path, finding.record, finding.pointer) == (str(deep), 0, "/input")
+    assert finding.message.endswith("is not of type 'string'") and len(finding.message) < 300
+    assert result.totals()["records"] == 351
+
+
+@pytest.mark.parametrize(
+    ("levels", "says"),
+    [(200, "cannot compile schema"), (2000, "cannot read schema: nested too deep")],
+)
+def test_a_schema_nested_too_deep_is_a_usage_error(tmp_path: Path, levels: int, says: str) -> None:
+    path = tmp_path / "deep.schema.json"
+    text = '{"type": "object"}'
+    for _ in range(levels):  # (json.dumps itself cannot write 2,000 levels)
+        text = '{"type": "object", "properties": {"a": ' + text + "}}"
+    path.write_text(text)
+    done = run_cli("validate", ALPACA_EN, "--schema", path)
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith(f"convert: error: {path}: {says}")
