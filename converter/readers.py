@@ -108,7 +108,9 @@ def read_batches(source: Input, items_path: str | None = None) -> Iterator[Batch
     if source.shape == "array":
         return _array_batches(source)
     parts = (
-        _jsonl_batches(source.stream) if source.shape == "jsonl" else event_items(source, (), None)
+        _jsonl_batches(source.stream, source.stream.next_lines + 1)
+        if source.shape == "jsonl"
+        else event_items(source, (), None)
     )
     return _refuse_wrapper(source.label, parts)
 

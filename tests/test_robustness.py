@@ -1181,3 +1181,23 @@ def test_rejects_lines_orjson_cannot_write_look_like_the_others() -> None:
         b'"output":"x","n":100000000000000000000}}\n'
     )
     assert json.loads(line)["record"] == record
+
+
+@pytest.mark.parametrize(
+    "mode", [[], ["--jobs", "2", "--range-records", "7"]], ids=["single", "ranges"]
+)
+def test_json_lines_lines_are_the_files_after_leading_blank_lines(
+    tmp_path: Path, mode: list[str]
+) -> None:
+    """Two blank lines (and a BOM) before the first record: a bad line is named by its line in
+    the file, as in a JSON array, by a single run and by range mode alike."""
+    good = b'{"instruction": "a", "input": "", "output": "b"}\n'
+    (tmp_path / "en.jsonl").write_bytes(
+        b"\xef\xbb\xbf\n\n" + good * 30 + b'{"instruction": \n' + good * 10
+    )
+    args = ["stream", "en=en.jsonl", "-o", "out.jsonl", "--check", "all=off", *mode]
+    done = run_cli(*args, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    (rejected,) = map(json.loads, (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines())
+    assert (rejected["index"], rejected["line"]) == (30, 33)
+    assert rejected["reasons"][0].startswith("invalid JSON: line 33, column ")

@@ -1,14 +1,15 @@
 """Planning: index ranges of K groups aligned across all sources, with the byte spans of each.
 
 Every source is one or more plain JSON Lines files (one file, a list of shards, or a
-``shards.json`` made by ``convert shard``), or one plain JSON array. One pass per file finds
-the byte offset of every K-th record, with no JSON parse. In JSON Lines, a newline scan counts
+``shards.json`` made by ``convert shard``), or one plain JSON array. One pass per file finds the
+byte offset of every K-th record, with no JSON parse. In JSON Lines, a newline scan counts
 records exactly as the JSON Lines reader does: after the BOM and the leading whitespace every
 line is a record unless it holds only ASCII whitespace; a last line without a newline counts;
-line numbers start at 1 on the first record. In a JSON array, :class:`ArrayScan` counts the
-array's values by following its strings, nesting and commas (a broken structure is refused at
-once). Range r covers the groups [r*K, min((r+1)*K, total)); for each source it lists the
-spans (file, byte start, byte end, first line, records) holding them, across shard files.
+line numbers are the file's (blank lines before the first record count). In a JSON array,
+:class:`ArrayScan` counts the array's values by following its strings, nesting and commas (a
+broken structure is refused at once). Range r covers the groups [r*K, min((r+1)*K, total)); for
+each source it lists the spans (file, byte start, byte end, first line, records) holding them,
+across shard files.
 """
 
 from __future__ import annotations
@@ -371,12 +372,12 @@ def index_file(
             if shape == "array":
                 first = Mark(first_index, start, lines + 1, line_start, start)
                 return _index_array(f, path, size, every, first, stop, label or path)
-            scan = _Scan(every, first_index, start)
+            scan = _Scan(every, first_index, start, lines)
             _scan_lines(f, scan)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     marks = tuple(m for m in scan.marks if m.index != first_index)
-    first = Mark(first_index, start, 1, start, start)
+    first = Mark(first_index, start, lines + 1, line_start, start)
     return FileIndex(path, shape, size, first_index, scan.index - first_index, first, marks)
 
 
@@ -578,9 +579,9 @@ new_array_scan = NATIVE.ArrayScan if NATIVE else ArrayScan
 class _Scan:
     """Counts the records and lines of whole-line blocks, marking every K-th record."""
 
-    def __init__(self, every: int, first_index: int, offset: int) -> None:
+    def __init__(self, every: int, first_index: int, offset: int, line: int = 0) -> None:
         self.every, self.index, self.offset = every, first_index, offset
-        self.line = 0  # lines before the block
+        self.line = line  # lines before the block
         self.marks: list[Mark] = []
 
     def lines(self, data: bytes, end: int) -> None:
