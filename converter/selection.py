@@ -11,6 +11,7 @@ to the split its split key falls in. Held groups spill to disk (converter.spill)
 from __future__ import annotations
 
 import heapq
+import math
 import os
 import re
 from bisect import bisect_right
@@ -90,8 +91,9 @@ class Selection:
         names = [name for name, _ in job.split]
         if len(set(names)) != len(names) or not all(map(SPLIT_NAME.fullmatch, names)):
             raise UsageError(f"--split names must be distinct words, not {', '.join(names)}")
-        if any(not share > 0 for _, share in job.split):
-            raise UsageError("--split shares must be > 0")
+        shares = [share for _, share in job.split]
+        if any(not 0 < share < math.inf for share in shares) or not math.isfinite(sum(shares)):
+            raise UsageError("--split shares must be > 0 and finite, and so must their sum")
         chosen = job.seed if seed is None else seed
         return cls(0 if chosen is None else chosen, job.sample, job.shuffle, job.split)
 

@@ -291,6 +291,7 @@ def test_failures_leave_no_partial_outputs(
         (["--split", "train=0.9"], b"at least two parts"),
         (["--split", "train=0.9,eval=x"], b"positive shares"),
         (["--split", "train=1,train=2"], b"twice"),
+        (["--split", "train=1e308,eval=1e308"], b"and so must their sum"),
         (["--sample", "-1"], b"--sample"),
         (["--start", "-2"], b"--start"),
     ],
@@ -302,6 +303,13 @@ def test_bad_selection_options_exit_2_with_one_line(
     assert done.returncode == 2
     assert message in done.stderr
     assert b"Traceback" not in done.stderr
+
+
+def test_split_shares_that_are_infinite_in_a_recipe_or_the_api_are_refused() -> None:
+    """(The command line refuses inf itself; a recipe's TOML or the API can give it.)"""
+    for split in ((("train", float("inf")), ("eval", 1.0)), (("a", 1e308), ("b", 1e308))):
+        with pytest.raises(UsageError, match="must be > 0 and finite"):
+            run_stream(StreamJob(PAIR, output="o.jsonl", split=split))
 
 
 def test_split_needs_an_output_file() -> None:
