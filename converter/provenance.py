@@ -16,6 +16,7 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
+import jsonschema_rs
 import orjson
 
 from converter.errors import InputError, UsageError
@@ -103,9 +104,45 @@ def load_report(path: str) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise UsageError(f"{path}: the report is not JSON: {exc}") from None
     section = document.get(SECTION) if isinstance(document, dict) else None
-    if not isinstance(section, dict) or not {"recipe", "inputs", "outputs"} <= section.keys():
+    if not isinstance(section, dict):
         raise UsageError(f"{path}: not a 'convert run --report' report (no provenance section)")
-    return {**section, "tool": document.get("tool", {})}
+    problem = next(_SECTION_SHAPE.iter_errors(section), None)
+    if problem is not None:
+        where = "".join(f"[{p!r}]" for p in problem.instance_path)
+        raise UsageError(
+            f"{path}: not a 'convert run --report' report: provenance{where}: {problem.message}"
+        )
+    tool = document.get("tool")
+    return {**section, "tool": tool if isinstance(tool, dict) else {}}
+
+
+_DIGEST = {"type": ["string", "null"]}
+#: What ``--verify`` reads of a report's provenance section.
+_SECTION_SHAPE = jsonschema_rs.validator_for(
+    {
+        "type": "object",
+        "required": ["recipe", "inputs", "outputs"],
+        "properties": {
+            "recipe": {"type": "object", "properties": {"sha256": _DIGEST}},
+            "inputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"sha256": _DIGEST, "bytes": {"type": ["integer", "null"]}},
+                },
+            },
+            "outputs": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["path"],
+                    "properties": {"path": {"type": "string"}, "sha256": _DIGEST},
+                },
+            },
+            "python": {"type": ["string", "null"]},
+        },
+    }
+)
 
 
 def verify_inputs(

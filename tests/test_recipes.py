@@ -212,6 +212,33 @@ def test_verify_fails_when_the_seed_is_another(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("b.*"))
 
 
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (("inputs", 0, "bytes", "abc"), "provenance['inputs'][0]['bytes']: \"abc\" is not of"),
+        (("outputs", None, None, []), "provenance['outputs']: [] is not of type \"object\""),
+        (("recipe", None, None, 7), "provenance['recipe']: 7 is not of type \"object\""),
+    ],
+)
+def test_verify_against_a_report_of_another_shape_is_one_line(
+    tmp_path: Path, edit: tuple[object, ...], says: str
+) -> None:
+    recipe, report = two_stages_run(tmp_path)
+    document = json.loads(report.read_text())
+    key, index, field, value = edit
+    if index is None:
+        document["provenance"][key] = value
+    else:
+        document["provenance"][key][index][field] = value
+    report.write_text(json.dumps(document))
+    done = run_cli("run", recipe, "-o", tmp_path / "b.jsonl", "--verify", report)
+    assert done.returncode == 2
+    said = done.stderr.decode()
+    assert said.startswith(f"convert: error: {report}: not a 'convert run --report' report: {says}")
+    assert said.count("\n") == 1
+    assert not list(tmp_path.glob("b.*"))
+
+
 def test_the_dry_run_prints_the_plan_and_counts_and_writes_nothing(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, two_stages())
     before = sorted(tmp_path.iterdir())
