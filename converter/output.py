@@ -22,7 +22,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from typing import BinaryIO, NamedTuple, cast
+from typing import Any, BinaryIO, NamedTuple, cast
+
+import orjson
 
 from converter.compression import compressing
 from converter.errors import OutputClosed, OutputError, stop_if_signalled
@@ -123,6 +125,31 @@ class AtomicOutput:
         with suppress(OSError):
             os.unlink(self.temp)
         self.temp = None
+
+
+def shown(path: str) -> str:
+    """``path`` as UTF-8 text can hold it: the bytes of a file name that are not UTF-8 (which
+    Python keeps as lone surrogates) written ``\\xff``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def json_document(document: Any) -> bytes:
+    """``document`` (a report) as indented JSON, its texts :func:`shown` when a file name in it
+    is not UTF-8 (orjson refuses lone surrogates)."""
+    try:
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    except TypeError:
+        return orjson.dumps(_shown_texts(document), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _shown_texts(value: Any) -> Any:
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, dict):
+        return {shown(str(k)): _shown_texts(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shown_texts(v) for v in value]
+    return value
 
 
 def descriptor_of(path: str) -> int | None:

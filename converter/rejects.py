@@ -13,7 +13,7 @@ import orjson
 from converter.inputs import Input
 from converter.model import Record, Rejected
 from converter.nesting import room_for_deep_records
-from converter.output import STDOUT, is_special, start_output
+from converter.output import STDOUT, is_special, shown, start_output
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -50,7 +50,7 @@ def reject_line(
     where it came from, why, and the record (or raw line)."""
     line: dict[str, Any] = {} if stage is None else {"stage": stage}
     line |= {
-        "source": source.path,
+        "source": shown(source.path),
         "lang": member.lang,
         "index": member.index,
         "line": member.line,

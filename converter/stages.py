@@ -19,8 +19,6 @@ from dataclasses import dataclass, replace
 from itertools import accumulate, chain
 from typing import Any, BinaryIO, Literal, cast
 
-import orjson
-
 from converter.dataset_info import dataset_info_file
 from converter.errors import EXIT_OK, EXIT_REJECTED, ConverterError, UsageError
 from converter.filters import RECORD_FIELDS, parse_conditions
@@ -34,7 +32,7 @@ from converter.job import (
     resolve_writer_options,
 )
 from converter.loop import GroupLoop
-from converter.output import Companion, commit_all, is_special, start_output
+from converter.output import Companion, commit_all, is_special, json_document, start_output
 from converter.paths import check_run_paths
 from converter.plugins import (
     Manager,
@@ -362,7 +360,7 @@ def spill_parent(output: str) -> str | None:
 
 def report_file(path: str, document: dict[str, Any]) -> Companion:
     """The report ``document`` as the file at ``path`` (put in place with the outputs)."""
-    return path, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    return path, json_document(document)
 
 
 class _Discard:

@@ -295,3 +295,21 @@ def test_two_sources_on_stdin_are_a_usage_error_whatever_they_call_it(alias: str
 def test_a_closed_stdin_is_one_line(tmp_path: Path) -> None:
     status, _, err = _with_closed(0, "stream", "en=-", f"ja={SAMPLE_JA}", cwd=tmp_path)
     assert (status, err) == (3, b"convert: error: en=-: stdin is closed\n")
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_with_its_bytes_escaped(tmp_path: Path) -> None:
+    """A source named b"bad\\xffname.json": the report, the rejects lines and validate's JSON
+    name it ``bad\\\\xffname.json`` (orjson refused the lone surrogate Python keeps: an internal
+    error)."""
+    name = os.fsdecode(b"bad\xffname.json")
+    data = json.loads(SAMPLE_EN.read_text())
+    data[1]["output"] = None  # one record to reject
+    (tmp_path / name).write_text(json.dumps(data))
+    done = run_cli("stream", f"en={name}", "-o", "o.jsonl", "--report", "r.json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["sources"][0]["path"] == "bad\\xffname.json"
+    (rejected,) = map(json.loads, (tmp_path / "o.jsonl.rejects.jsonl").read_text().splitlines())
+    assert rejected["source"] == "bad\\xffname.json"
+    done = run_cli("validate", name, "--schema", "alpaca", "--format", "json", cwd=tmp_path)
+    assert json.loads(done.stdout)["files"][0]["path"] == "bad\\xffname.json"

@@ -6,10 +6,10 @@ import sys
 from enum import StrEnum
 from typing import Annotated
 
-import orjson
 import typer
 
 from converter.cli.options import Debug, Plugins, Quiet
+from converter.output import json_document
 from converter.validate import DEFAULT_MAX_ERRORS, Finding, validate_files
 
 
@@ -81,7 +81,7 @@ def validate(
         if not quiet:
             sys.stderr.write(result.summary() + "\n")
     else:
-        sys.stdout.buffer.write(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(json_document(result.to_json()))
     return result.exit_status
 
 
