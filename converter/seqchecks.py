@@ -79,6 +79,8 @@ class SeqChecks:
         self.seen = _SeenSeqs()
         #: stage prefix -> its reference index group
         self.references: dict[str, _Reference] = {}
+        #: the prefixes whose groups wait for a reference (their findings may come late)
+        self.waiting: set[str] = set()
         self.tops: dict[str, int] = {}  # stage prefix -> its highest index so far
         self.key: str | None = None  # the current group's seq without its suffix
         self.prefix, self.number = "", 0
@@ -233,6 +235,7 @@ class SeqChecks:
             if earlier.suffixes == found:
                 return self._confirm(prefix, reference, earlier)
         reference.pending.append(group)
+        self.waiting.add(prefix)
         if len(reference.pending) > UNCONFIRMED:
             return self._confirm(prefix, reference, reference.pending[0])
         return NONE
@@ -241,6 +244,7 @@ class SeqChecks:
         """Take ``chosen`` as the prefix's reference group; the findings of the groups that
         waited for one and differ from it."""
         reference.group, waited, reference.pending = chosen, reference.pending, []
+        self.waiting.discard(prefix)
         if prefix == self.prefix:
             self.reference = chosen.suffixes
         return tuple(_differs(prefix, group, chosen) for group in waited if group is not chosen)

@@ -229,9 +229,28 @@ class _Sink:
         on_finding: Callable[[Finding], None] | None,
     ) -> None:
         self.result, self.file, self.on_finding = result, file, on_finding
+        #: the seq checks' prefixes still waiting for a reference group, if any
+        self.waiting: set[str] = set()
+        self.held: list[tuple[Finding, bool]] = []
 
     def add(self, finding: Finding, listed: bool = False) -> None:
+        """Count ``finding``; list it, in file order: while an index group's finding may still
+        come for records already read (the seq checks wait for a reference), held back."""
         self.file.kinds[finding.kind] += 1
+        if not self.waiting and not self.held:
+            self._list(finding, listed)
+            return
+        self.held.append((finding, listed))
+        if not self.waiting or len(self.held) >= HELD:
+            self.release()
+
+    def release(self) -> None:
+        """List the findings held back, in file order (the file's own problems last)."""
+        held, self.held = self.held, []
+        for finding, listed in sorted(held, key=_file_order):
+            self._list(finding, listed)
+
+    def _list(self, finding: Finding, listed: bool) -> None:
         if listed or len(self.result.findings) < self.result.max_errors:
             self.result.findings.append(finding)
             if self.on_finding is not None:
@@ -242,6 +261,15 @@ class _Sink:
         self.file.problem = kind
         message = str(exc).removeprefix(f"{self.file.path}: ")
         self.add(Finding(self.file.path, kind, message), listed=True)
+
+
+#: Findings held back at most while the seq checks wait (then listed as they are).
+HELD = 10_000
+
+
+def _file_order(held: tuple[Finding, bool]) -> tuple[bool, int]:
+    record = held[0].record
+    return record is None, record or 0
 
 
 def _validate_file(
@@ -257,6 +285,8 @@ def _validate_file(
     except InputError as exc:
         return sink.problem(exc, "unreadable")
     checks = make_checks() if make_checks is not None else None
+    if checks is not None:
+        sink.waiting = checks.waiting  # the same set: it empties as the references are taken
     try:
         file.shape = source.shape
         _validate_records(read_batches(source), validator, checks, sink)
@@ -270,6 +300,7 @@ def _validate_file(
     except InputError as exc:
         sink.problem(exc, "unreadable")
     finally:
+        sink.release()  # (a file that failed half-way leaves its seq checks waiting)
         if checks is not None:
             checks.close()
         source.close()

@@ -281,6 +281,23 @@ def test_a_broken_first_index_is_the_one_flagged(
     assert result.exit_status == 1
 
 
+def test_findings_are_listed_in_file_order_while_the_reference_waits(
+    tmp_path: Path, pair_output: Path
+) -> None:
+    """Index 0 swapped (JA, EN) is only known to be wrong once indexes 1 and 2 agree; record
+    2's wrong reasoning is found first. --max-errors 1 lists index 0's finding, the first in
+    the file, and the counts hold both."""
+    rs = records_of(pair_output)[:8]
+    rs[0], rs[1] = rs[1], rs[0]
+    rs[2]["reasoning"] = rs[3]["reasoning"]
+    bad = write_jsonl(tmp_path / "order.jsonl", rs)
+    result = validate_files(paths=[str(bad)], max_errors=1)
+    assert [(f.record, f.kind) for f in result.findings] == [(0, "languages")]
+    assert result.kinds == {"languages": 1, "reasoning": 1}
+    everything = validate_files(paths=[str(bad)])
+    assert [(f.record, f.kind) for f in everything.findings] == [(0, "languages"), (2, "reasoning")]
+
+
 FRENCH_PLUGIN = """
 from converter import hookimpl
 from converter.model import Language
