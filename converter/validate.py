@@ -31,6 +31,8 @@ from converter.seqchecks import NONE, Issue, SeqChecks, checks_for
 from converter.validation import RecordValidator, Violation, validator_for
 
 DEFAULT_MAX_ERRORS = 100
+#: Findings held back at most while the seq checks wait (then listed as they are).
+HELD = 10_000
 _DISAGREE = "rejected by the compiled validator; jsonschema names no violation"
 #: What a file of each shape that can hold no records is flagged ``empty`` with.
 _NO_RECORDS = {"array": "the array holds no records", "parquet": "the Parquet file holds no rows"}
@@ -261,10 +263,6 @@ class _Sink:
         self.file.problem = kind
         message = str(exc).removeprefix(f"{self.file.path}: ")
         self.add(Finding(self.file.path, kind, message), listed=True)
-
-
-#: Findings held back at most while the seq checks wait (then listed as they are).
-HELD = 10_000
 
 
 def _file_order(held: tuple[Finding, bool]) -> tuple[bool, int]:
