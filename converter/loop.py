@@ -334,9 +334,9 @@ class GroupLoop:
 
     def _reject_for(self, group: list[Record], record: Record, kind: str, why: list[str]) -> None:
         """Reject ``group`` for what is wrong with ``record`` alone: it carries ``kind: lang:
-        why``, its partners ``partner rejected: lang: kind: why``."""
+        why`` (a reason each), its partners one ``partner rejected: lang: kind: why; ...``."""
         own = [f"{kind}: {record.lang}: {reason}" for reason in why]
-        partner = [f"partner rejected: {record.lang}: {kind}: {reason}" for reason in why]
+        partner = [f"partner rejected: {record.lang}: {kind}: {'; '.join(why)}"]
         self._send(group, lambda member: own if member is record else partner)
 
     def _reject(self, group: tuple[Any, ...] | list[Any], group_reasons: list[str] | None) -> None:

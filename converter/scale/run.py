@@ -13,7 +13,6 @@ import hashlib
 import math
 import os
 import shutil
-import stat
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +30,7 @@ from converter.alignment import HISTORY, MAX_SHIFT, WINDOW
 from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import aligns
-from converter.output import STDOUT, Companion, descriptor_of
+from converter.output import Companion, is_special
 from converter.paths import check_run_paths, option
 from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
@@ -84,8 +83,9 @@ def check_parallel(job: StreamJob, options: Parallel) -> None:
         "--split": bool(job.split),
         "--start/--stop": job.start != 0 or job.stop is not None,
         "--items-path": bool(job.items_paths),
+        # (range mode reads a source in several processes, after planning it)
         "a source read once only (stdin, a pipe, a FIFO, /dev/fd/N)": any(
-            _read_once(path) for _, path in job.sources
+            is_special(path) for _, path in job.sources
         ),
     }
     for name, given in left_out.items():
@@ -443,18 +443,6 @@ def _check_ranges_agree_on_pairing(moved: list[dict[str, Any]], planned: Plan) -
                     f"a shift of at most the {MAX_SHIFT} records the aligner follows); run "
                     "without --jobs (a single run reads through it)"
                 )
-
-
-def _read_once(path: str) -> bool:
-    """Whether range mode, which reads a source in several processes (and plans it first),
-    cannot: stdin, a descriptor of this process, or what is neither a file nor a folder."""
-    if path == STDOUT or descriptor_of(path) is not None:
-        return True
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:  # missing: the error the single run gives names it
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _digests(planned: Plan) -> list[str]:
