@@ -305,11 +305,14 @@ def test_bad_selection_options_exit_2_with_one_line(
     assert b"Traceback" not in done.stderr
 
 
-def test_split_shares_that_are_infinite_in_a_recipe_or_the_api_are_refused() -> None:
+def test_split_shares_that_are_infinite_in_a_recipe_or_the_api_are_refused(
+    tmp_path: Path,
+) -> None:
     """(The command line refuses inf itself; a recipe's TOML or the API can give it.)"""
     for split in ((("train", float("inf")), ("eval", 1.0)), (("a", 1e308), ("b", 1e308))):
         with pytest.raises(UsageError, match="must be > 0 and finite"):
-            run_stream(StreamJob(PAIR, output="o.jsonl", split=split))
+            run_stream(StreamJob(PAIR, output=str(tmp_path / "o.jsonl"), split=split))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_split_needs_an_output_file() -> None:
