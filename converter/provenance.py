@@ -117,6 +117,12 @@ def load_report(path: str) -> dict[str, Any]:
 
 
 _DIGEST = {"type": ["string", "null"]}
+_TEXT = {"type": ["string", "null"]}
+#: A file's record: with a checksum, its size too.
+_FILE = {
+    "if": {"properties": {"sha256": {"type": "string"}}, "required": ["sha256"]},
+    "then": {"required": ["bytes"]},
+}
 #: What ``--verify`` reads of a report's provenance section.
 _SECTION_SHAPE = jsonschema_rs.validator_for(
     {
@@ -128,7 +134,13 @@ _SECTION_SHAPE = jsonschema_rs.validator_for(
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"sha256": _DIGEST, "bytes": {"type": ["integer", "null"]}},
+                    "properties": {
+                        "stage": _TEXT,
+                        "lang": _TEXT,
+                        "sha256": _DIGEST,
+                        "bytes": {"type": ["integer", "null"]},
+                    },
+                    **_FILE,
                 },
             },
             "outputs": {
@@ -136,7 +148,12 @@ _SECTION_SHAPE = jsonschema_rs.validator_for(
                 "additionalProperties": {
                     "type": "object",
                     "required": ["path"],
-                    "properties": {"path": {"type": "string"}, "sha256": _DIGEST},
+                    "properties": {
+                        "path": {"type": "string"},
+                        "sha256": _DIGEST,
+                        "bytes": {"type": ["integer", "null"]},
+                    },
+                    **_FILE,
                 },
             },
             "python": {"type": ["string", "null"]},
@@ -211,7 +228,9 @@ def _version_warnings(recorded: dict[str, Any], report_path: str) -> list[str]:
 def _described(entry: Mapping[str, Any]) -> str:
     if entry.get("sha256") is None:
         return "no checksum"
-    return f"{entry['bytes']:,} bytes, sha256 {_short(entry['sha256'])}"
+    size = entry.get("bytes")
+    shown = f"{size:,} bytes" if isinstance(size, int) else "no size"
+    return f"{shown}, sha256 {_short(entry['sha256'])}"
 
 
 def _short(digest: Any) -> str:

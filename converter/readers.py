@@ -172,7 +172,7 @@ def _inexact(value: Any) -> bool:
             inside.extend(value.values())
         elif kind is list:
             inside.extend(value)
-        elif kind is float and _maybe_an_integer(value):
+        elif kind is float and not _INT64_MIN < value < _INT64_MAX:  # (inline: per float)
             return True
     return False
 
@@ -332,9 +332,4 @@ def _odd(value: Any, levels: int) -> bool:
         return any(_odd(v, levels - 1) for v in inner)
     if kind is int:
         return not _INT64_MIN <= value <= _INT64_MAX
-    return kind is float and _maybe_an_integer(value)
-
-
-def _maybe_an_integer(number: float) -> bool:
-    """Whether a float orjson read may be an integer beyond 64 bits it could not hold."""
-    return not _INT64_MIN < number < _INT64_MAX
+    return kind is float and not _INT64_MIN < value < _INT64_MAX  # (maybe an integer)

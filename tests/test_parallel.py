@@ -377,7 +377,8 @@ def test_a_worker_whose_parent_is_gone_ends_quietly(tasks: int) -> None:
 
 def test_resume_remakes_a_part_whose_entry_is_another_parts(tmp_path: Path) -> None:
     """part-00001.json replaced by part-00002.json (its files intact): --resume must not take
-    it for part 1 (groups 50-99 lost, 100-149 twice): it remakes part 1."""
+    it for part 1 (groups 50-99 lost, 100-149 twice): it remakes part 1; and part 2, whose
+    entry lost its "out" stream."""
     sources = [f"en={ALPACA_EN}", f"ja={ALPACA_JA}"]
     ranges = ("--jobs", "2", "--range-records", "50", "--parts", tmp_path / "parts")
     assert run_cli("stream", *sources, "-o", tmp_path / "single.jsonl").returncode == 0
@@ -385,6 +386,9 @@ def test_resume_remakes_a_part_whose_entry_is_another_parts(tmp_path: Path) -> N
     assert first.returncode == 0, first.stderr
     parts = tmp_path / "parts"
     (parts / "part-00001.json").write_bytes((parts / "part-00002.json").read_bytes())
+    entry = json.loads((parts / "part-00002.json").read_text())
+    del entry["files"]["out"]  # an entry without one of its streams
+    (parts / "part-00002.json").write_text(json.dumps(entry))
     again = run_cli("stream", *sources, "-o", tmp_path / "out.jsonl", *ranges, "--resume")
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "single.jsonl").read_bytes()

@@ -218,6 +218,8 @@ def test_verify_fails_when_the_seed_is_another(tmp_path: Path) -> None:
         (("inputs", 0, "bytes", "abc"), "provenance['inputs'][0]['bytes']: \"abc\" is not of"),
         (("outputs", None, None, []), "provenance['outputs']: [] is not of type \"object\""),
         (("recipe", None, None, 7), "provenance['recipe']: 7 is not of type \"object\""),
+        (("inputs", 0, "stage", ["x"]), "provenance['inputs'][0]['stage']: [\"x\"] is not of"),
+        (("inputs", 0, "bytes", 1.5), "provenance['inputs'][0]['bytes']: 1.5 is not of"),
     ],
 )
 def test_verify_against_a_report_of_another_shape_is_one_line(

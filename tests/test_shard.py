@@ -180,7 +180,7 @@ def test_a_shard_name_with_a_folder_is_a_usage_error(tmp_path: Path, name: str) 
     assert list((tmp_path / "in").iterdir()) == []
 
 
-@pytest.mark.parametrize("fault", ["swapped", "outside", "missing"])
+@pytest.mark.parametrize("fault", ["swapped", "outside", "missing", "link", "bytes-text"])
 def test_a_shard_folder_changed_since_it_was_made_is_refused(tmp_path: Path, fault: str) -> None:
     """Two shards swapped (their sizes then differ from the index), a file name leading out
     of the folder, a shard gone: one line, exit 3, nothing written."""
@@ -196,6 +196,16 @@ def test_a_shard_folder_changed_since_it_was_made_is_refused(tmp_path: Path, fau
     elif fault == "outside":
         index = folder / "shards.json"
         index.write_text(index.read_text().replace(first.name, "../" + first.name))
+    elif fault == "link":  # a link to a file of the same size outside the folder
+        outside = tmp_path / "outside.jsonl"
+        outside.write_bytes(first.read_bytes())
+        first.unlink()
+        first.symlink_to(outside)
+    elif fault == "bytes-text":
+        index = folder / "shards.json"
+        document = json.loads(index.read_text())
+        document["shards"][1]["bytes"] = str(document["shards"][1]["bytes"])
+        index.write_text(json.dumps(document))
     else:
         first.unlink()
     out = tmp_path / "out" / "o.jsonl"

@@ -107,7 +107,7 @@ class PartEntry:
         """Whether this is the entry of part ``number``, naming that part's files (not one
         copied from another part)."""
         named = all(f.file == part_name(number, s) for s, f in self.files.items())
-        return self.number == number and named
+        return self.number == number and named and self.files.keys() >= STREAMS
 
     def intact(self, folder: str) -> bool:
         """Whether every file of the part is there with its recorded size and checksum, and
@@ -119,6 +119,10 @@ class PartEntry:
             if written != (out.groups, out.chunks):
                 return False
         return all(f.intact(folder) for f in self.files.values())
+
+
+#: The streams every part has (converter.scale.ranges writes them; the merge reads them).
+STREAMS = frozenset({"out", "rejects", "keys"})
 
 
 def part_name(number: int, stream: str) -> str:

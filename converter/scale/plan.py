@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -240,7 +241,7 @@ def source_files(given: str) -> list[str]:
     try:
         with open(index, "rb") as f:
             document = orjson.loads(f.read())
-        shards = [(str(entry["file"]), int(entry["bytes"])) for entry in document["shards"]]
+        shards = [(entry["file"], entry["bytes"]) for entry in document["shards"]]
     except FileNotFoundError:
         raise InputError(f"{index}: no such file") from None
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -251,20 +252,24 @@ def source_files(given: str) -> list[str]:
     return [os.path.join(folder, name) for name, _ in shards]
 
 
-def _check_shard(index: str, path: str, name: str, size: int) -> None:
+def _check_shard(index: str, path: str, name: Any, size: Any) -> None:
     """InputError unless shard ``name`` of ``index`` is a file of the folder (no path) of the
     size the index gives (a shard replaced, cut or moved is refused; its SHA-256 is not read
     again)."""
-    if not name or name in (".", "..") or os.path.basename(name) != name:
+    if type(name) is not str or name in ("", ".", "..") or os.path.basename(name) != name:
         raise InputError(f"{index}: shard {name!r} is not a file name of its folder")
+    if type(size) is not int:
+        raise InputError(f"{index}: shard {name}: its bytes are {size!r}, not a count")
     try:
-        found = os.path.getsize(path)
+        found = os.lstat(path)
     except OSError:
         raise InputError(f"{index}: shard {name} is missing") from None
-    if found != size:
+    if not stat.S_ISREG(found.st_mode):
+        raise InputError(f"{index}: shard {name} is not a plain file (a link?)")
+    if found.st_size != size:
         raise InputError(
-            f"{index}: shard {name} holds {found:,} bytes, not the {size:,} its index gives "
-            "(changed since convert shard wrote it)"
+            f"{index}: shard {name} holds {found.st_size:,} bytes, not the {size:,} its index "
+            "gives (changed since convert shard wrote it)"
         )
 
 
