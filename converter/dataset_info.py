@@ -19,7 +19,7 @@ from converter.compression import compression_of
 from converter.errors import UsageError
 from converter.inputs import read_settings
 from converter.model import WriterSpec
-from converter.output import STDOUT, Companion
+from converter.output import STDOUT, Companion, json_document
 
 #: File types LLaMA-Factory loads (it tells them by the last suffix).
 LOADABLE = (".json", ".jsonl", ".parquet")
@@ -64,7 +64,7 @@ def dataset_info_file(path: str, outputs: Sequence[str], spec: WriterSpec) -> Co
     for output in outputs:
         entry = {"file_name": _file_name(output, path), **(spec.dataset_info or {})}
         document[Path(output).name.rsplit(".", 1)[0]] = entry
-    return path, json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"
+    return path, json_document(document)
 
 
 def _load(path: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from converter.card import card_markdown
 from converter.errors import UsageError
 from converter.job import StreamJob
-from converter.output import STDOUT, Companion
+from converter.output import STDOUT, Companion, shown
 from converter.paths import Named, check_run_paths, option
 from converter.provenance import (
     input_digests,
@@ -103,7 +103,7 @@ def run_recipe(run: RecipeRun, progress: Callable[[int], None] | None = None) ->
         )
         made = [] if run.report is None else [report_file(run.report, document)]
         if run.card is not None:
-            made.append((run.card, card_markdown(recipe, document).encode()))
+            made.append((run.card, shown(card_markdown(recipe, document)).encode()))
         return made
 
     try:

@@ -313,3 +313,32 @@ def test_a_file_name_that_is_not_utf8_is_shown_with_its_bytes_escaped(tmp_path: 
     assert rejected["source"] == "bad\\xffname.json"
     done = run_cli("validate", name, "--schema", "alpaca", "--format", "json", cwd=tmp_path)
     assert json.loads(done.stdout)["files"][0]["path"] == "bad\\xffname.json"
+
+
+def test_non_utf8_names_in_range_mode_shards_and_dataset_info(tmp_path: Path) -> None:
+    """Range mode (its manifest), convert shard (its index and shard names) and
+    --dataset-info write a file name that is not UTF-8 with its bytes escaped, not an
+    internal error; the shards it names are found again."""
+    en, ja = os.fsdecode(b"en\xff.json"), os.fsdecode(b"ja\xfe.json")
+    (tmp_path / en).write_bytes(SAMPLE_EN.read_bytes())
+    (tmp_path / ja).write_bytes(SAMPLE_JA.read_bytes())
+    single = run_cli("stream", f"en={en}", f"ja={ja}", "-o", "single.jsonl", cwd=tmp_path)
+    assert single.returncode == 0, single.stderr
+    ranged = run_cli("stream", f"en={en}", f"ja={ja}", "-o", "r.jsonl", "--jobs", "2",
+                     "--parts", "parts", cwd=tmp_path)  # fmt: skip
+    assert ranged.returncode == 0, ranged.stderr
+    assert (tmp_path / "r.jsonl").read_bytes() == (tmp_path / "single.jsonl").read_bytes()
+    for lang, name in (("en", en), ("ja", ja)):
+        done = run_cli("shard", name, "-o", f"sh-{lang}", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert [p.name for p in (tmp_path / "sh-en").glob("*.jsonl")] == ["en\\xff-00000.jsonl"]
+    sharded = run_cli("stream", "en=sh-en", "ja=sh-ja", "-o", "s.jsonl", "--jobs", "2",
+                      cwd=tmp_path)  # fmt: skip
+    assert sharded.returncode == 0, sharded.stderr
+    assert (tmp_path / "s.jsonl").read_bytes() == (tmp_path / "single.jsonl").read_bytes()
+    out = os.fsdecode(b"out\xfd.jsonl")
+    done = run_cli("stream", f"en={en}", "-o", out, "--dataset-info", "di.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (
+        json.loads((tmp_path / "di.json").read_text())["out\\xfd"]["file_name"] == "out\\xfd.jsonl"
+    )

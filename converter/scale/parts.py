@@ -28,7 +28,7 @@ import os
 import struct
 import zlib
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from itertools import accumulate, pairwise
@@ -38,7 +38,7 @@ import orjson
 
 from converter.errors import InputError, UsageError
 from converter.model import Writer
-from converter.output import AtomicOutput, commit_all, open_output, start_output
+from converter.output import AtomicOutput, commit_all, json_document, open_output, start_output
 from converter.scale.engines import run_tasks
 from converter.stages import BATCH
 
@@ -103,11 +103,11 @@ class PartEntry:
     files: dict[str, PartFile]
     counts: dict[str, Any] = field(default_factory=dict)
 
-    def belongs(self, number: int) -> bool:
-        """Whether this is the entry of part ``number``, naming that part's files (not one
-        copied from another part)."""
+    def belongs(self, number: int, streams: Iterable[str]) -> bool:
+        """Whether this is the entry of part ``number`` with every stream in ``streams``,
+        naming that part's files (not one copied from another part)."""
         named = all(f.file == part_name(number, s) for s, f in self.files.items())
-        return self.number == number and named and self.files.keys() >= STREAMS
+        return self.number == number and named and self.files.keys() >= set(streams)
 
     def intact(self, folder: str) -> bool:
         """Whether every file of the part is there with its recorded size and checksum, and
@@ -119,10 +119,6 @@ class PartEntry:
             if written != (out.groups, out.chunks):
                 return False
         return all(f.intact(folder) for f in self.files.values())
-
-
-#: The streams every part has (converter.scale.ranges writes them; the merge reads them).
-STREAMS = frozenset({"out", "rejects", "keys"})
 
 
 def part_name(number: int, stream: str) -> str:
@@ -279,9 +275,12 @@ class Manifest:
     entries: dict[int, PartEntry] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, folder: str, job: dict[str, Any], parts: int) -> Manifest:
+    def open(
+        cls, folder: str, job: dict[str, Any], parts: int, streams: Iterable[str] = ("out",)
+    ) -> Manifest:
         """Start (or resume) the parts of ``job`` in ``folder``: the entries of intact parts
-        already there are kept. UsageError when ``folder`` holds the parts of another job."""
+        already there, with every stream in ``streams``, are kept. UsageError when ``folder``
+        holds the parts of another job."""
         path = os.path.join(folder, MANIFEST)
         try:
             with open(path, "rb") as f:
@@ -301,7 +300,7 @@ class Manifest:
         manifest.clean()
         for number in range(parts):
             entry = _load_entry(os.path.join(folder, part_name(number, "json")))
-            if entry is not None and entry.belongs(number) and entry.intact(folder):
+            if entry is not None and entry.belongs(number, streams) and entry.intact(folder):
                 manifest.entries[number] = entry
         return manifest
 
@@ -385,7 +384,7 @@ def _load_entry(path: str) -> PartEntry | None:
 def _write_json(path: str, document: dict[str, Any]) -> None:
     out = open_output(path)
     try:
-        out.stream.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        out.stream.write(json_document(document))
         out.commit()
     finally:
         out.discard()

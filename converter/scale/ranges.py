@@ -156,6 +156,10 @@ class _PartKeys:
             self.values = array("q")
 
 
+#: The streams of a range's part: the encoded groups, the rejects lines, the duplicate keys.
+RANGE_STREAMS = ("out", "rejects", "keys")
+
+
 @dataclass(frozen=True)
 class RangeTask:
     """Make part ``number`` in ``folder``: groups [start, stop) of ``job`` (stop None: to the
@@ -195,7 +199,7 @@ class RangeTask:
         parts = [source_parts(label, spans) for label, spans in zip(labels, self.spans)]
         taggers, interleave, policies, conditions, _ = plan.pieces
         with ExitStack() as stack:
-            streams = {"out": separator_of(writer) or b"", "rejects": b"", "keys": b""}
+            streams = dict.fromkeys(RANGE_STREAMS, b"") | {"out": separator_of(writer) or b""}
             part = PartWriter(stack, self.folder, self.number, streams)
             keys = _PartKeys(part)
             view = RangeView(parts, self.first, self.start, self.stop, keys, None, self.records)

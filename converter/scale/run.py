@@ -30,7 +30,7 @@ from converter.alignment import HISTORY, MAX_SHIFT, WINDOW
 from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import aligns
-from converter.output import Companion, is_special
+from converter.output import Companion, is_special, json_document
 from converter.paths import check_run_paths, option
 from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
@@ -40,7 +40,7 @@ from converter.scale.engines import LocalPool, run_tasks
 from converter.scale.keys import KEY_INDEX, build_key_index
 from converter.scale.parts import InOrder, Manifest, PartEntry, remove_temporaries, run_parts
 from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
-from converter.scale.ranges import RangeTask, source_items
+from converter.scale.ranges import RANGE_STREAMS, RangeTask, source_items
 from converter.scale.tail import Tail
 from converter.selection import Selection
 from converter.stages import Stage, plan_stage, report_file, spill_parent
@@ -164,7 +164,7 @@ def _run_ranges(
         keys = os.path.join(folder, KEY_INDEX) if job.key is not None else None
         tasks = _tasks(task_job, planned, every, folder, job.limit, ahead, keys)
         identity = _identity(job, spec.name, every, planned)
-        manifest = Manifest.open(folder, identity, len(tasks))
+        manifest = Manifest.open(folder, identity, len(tasks), RANGE_STREAMS)
         if keys is not None and manifest.pending():
             build_key_index(keys, task_job, planned, registry)
         plan_seconds = time.perf_counter() - began
@@ -293,7 +293,7 @@ def _identity(job: StreamJob, writer: str, every: int, planned: Plan) -> dict[st
         "job": options,
         "files": files,
     }
-    loaded: dict[str, Any] = orjson.loads(orjson.dumps(document))
+    loaded: dict[str, Any] = orjson.loads(json_document(document))
     return loaded
 
 

@@ -32,7 +32,7 @@ import orjson
 from converter.compression import strip_compression
 from converter.errors import InputError, OutputError, UsageError, stop_if_signalled
 from converter.inputs import open_input
-from converter.output import STDOUT, GuardedStream
+from converter.output import STDOUT, GuardedStream, json_document, shown
 from converter.readers import Item, read_items
 from converter.rejects import stdlib_line
 
@@ -94,9 +94,9 @@ def shard(
         raise UsageError(f"--name {name!r} must be a file name, without a folder")
     temp = _temporary_folder(directory)
     try:
-        shards = _shard_into(source, temp, records, name or shard_name(source))
+        shards = _shard_into(source, temp, records, shown(name or shard_name(source)))
         with open(os.path.join(temp, SHARDS_INDEX), "wb") as f:
-            f.write(orjson.dumps(shards.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+            f.write(json_document(shards.to_json()))
         os.chmod(temp, 0o777 & ~_umask())
         stop_if_signalled()  # (a signal swallowed on the way)
         os.rename(temp, directory)
