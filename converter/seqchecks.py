@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, repeat
@@ -188,6 +189,13 @@ class SeqChecks:
         if type(seq) is not str or SEQ.fullmatch(seq) is None:
             return NONE  # the schema reports it
         return self.check(index, line, obj)
+
+    def unsettled(self) -> int:
+        """The first record that may still get a group finding: 0 while a stage's groups wait
+        for their reference, else the open group's first record (none open: past them all)."""
+        if self.waiting:
+            return 0
+        return self.start[0] if self.key is not None else sys.maxsize
 
     def finish(self) -> tuple[Issue, ...]:
         """Findings for the last index group, and for groups still waiting for a reference

@@ -10,6 +10,7 @@ Findings are listed up to ``max_errors``; counting goes on.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -231,25 +232,29 @@ class _Sink:
         on_finding: Callable[[Finding], None] | None,
     ) -> None:
         self.result, self.file, self.on_finding = result, file, on_finding
-        #: the seq checks' prefixes still waiting for a reference group, if any
-        self.waiting: set[str] = set()
+        #: the first record that may still get a group finding (converter output's seq checks)
+        self.unsettled: Callable[[], int] = lambda: sys.maxsize
         self.held: list[tuple[Finding, bool]] = []
 
     def add(self, finding: Finding, listed: bool = False) -> None:
-        """Count ``finding``; list it, in file order: while an index group's finding may still
-        come for records already read (the seq checks wait for a reference), held back."""
+        """Count ``finding``; list it in file order: held back while an index group's finding
+        may still come for an earlier record (its group still open, or a stage's reference
+        not taken yet), at most HELD of them."""
         self.file.kinds[finding.kind] += 1
-        if not self.waiting and not self.held:
-            self._list(finding, listed)
-            return
         self.held.append((finding, listed))
-        if not self.waiting or len(self.held) >= HELD:
-            self.release()
+        self.release(sys.maxsize if len(self.held) >= HELD else self.unsettled())
 
-    def release(self) -> None:
-        """List the findings held back, in file order (the file's own problems last)."""
-        held, self.held = self.held, []
-        for finding, listed in sorted(held, key=_file_order):
+    def release(self, before: int = sys.maxsize) -> None:
+        """List the findings held back for records before ``before`` (all of them, the file's
+        own problems last, by default), in file order."""
+        if before == sys.maxsize:
+            ready, self.held = self.held, []
+        else:
+            ready = [h for h in self.held if _settled(h, before)]
+            if not ready:
+                return
+            self.held = [h for h in self.held if not _settled(h, before)]
+        for finding, listed in sorted(ready, key=_file_order):
             self._list(finding, listed)
 
     def _list(self, finding: Finding, listed: bool) -> None:
@@ -263,6 +268,11 @@ class _Sink:
         self.file.problem = kind
         message = str(exc).removeprefix(f"{self.file.path}: ")
         self.add(Finding(self.file.path, kind, message), listed=True)
+
+
+def _settled(held: tuple[Finding, bool], before: int) -> bool:
+    record = held[0].record
+    return record is not None and record < before
 
 
 def _file_order(held: tuple[Finding, bool]) -> tuple[bool, int]:
@@ -284,7 +294,7 @@ def _validate_file(
         return sink.problem(exc, "unreadable")
     checks = make_checks() if make_checks is not None else None
     if checks is not None:
-        sink.waiting = checks.waiting  # the same set: it empties as the references are taken
+        sink.unsettled = checks.unsettled
     try:
         file.shape = source.shape
         _validate_records(read_batches(source), validator, checks, sink)

@@ -228,8 +228,8 @@ def test_each_defect_of_converter_output_is_found_exactly(
     if kind == "duplicate-seq":  # index 2 lost its partner and index 5 its English record
         assert found[0] == expected[0]
         assert [f[1] for f in found[1:]] == ["languages", "languages"]
-    elif kind == "unknown-language":  # 4JA stands alone at index 4 too
-        assert found[0] == expected[0]
+    elif kind == "unknown-language":  # 4JA stands alone at index 4 too: listed first (record 8)
+        assert found[1] == expected[0] and found[0][:2] == (8, "languages")
     else:
         assert found == expected
     assert all(f.line == f.record + 1 for f in result.findings)  # JSONL: line = record + 1
@@ -296,6 +296,16 @@ def test_findings_are_listed_in_file_order_while_the_reference_waits(
     assert result.kinds == {"languages": 1, "reasoning": 1}
     everything = validate_files(paths=[str(bad)])
     assert [(f.record, f.kind) for f in everything.findings] == [(0, "languages"), (2, "reasoning")]
+    rs[1]["instruction"] = 5  # index 0's second record: its own finding comes before the group's
+    bad = write_jsonl(tmp_path / "order2.jsonl", rs)
+    result = validate_files(paths=[str(bad)], max_errors=1)
+    assert [(f.record, f.kind) for f in result.findings] == [(0, "languages")]
+    everything = validate_files(paths=[str(bad)])
+    assert [(f.record, f.kind) for f in everything.findings] == [
+        (0, "languages"),
+        (1, "schema/type"),
+        (2, "reasoning"),
+    ]
 
 
 FRENCH_PLUGIN = """
