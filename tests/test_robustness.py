@@ -1171,7 +1171,7 @@ def test_an_interrupted_range_run_leaves_no_temporaries_in_its_parts_folder(
 
 def test_rejects_lines_orjson_cannot_write_look_like_the_others() -> None:
     """A rejected record with a lone surrogate or an integer beyond 64 bits is written by the
-    stdlib encoder, in orjson's own form: compact UTF-8, only the surrogate escaped."""
+    stdlib encoder, compact UTF-8 as orjson writes it, only the surrogate escaped."""
     from converter.rejects import stdlib_line
 
     record = {"instruction": "日本\ud800", "input": "", "output": "x", "n": 10**20}
