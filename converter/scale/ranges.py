@@ -202,7 +202,7 @@ class RangeTask:
             streams = dict.fromkeys(RANGE_STREAMS, b"") | {"out": separator_of(writer) or b""}
             part = PartWriter(stack, self.folder, self.number, streams)
             keys = _PartKeys(part)
-            view = RangeView(parts, self.first, self.start, self.stop, keys, None, self.records)
+            view = RangeView(parts, self.first, self.start, self.stop, keys, records=self.records)
             if self.keys is not None:
                 from converter.scale.keys import KeyLookup  # keys.py imports this module
 
