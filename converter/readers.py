@@ -137,9 +137,9 @@ def _jsonl_batches(stream: PositionedReader, first_line: int = 1) -> Iterator[Ba
         except orjson.JSONDecodeError:  # a bad or a blank line: line by line
             yield from _jsonl_lines(lines, line_no, b"\n")
         else:
-            if _FLAT_OBJECTS.is_valid(values) or not any(map(_inexact, values)):
+            if not _unusual(values):
                 yield Batch(values, line_no + 1)
-            else:  # a number orjson read inexactly: line by line
+            else:  # maybe a number orjson read inexactly: line by line
                 yield from _jsonl_lines(lines, line_no, b"\n")
         line_no += len(lines)
     if unfinished:
@@ -157,29 +157,15 @@ def _jsonl_lines(lines: list[bytes], before: int, newline: bytes) -> Iterator[It
         except orjson.JSONDecodeError as exc:
             yield Item(None, line_no, jsonl_reason(line, line_no, exc), line)
             continue
-        if _inexact(value):
+        if _odd(value, MAX_DEPTH):
             value = _exactly(line, value)
         yield Item(value, line_no)
 
 
-def _inexact(value: Any) -> bool:
-    """True when ``value`` holds a float beyond the signed 64-bit integers: orjson reads an
-    integer longer than 64 bits as one (18446744073709551616 as 1.8446744073709552e+19)."""
-    inside = [value]
-    while inside:
-        kind = type(value := inside.pop())
-        if kind is dict:
-            inside.extend(value.values())
-        elif kind is list:
-            inside.extend(value)
-        elif kind is float and not _INT64_MIN < value < _INT64_MAX:  # (inline: per float)
-            return True
-    return False
-
-
 def _exactly(line: bytes, value: Any) -> Any:
-    """``line`` read again by the stdlib parser, whose integers are exact (a writer that cannot
-    hold one rejects its group); ``value`` if nested deeper than it reads."""
+    """``line`` read again by the stdlib parser, whose integers are exact (orjson reads one
+    beyond 64 bits as a float; a writer that cannot hold it rejects its group); ``value`` if
+    nested deeper than the stdlib parser reads."""
     try:
         return json.loads(line)
     except RecursionError:
@@ -287,7 +273,7 @@ def _cut_slice(buf: bytes) -> tuple[list[Any] | None, int]:
         except orjson.JSONDecodeError:  # a cut inside a string or a nested value, or bad JSON
             tried += 1
             continue
-        return (None, cut) if _beyond_event_reader(values) else (values, cut)
+        return (None, cut) if _unusual(values) else (values, cut)
     return None, cut
 
 
@@ -311,19 +297,20 @@ def _last_slice(buf: bytes, first: bool) -> list[Any] | None:
         values = orjson.loads(buf)
     except orjson.JSONDecodeError:
         return None
-    return None if _beyond_event_reader(values) else values
+    return None if _unusual(values) else values
 
 
-def _beyond_event_reader(values: list[Any]) -> bool:
-    """True when ``values`` hold what the event reader refuses, or may: a value nested deeper
-    than MAX_DEPTH, an integer beyond 64 bits (orjson takes unsigned 64-bit ones and turns
-    longer ones into floats, so a float that large is left to it too). Objects of strings,
-    booleans and nulls (the usual records) are seen at once."""
+def _unusual(values: list[Any]) -> bool:
+    """True when ``values`` (as orjson read them) may not be what the text says, or hold what
+    the event reader refuses: a value nested deeper than MAX_DEPTH, an integer beyond 64 bits
+    (orjson takes unsigned 64-bit ones and turns longer ones into floats, so a float that large
+    counts too). A JSON array's slice goes to the event reader then, a JSON Lines line is read
+    again. Objects of strings, booleans and nulls (the usual records) are seen at once."""
     return not _FLAT_OBJECTS.is_valid(values) and any(_odd(value, MAX_DEPTH) for value in values)
 
 
 def _odd(value: Any, levels: int) -> bool:
-    """:func:`_beyond_event_reader` for one value, which may hold ``levels`` nested levels."""
+    """:func:`_unusual` for one value, which may hold ``levels`` nested levels."""
     kind = type(value)
     if kind is dict or kind is list:
         if levels == 0:
