@@ -191,10 +191,11 @@ def _run_ranges(
                 address=options.address,
             )
             merging = time.perf_counter()
-            _apply(report, manifest.totals(), selection)
+            totals = manifest.totals()
+            _apply(report, totals, selection)
             read = formats if tasks else {}  # a run that reads nothing detects nothing
             _settle_sources(report, planned, read, digests.result() if digests else None)
-            moved = manifest.totals().get("pairing", [])
+            moved = totals.get("pairing", [])
             if job.realign and len(moved) == len(tasks):  # (parts of an older version: none)
                 _check_ranges_agree_on_pairing(moved, planned)
             if job.limit is None and job.stop is None:
@@ -209,7 +210,7 @@ def _run_ranges(
                     "ranges": len(tasks),
                     "made": len(made),
                     "plan_seconds": round(plan_seconds, 3),
-                    "range_seconds": manifest.totals().get("range_seconds", []),
+                    "range_seconds": totals.get("range_seconds", []),
                     "merge_seconds": round(time.perf_counter() - merging, 3),
                     "merged": options.merge,
                 }
