@@ -21,9 +21,11 @@ from helpers import ALPACA_EN, ALPACA_JA
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from converter.builtin.writers import JsonArrayWriter
 from converter.chunks import CHUNK, PositionedReader
 from converter.errors import ConverterError
 from converter.inputs import Input
+from converter.model import WriterOptions
 from converter.pipeline import StreamJob, run_stream
 from converter.readers import read_items
 
@@ -132,6 +134,30 @@ def test_any_parallel_corpus_round_trips(
     else:
         assert [orjson.loads(line) for line in written.splitlines()] == rows
     assert report.groups_read == report.groups_written == len(en)
+
+
+#: JSON values as both the stdlib and orjson write them alike (no floats: their spellings differ).
+NESTED = st.recursive(
+    st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+ROW = st.fixed_dictionaries(
+    {"seq": TEXT, "instruction": TEXT}, optional={"tags": st.dictionaries(TEXT, NESTED)}
+)
+
+
+@SETTINGS
+@given(rows=st.lists(ROW, max_size=5), batch=st.integers(1, 3))
+def test_the_json_writer_writes_the_stdlibs_pretty_array(rows: list[Any], batch: int) -> None:
+    """Whatever the rows hold (``--keep-tags`` nests tags) and however they are batched."""
+    out = io.BytesIO()
+    writer = JsonArrayWriter(out, WriterOptions())
+    encoded = [writer.encode(row) for row in rows]
+    for start in range(0, len(encoded), batch):
+        writer.write(encoded[start : start + batch])
+    writer.close()
+    assert out.getvalue() == json.dumps(rows, ensure_ascii=False, indent=2).encode()
 
 
 def corrupt(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:

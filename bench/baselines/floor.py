@@ -51,7 +51,7 @@ def encoded(en: Iterator[Any], ja: Iterator[Any], limit: int) -> Iterator[bytes]
             }
             if not is_valid(row):
                 raise SystemExit(f"record {i}{suffix} does not match the schema")
-            yield orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+            yield orjson.dumps([row], option=orjson.OPT_INDENT_2)[4:-2]
 
 
 def main(argv: list[str]) -> int:

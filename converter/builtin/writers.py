@@ -41,8 +41,9 @@ class _RecordWriter:
 class JsonArrayWriter(_RecordWriter):
     """A JSON array identical to ``json.dump(rows, ensure_ascii=False, indent=2)``.
 
-    orjson's 2-space indent with every line shifted by two more spaces gives the same bytes as
-    the stdlib's nested indent, ~19x faster.
+    orjson's 2-space indent of the row inside a one-element list, the list's brackets cut off,
+    gives the same bytes as the stdlib's nested indent, many times faster (and cutting is cheaper
+    than re-indenting every line).
     """
 
     #: Between two records, however they are batched (converter.model.Writer).
@@ -53,7 +54,7 @@ class JsonArrayWriter(_RecordWriter):
         self.started = False
 
     def encode(self, row: dict[str, Any]) -> bytes:
-        return orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+        return orjson.dumps([row], option=orjson.OPT_INDENT_2)[4:-2]  # b"[\n  " ... b"\n]"
 
     def write(self, chunks: list[bytes]) -> None:
         if not chunks:
