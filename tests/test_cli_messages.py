@@ -61,6 +61,20 @@ def test_no_command_is_named_missing() -> None:
     fails(done, 2, "Missing command (see 'convert --help')")
 
 
+def test_version_names_the_package_and_what_runs_the_hot_paths() -> None:
+    """On stdout, exit 0, without a command; a command's own options do not take it."""
+    import ijson
+
+    from converter import __version__, kernels
+
+    done = run_cli("--version")
+    out = done.stdout.decode()
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    assert out.startswith(f"convert (langpair-converter) {__version__}; "), out
+    assert f"pair-check kernels {kernels.describe()}, ijson backend {ijson.backend}" in out, out
+    fails(run_cli("stream", "--version"), 2, "No such option: --version")
+
+
 def test_a_checks_config_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
     config = tmp_path / "cc.toml"
     config.write_bytes(b"\xff\xfe")

@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -39,8 +39,32 @@ app.command("shard")(shard.shard_command)
 app.add_typer(plugins.app, name="plugins")
 
 
+def _print_version(asked: bool) -> None:
+    """``--version``: the version, and which code runs the hot paths (for bug reports)."""
+    if not asked:
+        return
+    import platform
+
+    import ijson
+
+    from converter import __version__, kernels
+
+    typer.echo(
+        f"convert (langpair-converter) {__version__}; pair-check kernels {kernels.describe()}, "
+        f"ijson backend {ijson.backend}, Python {platform.python_version()}"
+    )
+    raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version."
+        ),
+    ] = False,
+) -> None:
     """Pair parallel instruction datasets into one tagged, validated training file."""
 
 
