@@ -105,6 +105,20 @@ def test_every_help_text_shows_as_written() -> None:
         assert Text.from_markup(text).plain == text.replace("\\[", "["), text
 
 
+@pytest.mark.parametrize(
+    "command", [[], ["stream"], ["validate"], ["run"], ["shard"], ["plugins", "new"]]
+)
+def test_no_help_word_is_cut_short_on_an_80_column_terminal(command: list[str]) -> None:
+    """rich cuts a word wider than its column with an ellipsis: a path or an example lost."""
+    env = {**os.environ, "COLUMNS": "80", "CONVERTER_LOAD_PLUGINS": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "converter", *command, "--help"], capture_output=True, env=env
+    )
+    page = done.stdout.decode()
+    assert done.returncode == 0 and "Usage: convert" in page, done.stderr
+    assert "…" not in page, [line for line in page.splitlines() if "…" in line]
+
+
 @pytest.mark.parametrize("parallel", [(), ("--jobs", "2", "--range-records", "5000")])
 def test_forced_progress_writes_plain_lines_when_stderr_is_not_a_terminal(
     tmp_path: Path, parallel: tuple[str, ...]

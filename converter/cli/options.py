@@ -82,7 +82,8 @@ Sample = Annotated[
         "--sample",
         min=0,
         metavar="N",
-        help="Write a seeded uniform sample of N groups, in input order (see docs/selection.md).",
+        help="Write a seeded uniform sample of N groups, in input order "
+        "(see selection.md in docs).",
     ),
 ]
 Shuffle = Annotated[
@@ -93,7 +94,7 @@ Split = Annotated[
     typer.Option(
         "--split",
         metavar="NAME=SHARE,...",
-        help="One file per split, e.g. train=0.98,eval=0.02 -> out.train.json, out.eval.json; "
+        help="One file per split, e.g. train=0.9,eval=0.1 -> out.train.json, out.eval.json; "
         "a group never spans two.",
     ),
 ]

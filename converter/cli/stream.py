@@ -80,7 +80,8 @@ def stream(
     rejects: Annotated[
         str | None,
         typer.Option(
-            "--rejects", help="Rejects file (default <output>.rejects.jsonl, or rejects.jsonl)."
+            "--rejects",
+            help="Rejects file (default: the output's name + .rejects.jsonl, or rejects.jsonl).",
         ),
     ] = None,
     report: Annotated[
@@ -153,7 +154,7 @@ def stream(
             "--template",
             metavar="FILE",
             help="Prompt template for template, template-text and prompt-completion "
-            "(placeholders such as {prompt}, {response}; see docs/output-formats.md).",
+            "(placeholders such as {prompt}, {response}; see output-formats.md in docs).",
         ),
     ] = None,
     dataset_info: Annotated[
