@@ -16,7 +16,7 @@ from typing import Any
 import pluggy
 
 from converter import PROJECT_NAME, hookspecs
-from converter.errors import PluginError
+from converter.errors import PLUGIN_FAILURES, PluginError
 from converter.hookcalls import note_plugin_code
 
 #: Comma-separated distribution (or entry-point) names allowed to load ("" loads none).
@@ -61,6 +61,13 @@ def register_plugin(pm: Manager, plugin: object, name: str, origin: Origin) -> N
     """Register ``plugin`` under ``name``; PluginError if pluggy rejects it or it has no hooks."""
     if pm.is_registered(plugin):  # the same module reached twice (entry point and --plugin)
         return
+    other = pm.get_plugin(name)
+    if other is not None:
+        first, second = _described(other, pm.origins[name]), _described(plugin, origin)
+        raise PluginError(
+            f"plugin name {name!r} is taken twice: by the {first}, and by the {second}; "
+            f"uninstall one, or leave one out ({ALLOW_ENV} lists the ones to load)"
+        )
     try:
         pm.register(plugin, name=name)
     except (pluggy.PluginValidationError, ValueError) as exc:
@@ -72,6 +79,15 @@ def register_plugin(pm: Manager, plugin: object, name: str, origin: Origin) -> N
     pm.origins[name] = origin
     if origin.kind != "builtin":
         note_plugin_code(plugin, name)
+
+
+def _described(plugin: object, origin: Origin) -> str:
+    """Where a plugin comes from, for a message: its distribution and file."""
+    where = getattr(plugin, "__file__", None) or type(plugin).__module__
+    if origin.distribution:
+        package = " ".join(filter(None, (origin.distribution, origin.version)))
+        return f"{origin.kind} of {package} ({where})"
+    return f"{origin.kind} {where}"
 
 
 def _normal(name: str) -> str:
@@ -95,7 +111,7 @@ def load_entry_points(pm: Manager) -> None:
         found |= names
         try:
             plugin = ep.load()
-        except Exception as exc:
+        except PLUGIN_FAILURES as exc:
             raise PluginError(
                 f"plugin {ep.name!r} ({dist}) failed to import: {type(exc).__name__}: {exc}"
             ) from exc
@@ -112,7 +128,7 @@ def load_modules(pm: Manager, modules: list[str]) -> None:
         try:
             plugin = _import_file(Path(module)) if module.endswith(".py") else None
             plugin = plugin or importlib.import_module(module)
-        except Exception as exc:
+        except PLUGIN_FAILURES as exc:
             raise PluginError(
                 f"plugin {module!r} failed to import: {type(exc).__name__}: {exc}"
             ) from exc

@@ -48,6 +48,11 @@ class PluginError(ConverterError):
     exit_code = EXIT_USAGE
 
 
+#: What a plugin's code may raise that is reported as the plugin's failure (exit 2): any error,
+#: and SystemExit, so that ``sys.exit()`` in a plugin never ends a run as if it had succeeded.
+PLUGIN_FAILURES = (Exception, SystemExit)
+
+
 class OutputClosed(Exception):
     """The reader of stdout went away (``convert stream ... | head``): a quiet stop (exit 0).
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pluggy
 
-from converter.errors import ConverterError, OutputClosed, PluginError
+from converter.errors import PLUGIN_FAILURES, ConverterError, OutputClosed, PluginError
 from converter.model import Record
 
 #: Any non-empty value prints every hook call and registration to stderr.
@@ -41,7 +41,7 @@ def call_hook(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
         result = impl.function(**{name: kwargs[name] for name in impl.argnames})
     except PluginError:
         raise
-    except Exception as exc:
+    except PLUGIN_FAILURES as exc:
         raise PluginError(
             f"plugin {impl.plugin_name!r} failed in {hook}: {type(exc).__name__}: {exc}"
         ) from exc
@@ -57,7 +57,7 @@ def guard(function: Callable[[Any], Any], plugin: str, hook: str) -> Callable[[A
             result = function(arg)
         except PluginError:
             raise
-        except Exception as exc:
+        except PLUGIN_FAILURES as exc:
             raise PluginError(
                 f"plugin {plugin!r} failed in the callable from {hook} on {_where(arg)}: "
                 f"{type(exc).__name__}: {exc}"
@@ -116,7 +116,7 @@ def plugins_blamed() -> Iterator[None]:
         yield
     except (ConverterError, OutputClosed):
         raise
-    except Exception as exc:
+    except PLUGIN_FAILURES as exc:
         frame = _innermost_plugin_frame(exc.__traceback__)
         if frame is None:
             raise

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from converter.compression import compression_of, strip_compression
 from converter.dataset_info import check_dataset_info
 from converter.errors import UsageError
-from converter.model import POLICIES, Language, WriterOptions, WriterSpec
+from converter.model import ALL_CHECKS, POLICIES, Language, WriterOptions, WriterSpec
 from converter.output import STDOUT, descriptor_of
 from converter.plugins import Registry
 
@@ -142,8 +142,8 @@ def check_policies(job: StreamJob, registry: Registry) -> dict[str, str]:
     """Each check's policy: the defaults, then ``all=``, then the named ones, then ``--strict``."""
     policies = {name: check.default_policy for name, check in registry.checks.items()}
     given = dict(job.checks)
-    if "all" in given:  # ``--check all=off``, then the named ones
-        policy = given.pop("all")
+    if ALL_CHECKS in given:  # ``--check all=off``, then the named ones
+        policy = given.pop(ALL_CHECKS)
         given = {**dict.fromkeys(registry.checks, policy), **given}
     for name, policy in given.items():
         if name not in registry.checks:

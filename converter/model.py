@@ -10,6 +10,8 @@ from typing import Any, BinaryIO, Protocol
 TEXT_FIELDS = ("instruction", "input", "output")
 #: A check's policies.
 POLICIES = ("off", "warn", "reject")
+#: The name ``--check`` takes for every check at once (``--check all=off``).
+ALL_CHECKS = "all"
 
 
 @dataclass(slots=True, eq=False)
@@ -172,6 +174,11 @@ class Check:
     fine. ``default_policy`` is ``off``, ``warn`` or ``reject``. A check that needs the run's
     languages or keeps state across groups gives ``configure(languages)`` instead of
     ``compare``: it is called once per run and returns the run's compare callable.
+
+    Range mode (``--jobs``) configures such a check once per range, and a range reads only the
+    98 groups before it first (its margin). So it refuses a check with ``configure`` unless the
+    check says ``range_safe=True``: its findings on a group depend on no group further back
+    than that (or on none: it needs only the languages).
     """
 
     name: str
@@ -180,6 +187,12 @@ class Check:
     default_policy: str = "warn"
     description: str = ""
     configure: Callable[[Sequence[Language]], Callable[[list[Record]], list[str]]] | None = None
+    range_safe: bool = False
+
+    def runs_in_ranges(self) -> bool:
+        """Whether range mode gives this check's findings as a single run does: it keeps no
+        state across groups (a plain ``compare``), or says so (``range_safe``)."""
+        return self.configure is None or self.range_safe
 
     def start(self, languages: Sequence[Language]) -> Callable[[list[Record]], list[str]]:
         """The compare callable for one run."""

@@ -23,7 +23,17 @@ from converter.discovery import (
 from converter.errors import PluginError, UsageError
 from converter.hookcalls import call_hook, guard, trace
 from converter.langid import SCRIPTS
-from converter.model import POLICIES, Check, InputFormat, Language, Record, Tagger, WriterSpec
+from converter.model import (
+    ALL_CHECKS,
+    POLICIES,
+    Check,
+    InputFormat,
+    Language,
+    Record,
+    Tagger,
+    WriterSpec,
+)
+from converter.validation import schema_path
 
 #: Built-in behaviour, registered exactly like third-party plugins.
 DEFAULT_PLUGINS = (
@@ -79,16 +89,21 @@ class Registry:
 
 
 def language_problem(lang: Language) -> str | None:
-    """What is wrong with a registered language (code, suffix, reasoning), or None."""
-    if not CODE_RE.fullmatch(lang.code):
+    """What is wrong with a registered language (code, suffix, reasoning, scripts, accepts),
+    as a clause, or None."""
+    if not isinstance(lang.code, str) or not CODE_RE.fullmatch(lang.code):
         return f"code {lang.code!r} is not a lowercase language code such as 'zh' or 'pt-br'"
-    if not SUFFIX_RE.fullmatch(lang.suffix):
+    if not isinstance(lang.suffix, str) or not SUFFIX_RE.fullmatch(lang.suffix):
         return f"seq suffix {lang.suffix!r} is not 2 to 8 uppercase letters"
-    if not lang.reasoning.strip() or not lang.name.strip():
-        return "an empty name or reasoning sentence"
+    if not str(lang.reasoning).strip() or not str(lang.name).strip():
+        return "its name or reasoning sentence is empty"
+    if isinstance(lang.scripts, str):
+        return f"scripts is the text {lang.scripts!r}, not a set of script names"
     unknown = sorted(set(lang.scripts) - set(LANGUAGE_SCRIPTS))
     if unknown:
-        return f"scripts {unknown} (known: {', '.join(LANGUAGE_SCRIPTS)})"
+        return f"scripts {unknown} are unknown (known: {', '.join(LANGUAGE_SCRIPTS)})"
+    if lang.accepts is not None and not callable(lang.accepts):
+        return f"accepts is {type(lang.accepts).__name__}, not a callable (or None)"
     return None
 
 
@@ -100,7 +115,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     for owner, lang in _builtins_first(reg, "language", reg.languages):
         problem = language_problem(lang)
         if problem:
-            raise PluginError(f"plugin {owner!r} registers language {lang.code!r} with {problem}")
+            raise PluginError(f"plugin {owner!r} registers language {lang.code!r}: {problem}")
         if lang.suffix in suffixes:
             raise PluginError(
                 f"plugin {owner!r} registers seq suffix {lang.suffix!r}, "
@@ -111,10 +126,15 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     _collect(pm, "register_writers", "writer", reg.writers, lambda x: x.name, reg)
     output_suffixes: dict[str, str] = {}
     for owner, spec in _builtins_first(reg, "writer", reg.writers):
+        if not _suffixes_ok(spec.suffixes):
+            raise PluginError(
+                f"plugin {owner!r} registers writer {spec.name!r} with output suffixes "
+                f"{spec.suffixes!r}: give a tuple of suffixes that start with '.', e.g. ('.tsv',)"
+            )
         for suffix in map(str.lower, spec.suffixes):
             # an output goes to the writer of its longest matching suffix: only the same
-            # suffix (letter case aside) takes another writer's outputs, and "" any output
-            taken = output_suffixes.get(suffix, "every" if not suffix else None)
+            # suffix (letter case aside) takes another writer's outputs
+            taken = output_suffixes.get(suffix)
             if taken is not None:
                 raise PluginError(
                     f"plugin {owner!r} registers writer {spec.name!r} for output suffix "
@@ -123,6 +143,11 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
             output_suffixes[suffix] = spec.name
     _collect(pm, "register_checks", "check", reg.checks, lambda x: x.name, reg)
     for owner, check in _builtins_first(reg, "check", reg.checks):
+        if check.name == ALL_CHECKS:
+            raise PluginError(
+                f"plugin {owner!r} registers check {ALL_CHECKS!r}, the name --check gives "
+                "every check: choose another"
+            )
         if check.default_policy not in POLICIES:
             raise PluginError(
                 f"plugin {owner!r} registers check {check.name!r} with default policy "
@@ -130,6 +155,14 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
             )
     _collect(pm, "register_taggers", "tagger", reg.taggers, lambda x: x.name, reg)
     return reg
+
+
+def _suffixes_ok(suffixes: Any) -> bool:
+    """Whether a writer's ``suffixes`` are a tuple or list of suffixes such as ``.tsv`` (a
+    suffix without its dot, ``s.json``, would take the outputs of another writer)."""
+    if not isinstance(suffixes, tuple | list):
+        return False
+    return all(isinstance(s, str) and len(s) > 1 and s.startswith(".") for s in suffixes)
 
 
 def _builtins_first(reg: Registry, kind: str, items: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -172,11 +205,35 @@ def _collect(
                 raise PluginError(
                     f"plugin {second!r} registers {kind} {name!r}, already registered by {first!r}"
                 )
-            into[name] = item if _plugin in DEFAULT_PLUGINS else _vetted(item, _plugin)
+            if _plugin not in DEFAULT_PLUGINS:
+                problem = _uncallable(item)
+                if problem:
+                    raise PluginError(f"plugin {_plugin!r} registers {kind} {name!r}: {problem}")
+                item = _vetted(item, _plugin)
+            into[name] = item
             reg.owners[kind, name] = _plugin
             trace(f"plugin {_plugin!r} registers {kind} {name!r}")
 
         call_hook(impl, register=register)
+
+
+#: What each kind of registered object must hold callable (True: or None).
+_CALLABLES: dict[type, tuple[tuple[str, bool], ...]] = {
+    WriterSpec: (("make", False),),
+    Tagger: (("make", False),),
+    InputFormat: (("detect", False), ("fields", False)),
+    Check: (("compare", True), ("features", True), ("configure", True)),
+}
+
+
+def _uncallable(item: Any) -> str | None:
+    """What a registered object holds that should be callable and is not, as a clause."""
+    for name, optional in _CALLABLES.get(type(item), ()):
+        value = getattr(item, name)
+        if not callable(value) and not (optional and value is None):
+            either = " (or None)" if optional else ""
+            return f"its {name} is {type(value).__name__}, not a callable{either}"
+    return None
 
 
 #: What a writer has (converter.model.Writer).
@@ -191,7 +248,8 @@ def _vetted(item: Any, plugin: str) -> Any:
     if isinstance(item, Tagger):
         return replace(item, make=_checked_tagger(item, plugin))
     if isinstance(item, Check):
-        return replace(item, compare=None, configure=_checked_check(item, plugin))
+        configure = _checked_check(item, plugin)
+        return replace(item, compare=None, configure=configure, range_safe=item.runs_in_ranges())
     return item
 
 
@@ -207,6 +265,10 @@ def _checked_writer(spec: WriterSpec, plugin: str) -> Callable[[Any, Any], Any]:
                 f"plugin {plugin!r}: writer {spec.name!r} made {type(made).__name__}, "
                 f"which lacks {', '.join(lacks)} (see converter.model.Writer)"
             )
+        try:
+            schema_path(made.schema)
+        except UsageError as exc:
+            raise PluginError(f"plugin {plugin!r}: writer {spec.name!r}: {exc}") from None
         return made
 
     return make
@@ -283,6 +345,11 @@ def run_factories(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> li
         if result is None:
             continue
         builtin = impl.plugin_name in DEFAULT_PLUGINS
+        if not builtin and not callable(result):
+            raise PluginError(
+                f"plugin {impl.plugin_name!r}: {hook_name} returned {type(result).__name__}, "
+                "not a callable (or None)"
+            )
         results.append(result if builtin else guard(result, impl.plugin_name, hook_name))
         if first:
             break

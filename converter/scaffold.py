@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from converter import __version__
 from converter.errors import UsageError
-from converter.plugins import CODE_RE, build_manager, build_registry
+from converter.plugins import CODE_RE, SUFFIX_RE, build_manager, build_registry
 
 
 class Known(NamedTuple):
@@ -57,16 +57,27 @@ class Scaffold:
     module: Path
 
 
-def new_plugin(*, lang: str, name: str | None = None, directory: Path | None = None) -> Scaffold:
+def new_plugin(
+    *, lang: str, name: str | None = None, directory: Path | None = None, suffix: str | None = None
+) -> Scaffold:
     """Write a plugin package for language ``lang`` into ``directory`` (created; it must be
-    empty if it exists) and return what was written. UsageError for a malformed or taken code,
-    or an unknown code without ``name``."""
+    empty if it exists) and return what was written. ``suffix`` ends each ``seq`` (default:
+    the code's letters, upper-cased). UsageError for a malformed or taken code or suffix, or
+    an unknown code without ``name``."""
     if not CODE_RE.fullmatch(lang):
         raise UsageError(f"{lang!r} is not a lowercase language code such as 'ko' or 'pt-br'")
     registry = build_registry(build_manager())  # installed plugins' languages are taken too
     if lang in registry.languages:
         owner = registry.owners["language", lang]
         raise UsageError(f"language {lang!r} is already registered by {owner!r}")
+    suffix = suffix or re.sub("[^a-z]", "", lang).upper()[:8]
+    if not SUFFIX_RE.fullmatch(suffix):
+        raise UsageError(f"--suffix {suffix!r} is not 2 to 8 uppercase letters, such as 'KO'")
+    taken = next((x.code for x in registry.languages.values() if x.suffix == suffix), None)
+    if taken is not None:
+        raise UsageError(
+            f"seq suffix {suffix!r} is language {taken!r}'s: give {lang!r} another with --suffix"
+        )
     known = KNOWN.get(lang)
     name = name or (known.name if known else None)
     if not name:
@@ -76,7 +87,7 @@ def new_plugin(*, lang: str, name: str | None = None, directory: Path | None = N
     script, sample = (
         (known.script, known.sample) if known else ("latin", f"Replace this with a {name} text.")
     )
-    fields = _fields(lang, name, script, sample)
+    fields = _fields(lang, name, suffix, script, sample)
     root = directory or Path(fields["dist"])
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise UsageError(f"{root} exists and is not an empty directory")
@@ -91,7 +102,7 @@ def new_plugin(*, lang: str, name: str | None = None, directory: Path | None = N
     return Scaffold(root, written, written[0])
 
 
-def _fields(lang: str, name: str, script: str, sample: str) -> dict[str, str]:
+def _fields(lang: str, name: str, suffix: str, script: str, sample: str) -> dict[str, str]:
     """The values the templates are filled with."""
     ident = lang.replace("-", "_")
     constant = re.sub(r"\W+", "_", name).strip("_").upper()
@@ -102,7 +113,7 @@ def _fields(lang: str, name: str, script: str, sample: str) -> dict[str, str]:
         "dist": f"langpair-converter-{lang}",
         "module": f"converter_{ident}",
         "test_name": f"test_{ident}",
-        "suffix": lang.replace("-", "").upper()[:8],
+        "suffix": suffix,
         "script": script,
         "constant": constant if constant.isidentifier() else "LANGUAGE",
         "reasoning": reasoning,

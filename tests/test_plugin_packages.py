@@ -97,10 +97,14 @@ def test_check_language_plugin_passes_chinese_and_fails_a_wrong_profile(tmp_path
 
 
 def test_scaffold_round_trip(tmp_path: Path) -> None:
-    """convert plugins new ko -> pip install into a fresh venv -> its tests pass -> stream."""
+    """convert plugins new ko -> a hook added, as its README suggests -> pip install into a
+    fresh venv -> its tests pass -> stream."""
     package = tmp_path / "ko"
     done = run_convert("plugins", "new", "ko", "--dir", package)
     assert done.returncode == 0, done.stderr
+    module = package / "converter_ko" / "__init__.py"
+    hook = "\n\n@hookimpl\ndef make_tagger(languages, options):\n    return None\n"
+    module.write_text(module.read_text(encoding="utf-8") + hook, encoding="utf-8")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
     python = str(venv / "bin" / "python")
@@ -131,6 +135,24 @@ def test_scaffold_round_trip(tmp_path: Path) -> None:
     records = [json.loads(line) for line in stream.stdout.splitlines()]
     assert [r["seq"] for r in records] == ["0EN", "0KO", "1EN", "1KO"]
     assert records[1]["reasoning"] == "AI assistant should reply in Korean language."
+
+
+def test_scaffold_seq_suffix_is_the_codes_letters_or_the_one_given(tmp_path: Path) -> None:
+    """A region subtag of digits (``es-419``) adds nothing to the suffix, which must be 2 to 8
+    letters and no other language's."""
+    made = new_plugin(lang="es-419", name="Latin American Spanish", directory=tmp_path / "a")
+    assert 'suffix="ES",' in made.module.read_text(encoding="utf-8")
+    made = new_plugin(lang="pt-br", name="Brazilian Portuguese", directory=tmp_path / "b")
+    assert 'suffix="PTBR",' in made.module.read_text(encoding="utf-8")
+    made = new_plugin(lang="es-419", name="Spanish", directory=tmp_path / "c", suffix="ESLA")
+    assert 'suffix="ESLA",' in made.module.read_text(encoding="utf-8")
+    with pytest.raises(UsageError, match=r"--suffix 'ES4' is not 2 to 8 uppercase letters"):
+        new_plugin(lang="es-419", name="Spanish", directory=tmp_path / "d", suffix="ES4")
+    done = run_convert("plugins", "new", "ja-123", "--name", "Old Japanese", "--dir", tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2,
+        "convert: error: seq suffix 'JA' is language 'ja''s: give 'ja-123' another with --suffix\n",
+    )
 
 
 def test_scaffold_refuses_taken_codes_and_unknown_names(tmp_path: Path) -> None:

@@ -414,8 +414,23 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
         (
             "register_writers",
             'WriterSpec("csvish", ("",), lambda stream, options: None)',
-            "registers writer 'csvish' for output suffix '', which would take the outputs of "
-            "'every' writer",
+            "registers writer 'csvish' with output suffixes ('',): give a tuple of suffixes "
+            "that start with '.', e.g. ('.tsv',)",
+        ),
+        (
+            "register_writers",
+            'WriterSpec("csvish", ("s.json",), lambda stream, options: None)',
+            "registers writer 'csvish' with output suffixes ('s.json',): give a tuple",
+        ),
+        (
+            "register_writers",
+            'WriterSpec("csvish", ".csv", lambda stream, options: None)',
+            "registers writer 'csvish' with output suffixes '.csv': give a tuple",
+        ),
+        (
+            "register_checks",
+            'Check("all", compare=lambda group: ["always"], default_policy="reject")',
+            "registers check 'all', the name --check gives every check: choose another",
         ),
         (
             "register_checks",
@@ -425,18 +440,64 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
         (
             "register_languages",
             'Language("fr", "French", "FR", "It is French.", frozenset({"latinx"}))',
-            "registers language 'fr' with scripts ['latinx'] (known: latin, ja, zh, ko)",
+            "registers language 'fr': scripts ['latinx'] are unknown (known: latin, ja, zh, ko)",
+        ),
+        (
+            "register_languages",
+            'Language("fr", "French", "FR", "It is French.", "latin")',
+            "registers language 'fr': scripts is the text 'latin', not a set of script names",
+        ),
+        (
+            "register_writers",
+            'WriterSpec("tsv", (".tsv",), "JsonLinesWriter")',
+            "registers writer 'tsv': its make is str, not a callable",
+        ),
+        (
+            "register_taggers",
+            'Tagger(name="t", description="", make=None)',
+            "registers tagger 't': its make is NoneType, not a callable",
+        ),
+        (
+            "register_checks",
+            'Check("c", compare=lambda group: [], features="nope")',
+            "registers check 'c': its features is str, not a callable (or None)",
+        ),
+        (
+            "register_input_formats",
+            'InputFormat(name="f", own_keys=frozenset(), detect=None, fields=None)',
+            "registers input format 'f': its detect is NoneType, not a callable",
+        ),
+        (
+            "register_languages",
+            'Language("fr", "French", "FR", "It is French.", accepts="yes")',
+            "registers language 'fr': accepts is str, not a callable (or None)",
         ),
     ],
-    ids=["writer-suffix", "writer-suffix-empty", "check-policy", "language-scripts"],
+    ids=[
+        "writer-suffix",
+        "writer-suffix-empty",
+        "writer-suffix-without-dot",
+        "writer-suffixes-a-string",
+        "check-named-all",
+        "check-policy",
+        "language-scripts",
+        "language-scripts-a-string",
+        "writer-make",
+        "tagger-make",
+        "check-features",
+        "format-detect",
+        "language-accepts",
+    ],
 )
 def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
     tmp_path: Path, hook: str, item: str, message: str
 ) -> None:
-    """A writer taking a built-in's suffix would silently change what ``-o out.json`` writes;
-    a misspelt script or policy would silently act as another: each is refused at start-up."""
+    """A writer taking a built-in's suffix would silently change what ``-o out.json`` writes
+    (``s.json`` takes ``results.json``); a misspelt script or policy would silently act as
+    another; a check called ``all`` could never be set alone; what should be callable and is
+    not would be an internal error once the run uses it: each is refused at start-up."""
     path = plugin_file(tmp_path, "odd_values", f"""
-        from converter import Check, Language, WriterSpec, hookimpl
+        from converter import Check, InputFormat, Language, Tagger, WriterSpec, hookimpl
 
         @hookimpl
         def {hook}(register):
@@ -448,18 +509,167 @@ def test_error_plugin_takes_a_suffix_or_gives_an_unknown_value(
     assert not out.exists()
 
 
+def test_error_plugin_writer_schema_that_is_not_bundled_names_the_plugin(tmp_path: Path) -> None:
+    path = plugin_file(tmp_path, "schemaless", """
+        from converter import WriterSpec, hookimpl
+        from converter.builtin.writers import JsonLinesWriter
+
+        class Rows(JsonLinesWriter):
+            def __init__(self, stream, options):
+                super().__init__(stream, options)
+                self.schema = "tsv-rows"
+
+        @hookimpl
+        def register_writers(register):
+            register(WriterSpec("rows", (".rows",), Rows))
+    """)  # fmt: skip
+    done = run_convert("stream", f"en={SAMPLE_EN}", "-o", tmp_path / "o.rows", "--plugin", path)
+    assert_one_line_error(done, "plugin 'schemaless': writer 'rows': no schema 'tsv-rows'")
+
+
+@pytest.mark.parametrize(
+    ("where", "mode"),
+    [
+        ("import", []),
+        ("register", []),
+        ("tagger", []),
+        ("compare", []),
+        ("tagger", ["--jobs", "2"]),
+        ("compare", ["--jobs", "2"]),
+    ],
+)
+def test_error_plugin_calls_sys_exit(tmp_path: Path, where: str, mode: list[str]) -> None:
+    """``sys.exit()`` in a plugin (even ``sys.exit(0)``) is the plugin's failure: one line, exit
+    2, the earlier output as it was; never a run ended as if it had succeeded."""
+    path = plugin_file(tmp_path, "quitter", f"""
+        import sys
+        from converter import Check, hookimpl
+
+        WHERE = {where!r}
+        if WHERE == "import":
+            sys.exit(0)
+
+
+        def compare(group):
+            if WHERE == "compare":
+                sys.exit(0)
+            return []
+
+
+        @hookimpl
+        def register_checks(register):
+            if WHERE == "register":
+                sys.exit(0)
+            register(Check("quits", compare=compare))
+
+
+        @hookimpl
+        def make_tagger(languages, options):
+            return lambda record: sys.exit(0) if WHERE == "tagger" else None
+    """)  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    out.write_text("EARLIER\n")
+    done = run_convert(
+        "stream", f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}", "-o", out, "--plugin", path, *mode
+    )
+    assert_one_line_error(done, "quitter", "SystemExit")
+    assert out.read_text() == "EARLIER\n"
+
+
+def test_error_two_plugins_of_one_name(tmp_path: Path) -> None:
+    """A module given with --plugin named as an installed plugin's entry point: one line saying
+    where each comes from, not pluggy's dump of every plugin loaded."""
+    path = plugin_file(tmp_path, "zh", """
+        from converter import hookimpl
+
+        @hookimpl
+        def make_tagger(languages, options):
+            return None
+    """)  # fmt: skip
+    done = run_convert("plugins", "--plugin", path, allow=ZH_DIST)
+    assert_one_line_error(
+        done,
+        f"plugin name 'zh' is taken twice: by the entry point of {ZH_DIST} ",
+        f", and by the module {path}; uninstall one, or leave one out (CONVERTER_LOAD_PLUGINS",
+    )
+    assert len(done.stderr) < 400, done.stderr
+
+
+@pytest.mark.parametrize("hook", ["make_tagger", "make_interleaver"])
+def test_error_plugin_make_hook_returns_no_callable(tmp_path: Path, hook: str) -> None:
+    """Refused when the run starts, before any record is read (and so with no record at all)."""
+    path = plugin_file(tmp_path, "notcallable", f"""
+        from converter import hookimpl
+
+        @hookimpl
+        def {hook}(languages, options):
+            return "not a function"
+    """)  # fmt: skip
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    done = run_convert("stream", f"en={empty}", "-o", tmp_path / "o.jsonl", "--plugin", path)
+    assert_one_line_error(done, f"plugin 'notcallable': {hook} returned str, not a callable")
+
+
+STATEFUL_CHECK = """
+    from converter import Check, hookimpl
+
+    def configure(languages):
+        seen = {{}}
+
+        def compare(group):
+            earlier = seen.setdefault(group[0].output, group[0].index)
+            return [f"output repeats group {{earlier}}"] if earlier != group[0].index else []
+
+        return compare
+
+    @hookimpl
+    def register_checks(register):
+        register(Check("seen-output", configure=configure, default_policy="reject"{safe}))
+"""
+
+
+def test_range_mode_refuses_a_plugin_check_that_may_keep_state(tmp_path: Path) -> None:
+    """Each range would configure it afresh and miss what the ranges before it saw: a group
+    written that a single run rejects, exit 0. A check that says ``range_safe`` runs."""
+    en_records, ja_records = json.loads(SAMPLE_EN.read_text()), json.loads(SAMPLE_JA.read_text())
+    en = jsonl(tmp_path / "en.jsonl", en_records * 80)
+    ja = jsonl(tmp_path / "ja.jsonl", ja_records * 80)
+    ranges = ["--jobs", "2", "--range-records", "100"]
+    stateful = plugin_file(tmp_path, "seenplug", STATEFUL_CHECK.format(safe=""))
+    out = tmp_path / "out.jsonl"
+    checks = ["--check", "all=off", "--check", "seen-output=reject"]
+    done = run_convert(
+        "stream", f"en={en}", f"ja={ja}", "-o", out, "--plugin", stateful, *checks, *ranges
+    )
+    assert done.returncode == 2 and not out.exists(), done.stderr
+    assert done.stderr == (
+        "convert: error: check 'seen-output' of plugin 'seenplug' may keep state across groups "
+        "(it has configure), which range mode cannot carry from one range to the next: "
+        "--check seen-output=off, or run without --jobs/--parts (a check that keeps none says "
+        "so with range_safe=True)\n"
+    )
+    single = run_convert("stream", f"en={en}", f"ja={ja}", "-o", out, "--plugin", stateful, *checks)
+    assert single.returncode == 1 and len(out.read_text().splitlines()) == 10, single.stderr
+    safe = plugin_file(tmp_path, "safeplug", STATEFUL_CHECK.format(safe=", range_safe=True"))
+    done = run_convert(
+        "stream", f"en={en}", f"ja={ja}", "-o", out, "--plugin", safe, *checks, *ranges
+    )
+    assert done.returncode == 1, done.stderr  # it runs (and, keeping state, finds less)
+
+
 def test_an_output_goes_to_the_writer_of_its_longest_suffix(tmp_path: Path) -> None:
-    """A plugin's suffix that ends a built-in's ("son") cannot take ``out.json``; one that
-    narrows it (".TAR.JSON", letter case aside) takes only its own outputs."""
+    """A plugin's suffix that narrows a built-in's (".TAR.JSON", letter case aside) takes only
+    its own outputs."""
     path = plugin_file(tmp_path, "tarred", """
         from converter import WriterSpec, hookimpl
         from converter.builtin.writers import JsonLinesWriter
 
         @hookimpl
         def register_writers(register):
-            register(WriterSpec("tarred", (".TAR.JSON", "son"), JsonLinesWriter))
+            register(WriterSpec("tarred", (".TAR.JSON",), JsonLinesWriter))
     """)  # fmt: skip
-    for name, lines in (("out.json", False), ("out.tar.json", True), ("o.mason", True)):
+    for name, lines in (("out.json", False), ("out.tar.json", True)):
         out = tmp_path / name
         done = run_convert("stream", f"en={SAMPLE_EN}", "-o", out, "--plugin", path)
         assert done.returncode == 0, done.stderr
@@ -598,7 +808,9 @@ def test_an_output_goes_to_the_writer_of_its_longest_suffix(tmp_path: Path) -> N
 
             @hookimpl
             def register_checks(register):
-                register(Check("counted", configure=lambda languages: lambda group: [1]))
+                register(
+                    Check("counted", configure=lambda languages: lambda group: [1], range_safe=True)
+                )
             """,
             [],
             "'raising': check 'counted' returned a list holding int, not a list of finding texts",

@@ -175,6 +175,7 @@ LANGUAGE = Check(
     name="language",
     description="instruction or output not in the declared language (code, URLs set aside)",
     configure=_language_check,
+    range_safe=True,  # no state: configure takes the languages
 )
 
 
@@ -243,6 +244,7 @@ LENGTH_RATIO = Check(
     name="length-ratio",
     description=f"a field more than {RATIO_FACTOR:g}x longer or shorter than usual for the pair",
     configure=_length_ratio_check,
+    range_safe=True,  # learned from the recent groups only (alignment.TrailingMedian)
 )
 
 
@@ -295,6 +297,7 @@ DUPLICATE = Check(
     name="duplicate",
     description="the source's instruction and input were seen before (exact after normalising)",
     configure=_duplicate_check,
+    range_safe=True,  # range mode settles duplicates at the merge (loop.RangeView)
 )
 
 

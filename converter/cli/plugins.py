@@ -125,10 +125,16 @@ def new(
         Path | None,
         typer.Option("--dir", help="Write the package here (default ./langpair-converter-LANG)."),
     ] = None,
+    suffix: Annotated[
+        str | None,
+        typer.Option(
+            "--suffix", help="What ends each seq, 2 to 8 uppercase letters (default: from LANG)."
+        ),
+    ] = None,
     debug: Debug = False,
 ) -> None:
     """Write a new language plugin package that installs and passes its tests as generated."""
-    made = new_plugin(lang=lang, name=name, directory=directory)
+    made = new_plugin(lang=lang, name=name, directory=directory, suffix=suffix)
     for path in made.files:
         sys.stdout.write(f"wrote {path}\n")
     sys.stdout.write(

@@ -104,6 +104,20 @@ def check_parallel(job: StreamJob, options: Parallel) -> None:
         raise UsageError("--address is a Ray cluster's: add --engine ray")
 
 
+def _check_checks_run_in_ranges(policies: dict[str, str], registry: Registry) -> None:
+    """UsageError for a check on that may keep state further back than a range's margin
+    (:meth:`converter.model.Check.runs_in_ranges`): each range would start it afresh."""
+    for name, policy in policies.items():
+        if policy != "off" and not registry.checks[name].runs_in_ranges():
+            owner = registry.owners["check", name]
+            raise UsageError(
+                f"check {name!r} of plugin {owner!r} may keep state across groups (it has "
+                "configure), which range mode cannot carry from one range to the next: "
+                f"--check {name}=off, or run without --jobs/--parts (a check that keeps none "
+                "says so with range_safe=True)"
+            )
+
+
 def run_parallel(
     job: StreamJob, options: Parallel, progress: Callable[[int], None] | None = None
 ) -> tuple[RunReport, int]:
@@ -143,6 +157,7 @@ def _run_ranges(
             "the duplicate check cannot reject in range mode yet (it settles duplicates at the "
             "merge): --check duplicate=warn (off with --strict), or run without --jobs/--parts"
         )
+    _check_checks_run_in_ranges(stage.pieces[2], registry)
     selection = Selection.of(job)
     unit = math.gcd(options.range_records, UNIT) if options.range_records else UNIT
     scan = partial(run_tasks, pool=workers, jobs=options.jobs) if workers else None
