@@ -25,7 +25,7 @@ from converter.compression import (
     sniff_compression,
     strip_compression,
 )
-from converter.errors import InputError, MalformedInput
+from converter.errors import InputError, MalformedInput, UsageError
 
 UTF8_BOM = b"\xef\xbb\xbf"
 JSON_WHITESPACE = b" \t\r\n"
@@ -122,7 +122,7 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
             size = None
         else:
             if os.path.isdir(path):
-                raise InputError(f"{label}: {_directory_problem(path)}")
+                _refuse_directory(label, path)
             raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by Input.close
             closers.append(raw)
             size = os.fstat(raw.fileno()).st_size
@@ -223,13 +223,14 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool, whole: bool) -> str:
     )
 
 
-def _directory_problem(path: str) -> str:
-    """Why a directory cannot be a source here: a ``convert shard`` folder needs range mode."""
+def _refuse_directory(label: str, path: str) -> None:
+    """A directory is no source here: a ``convert shard`` folder needs range mode (a usage
+    error), any other is an input error."""
     from converter.scale.shard import SHARDS_INDEX  # (converter.scale.shard imports this module)
 
     if os.path.isfile(os.path.join(path, SHARDS_INDEX)):
-        return "is a shard folder, read in range mode only: add --jobs N"
-    return "is a directory, not a file"
+        raise UsageError(f"{label}: is a shard folder, read in range mode only: add --jobs N")
+    raise InputError(f"{label}: is a directory, not a file")
 
 
 def _compression_hint(name: str, suffix: str | None, stdin: bool) -> str:

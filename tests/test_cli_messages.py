@@ -139,11 +139,15 @@ def test_jobs_zero_is_refused_like_a_negative_count(tmp_path: Path) -> None:
     fails(done, 2, "--jobs must be at least 1, not 0")
 
 
-def test_a_shard_folder_without_jobs_says_to_add_it(tmp_path: Path) -> None:
+def test_a_shard_folder_without_jobs_is_a_usage_error_saying_to_add_it(tmp_path: Path) -> None:
     shards = tmp_path / "en-shards"
     assert run_cli("shard", SAMPLE_EN, "-o", shards, "-q").returncode == 0
     done = run_cli("stream", f"en={shards}", "-o", tmp_path / "o.jsonl")
-    fails(done, 3, f"en={shards}: is a shard folder, read in range mode only: add --jobs N")
+    fails(done, 2, f"en={shards}: is a shard folder, read in range mode only: add --jobs N")
+    folder = tmp_path / "folder"  # any other folder
+    folder.mkdir()
+    done = run_cli("stream", f"en={folder}", "-o", tmp_path / "o.jsonl")
+    fails(done, 3, f"en={folder}: is a directory, not a file")
 
 
 def test_parts_naming_a_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -632,7 +632,7 @@ def test_key_range_mode_refuses_array_sources(tmp_path: Path, first: str) -> Non
     done = run_cli("stream", *sources, "--key", "id", "-o", out, "--jobs", "2")
     lines = done.stderr.decode().strip().splitlines()
     array = ALPACA_EN if first == "array" else ALPACA_JA
-    assert done.returncode == EXIT_FATAL and len(lines) == 1, lines
+    assert done.returncode == EXIT_USAGE and len(lines) == 1, lines
     assert lines[0] == (
         f"convert: error: {array}: is a JSON array, not JSON Lines: "
         "convert shard turns it into JSON Lines shards"

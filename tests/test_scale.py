@@ -179,21 +179,21 @@ def test_plan_refuses_what_it_cannot_split(tmp_path: Path) -> None:
     assert plan([("en", str(ALPACA_EN))], 10).groups == 175
     gz = tmp_path / "x.jsonl.gz"
     gz.write_bytes(b"")
-    with pytest.raises(InputError, match="compressed; ranges need plain files to seek in"):
+    with pytest.raises(UsageError, match="compressed; ranges need plain files to seek in"):
         plan([("en", str(gz))], 10)
     with pytest.raises(InputError, match="no such file"):
         plan([("en", str(tmp_path / "missing" / "shards.json"))], 10)
     concatenated = tmp_path / "objects.json"  # pretty-printed objects one after another
     concatenated.write_text('{\n  "a": 1\n}\n{\n  "a": 2\n}\n')
-    with pytest.raises(InputError, match="is concatenated JSON values, not JSON Lines"):
+    with pytest.raises(UsageError, match="is concatenated JSON values, not JSON Lines"):
         plan([("en", str(concatenated))], 10)
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     table = tmp_path / "t.parquet"
     pq.write_table(pa.table({"instruction": ["i"], "input": [""], "output": ["o"]}), table)
-    with pytest.raises(InputError, match="is Parquet, not JSON Lines: convert shard"):
+    with pytest.raises(UsageError, match="is Parquet, not JSON Lines: convert shard"):
         plan([("en", str(table))], 10)
-    with pytest.raises(InputError, match="is a JSON array, not JSON Lines: convert shard"):
+    with pytest.raises(UsageError, match="is a JSON array, not JSON Lines: convert shard"):
         plan([("en", str(ALPACA_EN))], 10, first_only=True)
 
 

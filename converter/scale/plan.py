@@ -27,7 +27,7 @@ import orjson
 
 from converter.chunks import count_newlines
 from converter.compression import compression_of
-from converter.errors import InputError
+from converter.errors import InputError, UsageError
 from converter.inputs import open_input
 from converter.kernels import NATIVE
 from converter.readers import read_items
@@ -356,10 +356,11 @@ def index_file(
     """Scan one plain JSON Lines file (or, with ``arrays``, JSON array) whose first record is
     record ``first_index`` of its source: count its records and mark every record whose index
     is a multiple of ``every``; an array is scanned no further than record ``stop`` (the
-    records a run needs). InputError for a file that is compressed, of another shape, or
-    unreadable; for a broken array, the error a run reading it gives (named ``label``)."""
+    records a run needs). UsageError for a file range mode does not read (compressed, of
+    another shape); InputError for one that is unreadable, and for a broken array the error a
+    run reading it gives (named ``label``)."""
     if compression_of(path):
-        raise InputError(
+        raise UsageError(
             f"{path}: compressed; ranges need plain files to seek in: convert shard makes them"
         )
     opened = open_input(label or path, path)
@@ -368,7 +369,7 @@ def index_file(
     opened.close()
     if shape not in ("jsonl", "array") or (shape == "array" and not arrays):
         what = _SHAPES.get(shape, shape)
-        raise InputError(
+        raise UsageError(
             f"{path}: is {what}, not JSON Lines: convert shard turns it into JSON Lines shards"
         )
     try:
