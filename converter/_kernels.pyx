@@ -1328,11 +1328,11 @@ cdef inline bint _may_trigger(unsigned int c) noexcept nogil:
 
 cdef Py_ssize_t _scan_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t k,
                          Py_ssize_t *count, int *triggers) noexcept nogil:
-    """Append the numbers of the ``n`` characters at ``data`` (the runs matching
-    ``[0-9][0-9.,]*[0-9]``, commas removed) to the numbers text ``out`` of ``k`` bytes and
-    ``count`` numbers (room for 3n / 2 + 1 more bytes), and add the text's Trigger bits to
-    ``triggers``; the new length. One pass: the text between is skipped by the C library
-    (one-byte text) or a block of characters at a time."""
+    """Append the numbers of the ``n`` characters at ``data`` (converter.anchors._NUMBER:
+    digits with "." and thousands "," inside, commas removed) to the numbers text ``out`` of
+    ``k`` bytes and ``count`` numbers (room for 3n / 2 + 1 more bytes), and add the text's
+    Trigger bits to ``triggers``; the new length. One pass: the text between is skipped by
+    the C library (one-byte text) or a block of characters at a time."""
     cdef Py_ssize_t i = 0, first, last
     cdef Py_UCS4 c, after
     while True:
@@ -1349,7 +1349,7 @@ cdef Py_ssize_t _scan_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t 
         i += 1
         if _is_digit(c):
             first = last = i - 1
-            while i < n and (_is_digit(data[i]) or data[i] == 0x2C or data[i] == 0x2E):
+            while i < n and (_is_digit(data[i]) or data[i] == 0x2E or _thousands(data, i, n)):
                 if _is_digit(data[i]):
                     last = i
                 i += 1
@@ -1367,6 +1367,12 @@ cdef Py_ssize_t _scan_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t 
             triggers[0] |= URL
         elif 0xFF10 <= c <= 0xFF19:
             triggers[0] |= FULL_WIDTH
+
+
+cdef inline bint _thousands(const chars *data, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """Whether ``data[i]`` is a comma that separates thousands: three digits follow, then none."""
+    return (data[i] == 0x2C and i + 3 < n and _is_digit(data[i + 1]) and _is_digit(data[i + 2])
+            and _is_digit(data[i + 3]) and (i + 4 == n or not _is_digit(data[i + 4])))
 
 
 cdef inline Py_ssize_t _add_number(const chars *data, Py_ssize_t first, Py_ssize_t last,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+from helpers import DOLLY_DIR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from converter.anchors import find_anchors, holds_number, lost_in, missing
+from converter.anchors import find_anchors, holds_number, lost_in, missing, record_anchors
 from converter.model import Record
 
 #: Texts made of the characters that decide where numbers start and end.
@@ -50,3 +53,19 @@ def test_numbers_across_fields_and_full_width() -> None:
     assert not holds_number("12.5", "12")
     assert holds_number("12.", "12")
     assert holds_number("12\n3", "12")  # the fields of a record_text
+
+
+def test_a_comma_joins_digits_only_as_a_thousands_separator() -> None:
+    """ "July 10,1981" holds 10 and 1981, not 101981 (a false "lost number" on real Dolly
+    data); "1,234,567" is one number; "1,2,3" none of two digits."""
+    assert find_anchors("July 10,1981; 1,234,567 and 1,234.5; 1,2,3; 12,34").numbers == {
+        "10", "1981", "1234567", "1234.5", "12", "34",
+    }  # fmt: skip
+    excerpt = "databricks-dolly-15k{}.head_00000-00011.jsonl"
+    en = (DOLLY_DIR / "en-excerpts" / excerpt.format(".en")).read_text("utf-8").splitlines()
+    ja = (DOLLY_DIR / "ja-excerpts" / excerpt.format("-ja")).read_text("utf-8").splitlines()
+    source, target = json.loads(en[4]), json.loads(ja[4])
+    assert source["response"] == "Tomoaki Komorida was born on July 10,1981."
+    english = _record(source["response"], source["instruction"], source["context"])
+    japanese = _record(target["output"], target["instruction"], target["input"])
+    assert lost_in(record_anchors(english), japanese) == []
