@@ -66,6 +66,19 @@ def rows() -> list[tuple[str, str, str]]:
                 f"{near}/{len(hits)} ({near / len(hits):.1%})",
             )
         )
+    # with --realign, a repair one group off writes a wrong pair and rejects a right one
+    for hits, what in (
+        (F.deletion_hits(list(range(173))), "deleted JA record"),
+        (F.insertion_hits(list(range(173))), "unrelated JA record inserted"),
+    ):
+        exact = sum(1 for p, d in hits if d == p)
+        table.append(
+            (
+                f"{what} repaired exactly by --realign (positions 0-172)",
+                "misalignment",
+                f"{exact}/{len(hits)} ({exact / len(hits):.1%})",
+            )
+        )
     return table
 
 

@@ -308,9 +308,11 @@ cdef class Scorer:
     pair's log length ratios to the learned medians."""
 
     cdef object record_type
+    cdef double lines_agree
 
-    def __init__(self, record_type):
+    def __init__(self, record_type, double lines_agree):
         self.record_type = record_type
+        self.lines_agree = lines_agree  # converter.alignment.LINES_AGREE
 
     cpdef double score(self, source, target, double centre_instruction,
                        double centre_output) except? -1000.0:
@@ -328,6 +330,11 @@ cdef class Scorer:
             score -= min(fabs(r0 - centre_instruction), 2.0)
         if lso and lto:
             score -= min(fabs(r1 - centre_output), 2.0)
+        cdef Py_ssize_t breaks_s = so.count("\n"), breaks_t = to.count("\n")
+        if breaks_s != breaks_t:  # converter.alignment.line_agreement
+            score -= self.lines_agree * min(abs(breaks_s - breaks_t), 2)
+        elif breaks_s:
+            score += self.lines_agree
         cdef bytes numbers = None
         cdef object urls = None
         cdef tuple anchors = _anchors_of(source)

@@ -29,6 +29,8 @@ MARGIN = 0.8
 #: The most records in a row a source may lose or gain for the shift to be found (the buffers,
 #: topped up at WINDOW + 2, hold the window's pairings shifted that far).
 MAX_SHIFT = 2
+#: What outputs with the same line breaks add to a pair's score (see line_agreement).
+LINES_AGREE = 0.5
 #: Values a learned ratio needs before it is refreshed only every REFRESH groups.
 WARMUP = 16
 #: Groups whose pairs the learned length ratios come from (see TrailingMedian).
@@ -109,6 +111,15 @@ def _log_ratios(source: Record, target: Record) -> tuple[float, float]:
     )
 
 
+def line_agreement(source_breaks: int, target_breaks: int) -> float:
+    """The score of two outputs' line breaks: a translation keeps a list's or a poem's lines,
+    so the same number (of some) adds LINES_AGREE, and each one more or less (up to two) takes
+    LINES_AGREE off."""
+    if source_breaks == target_breaks:
+        return LINES_AGREE if source_breaks else 0.0
+    return -LINES_AGREE * min(abs(source_breaks - target_breaks), 2)
+
+
 class Scorer:
     """How well records pair up, from their cheap features (``converter._kernels.Scorer`` is
     its compiled twin: :func:`new_scorer` picks)."""
@@ -130,6 +141,7 @@ class Scorer:
             score -= min(abs(ratios[0] - centre_instruction), 2.0)
         if source.output and target.output:
             score -= min(abs(ratios[1] - centre_output), 2.0)
+        score += line_agreement(source.output.count("\n"), target.output.count("\n"))
         anchors = self.anchors_of(source)
         # the target's fields as one text (no anchor holds a newline, so none spans two)
         text = f"{target.instruction}\n{target.input}\n{target.output}"
@@ -189,7 +201,7 @@ def trailing_median(warmup: int = WARMUP, default: float = 0.0) -> Median:
 def new_scorer() -> Scorer:
     """A :class:`Scorer` of :class:`Record` pairs (the compiled one when the kernels are built)."""
     if NATIVE is not None:
-        scorer: Scorer = NATIVE.Scorer(Record)  # it finds the anchors itself
+        scorer: Scorer = NATIVE.Scorer(Record, LINES_AGREE)  # it finds the anchors itself
         return scorer
     return Scorer(Record, record_anchors)
 

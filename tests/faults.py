@@ -134,9 +134,18 @@ def dropped_numbers() -> tuple[Records, Records, list[int]]:
 def deletion_hits(positions: list[int], count: int = 1) -> list[tuple[int, int | None]]:
     """For each position, delete that Japanese record (and the ``count - 1`` after it) and
     return (position, detected index) of the first repair by ``count``."""
-    hits = []
-    for p in positions:
-        _, report = flagged(EN, JA[:p] + JA[p + count :], "misalignment", realign=True)
-        found = [r["from_index"] for r in report["repairs"] if r["shift"] == count]
-        hits.append((p, found[0] if found else None))
-    return hits
+    return [(p, _repaired_at(JA[:p] + JA[p + count :], count)) for p in positions]
+
+
+def insertion_hits(positions: list[int]) -> list[tuple[int, int | None]]:
+    """For each position, put an unrelated Japanese record there (the one 70 further on) and
+    return (position, detected index) of the first repair of the extra record."""
+    return [(p, _repaired_at([*JA[:p], JA[(p + 70) % len(JA)], *JA[p:]], -1)) for p in positions]
+
+
+def _repaired_at(ja: Records, shift: int) -> int | None:
+    """Where ``--realign`` repairs the first shift by ``shift`` of ``ja`` against EN (None:
+    it repairs none): the index of the first group it pairs shifted."""
+    _, report = flagged(EN, ja, "misalignment", realign=True)
+    found = [r["from_index"] for r in report["repairs"] if r["shift"] == shift]
+    return found[0] if found else None

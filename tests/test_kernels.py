@@ -111,7 +111,7 @@ def test_wide_text_scans_at_block_edges(
     source = Record("en", 0, "Add 12 and 7.", "", "1000", {})  # numbers, no URL
     target = Record("ja", 0, text, "", "", {})  # its digit runs read, a URL in them or not
     want = alignment.Scorer(Record, _python_record_anchors).score(source, target, 0.0, 0.0)
-    assert native.Scorer(Record).score(source, target, 0.0, 0.0) == want
+    assert native.Scorer(Record, alignment.LINES_AGREE).score(source, target, 0.0, 0.0) == want
 
 
 @settings(max_examples=1000, deadline=None)
@@ -168,7 +168,9 @@ def test_many_numbers_each_counted_once(values: list[int], url: str) -> None:
     source = Record("en", 0, text, "", "", {})
     target = Record("ja", 0, " ".join(str(v) for v in values[::2]), "", "", {})
     want = alignment.Scorer(Record, _python_record_anchors).score(source, target, 0.0, 0.0)
-    assert native.Scorer(Record).score(source, target, 0.0, 0.0) == want  # kept / distinct
+    assert (
+        native.Scorer(Record, alignment.LINES_AGREE).score(source, target, 0.0, 0.0) == want
+    )  # kept / distinct
 
 
 @settings(max_examples=2000, deadline=None)
@@ -333,7 +335,7 @@ def _records(path: Path, lang: str) -> list[Record]:
 def test_scorer_on_real_pairs() -> None:
     """Scores of true pairs, shifted pairs and gaps, at several learned centres; and learning."""
     en, ja = _records(ALPACA_EN, "en"), _records(ALPACA_JA, "ja")
-    compiled = native.Scorer(Record)
+    compiled = native.Scorer(Record, alignment.LINES_AGREE)
     reference = alignment.Scorer(Record, record_anchors)
     for centre in ((0.0, 0.0), (-0.4, -0.6), (1.2, 0.3)):
         for offset in (0, 1, -1, 7):
@@ -354,7 +356,7 @@ def test_a_record_read_as_source_and_as_translation_scores_the_same() -> None:
     """The kernels cache a record's anchors or its digit runs, and both when it is read both
     ways: scores are those of fresh records in either order; a foreign cache is refused."""
     en, ja = _records(ALPACA_EN, "en"), _records(ALPACA_JA, "ja")
-    scorer = native.Scorer(Record)
+    scorer = native.Scorer(Record, alignment.LINES_AGREE)
 
     def fresh(record: Record) -> Record:
         return Record(
@@ -384,7 +386,7 @@ def test_scorer_on_generated_pairs(fields: list[str], ci: float, co: float) -> N
     source = Record("en", 0, *fields[:3], {})
     target = Record("ja", 0, *fields[3:], {})
     want = alignment.Scorer(Record, _python_record_anchors).score(source, target, ci, co)
-    got = native.Scorer(Record).score(source, target, ci, co)
+    got = native.Scorer(Record, alignment.LINES_AGREE).score(source, target, ci, co)
     assert got == want or (math.isnan(got) and math.isnan(want))
 
 
@@ -395,7 +397,9 @@ def test_record_anchors_read_field_by_field(fields: list[str]) -> None:
     as a numbers text: the same anchors as the Python code finds in the joined text (a
     full-width digit in one field has the others read as ASCII too)."""
     source = Record("en", 0, *fields, {})
-    native.Scorer(Record).score(source, Record("ja", 0, "a", "", "b", {}), 0.0, 0.0)
+    native.Scorer(Record, alignment.LINES_AGREE).score(
+        source, Record("ja", 0, "a", "", "b", {}), 0.0, 0.0
+    )
     want = _python_record_anchors(source)
     cached = source.kernel_cache
     if not want:
@@ -679,7 +683,7 @@ def _native_aligner(streams: list, langs: list[str], realign: bool) -> Any:
         realign,
         Record,
         alignment.Gap,
-        native.Scorer(Record),
+        native.Scorer(Record, alignment.LINES_AGREE),
         native.TrailingMedian,
         alignment.WINDOW,
         alignment.shift_at_front,
@@ -950,7 +954,7 @@ def test_misuse_raises_instead_of_crashing() -> None:
         lambda: native.numbers(None),
         lambda: native.anchor_parts(None),
         lambda: native.quick_script(None, 0.9, 12),
-        lambda: native.Scorer(Record).score(
+        lambda: native.Scorer(Record, alignment.LINES_AGREE).score(
             Record("en", 0, None, "", "x", {}), Record("ja", 0, "y", "", "z", {}), 0.0, 0.0
         ),
     ):
