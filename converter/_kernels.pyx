@@ -699,7 +699,7 @@ cdef class ArrayScan:
                 at = self._string_end(p, at, size)
                 continue
             c = p[at]
-            if c == 0x20 or 0x09 <= c <= 0x0D:  # whitespace to yajl: \t \n \v \f \r, space
+            if c == 0x20 or (0x09 <= c <= 0x0D and c != 0x0C):  # the reader's: \t \n \v \r, space
                 self.scalar = False
                 at += 1
                 continue

@@ -20,14 +20,16 @@ CHUNK = 1 << 16
 MAX_CHUNK = 1 << 26
 #: What reading a file or a ``.gz`` stream may raise.
 READ_ERRORS = (OSError, EOFError, zlib.error)
-#: A ``\uD800``-``\uDFFF`` escape (a UTF-16 surrogate); yajl turns a lone one into ``?`` or
-#: into bytes that are not UTF-8, so the reader finds them first.
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+#: The two halves of a UTF-16 surrogate pair's escapes (``\uD83D\uDE00``); yajl turns a lone
+#: one into ``?`` or into bytes that are not UTF-8, so the reader finds them first.
 _LOW_SURROGATE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 #: What a lone surrogate escape is replaced with (same length, so positions stay right).
 SENTINEL_ESCAPE = b"\\uffff"
 SENTINEL = "\uffff"
+#: What reads as U+FFFF: a surrogate escape (a lone one is replaced with SENTINEL_ESCAPE), a
+#: U+FFFF escape or the character itself in UTF-8 (noted, so as not to be taken for a stand-in).
+_READS_AS_SENTINEL = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\\u[fF]{4}|\xef\xbf\xbf")
 _LONGEST_ESCAPE = 12  # a surrogate pair: \uD83D\uDE00
 
 
@@ -58,7 +60,9 @@ class PositionedReader(io.RawIOBase):
         self.lines_before = self.next_lines = skipped.count(b"\n")
         self.line_start = self.next_line_start = skipped.rfind(b"\n") + 1
         self.for_parser = False
-        self.lone_surrogates: deque[str] = deque()
+        #: Each U+FFFF the parser will read, in order: a lone surrogate's description, or None
+        #: for the character itself
+        self.lone_surrogates: deque[str | None] = deque()
         self.pending = b""
         self.grow = CHUNK
         #: False for a reader that numbers lines itself (JSON Lines): bytes are only counted
@@ -95,7 +99,7 @@ class PositionedReader(io.RawIOBase):
             self.next_line_start = self.chunk_start + last_newline + 1
         self.next_start += len(data)
         self.chunk = data
-        if self.for_parser and (b"\\ud" in data or b"\\uD" in data):
+        if self.for_parser and _READS_AS_SENTINEL.search(data):
             self.chunk = data = self._replace_lone_surrogates(data)
         return data
 
@@ -128,11 +132,17 @@ class PositionedReader(io.RawIOBase):
             ) from None
 
     def _replace_lone_surrogates(self, data: bytes) -> bytes:
+        """``data`` with each lone surrogate escape replaced with SENTINEL_ESCAPE and described
+        in ``lone_surrogates``; a U+FFFF of the text itself is noted there as None, in order,
+        so that the parsed value's U+FFFF characters are told apart."""
         fixed = bytearray(data)
         paired_until = 0
-        for match in _SURROGATE.finditer(data):
+        for match in _READS_AS_SENTINEL.finditer(data):
             start, end = match.span()
-            if start < paired_until or escaped_backslash(data, start):
+            if start < paired_until or (data[start] == 0x5C and escaped_backslash(data, start)):
+                continue
+            if data[start] != 0x5C or data[start + 2] in b"fF":  # U+FFFF itself
+                self.lone_surrogates.append(None)
                 continue
             if _HIGH_SURROGATE.match(data, start) and _LOW_SURROGATE.match(data, end):
                 paired_until = end + 6
@@ -181,13 +191,28 @@ def _last_quote(data: bytes) -> int:
 
 
 def _split_tail(data: bytes) -> tuple[bytes, bytes]:
-    """Split off a tail that may hold the start of an escape cut by the chunk boundary."""
-    cut = data.find(b"\\", max(len(data) - _LONGEST_ESCAPE + 1, 0))
+    """Split off a tail that may hold a character or an escape cut by the chunk boundary: the
+    bytes of an unfinished UTF-8 character, or from a backslash in the last bytes on (the
+    backslashes of a run before it in pairs, each an escape whole: so every chunk starts where
+    a backslash starts an escape, whatever the run's length)."""
+    end = _utf8_end(data)
+    cut = data.find(b"\\", max(end - _LONGEST_ESCAPE + 1, 0), end)
     if cut < 0:
-        return data, b""
+        return data[:end], data[end:]
     if _HIGH_SURROGATE.match(data, max(cut - 6, 0), cut):  # keep a pair together
         cut -= 6
-    cut = _run_start(data, cut)
-    if len(data) - cut > 2 * _LONGEST_ESCAPE:  # a long run of backslashes: no escape to keep
-        return data, b""
+    run = _run_start(data, cut)
+    cut = run + (cut - run) // 2 * 2
     return data[:cut], data[cut:]
+
+
+def _utf8_end(data: bytes) -> int:
+    """Where a UTF-8 character that ``data`` ends in the middle of starts (else its length)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:  # ASCII: nothing unfinished
+            return len(data)
+        if byte >= 0xC0:  # a lead byte: how many bytes its character has
+            size = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) - back if size > back else len(data)
+    return len(data)

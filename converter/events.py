@@ -87,10 +87,9 @@ def event_items(source: Input, target: tuple[str, ...], items_path: str | None) 
                     f"{source.label}: between bytes {stream.chunk_start} and {stream.next_start}: "
                     f"a top-level {type(value).__name__} among the objects (trailing garbage?)"
                 )
-            if lone and _count_sentinels(value):
-                yield Item(value, None, _surrogate_reason(lone, _count_sentinels(value)))
-            else:
-                yield Item(value)
+            count = _count_sentinels(value) if lone else 0
+            reason = _surrogate_reason(lone, count) if count else None
+            yield Item(value) if reason is None else Item(value, None, reason)
     except _TooDeep:
         what = f"value nested deeper than {MAX_DEPTH} levels"
         rebuild = partial(_build, target=target, opened=[not target])
@@ -174,7 +173,8 @@ def _build(
 
 
 def _count_sentinels(value: Any) -> int:
-    """How many lone-surrogate stand-ins ``value`` holds, in keys and strings at any depth."""
+    """How many U+FFFF ``value`` holds (lone-surrogate stand-ins, or the character itself), in
+    keys and strings at any depth."""
     if type(value) is str:
         return value.count(SENTINEL)
     if type(value) is dict:
@@ -184,10 +184,14 @@ def _count_sentinels(value: Any) -> int:
     return 0
 
 
-def _surrogate_reason(lone: deque[str], count: int) -> str:
-    """The rejection reason for a record holding ``count`` lone surrogates (found in order)."""
+def _surrogate_reason(lone: deque[str | None], count: int) -> str | None:
+    """The rejection reason for a record holding ``count`` U+FFFF, the next in ``lone`` (the
+    reader's notes, in order): None when each is the character itself."""
     found = [lone.popleft() for _ in range(min(count, len(lone)))]
+    surrogates = [description for description in found if description is not None]
+    if not surrogates:
+        return None
     return (
-        f"lone surrogate: {', '.join(found)}: not a character, cannot be written as UTF-8 "
-        "(shown as U+FFFF in the record)"
+        f"lone surrogate: {', '.join(surrogates)}: not a character, cannot be written as "
+        "UTF-8 (shown as U+FFFF in the record)"
     )

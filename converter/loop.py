@@ -387,7 +387,7 @@ class GroupLoop:
             read = [totals[k] if totals else done - self.gaps[k] - self.skip_gaps[k] for k in ended]
             records = " and ".join(dict.fromkeys(f"{n:,}" for n in read))
             hint = ""
-            if self.aligner is not None and self.aligner.repairs:
+            if self.aligner is not None and self.aligner.repairs and not self.job.realign:
                 first = self.aligner.repairs[0]["from_index"]
                 hint = f"; pairs look shifted from index {first}: --realign repairs that"
             raise InputError(

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from converter.builtin.writers import JsonArrayWriter
 from converter.chunks import CHUNK, PositionedReader
 from converter.errors import ConverterError
-from converter.inputs import Input
+from converter.inputs import Input, open_input
 from converter.model import WriterOptions
 from converter.pipeline import StreamJob, run_stream
 from converter.readers import read_items
@@ -237,7 +237,22 @@ class ShortReads(io.RawIOBase):
 
 
 ESCAPES = st.sampled_from(
-    ["\\ud83d\\ude00", "\\uD834\\uDD1E", "\\ud800", "\\udc00", "\\\\ud800", "\\\\", "\\n", "é", "a"]
+    [
+        *(
+            "\\ud83d\\ude00",
+            "\\uD834\\uDD1E",
+            "\\ud800",
+            "\\udc00",
+            "\\\\ud800",
+            "\\\\",
+            "\\n",
+            "é",
+            "a",
+        ),
+        # U+FFFF itself (escaped, and raw), which stands in for a lone surrogate inside; a run
+        # of 26 backslashes (13 escaped ones); characters of 3 and 4 bytes
+        *("\\uffff", "\\uFFFF", "\uffff", "\\" * 26, "日", "😀"),
+    ]
 )
 
 
@@ -249,6 +264,9 @@ ESCAPES = st.sampled_from(
 def test_surrogate_escapes_are_judged_the_same_at_any_chunk_boundary(
     parts: list[str], step: int
 ) -> None:
+    """Each record holding a lone surrogate is rejected, and only those: whatever holds U+FFFF
+    (the stand-in inside), whatever chunk edge cuts an escape, a run of backslashes or a
+    character."""
     data = ("[" + ",".join(f'{{"t": "{p}"}}' for p in parts) + "]").encode()
     expected = json.loads(data)  # Python keeps lone surrogates as such
     stream = PositionedReader("x", b"", ShortReads(data, step), b"")
@@ -260,3 +278,21 @@ def test_surrogate_escapes_are_judged_the_same_at_any_chunk_boundary(
         if not lone:
             assert item.value == record
     assert stream.next_start == len(data) and step < CHUNK
+
+
+def test_a_lone_surrogate_after_a_long_backslash_run_at_a_chunk_edge_is_found(
+    tmp_path: Path,
+) -> None:
+    """30 escaped backslashes, then ``\\ud800``, with the 64 KiB chunk edge anywhere in or
+    around the run: the record is rejected, as JSON Lines rejects it (it was written with a
+    "?" for the surrogate), and the record after it reads."""
+    path = tmp_path / "en.json"
+    for before in range(65380, 65520):
+        text = "b" * before + "\\" * 30
+        records = [{"output": "x"}, {"output": text + "SURROGATE"}, {"output": "ok"}]
+        encoded = "[" + ",".join(json.dumps(r) for r in records) + "]"
+        path.write_text(encoded.replace("SURROGATE", "\\ud800"))
+        items = list(read_items(open_input("en", str(path))))
+        assert [item.error is not None for item in items] == [False, True, False], before
+        assert "lone surrogate: \\ud800" in (items[1].error or ""), before
+        assert items[2].value == {"output": "ok"}, before

@@ -44,8 +44,9 @@ _SHAPES = {
     "concatenated": "concatenated JSON values",
     "parquet": "Parquet",
 }
-#: The next byte that is not whitespace to the array reader (yajl also skips \v and \f).
-_TOKEN = re.compile(rb"[^ \t\n\v\f\r]")
+#: The next byte that is not whitespace to the array reader (yajl also skips \v; it would skip
+#: \f too, which the reader refuses as not JSON: converter.events).
+_TOKEN = re.compile(rb"[^ \t\n\v\r]")
 
 
 def line_counts(data: bytes, end: int) -> tuple[int, int]:
