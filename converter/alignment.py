@@ -29,6 +29,10 @@ MARGIN = 0.8
 #: The most records in a row a source may lose or gain for the shift to be found (the buffers,
 #: topped up at WINDOW + 2, hold the window's pairings shifted that far).
 MAX_SHIFT = 2
+#: Shifts in a run from which they say more about the sources than lost or extra records do:
+#: at least MANY_SHIFTS, one in SHIFTS_EVERY groups or more (see too_many_shifts).
+MANY_SHIFTS = 5
+SHIFTS_EVERY = 50
 #: What outputs with the same line breaks add to a pair's score (see line_agreement).
 LINES_AGREE = 0.5
 #: Values a learned ratio needs before it is refreshed only every REFRESH groups.
@@ -109,6 +113,12 @@ def _log_ratios(source: Record, target: Record) -> tuple[float, float]:
         math.log((len(target.instruction) + 5) / (len(source.instruction) + 5)),
         math.log((len(target.output) + 5) / (len(source.output) + 5)),
     )
+
+
+def too_many_shifts(shifts: int, groups: int) -> bool:
+    """Whether ``shifts`` found in ``groups`` groups are more than a few lost or extra records
+    explain: sources that are not translations of each other (or not in the same order)."""
+    return shifts >= MANY_SHIFTS and shifts * SHIFTS_EVERY > groups
 
 
 def line_agreement(source_breaks: int, target_breaks: int) -> float:

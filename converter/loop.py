@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-from converter.alignment import Aligner, Gap, new_aligner, positional
+from converter.alignment import Aligner, Gap, new_aligner, positional, too_many_shifts
 from converter.builtin.checks import duplicate_key
 from converter.errors import InputError
 from converter.filters import Condition, first_failure
@@ -388,8 +388,14 @@ class GroupLoop:
             records = " and ".join(dict.fromkeys(f"{n:,}" for n in read))
             hint = ""
             if self.aligner is not None and self.aligner.repairs and not self.job.realign:
-                first = self.aligner.repairs[0]["from_index"]
+                shifts = self.aligner.repairs
+                first = shifts[0]["from_index"]
                 hint = f"; pairs look shifted from index {first}: --realign repairs that"
+                if too_many_shifts(len(shifts), done):
+                    hint = (
+                        f"; pairs look shifted at {len(shifts):,} places from index {first}: "
+                        "are these sources translations of each other, in the same order?"
+                    )
             raise InputError(
                 f"{names}: ends after {records} records but {others} has more; "
                 f"pair the first {done:,} with --unequal shortest (or --limit {done}){hint}"

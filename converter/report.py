@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from converter import __version__, kernels
+from converter.alignment import too_many_shifts
 
 #: Examples kept per check and per rejection kind in the report.
 EXAMPLES = 5
@@ -172,6 +173,27 @@ class RunReport:
         causes = ("before_start", "not_sampled")
         return {k: self.selection[k] for k in causes if self.selection.get(k)}
 
+    def _repairs_said(self) -> list[str]:
+        """A line for each source whose shifts ``--realign`` repaired: how many, the first;
+        and when they are that many, what that suggests."""
+        lines = []
+        for k, stats in enumerate(self.sources):
+            done = [r for r in self.repairs if r["source"] == k and r["repaired"]]
+            if not done:
+                continue
+            first = done[0]
+            line = (
+                f"convert: {stats.lang}: {counted(len(done), 'shift')} repaired (--realign), "
+                f"the first by {first['shift']:+d} at index {first['from_index']}"
+            )
+            if too_many_shifts(len(done), self.groups_read):
+                line += (
+                    f"; that many in {counted(self.groups_read, 'group')} suggest that the "
+                    "sources are not translations of each other: check the pairs"
+                )
+            lines.append(line)
+        return lines
+
     def summary(self) -> str:
         """One or a few lines for stderr."""
         total = sum(s.bytes for s in self.sources)
@@ -217,6 +239,7 @@ class RunReport:
             if s.dropped_keys:
                 keys = ", ".join(f"{k} ({n:,})" for k, n in s.dropped_keys.most_common(5))
                 lines.append(f"convert: {s.lang}: input keys not written (use --keep-tags): {keys}")
+        lines += self._repairs_said()
         for name, c in self.checks.items():
             if c.warned or c.rejected:
                 first = c.examples[0] if c.examples else None

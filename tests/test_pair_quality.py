@@ -174,6 +174,32 @@ def test_realign_with_three_sources_when_the_first_lost_a_record(tmp_path: Path)
     assert all(s["reconciles"] for s in doc["sources"])
 
 
+def test_the_summary_says_what_realign_repaired(tmp_path: Path) -> None:
+    ja = tmp_path / "ja.json"
+    ja.write_text(json.dumps(F.JA[:81] + F.JA[82:], ensure_ascii=False))
+    en = F.DATA / "alpaca-en-ja" / "alpaca_seed_tasks.en.json"
+    done = run_cli("stream", f"en={en}", f"ja={ja}", "-o", tmp_path / "o.json", "--realign")
+    said = done.stderr.decode()
+    assert done.returncode == 1, said
+    assert "convert: ja: 1 shift repaired (--realign), the first by +1 at index 81\n" in said
+
+
+def test_sources_that_are_not_translations_are_not_sent_to_realign(tmp_path: Path) -> None:
+    """English demo records against unrelated Japanese ones: the shifts the window finds are
+    many, so the error asks whether the sources are translations instead of suggesting
+    --realign; --realign's many repairs are said to suggest the same."""
+    en = F.DATA / "alpaca-zh" / "alpaca_en_demo.json"
+    ja = F.DATA / "alpaca-ja-unpaired" / "alpaca_data_ja.if001-wanda.head.json"
+    done = run_cli("stream", f"en={en}", f"ja={ja}", "-o", tmp_path / "o.json")
+    said = done.stderr.decode()
+    assert done.returncode == 3 and "--realign repairs that" not in said, said
+    assert "are these sources translations of each other, in the same order?" in said
+    realigned = ("--realign", "--unequal", "shortest")
+    done = run_cli("stream", f"en={en}", f"ja={ja}", "-o", tmp_path / "o.json", *realigned)
+    said = done.stderr.decode()
+    assert "suggest that the sources are not translations of each other: check the pairs" in said
+
+
 def test_without_realign_a_shift_is_reported_and_suggested(tmp_path: Path) -> None:
     ja = tmp_path / "ja.json"
     ja.write_text(json.dumps(F.JA[:40] + F.JA[41:], ensure_ascii=False))
