@@ -78,21 +78,20 @@ def event_items(source: Input, target: tuple[str, ...], items_path: str | None) 
         _ReadOnly(stream), use_float=True, multiple_values=source.shape != "array", buf_size=CHUNK
     )
     opened = [not target]
-    lone = stream.lone_surrogates
+    notes = _Notes(stream.lone_surrogates)
     objects_only = source.shape == "concatenated" and items_path is None
     try:
-        for value in _build(events, target, opened):
+        for value in _build(events, target, opened, notes):
             if objects_only and type(value) is not dict and type(value) is not list:
                 raise MalformedInput(
                     f"{source.label}: between bytes {stream.chunk_start} and {stream.next_start}: "
                     f"a top-level {type(value).__name__} among the objects (trailing garbage?)"
                 )
-            count = _count_sentinels(value) if lone else 0
-            reason = _surrogate_reason(lone, count) if count else None
-            yield Item(value) if reason is None else Item(value, None, reason)
+            found, notes.found = notes.found, []
+            yield Item(value) if not found else Item(value, None, _surrogate_reason(found))
     except _TooDeep:
         what = f"value nested deeper than {MAX_DEPTH} levels"
-        rebuild = partial(_build, target=target, opened=[not target])
+        rebuild = partial(_build, target=target, opened=[not target], notes=_Notes(deque()))
         described = describe_refused(stream, source, what, rebuild, _TooDeep)
         raise MalformedInput(f"{source.label}: {described}") from None
     except ijson.JSONError as exc:
@@ -108,15 +107,34 @@ def event_items(source: Input, target: tuple[str, ...], items_path: str | None) 
         )
 
 
+class _Notes:
+    """The reader's notes of the U+FFFF it read (converter.chunks: a lone surrogate's
+    description, or None for the character itself), taken as the parser's keys and strings
+    hold them, every one of them, built into an item or not (a duplicate key's first value,
+    text outside ``--items-path``): ``found`` holds the descriptions since the current item
+    began."""
+
+    def __init__(self, lone: deque[str | None]) -> None:
+        self.lone = lone
+        self.found: list[str] = []
+
+    def take(self, text: str) -> None:
+        """Take the notes of the U+FFFF in ``text``, the next key or string read."""
+        for _ in range(min(text.count(SENTINEL), len(self.lone))):
+            note = self.lone.popleft()
+            if note is not None:
+                self.found.append(note)
+
+
 def _build(
-    events: Iterator[tuple[str, Any]], target: tuple[str, ...], opened: list[bool]
+    events: Iterator[tuple[str, Any]], target: tuple[str, ...], opened: list[bool], notes: _Notes
 ) -> Iterator[Any]:
     """Build each value found at the ijson prefix ``target`` from parse events.
 
     ``target`` is the prefix split on dots: ``("item",)`` for the elements of a top-level array,
     ``()`` for each top-level value. Values elsewhere are skipped without being built; nesting
     deeper than MAX_DEPTH inside an item raises _TooDeep. ``opened[0]`` is set once the
-    container holding the items was seen.
+    container holding the items was seen. ``notes`` takes the U+FFFF of every key and string.
     """
     item_depth = len(target)
     limit = item_depth + MAX_DEPTH
@@ -125,6 +143,8 @@ def _build(
     key = ""
     depth = 0
     for event, value in events:
+        if type(value) is str and SENTINEL in value:
+            notes.take(value)
         if stack:  # inside an item: the hot path
             if event == "map_key":
                 key = value
@@ -159,6 +179,7 @@ def _build(
                 path.pop()
         elif depth == item_depth and tuple(path) == target:  # an item starts here
             if event == "start_map" or event == "start_array":
+                notes.found.clear()  # what came before it is not the item's
                 stack.append({} if event == "start_map" else [])
                 depth += 1
             else:
@@ -172,26 +193,9 @@ def _build(
             depth += 1
 
 
-def _count_sentinels(value: Any) -> int:
-    """How many U+FFFF ``value`` holds (lone-surrogate stand-ins, or the character itself), in
-    keys and strings at any depth."""
-    if type(value) is str:
-        return value.count(SENTINEL)
-    if type(value) is dict:
-        return sum(k.count(SENTINEL) + _count_sentinels(v) for k, v in value.items())
-    if type(value) is list:
-        return sum(map(_count_sentinels, value))
-    return 0
-
-
-def _surrogate_reason(lone: deque[str | None], count: int) -> str | None:
-    """The rejection reason for a record holding ``count`` U+FFFF, the next in ``lone`` (the
-    reader's notes, in order): None when each is the character itself."""
-    found = [lone.popleft() for _ in range(min(count, len(lone)))]
-    surrogates = [description for description in found if description is not None]
-    if not surrogates:
-        return None
+def _surrogate_reason(found: list[str]) -> str:
+    """The rejection reason for a record holding the lone surrogates ``found`` (in order)."""
     return (
-        f"lone surrogate: {', '.join(surrogates)}: not a character, cannot be written as "
-        "UTF-8 (shown as U+FFFF in the record)"
+        f"lone surrogate: {', '.join(found)}: not a character, cannot be written as UTF-8 "
+        "(shown as U+FFFF in the record)"
     )

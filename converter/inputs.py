@@ -25,7 +25,7 @@ from converter.compression import (
     sniff_compression,
     strip_compression,
 )
-from converter.errors import InputError, MalformedInput, UsageError
+from converter.errors import InputError, MalformedInput
 
 UTF8_BOM = b"\xef\xbb\xbf"
 JSON_WHITESPACE = b" \t\r\n"
@@ -224,13 +224,23 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool, whole: bool) -> str:
 
 
 def _refuse_directory(label: str, path: str) -> None:
-    """A directory is no source here: a ``convert shard`` folder needs range mode (a usage
-    error), any other is an input error."""
+    """A directory is no source here (InputError); a ``convert shard`` folder is read in
+    range mode only (``convert stream`` refuses one without ``--jobs`` before: a usage
+    error)."""
+    if is_shard_folder(path):
+        raise InputError(f"{label}: {SHARD_FOLDER}")
+    raise InputError(f"{label}: is a directory, not a file")
+
+
+#: What a shard folder given where a file belongs is told.
+SHARD_FOLDER = "is a shard folder, read by convert stream --jobs N only"
+
+
+def is_shard_folder(path: str) -> bool:
+    """Whether ``path`` is a folder ``convert shard`` made (its index beside the shards)."""
     from converter.scale.shard import SHARDS_INDEX  # (converter.scale.shard imports this module)
 
-    if os.path.isfile(os.path.join(path, SHARDS_INDEX)):
-        raise UsageError(f"{label}: is a shard folder, read in range mode only: add --jobs N")
-    raise InputError(f"{label}: is a directory, not a file")
+    return os.path.isfile(os.path.join(path, SHARDS_INDEX))
 
 
 def _compression_hint(name: str, suffix: str | None, stdin: bool) -> str:

@@ -148,6 +148,11 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
                 f"plugin {owner!r} registers check {ALL_CHECKS!r}, the name --check gives "
                 "every check: choose another"
             )
+        if not isinstance(check.range_safe, bool):
+            raise PluginError(
+                f"plugin {owner!r} registers check {check.name!r} with range_safe "
+                f"{check.range_safe!r}: True or False"
+            )
         if check.default_policy not in POLICIES:
             raise PluginError(
                 f"plugin {owner!r} registers check {check.name!r} with default policy "

@@ -70,7 +70,7 @@ def new_plugin(
     if lang in registry.languages:
         owner = registry.owners["language", lang]
         raise UsageError(f"language {lang!r} is already registered by {owner!r}")
-    suffix = suffix or re.sub("[^a-z]", "", lang).upper()[:8]
+    suffix = re.sub("[^a-z]", "", lang).upper()[:8] if suffix is None else suffix
     if not SUFFIX_RE.fullmatch(suffix):
         raise UsageError(f"--suffix {suffix!r} is not 2 to 8 uppercase letters, such as 'KO'")
     taken = next((x.code for x in registry.languages.values() if x.suffix == suffix), None)

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Literal, cast
 from converter.dataset_info import dataset_info_file
 from converter.errors import EXIT_OK, EXIT_REJECTED, ConverterError, UsageError
 from converter.filters import RECORD_FIELDS, parse_conditions
-from converter.inputs import Input, open_input
+from converter.inputs import SHARD_FOLDER, Input, is_shard_folder, open_input
 from converter.job import (
     StreamJob,
     check_options,
@@ -76,11 +76,16 @@ class Stage:
 
 
 def check_stages(stages: Sequence[Stage], mix: str) -> None:
-    """UsageError, before anything is read, for no stages, a bad or repeated name, a weight
-    that is not positive, or an unknown mix. A lone stage named ``""`` is ``convert stream``:
-    no ``seq`` prefix, and its report is the run's."""
+    """UsageError, before anything is read, for no stages, a shard folder for a source (read
+    in range mode only), a bad or repeated name, a weight that is not positive, or an unknown
+    mix. A lone stage named ``""`` is ``convert stream``: no ``seq`` prefix, and its report is
+    the run's."""
     if not stages:
         raise UsageError("a run needs at least one stage")
+    for stage in stages:
+        for lang, path in stage.job.sources:
+            if is_shard_folder(path):  # (range mode reads one: converter.scale)
+                raise UsageError(f"{lang}={path}: {SHARD_FOLDER}")
     if mix not in MIXES:
         raise UsageError(f"mix must be one of {', '.join(MIXES)}, not {mix!r}")
     seen: set[str] = set()

@@ -143,7 +143,12 @@ def test_a_shard_folder_without_jobs_is_a_usage_error_saying_to_add_it(tmp_path:
     shards = tmp_path / "en-shards"
     assert run_cli("shard", SAMPLE_EN, "-o", shards, "-q").returncode == 0
     done = run_cli("stream", f"en={shards}", "-o", tmp_path / "o.jsonl")
-    fails(done, 2, f"en={shards}: is a shard folder, read in range mode only: add --jobs N")
+    fails(done, 2, f"en={shards}: is a shard folder, read by convert stream --jobs N only")
+    done = run_cli("validate", shards, SAMPLE_EN)  # validate goes on with the other files
+    assert (
+        done.returncode == 3 and f"{shards}: unreadable: is a shard folder" in done.stdout.decode()
+    )
+    assert "checked 2 files, 5 records" in done.stderr.decode()
     folder = tmp_path / "folder"  # any other folder
     folder.mkdir()
     done = run_cli("stream", f"en={folder}", "-o", tmp_path / "o.jsonl")

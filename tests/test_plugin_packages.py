@@ -148,6 +148,8 @@ def test_scaffold_seq_suffix_is_the_codes_letters_or_the_one_given(tmp_path: Pat
     assert 'suffix="ESLA",' in made.module.read_text(encoding="utf-8")
     with pytest.raises(UsageError, match=r"--suffix 'ES4' is not 2 to 8 uppercase letters"):
         new_plugin(lang="es-419", name="Spanish", directory=tmp_path / "d", suffix="ES4")
+    with pytest.raises(UsageError, match=r"--suffix '' is not 2 to 8 uppercase letters"):
+        new_plugin(lang="es-419", name="Spanish", directory=tmp_path / "e", suffix="")
     done = run_convert("plugins", "new", "ja-123", "--name", "Old Japanese", "--dir", tmp_path)
     assert (done.returncode, done.stderr) == (
         2,

@@ -429,6 +429,11 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
         ),
         (
             "register_checks",
+            'Check("c", configure=lambda languages: lambda group: [], range_safe="no")',
+            "registers check 'c' with range_safe 'no': True or False",
+        ),
+        (
+            "register_checks",
             'Check("all", compare=lambda group: ["always"], default_policy="reject")',
             "registers check 'all', the name --check gives every check: choose another",
         ),
@@ -478,6 +483,7 @@ def test_error_plugin_claims_a_taken_or_malformed_language(
         "writer-suffix-empty",
         "writer-suffix-without-dot",
         "writer-suffixes-a-string",
+        "check-range-safe-not-a-bool",
         "check-named-all",
         "check-policy",
         "language-scripts",

@@ -296,3 +296,26 @@ def test_a_lone_surrogate_after_a_long_backslash_run_at_a_chunk_edge_is_found(
         assert [item.error is not None for item in items] == [False, True, False], before
         assert "lone surrogate: \\ud800" in (items[1].error or ""), before
         assert items[2].value == {"output": "ok"}, before
+
+
+@pytest.mark.parametrize(
+    ("text", "items_path"),
+    [
+        ('[{"t": "\\uffff", "t": "a"}, {"t": "b"}, {"t": "\\ud800"}, {"t": "c"}]', None),
+        ('[{"t": "\uffff", "t": "a"}, {"t": "b"}, {"t": "\\ud800"}, {"t": "c"}]', None),
+        ('{"meta": "x\\uFFFF", "data": [{"t": "b"}, {"t": "\\ud800"}, {"t": "c"}]}', "data.item"),
+        ('{"data": [{"t": "b"}, {"t": "\\ud800"}, {"t": "c"}], "meta": "\\ud800"}', "data.item"),
+    ],
+    ids=["duplicate-key-escaped", "duplicate-key-raw", "outside-items-before", "outside-after"],
+)
+def test_a_u_ffff_never_built_does_not_hide_a_lone_surrogate(
+    tmp_path: Path, text: str, items_path: str | None
+) -> None:
+    """A U+FFFF the parser reads but no item keeps (a duplicate key's first value, text
+    outside --items-path) is still taken for what it is: only the record with the lone
+    surrogate is rejected, and nothing outside the items is blamed on one."""
+    path = tmp_path / "en.json"
+    path.write_text(text, encoding="utf-8")
+    items = list(read_items(open_input("en", str(path)), items_path))
+    assert [item.error is not None for item in items][-3:] == [False, True, False], items
+    assert items[-1].value == {"t": "c"}
