@@ -1340,7 +1340,8 @@ cdef Py_ssize_t _scan_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t 
     ``k`` bytes and ``count`` numbers (room for 3n / 2 + 1 more bytes), and add the text's
     Trigger bits to ``triggers``; the new length. One pass: the text between is skipped by
     the C library (one-byte text) or a block of characters at a time."""
-    cdef Py_ssize_t i = 0, first, last
+    cdef Py_ssize_t i = 0, first, last, group
+    cdef bint dotted
     cdef Py_UCS4 c, after
     while True:
         if chars is UCS1:
@@ -1356,9 +1357,17 @@ cdef Py_ssize_t _scan_in(const chars *data, Py_ssize_t n, char *out, Py_ssize_t 
         i += 1
         if _is_digit(c):
             first = last = i - 1
-            while i < n and (_is_digit(data[i]) or data[i] == 0x2E or _thousands(data, i, n)):
+            group, dotted = 1, False  # digits since the start or the last comma; a "." seen
+            while i < n:
                 if _is_digit(data[i]):
                     last = i
+                    group += 1
+                elif data[i] == 0x2E:
+                    dotted = True
+                elif not dotted and group <= 3 and _thousands(data, i, n):
+                    group = 0
+                else:
+                    break
                 i += 1
             if last > first:
                 k = _add_number(data, first, last, out, k, count)

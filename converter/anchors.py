@@ -19,9 +19,10 @@ from converter.model import Record
 #: Full-width digits and separators, written as ASCII before numbers are compared.
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．，％", "0123456789.,%")
 _FULL_WIDTH_CHARS = re.compile("[０-９]")
-#: Numbers of two or more characters: ASCII digits with "." inside, and "," where it separates
-#: thousands (before three digits and no fourth: "10,1981" is two numbers), not at the ends.
-_NUMBER = re.compile(r"[0-9](?:[0-9.]|,(?=[0-9]{3}(?![0-9])))*[0-9]")
+#: Numbers of two or more characters: ASCII digits with "." inside, not at the ends, and ","
+#: where it separates thousands: after one to three digits or a group of three, before three
+#: digits and no fourth, never after a "." ("10,1981" and "2019,500" are two numbers each).
+_NUMBER = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])(?:\.[0-9.]*[0-9])?|[0-9][0-9.]*[0-9]")
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+")
 _PLACEHOLDER = re.compile(r"\[_+\]|\{[A-Za-z0-9_]*\}|%[sdif]|\$\{[A-Za-z0-9_]+\}")
 #: The one placeholder without "{" or "[_" (a "%" alone is mostly a percentage).

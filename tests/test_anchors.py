@@ -57,9 +57,13 @@ def test_numbers_across_fields_and_full_width() -> None:
 
 def test_a_comma_joins_digits_only_as_a_thousands_separator() -> None:
     """ "July 10,1981" holds 10 and 1981, not 101981 (a false "lost number" on real Dolly
-    data); "1,234,567" is one number; "1,2,3" none of two digits."""
+    data); "1,234,567" is one number; "1,2,3" none of two digits; "In 2019,500" two."""
     assert find_anchors("July 10,1981; 1,234,567 and 1,234.5; 1,2,3; 12,34").numbers == {
         "10", "1981", "1234567", "1234.5", "12", "34",
+    }  # fmt: skip
+    # a comma after four digits, or after a ".", separates two numbers
+    assert find_anchors("In 2019,500 people; 12,345.6,789; 3.5,100").numbers == {
+        "2019", "500", "12345.6", "789", "3.5", "100",
     }  # fmt: skip
     excerpt = "databricks-dolly-15k{}.head_00000-00011.jsonl"
     en = (DOLLY_DIR / "en-excerpts" / excerpt.format(".en")).read_text("utf-8").splitlines()
