@@ -1195,21 +1195,37 @@ def looks_like_code(str text not None):
     return _looks_like_code(text)
 
 
+cdef inline bint _unspaced(Py_UCS4 c) noexcept:
+    """converter.builtin.checks._UNSPACED: kana, CJK ideographs, half-width katakana."""
+    return (
+        0x3041 <= c <= 0x30FF or 0x3400 <= c <= 0x4DBF or 0x4E00 <= c <= 0x9FFF
+        or 0xF900 <= c <= 0xFAFF or 0xFF66 <= c <= 0xFF9F
+    )
+
+
 cdef bint _is_prose(str text, Py_ssize_t words) noexcept:
-    """``len(text.split()) >= words and not looks_like_code(text)``."""
-    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text), found = 0
+    """``prose_words(text) >= words and not looks_like_code(text)`` (converter.builtin.checks):
+    a run between spaces is a word; a kana or CJK character ends a run, two make a word."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text), found = 0, unspaced = 0
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
     cdef bint gap = True
+    cdef Py_UCS4 c
     if words <= 0:  # any text has that many words
         return not _looks_like_code(text)
     for i in range(n):
-        if Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+        c = PyUnicode_READ(kind, data, i)
+        if _unspaced(c):
+            gap = True
+            unspaced += 1
+            if found + unspaced // 2 >= words:
+                return not _looks_like_code(text)
+        elif Py_UNICODE_ISSPACE(c):
             gap = True
         elif gap:
             gap = False
             found += 1
-            if found >= words:
+            if found + unspaced // 2 >= words:
                 return not _looks_like_code(text)
     return False
 

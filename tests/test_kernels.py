@@ -200,7 +200,11 @@ def test_quick_script(text: str, share: float, letters: int) -> None:
 #: with what may follow them (word characters, CJK, underscore), code symbols.
 CODE_TEXTS = st.lists(
     st.sampled_from(
-        [*" \n\t\r\x0b\x1c\u3000\u00a0\x85ab_1漢あ.", *checks.CODE_WORDS, *"{}[]()<>=;_\\$^*|"]
+        [
+            *" \n\t\r\x0b\x1c\u3000\u00a0\x85ab_1漢あアーｱ〇\u3040\ua000.",
+            *checks.CODE_WORDS,
+            *"{}[]()<>=;_\\$^*|",
+        ]
     ),
     max_size=30,
 ).map("".join)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,17 @@ def test_planted_faults_are_found_where_they_are(fault, check: str) -> None:
     found, _ = F.flagged(en, ja, check)
     assert set(F.POSITIONS) <= found
     assert len(found - set(F.POSITIONS)) <= 2  # the real pair's own few oddities
+
+
+def test_an_untranslated_copy_is_found_when_the_source_is_japanese() -> None:
+    """Japanese prose has no spaces between its words: a copy of it is prose all the same
+    (a source in Japanese or Chinese, the other file a copy of it at the planted positions)."""
+    source, translated = F.JA, copy.deepcopy(F.EN)
+    for p in F.POSITIONS:
+        translated[p] = dict(source[p])
+    found, _ = F.flagged(source, translated, "untranslated")
+    assert set(F.POSITIONS) <= found
+    assert len(found - set(F.POSITIONS)) <= 2  # fields the real pair holds alike (FEN, Chinese)
 
 
 def test_duplicated_groups_are_found() -> None:

@@ -35,6 +35,10 @@ _MAYBE_LETTERS = re.compile(
     "\uff01\uff0c\uff0e\uff1a\uff1b\uff1f]"
 )
 _WORD = re.compile("[A-Za-z]{3}")
+#: Characters of scripts written without spaces between words (kana, CJK ideographs): each
+#: ends a word, and every ``UNSPACED_PER_WORD`` of them count as one word of prose.
+_UNSPACED = re.compile("[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+UNSPACED_PER_WORD = 2
 #: Words a line of code starts with (after any indentation).
 CODE_WORDS = (
     *("def", "class", "import", "from", "return", "SELECT", "INSERT", "UPDATE", "for"),
@@ -54,9 +58,17 @@ def looks_like_code(text: str) -> bool:
     return sum(map(text.count, _CODE_SYMBOLS)) > CODE_SYMBOL_SHARE * len(text)
 
 
+def prose_words(text: str) -> int:
+    """The words of ``text``: runs of characters between spaces, where a character of a script
+    written without spaces (Japanese, Chinese) ends a run and two of them count as a word."""
+    spaced, unspaced = _UNSPACED.subn(" ", text)
+    return len(spaced.split()) + unspaced // UNSPACED_PER_WORD
+
+
 def is_prose(text: str, words: int) -> bool:
-    """The untranslated check's test of an identical field: ``words`` words or more, not code."""
-    return len(text.split()) >= words and not looks_like_code(text)
+    """The untranslated check's test of an identical field: ``words`` words or more (see
+    :func:`prose_words`), not code."""
+    return prose_words(text) >= words and not looks_like_code(text)
 
 
 if NATIVE is not None:
