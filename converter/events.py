@@ -17,7 +17,12 @@ import ijson
 from converter.chunks import CHUNK, SENTINEL, PositionedReader
 from converter.errors import MalformedInput
 from converter.inputs import Input
-from converter.jsonerrors import describe_bad_utf8, describe_refused, describe_yajl_error
+from converter.jsonerrors import (
+    NO_SURROGATE,
+    describe_bad_utf8,
+    describe_refused,
+    describe_yajl_error,
+)
 
 #: Deepest nesting accepted inside one record (Alpaca needs 2, seed tasks 3).
 MAX_DEPTH = 64
@@ -195,7 +200,4 @@ def _build(
 
 def _surrogate_reason(found: list[str]) -> str:
     """The rejection reason for a record holding the lone surrogates ``found`` (in order)."""
-    return (
-        f"lone surrogate: {', '.join(found)}: not a character, cannot be written as UTF-8 "
-        "(shown as U+FFFF in the record)"
-    )
+    return f"lone surrogate: {', '.join(found)}: {NO_SURROGATE} (shown as U+FFFF in the record)"

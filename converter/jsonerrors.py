@@ -30,6 +30,8 @@ from converter.inputs import Input, open_input
 NOT_UTF8 = "not valid UTF-8"
 _LEGACY_HINT = "is the file Latin-1 or another legacy encoding? converter reads UTF-8 only"
 _NON_FINITE = (b"NaN", b"Infinity", b"-Infinity")
+#: Why a record holding a lone surrogate escape (\\ud800 without its pair) is rejected.
+NO_SURROGATE = "not a character, cannot be written as UTF-8"
 NO_NON_FINITE = "JSON has no NaN or Infinity (write null or a string)"
 
 #: A number where a value may start (after ``[``, ``:`` or ``,``).
@@ -206,13 +208,9 @@ def jsonl_reason(line: bytes, line_no: int, exc: orjson.JSONDecodeError) -> str:
         return f"{NOT_UTF8}: {where}: {not_utf8(line, bad)}"
     text = line.decode("utf-8")
     where = f"line {line_no}, column {len(text[: exc.pos].encode()) + 1}"
-    if "surrogate" in exc.msg:  # orjson's wording names the half it expected, not the one found
+    if "surrogate" in exc.msg:  # worded as the array reader words it (converter.events)
         escape = text[exc.pos : exc.pos + 6]
-        half = "low" if escape[2:3].lower() == "d" and escape[3:4].lower() in "cdef" else "high"
-        return (
-            f"lone surrogate: {where}: {escape} is a {half} surrogate without its pair, "
-            "not a character; it cannot be written as UTF-8"
-        )
+        return f"lone surrogate: {escape} at {where}: {NO_SURROGATE}"
     if text.startswith(("NaN", "Infinity"), exc.pos) or text.startswith("-Infinity", exc.pos - 1):
         return f"invalid JSON: {where}: {NO_NON_FINITE}"
     return f"invalid JSON: {where}: {exc.msg}"

@@ -191,16 +191,21 @@ def test_compressed_data_without_its_suffix_is_named(tmp_path: Path) -> None:
     assert f"{misnamed}: malformed: looks gzip-compressed" in done.stdout.decode()
 
 
-def test_a_lone_low_surrogate_is_called_low(tmp_path: Path) -> None:
-    source = tmp_path / "en.jsonl"
-    source.write_text('{"instruction": "a\\udc00b", "input": "", "output": "b"}\n')
-    output = tmp_path / "o.jsonl"
-    done = run_cli("stream", f"en={source}", "-o", output)
-    assert done.returncode == 1, done.stderr
-    (reject,) = map(json.loads, Path(f"{output}.rejects.jsonl").read_text().splitlines())
-    assert reject["reasons"] == [
-        "lone surrogate: line 1, column 19: \\udc00 is a low surrogate without its pair, "
-        "not a character; it cannot be written as UTF-8"
+def test_a_lone_surrogate_is_worded_alike_in_json_lines_and_arrays(tmp_path: Path) -> None:
+    record = '{"instruction": "a\\udc00b", "input": "", "output": "b"}'
+    reasons = []
+    for name, text in (("en.jsonl", record + "\n"), ("en.json", f"[{record}]")):
+        source = tmp_path / name
+        source.write_text(text)
+        output = tmp_path / f"{name}.out.jsonl"
+        done = run_cli("stream", f"en={source}", "-o", output)
+        assert done.returncode == 1, done.stderr
+        (reject,) = map(json.loads, Path(f"{output}.rejects.jsonl").read_text().splitlines())
+        reasons += reject["reasons"]
+    assert reasons == [
+        "lone surrogate: \\udc00 at line 1, column 19: not a character, cannot be written as UTF-8",
+        "lone surrogate: \\udc00 at line 1, column 20 (byte 19): not a character, cannot be "
+        "written as UTF-8 (shown as U+FFFF in the record)",
     ]
 
 

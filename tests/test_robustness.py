@@ -560,7 +560,7 @@ REJECTED: dict[str, tuple[Any, Any, str, dict[int, str]]] = {
         ),
         SEED_JA.read_bytes(),
         ".jsonl",
-        {4: "lone surrogate: line 5"},
+        {4: "lone surrogate: \\ud800 at line 5"},
     ),
     "latin1-jsonl-line": (
         jsonl_with(SEED_EN, {3: latin1_line}),
