@@ -2187,6 +2187,8 @@ cdef class Aligner:
         for _ in range(abs(d)):
             if d > 0:  # target k lost records: their partners-to-be are gaps in k
                 tgt.appendleft(self._gap(k))
+            elif type(tgt[0]) is self.gap_type:  # an earlier repair's gap: k's record goes there
+                tgt.popleft()
             else:  # target k has extra records: the others get gaps
                 for j in range(self.sources):
                     if j != k:

@@ -358,6 +358,8 @@ class Aligner:
         for _ in range(abs(d)):
             if d > 0:  # target k lost records: their partners-to-be are gaps in k
                 tgt.appendleft(self._gap(k))
+            elif type(tgt[0]) is Gap:  # a gap an earlier repair put in k: k's record goes there
+                tgt.popleft()
             else:  # target k has extra records: the others get gaps
                 for j, buffer in enumerate(self.buffers):
                     if j != k:

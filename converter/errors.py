@@ -26,6 +26,18 @@ class InputError(ConverterError):
     """An input cannot be read or is malformed as a whole (exit 3)."""
 
 
+def unequal_sources(
+    short: list[str], longer: list[str], records: str, pairs: int, hint: str = ""
+) -> InputError:
+    """The error for sources that end unequally: ``short`` (``lang=path``) end after
+    ``records`` records, ``longer`` go on; ``pairs`` groups can be paired (``hint`` ends it)."""
+    more = "has" if len(longer) == 1 else "have"
+    return InputError(
+        f"{', '.join(short)}: ends after {records} records but {', '.join(longer)} {more} more; "
+        f"pair the first {pairs:,} with --unequal shortest (or --limit {pairs}){hint}"
+    )
+
+
 class MalformedInput(InputError):
     """An input was read but its content is not a record container.
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from converter.alignment import Aligner, Gap, new_aligner, positional, too_many_shifts
 from converter.builtin.checks import duplicate_key
-from converter.errors import InputError
+from converter.errors import unequal_sources
 from converter.filters import Condition, first_failure
 from converter.inputs import Input
 from converter.job import StreamJob
@@ -21,7 +21,7 @@ from converter.plugins import Registry
 from converter.readers import Batch, Item, read_batches
 from converter.records import format_named, to_records
 from converter.rejects import RejectSink
-from converter.report import RunReport, reason_kind
+from converter.report import RunReport
 from converter.screening import check_step
 from converter.validation import validator_for
 
@@ -353,8 +353,7 @@ class GroupLoop:
         self.report.groups_rejected += 1
         for member, source, stats in zip(group, self.inputs, self.report.sources):
             reasons = reasons_of(member)
-            for reason in reasons:
-                stats.reasons[reason_kind(reason)] += 1
+            stats.count_rejected(reasons)
             self.rejects.write(source, member, reasons, self.stage)
             self.rejected_records += 1
 
@@ -367,8 +366,7 @@ class GroupLoop:
                 self.gaps[k] += 1
                 continue
             own = member.reasons if type(member) is Rejected else []
-            for reason in own + reasons:
-                self.report.sources[k].reasons[reason_kind(reason)] += 1
+            self.report.sources[k].count_rejected(own + reasons)
             self.rejects.write(source, member, own + reasons, self.stage)
             self.rejected_records += 1
 
@@ -378,8 +376,8 @@ class GroupLoop:
         short = [s for m, s in zip(group, self.report.sources) if m is None]
         longer = [s for m, s in zip(group, self.report.sources) if m is not None]
         if self.job.unequal != "shortest":
-            names = ", ".join(f"{s.lang}={s.path}" for s in short)
-            others = ", ".join(f"{s.lang}={s.path}" for s in longer)
+            names = [f"{s.lang}={s.path}" for s in short]
+            others = [f"{s.lang}={s.path}" for s in longer]
             ended = [k for k, member in enumerate(group) if member is None]
             # a source's records: the groups, less those where a repair left it a gap (a
             # range has not seen the others': the plan counted them)
@@ -396,10 +394,7 @@ class GroupLoop:
                         f"; pairs look shifted at {len(shifts):,} places from index {first}: "
                         "are these sources translations of each other, in the same order?"
                     )
-            raise InputError(
-                f"{names}: ends after {records} records but {others} has more; "
-                f"pair the first {done:,} with --unequal shortest (or --limit {done}){hint}"
-            )
+            raise unequal_sources(names, others, records, done, hint)
         most = None if end is None else end - done - 1  # past this group's member
         for k, (member, stream, stats) in enumerate(zip(group, self.streams, self.report.sources)):
             if member is None:

@@ -45,6 +45,11 @@ class SourceStats:
     bytes: int = 0
     sha256: str | None = None
 
+    def count_rejected(self, reasons: list[str]) -> None:
+        """Count a rejected record under each kind of reason it carries, once a kind (two
+        partners rejected, or two findings of one check, count once)."""
+        self.reasons.update(dict.fromkeys(map(reason_kind, reasons), 1))
+
     def set_format(self, name: str) -> None:
         """Record the input format used (given or detected)."""
         self.format = name

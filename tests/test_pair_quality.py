@@ -184,6 +184,35 @@ def test_realign_with_three_sources_when_the_first_lost_a_record(tmp_path: Path)
     ]
     assert len(out.read_text().splitlines()) == 3 * 174
     assert all(s["reconciles"] for s in doc["sources"])
+    # one orphan group (the Japanese and Chinese records together), no group of gaps alone
+    assert doc["groups"] == {
+        "read": 175,
+        "written": 174,
+        "rejected": 1,
+        "filtered": 0,
+        "skipped": 0,
+    }
+    assert [s["rejected_by_reason"] for s in doc["sources"]] == [{}, *[{"misalignment": 1}] * 2]
+
+
+def test_realign_with_three_sources_and_a_limit_at_the_first_source_s_lost_record(
+    tmp_path: Path,
+) -> None:
+    """--limit 51 ends on the orphan group of the record the first source lost: it is
+    rejected and its records are in the rejects file (a group of gaps alone took its place:
+    exit 1, and nothing in the rejects file)."""
+    en = tmp_path / "en.json"
+    en.write_text(json.dumps(F.EN[:50] + F.EN[51:]))
+    ja = F.DATA / "alpaca-en-ja" / "alpaca_seed_tasks.ja.json"
+    out = tmp_path / "out.jsonl"
+    done = run_cli(
+        "stream", f"en={en}", f"ja={ja}", f"zh={ja}", "--plugin", "converter_zh", "--realign",
+        "--limit", "51", "-o", out,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    rejects = (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()
+    assert [(r["lang"], r["index"]) for r in map(json.loads, rejects)] == [("ja", 50), ("zh", 50)]
+    assert len(out.read_text().splitlines()) == 3 * 50
 
 
 def test_the_summary_says_what_realign_repaired(tmp_path: Path) -> None:

@@ -101,6 +101,24 @@ def test_realign_across_ranges_after_two_records_lost_in_a_row(
     assert [s["read"] for s in single["sources"]] == [175, 173]
 
 
+@pytest.mark.parametrize("lost", [6, 13])
+def test_realign_across_ranges_when_the_first_of_three_sources_lost_a_record_before_a_range(
+    tmp_path: Path, lost: int
+) -> None:
+    """The first of three sources lost the record before a range's start: its partners' orphan
+    group belongs with the group after it, in that range (a group of gaps alone, made by the
+    second repair, pushed the orphans across: the ranges counted one record too few)."""
+    en = json.loads(ALPACA_EN.read_text())
+    del en[lost]
+    (tmp_path / "en.json").write_text(json.dumps(en))
+    sources = [f"en={tmp_path / 'en.json'}", f"ja={ALPACA_JA}", f"zh={ALPACA_JA}"]
+    options = ("--realign", "--unequal", "shortest", "--plugin", "converter_zh")
+    parallel = ("--jobs", "2", "--range-records", "7")
+    single, ranged = _compare(tmp_path, sources, *options, parallel=parallel)
+    assert single == ranged
+    assert single["groups"]["rejected"] == 1
+
+
 def test_ranges_that_lose_track_of_a_long_shift_fail_rather_than_miscount(tmp_path: Path) -> None:
     """Three records lost in a row shift the ranges after them further than the aligner
     follows: the first range that finds the pairing shifted otherwise than the ranges before

@@ -337,3 +337,54 @@ def test_python_m_and_console_script_agree(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert done.stdout == run_cli("stream", f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}").stdout
+
+
+def test_rejected_by_reason_counts_a_record_once_a_kind(tmp_path: Path) -> None:
+    """Three sources, both translations of group 1 bad: the English record carries two
+    `partner rejected` reasons and counts once under that kind, as each record counts once in
+    `rejected`."""
+    good = {"instruction": "Name a colour.", "input": "", "output": "Blue."}
+    files = {
+        "en": [good, good | {"output": "Red."}],
+        "ja": [good, good | {"output": None}],
+        "zh": [good, {"input": "", "output": "红色。"}],
+    }
+    sources = []
+    for lang, records in files.items():
+        (tmp_path / f"{lang}.json").write_text(json.dumps(records, ensure_ascii=False))
+        sources.append(f"{lang}={tmp_path / f'{lang}.json'}")
+    report = tmp_path / "r.json"
+    done = run_cli(
+        "stream", *sources, "--plugin", "converter_zh", "--check", "all=off",
+        "-o", tmp_path / "o.jsonl", "--report", report,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    counted = [
+        (s["rejected"], s["rejected_by_reason"]) for s in json.loads(report.read_text())["sources"]
+    ]
+    assert counted == [
+        (1, {"partner rejected": 1}),
+        (1, {"field 'output' is null, not a string": 1}),
+        (1, {"missing field 'instruction'": 1}),
+    ]
+
+
+#: The real English seed tasks, a JSON line each.
+ALPACA_EN_LINES = [json.dumps(r) + "\n" for r in json.loads(ALPACA_EN.read_text())]
+
+
+@pytest.mark.parametrize("mode", [(), ("--jobs", "2")])
+def test_unequal_sources_say_which_have_more(tmp_path: Path, mode: tuple[str, ...]) -> None:
+    en = tmp_path / "en.jsonl"
+    en.write_text("".join(ALPACA_EN_LINES[:3]))
+    ja = tmp_path / "ja.jsonl"
+    ja.write_text("".join(ALPACA_EN_LINES[:4]))
+    done = run_cli(
+        "stream", f"en={en}", f"ja={ja}", f"zh={ja}", "--plugin", "converter_zh",
+        "-o", tmp_path / "o.jsonl", *mode,
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert done.stderr.decode() == (
+        f"convert: error: en={en}: ends after 3 records but ja={ja}, zh={ja} have more; "
+        "pair the first 3 with --unequal shortest (or --limit 3)\n"
+    )

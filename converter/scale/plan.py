@@ -27,7 +27,7 @@ import orjson
 
 from converter.chunks import count_newlines
 from converter.compression import compression_of
-from converter.errors import InputError, UsageError
+from converter.errors import InputError, UsageError, unequal_sources
 from converter.inputs import open_input
 from converter.kernels import NATIVE
 from converter.readers import read_items
@@ -202,12 +202,9 @@ class Plan:
         done = min(counts)
         if done == max(counts):
             return
-        short = ", ".join(f"{s.lang}={s.given}" for s in self.sources if s.records == done)
-        longer = ", ".join(f"{s.lang}={s.given}" for s in self.sources if s.records > done)
-        raise InputError(
-            f"{short}: ends after {done:,} records but {longer} has more; "
-            f"pair the first {done:,} with --unequal shortest (or --limit {done})"
-        )
+        short = [f"{s.lang}={s.given}" for s in self.sources if s.records == done]
+        longer = [f"{s.lang}={s.given}" for s in self.sources if s.records > done]
+        raise unequal_sources(short, longer, f"{done:,}", done)
 
     def unpaired(self) -> dict[str, int]:
         """Records of each source beyond the planned groups."""
