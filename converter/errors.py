@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_FATAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+#: stdout's reader went away (``convert stream ... | head``): 128 + SIGPIPE, as Unix tools end.
+EXIT_OUTPUT_CLOSED = 141
 
 
 class ConverterError(Exception):
@@ -72,12 +76,29 @@ class OutputClosed(Exception):
     """
 
 
+#: The signals that stop a command cleanly, its temporary files removed, with what it says
+#: then: Ctrl-C, kill, a terminal closed (SSH dropped), Ctrl-\\. Its exit status is 128 + the
+#: signal's number (130, 143, 129, 131). One ignored when the command starts (``nohup``, a
+#: script's background job) stays ignored.
+STOP_SIGNALS: dict[int, str] = {
+    signal.SIGINT: "interrupted",
+    signal.SIGTERM: "terminated",
+    signal.SIGHUP: "hung up",
+    signal.SIGQUIT: "quit",
+}
+
+
+def handled_signals() -> list[int]:
+    """The STOP_SIGNALS this process answers: those not ignored."""
+    return [signum for signum in STOP_SIGNALS if signal.getsignal(signum) is not signal.SIG_IGN]
+
+
 class Terminated(BaseException):
-    """SIGTERM or SIGINT (its number is the argument) arrived; raised from the signal handler
-    so clean-up runs (exit 143 or 130)."""
+    """One of STOP_SIGNALS (its number is the argument) arrived; raised from the signal handler
+    so clean-up runs (exit 128 + its number)."""
 
 
-#: The SIGINT or SIGTERM numbers received while the CLI runs (converter.cli records each, then
+#: The STOP_SIGNALS numbers received while the CLI runs (converter.cli records each, then
 #: raises Terminated): an interrupt that Python swallowed (raised in a weakref callback or a
 #: ``__del__``) still stops the run before its files go into place and sets the exit status.
 SIGNALS_RECEIVED: list[int] = []

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, NamedTuple, cast
 import orjson
 
 from converter.compression import compressing
-from converter.errors import OutputClosed, OutputError, stop_if_signalled
+from converter.errors import OutputClosed, OutputError, handled_signals, stop_if_signalled
 
 STDOUT = "-"
 _MAX_LINKS = 40  # as the kernel's limit on symbolic links followed
@@ -296,7 +296,7 @@ def commit_all(
     or the path itself for stdout and special files) and returns the companion files, path and
     content (a report, which may hold the outputs' checksums). When anything fails before the
     outputs are put in place (a companion that cannot be written: a full disk), none is (the
-    outputs are discarded as usual when ``stack`` closes). SIGINT and SIGTERM are held while the
+    outputs are discarded as usual when ``stack`` closes). The stop signals are held while the
     files go into place (:func:`signals_held`).
     """
     outs = [out for out in outputs if out is not None]
@@ -316,14 +316,14 @@ def commit_all(
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held off (in the main thread) until the block ends, then delivered,
-    so that the files of a run go into place all together: an interrupted run is interrupted
-    before any is, or after all are."""
+    """The stop signals (converter.errors.STOP_SIGNALS) held off (in the main thread) until the
+    block ends, then delivered, so that the files of a run go into place all together: an
+    interrupted run is interrupted before any is, or after all are."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
+    held = handled_signals()
     handlers = {signum: signal.signal(signum, lambda n, _f: caught.append(n)) for signum in held}
     try:
         yield

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import typer
 from backports import zstd
-from helpers import ALPACA_EN, DOLLY_DIR, SAMPLE_EN, SAMPLE_JA, run_cli
+from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, SAMPLE_EN, SAMPLE_JA, run_cli
 from rich.text import Text
 
 from converter.cli import app
@@ -384,3 +384,29 @@ def test_non_utf8_names_in_range_mode_shards_and_dataset_info(tmp_path: Path) ->
     assert (
         json.loads((tmp_path / "di.json").read_text())["out\\xfd"]["file_name"] == "out\\xfd.jsonl"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        (["stream", f"en={ALPACA_EN}", f"ja={ALPACA_JA}", "-o", "out.json"], 0),
+        (["stream", "en=missing.json"], 3),
+        (["stream", "xx=missing.json"], 2),
+    ],
+    ids=["clean", "input error", "usage error"],
+)
+def test_a_stderr_whose_reader_is_gone_keeps_the_exit_status(
+    tmp_path: Path, args: list[str], status: int
+) -> None:
+    """`convert ... 2>&1 | grep -q x`: once grep has gone, the messages are lost, the status
+    is not (it was 1, a broken pipe's traceback, whatever happened)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "converter", *args], cwd=tmp_path, stderr=write_end, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == status
+    assert (tmp_path / "out.json").exists() == (status == 0)

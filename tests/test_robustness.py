@@ -1109,7 +1109,7 @@ def start(tmp_path: Path, *args: str | Path, **popen: Any) -> subprocess.Popen[b
     )
 
 
-def test_stdout_closed_early_exits_quietly(tmp_path: Path, big_pair: tuple[Path, Path]) -> None:
+def test_stdout_closed_early_stops_quietly(tmp_path: Path, big_pair: tuple[Path, Path]) -> None:
     en, ja = big_pair
     proc = start(tmp_path, "stream", f"en={en}", f"ja={ja}", stdout=subprocess.PIPE)
     assert proc.stdout is not None
@@ -1117,7 +1117,7 @@ def test_stdout_closed_early_exits_quietly(tmp_path: Path, big_pair: tuple[Path,
     proc.stdout.close()
     _, err = proc.communicate(timeout=60)
     assert len(head) == 100
-    assert (proc.returncode, err) == (0, b"")
+    assert (proc.returncode, err) == (141, b"")  # 128 + SIGPIPE, quietly, as Unix tools end
     assert list(tmp_path.iterdir()) == []
 
 
@@ -1127,8 +1127,13 @@ def temporaries(folder: Path) -> Iterator[Path]:
 
 @pytest.mark.parametrize(
     ("signum", "status", "word"),
-    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
-    ids=["SIGINT", "SIGTERM"],
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "terminated"),
+        (signal.SIGHUP, 129, "hung up"),
+        (signal.SIGQUIT, 131, "quit"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"],
 )
 def test_signal_removes_the_temporary_output(
     tmp_path: Path, big_pair: tuple[Path, Path], signum: int, status: int, word: str
@@ -1147,6 +1152,31 @@ def test_signal_removes_the_temporary_output(
     assert (proc.returncode, err.decode()) == (status, f"convert: {word}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
     assert (tmp_path / "out.json").read_bytes() == b"previous good output\n"
+
+
+def test_a_signal_ignored_at_start_stays_ignored(
+    tmp_path: Path, big_pair: tuple[Path, Path]
+) -> None:
+    """`nohup convert ...` (SIGHUP ignored) and a script's background job (SIGINT ignored)
+    run on through those signals."""
+    en, ja = big_pair
+
+    def ignoring() -> None:
+        for signum in (signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
+
+    proc = start(
+        tmp_path, "stream", f"en={en}", f"ja={ja}", "-o", "out.json", "-q", preexec_fn=ignoring
+    )
+    deadline = time.monotonic() + 20
+    while not any(temporaries(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before the signal: make the input bigger"
+    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (0, b"")
+    assert json.loads((tmp_path / "out.json").read_bytes())
 
 
 def test_an_interrupted_range_run_leaves_no_temporaries_in_its_parts_folder(

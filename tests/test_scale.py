@@ -8,6 +8,7 @@ import itertools
 import multiprocessing
 import os
 import random
+import re
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -271,6 +272,22 @@ def test_a_pool_started_ahead_runs_task_lists_and_ends_its_workers(tmp_path: Pat
     finally:
         pool.close()
     assert pool.workers == [] and not multiprocessing.active_children()
+
+
+def test_workers_start_with_the_terminal_s_signals_ignored() -> None:
+    """Ctrl-C, a hang-up or Ctrl-\\ reach every process of the terminal's group: a worker
+    ignores them from its first instant (one still starting printed a KeyboardInterrupt
+    traceback), and the parent answers them as before."""
+    pool = LocalPool(1).start()
+    try:
+        status = Path(f"/proc/{pool.workers[0].process.pid}/status").read_text()
+        ignored = int(re.search(r"^SigIgn:\s*([0-9a-f]+)$", status, re.MULTILINE)[1], 16)
+        assert all(
+            ignored >> (signum - 1) & 1 for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+        )
+    finally:
+        pool.close()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_the_first_task_to_raise_is_the_one_raised_and_the_pool_goes_on() -> None:

@@ -15,12 +15,14 @@ from converter.errors import (
     EXIT_FATAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_TERMINATED,
+    EXIT_OUTPUT_CLOSED,
     EXIT_USAGE,
     SIGNALS_RECEIVED,
+    STOP_SIGNALS,
     ConverterError,
     OutputClosed,
     Terminated,
+    handled_signals,
 )
 from converter.hookcalls import plugins_blamed
 
@@ -82,10 +84,9 @@ def _unraisable(info: Any) -> None:
 
 
 def _stopped(signum: int) -> int:
-    """Say that a signal stopped the command; its exit status (130 or 143)."""
-    interrupted = signum == signal.SIGINT
-    _say("interrupted" if interrupted else "terminated")
-    return EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
+    """Say that a signal stopped the command; its exit status (128 + ``signum``)."""
+    _say(STOP_SIGNALS[signum])
+    return 128 + signum
 
 
 def _say(message: str) -> None:
@@ -121,17 +122,18 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure becomes one line on stderr and a defined exit status. The
     signal handlers and the unraisable hook it sets are the process's as it was afterwards."""
     args = sys.argv[1:] if argv is None else argv
-    held = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook
+    handlers = {signum: signal.getsignal(signum) for signum in handled_signals()}
+    hook = sys.unraisablehook
     SIGNALS_RECEIVED.clear()
     sys.unraisablehook = _unraisable
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    for signum in handlers:
+        signal.signal(signum, _on_signal)
     try:
         status = _status_of(args)
     finally:
-        signal.signal(signal.SIGTERM, held[0])
-        signal.signal(signal.SIGINT, held[1])
-        sys.unraisablehook = held[2]
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        sys.unraisablehook = hook
         SIGNALS_RECEIVED.clear()
     sys.exit(status)
 
@@ -161,12 +163,13 @@ def _status_of(args: list[str]) -> int:
     except Terminated as exc:
         status = _stopped(exc.args[0])
     except (OutputClosed, BrokenPipeError):
-        # The reader of stdout went away (``convert stream ... | head``): stop quietly, and
-        # point stdout at /dev/null so that flushing it at exit cannot fail again.
+        # The reader of stdout went away (``convert stream ... | head``): stop quietly, as Unix
+        # tools do, nothing else written; point stdout at /dev/null so that flushing it at exit
+        # cannot fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         with contextlib.suppress(OSError, ValueError):
             os.dup2(devnull, sys.stdout.fileno())
-        status = EXIT_OK
+        status = EXIT_OUTPUT_CLOSED
     except Exception as exc:  # a bug (or a signal's exception wrapped by Python): one line
         if SIGNALS_RECEIVED:
             status = _stopped(SIGNALS_RECEIVED[0])
@@ -175,6 +178,6 @@ def _status_of(args: list[str]) -> int:
         else:
             _say(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
             status = EXIT_FATAL
-    if SIGNALS_RECEIVED and status not in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+    if SIGNALS_RECEIVED and status not in [128 + signum for signum in STOP_SIGNALS]:
         status = _stopped(SIGNALS_RECEIVED[0])  # swallowed where it was raised
     return status if isinstance(status, int) else EXIT_OK

@@ -20,19 +20,22 @@ import signal
 import socket
 import traceback
 from collections import deque
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-from converter.errors import ConverterError, UsageError
+from converter.errors import STOP_SIGNALS, ConverterError, UsageError
 
 T = TypeVar("T")
 ENGINES = ("local", "ray")
 
 
+#: What a terminal sends every process of its group (Ctrl-C, hang-up, Ctrl-\\): the workers
+#: leave them to the parent.
+GROUP_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 #: Seconds to wait for a Ray cluster's HOST:PORT to accept a connection before giving up.
 CONNECT_TIMEOUT = 10.0
 
@@ -82,7 +85,11 @@ def _serve(conn: Connection) -> None:
     """A worker's loop: run each task received, send back ``(True, result)`` or
     ``(False, exception, traceback text)``; stop at None, or quietly once the parent is gone
     (killed: its end of the pipe closed)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it ends its workers
+    # The parent decides on Ctrl-C, a closed terminal or Ctrl-\\ (sent to every process of the
+    # terminal's group) and ends its workers; they start with these ignored already
+    # (:meth:`LocalPool.start`), so that none stops them while they start either.
+    for signum in GROUP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     try:
         while (task := conn.recv()) is not None:
             try:
@@ -94,6 +101,20 @@ def _serve(conn: Connection) -> None:
             gc.collect()  # what the task left in reference cycles, before the next one grows
     except (EOFError, OSError):  # the parent is gone: no one to answer
         return
+
+
+@contextmanager
+def _group_signals_ignored() -> Iterator[None]:
+    """GROUP_SIGNALS ignored while a worker starts (a process started keeps what is ignored),
+    and held meanwhile: one that comes then is answered once they are not (none is lost)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    handlers = {signum: signal.signal(signum, signal.SIG_IGN) for signum in GROUP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _reply(conn: Connection, reply: tuple[Any, ...]) -> None:
@@ -171,7 +192,8 @@ class LocalPool:
         while len(self.workers) < count:
             parent, child = self.context.Pipe()
             process = self.context.Process(target=_serve, args=(child,), daemon=True)
-            process.start()
+            with _group_signals_ignored():
+                process.start()
             child.close()
             self.workers.append(_Worker(process, parent))
         return self
