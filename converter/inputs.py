@@ -237,10 +237,11 @@ SHARD_FOLDER = "is a shard folder, read by convert stream --jobs N only"
 
 
 def is_shard_folder(path: str) -> bool:
-    """Whether ``path`` is a folder ``convert shard`` made (its index beside the shards)."""
+    """Whether ``path`` is a folder ``convert shard`` made (its index beside the shards);
+    never ``-``, which is stdin whatever the current folder holds."""
     from converter.scale.shard import SHARDS_INDEX  # (converter.scale.shard imports this module)
 
-    return os.path.isfile(os.path.join(path, SHARDS_INDEX))
+    return path != "-" and os.path.isfile(os.path.join(path, SHARDS_INDEX))
 
 
 def _compression_hint(name: str, suffix: str | None, stdin: bool) -> str:

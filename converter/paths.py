@@ -89,6 +89,7 @@ def check_paths(
     output on an input or inside an input folder, a written folder (``folders``) that is or is
     inside an input or holds an output, naming both; OutputError (exit 3) for an output that
     cannot be written (a directory, a missing folder, no permission)."""
+    stdin = [r for r in reads if r.path == STDOUT]
     reads = [r for r in reads if r.path != STDOUT]
     written = [w for w in writes if w.path == STDOUT or not same_file(w.path, os.devnull)]
     on_stdout = [w for w in written if is_stdout(w.path)]
@@ -113,6 +114,8 @@ def check_paths(
                     "give each output its own path"
                 )
         _check_apart(write, reads)
+    for write in on_stdout:
+        _check_apart(write, [*reads, *stdin])
     for folder in folders:
         _check_apart(folder, reads)
         for write in files:
@@ -125,7 +128,7 @@ def check_paths(
 def _check_apart(write: Named, reads: Sequence[Named]) -> None:
     """UsageError when ``write`` is one of ``reads`` or inside an input folder among them."""
     for read in reads:
-        folder = shard_folder(read.path)
+        folder = shard_folder(read.path) if read.path != STDOUT else None
         if folder is not None and inside(write.path, folder):
             raise UsageError(
                 f"{write.shown} is inside the folder of {read.shown}: write it elsewhere"
@@ -141,7 +144,17 @@ def inside(path: str, folder: str) -> bool:
 
 
 def same_file(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are (or, written, would be) the same file."""
+    """Whether ``a`` and ``b`` are (or, written, would be) the same file. ``a`` may be ``-``,
+    the file stdout is (``convert stream en=x.jsonl >> x.jsonl``), and ``b`` ``-``, the file
+    stdin is (``convert stream en=- < x.jsonl >> x.jsonl``)."""
+    if STDOUT in (a, b):
+        try:
+            return os.path.samestat(
+                os.fstat(1) if a == STDOUT else os.stat(a),
+                os.fstat(0) if b == STDOUT else os.stat(b),
+            )
+        except OSError:  # a standard stream closed, or a file not there
+            return False
     try:
         return os.path.samefile(a, b)
     except OSError:  # one is not there (yet)

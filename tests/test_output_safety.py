@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,29 @@ def test_an_output_through_a_hard_link_to_an_input_is_refused(folder: Path) -> N
         2,
         "-o alias.json would overwrite the input en=en.json: write it elsewhere",
     )
+
+
+def _files_of_at_most_64_mib() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
+
+
+@pytest.mark.parametrize("source", ["en=en.json", "en=-"])
+def test_stdout_appended_to_an_input_is_refused(folder: Path, source: str) -> None:
+    """`convert stream en=en.json >> en.json` (or `en=- < en.json >> en.json`) read its own
+    output on and on, until the disk was full."""
+    before = (folder / "en.json").read_bytes()
+    with open(folder / "en.json", "ab") as appended, open(folder / "en.json", "rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "converter", "stream", source],
+            cwd=folder, stdin=stdin, stdout=appended, stderr=subprocess.PIPE, timeout=60,
+            preexec_fn=_files_of_at_most_64_mib,  # should it loop again: not the disk filled
+        )  # fmt: skip
+    assert done.returncode == 2
+    shown = "en=-" if source == "en=-" else "en=en.json"
+    assert done.stderr.decode() == (
+        f"convert: error: -o - would overwrite the input {shown}: write it elsewhere\n"
+    )
+    assert (folder / "en.json").read_bytes() == before
 
 
 def test_an_output_on_the_recipe_or_the_report_to_verify_is_refused(tmp_path: Path) -> None:

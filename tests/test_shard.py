@@ -215,3 +215,18 @@ def test_a_shard_folder_changed_since_it_was_made_is_refused(tmp_path: Path, fau
     assert done.returncode == 3 and said.count("\n") == 1, said
     assert said.startswith(f"convert: error: {folder / 'shards.json'}: shard ")
     assert list(out.parent.iterdir()) == []
+
+
+def test_dash_is_stdin_whatever_folder_is_named_so(tmp_path: Path) -> None:
+    """`convert shard -o -` is refused (it made a folder named `-`), and `en=-` reads stdin
+    even beside a shard folder named `-` (which took it over: a usage error)."""
+    done = run_cli("shard", ALPACA_EN, "-o", "-", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "convert: error: -o -: convert shard writes a folder of files, not stdout: name it\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+    shard(str(ALPACA_EN), str(tmp_path / "-"))
+    done = run_cli("stream", "en=-", "-o", "out.jsonl", stdin=ALPACA_EN.read_bytes(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 175

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -676,3 +679,25 @@ def test_a_schema_nested_too_deep_is_a_usage_error(tmp_path: Path, levels: int, 
     done = run_cli("validate", ALPACA_EN, "--schema", path)
     assert done.returncode == 2
     assert done.stderr.decode().startswith(f"convert: error: {path}: {says}")
+
+
+def test_findings_quoting_what_stdout_cannot_encode_are_escaped(tmp_path: Path) -> None:
+    """An ASCII-only stdout (LC_ALL=C): a finding quoting Japanese is written with escapes, as
+    on stderr (it was an internal error, exit 3)."""
+    record = {
+        "seq": "日本語",
+        "reasoning": "r",
+        "instruction": "日本語",
+        "input": "",
+        "output": "x",
+    }
+    (tmp_path / "jp.json").write_text(json.dumps([record], ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "converter", "validate", "jp.json"],
+        cwd=tmp_path, capture_output=True, check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii:strict", "CONVERTER_LOAD_PLUGINS": ""},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.decode("ascii").startswith(
+        "jp.json:record 0: /seq: '\\u65e5\\u672c\\u8a9e' does not match"
+    )

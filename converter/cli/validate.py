@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from enum import StrEnum
 from typing import Annotated
@@ -68,6 +69,10 @@ def validate(
     """Validate every record of each file; exit 0 all valid, 1 findings, 2 bad command line,
     3 a file unreadable."""
     as_text = format is ReportFormat.text
+    if as_text and isinstance(sys.stdout, io.TextIOWrapper):
+        # a finding quotes the data: where stdout's encoding lacks a character (LC_ALL=C), an
+        # escape, as on stderr, not a failure
+        sys.stdout.reconfigure(errors="backslashreplace")
     result = validate_files(
         paths=files,
         schema=schema,

@@ -90,6 +90,8 @@ def shard(
     """
     if records < 1:
         raise UsageError(f"--records must be at least 1, got {records}")
+    if directory == "-":
+        raise UsageError("-o -: convert shard writes a folder of files, not stdout: name it")
     if name is not None and (name in ("", ".", "..") or os.path.basename(name) != name):
         raise UsageError(f"--name {name!r} must be a file name, without a folder")
     temp = _temporary_folder(directory)
@@ -228,7 +230,7 @@ def _cuts(source: str, lines: Iterable[bytes], records: int) -> Iterator[tuple[b
 
 def shard_folder(path: str) -> str | None:
     """The folder a source ``path`` reads as shards: itself when a directory, its folder when
-    it is the shard index (``DIR/shards.json``); None for a plain file."""
-    if os.path.isdir(path):
+    it is the shard index (``DIR/shards.json``); None for a plain file or ``-`` (stdin)."""
+    if path != "-" and os.path.isdir(path):
         return path
     return (os.path.dirname(path) or ".") if os.path.basename(path) == SHARDS_INDEX else None
