@@ -98,6 +98,11 @@ def check_paths(
             f"{on_stdout[0].shown} and {on_stdout[1].shown} would both go to stdout: "
             "give one of them a file"
         )
+    for write in written:
+        if not write.path:
+            raise UsageError(f"{write.shown.rstrip()}: the path is empty")
+        if write.path.endswith(("/", os.sep)):
+            raise UsageError(f"{write.shown}: names a folder; name the file")
     for write in [*written, *folders]:
         foreign = foreign_compression(write.path) if write.path != STDOUT else None
         if foreign is not None:

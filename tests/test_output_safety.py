@@ -123,6 +123,24 @@ def test_an_output_through_a_hard_link_to_an_input_is_refused(folder: Path) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-o", "new/"), "-o new/: names a folder; name the file"),
+        (("-o", "out.json/"), "-o out.json/: names a folder; name the file"),
+        (("-o", ""), "-o: the path is empty"),
+        (("-o", "out.json", "--report", ""), "--report: the path is empty"),
+    ],
+)
+def test_an_output_path_that_names_no_file_is_a_usage_error(
+    folder: Path, args: tuple[str, ...], message: str
+) -> None:
+    """A path that names no file is the command line's fault (exit 2), said of the option
+    given (the first said the rejects file's default, beside it, could not be written)."""
+    (folder / "out.json").write_bytes(b"")
+    refused(folder, args, 2, message)
+
+
 def _files_of_at_most_64_mib() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
 
