@@ -119,6 +119,39 @@ def test_realign_across_ranges_when_the_first_of_three_sources_lost_a_record_bef
     assert single["groups"]["rejected"] == 1
 
 
+def test_ranges_that_lose_track_say_so_before_a_later_range_finds_a_source_ended(
+    tmp_path: Path,
+) -> None:
+    """2,000 generated EN/ZH pairs: ZH lost records 199-200, EN gained two unrelated ones
+    before 300 and 301. A single run repairs both; the ranges lose track at group 400, and the
+    last range then finds ZH ended early. The run says the first (it said the second, whose
+    advice, --unequal shortest, only led to the first)."""
+    generate = ("--pairs", "2000", "--langs", "en,zh", "--out", str(tmp_path), "--form", "jsonl")
+    subprocess.run(
+        [sys.executable, ROOT / "bench" / "gen_corpus.py", *generate, "--quiet"], check=True
+    )
+    en = (tmp_path / "corpus.en.jsonl").read_text("utf-8").splitlines(keepends=True)
+    zh = (tmp_path / "corpus.zh.jsonl").read_text("utf-8").splitlines(keepends=True)
+    del zh[199:201]
+    for at in (301, 300):  # an unrelated record before each
+        foreign = json.loads(en[at * 7 % 2000])
+        en.insert(at, json.dumps(foreign | {"output": foreign["output"] + " [X]"}) + "\n")
+    (tmp_path / "en.jsonl").write_text("".join(en), "utf-8")
+    (tmp_path / "zh.jsonl").write_text("".join(zh), "utf-8")
+    args = [f"en={tmp_path / 'en.jsonl'}", f"zh={tmp_path / 'zh.jsonl'}", "--realign"]
+    single = run_cli("stream", *args, "--plugin", "converter_zh", "-o", tmp_path / "s.jsonl")
+    assert single.returncode == 1, single.stderr.decode()
+    ranged = run_cli(
+        "stream", *args, "--plugin", "converter_zh", "-o", tmp_path / "r.jsonl",
+        "--jobs", "2", "--range-records", "100",
+    )  # fmt: skip
+    said = ranged.stderr.decode()
+    assert ranged.returncode == EXIT_FATAL
+    assert said.startswith(f"convert: error: zh={tmp_path / 'zh.jsonl'}: the ranges lose track"), (
+        said
+    )
+
+
 def test_ranges_that_lose_track_of_a_long_shift_fail_rather_than_miscount(tmp_path: Path) -> None:
     """Three records lost in a row shift the ranges after them further than the aligner
     follows: the first range that finds the pairing shifted otherwise than the ranges before

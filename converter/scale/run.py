@@ -195,16 +195,21 @@ def _run_ranges(
                 report.output = report.rejects = folder
             in_order = InOrder(manifest, _progressing(tail.add, tasks, planned, progress))
             in_order()  # the parts intact already (--resume)
-            made = run_parts(
-                manifest,
-                lambda n: tasks[n],
-                in_order,
-                engine=options.engine,
-                pool=workers,
-                jobs=options.jobs,
-                retries=options.retries,
-                address=options.address,
-            )
+            try:
+                made = run_parts(
+                    manifest,
+                    lambda n: tasks[n],
+                    in_order,
+                    engine=options.engine,
+                    pool=workers,
+                    jobs=options.jobs,
+                    retries=options.retries,
+                    address=options.address,
+                )
+            except InputError:
+                if job.realign:  # the ranges before it may have lost track: the cause, said
+                    _check_ranges_agree_on_pairing(_pairing_made(manifest), planned)
+                raise
             merging = time.perf_counter()
             totals = manifest.totals()
             _apply(report, totals, selection)
@@ -439,6 +444,17 @@ def _check_every_record_counted(report: RunReport, planned: Plan) -> None:
                 f"shift that range's pairing by more than the {MAX_SHIFT} the aligner follows; "
                 "run without --jobs (a single run reads through it)"
             )
+
+
+def _pairing_made(manifest: Manifest) -> list[dict[str, Any]]:
+    """What each range made so far, from the first on without a gap, found of the pairing."""
+    moved = []
+    for number in range(manifest.parts):
+        entry = manifest.entries.get(number)
+        if entry is None or "pairing" not in entry.counts:
+            break
+        moved += entry.counts["pairing"]
+    return moved
 
 
 def _check_ranges_agree_on_pairing(moved: list[dict[str, Any]], planned: Plan) -> None:
