@@ -20,6 +20,11 @@ def counted(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+def _named(path: str) -> str:
+    """``path`` as the summary names it: ``-`` is stdout."""
+    return "stdout" if path == "-" else path
+
+
 def reason_kind(reason: str) -> str:
     """The countable part of a reason: the text before its first colon."""
     return reason.split(":", 1)[0]
@@ -204,6 +209,7 @@ class RunReport:
         total = sum(s.bytes for s in self.sources)
         secs = max(self.seconds, 1e-9)
         target = counted(len(self.splits), "split file") if self.splits else self.output
+        target = _named(target)
         if self.parallel is not None and not self.parallel["merged"]:
             target = f"the parts in {self.output} (not merged)"
         lines = [
@@ -212,7 +218,7 @@ class RunReport:
             f"to {target}, "
             f"{counted(self.groups_rejected, 'group')} rejected"
             + (
-                f" ({counted(self.rejects_written, 'record')} in {self.rejects})"
+                f" ({counted(self.rejects_written, 'record')} in {_named(self.rejects)})"
                 if self.rejects_written
                 else ""
             )

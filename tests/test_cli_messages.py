@@ -410,3 +410,9 @@ def test_a_stderr_whose_reader_is_gone_keeps_the_exit_status(
         os.close(write_end)
     assert done.returncode == status
     assert (tmp_path / "out.json").exists() == (status == 0)
+
+
+def test_the_summary_calls_stdout_stdout(tmp_path: Path) -> None:
+    done = run_cli("stream", f"en={SAMPLE_EN}", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stderr.decode().startswith("convert: 5 groups read, 5 records written to stdout, ")
