@@ -3,6 +3,7 @@ help texts show what they say, summaries count in good English."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -416,3 +417,33 @@ def test_the_summary_calls_stdout_stdout(tmp_path: Path) -> None:
     done = run_cli("stream", f"en={SAMPLE_EN}", cwd=tmp_path)
     assert done.returncode == 0
     assert done.stderr.decode().startswith("convert: 5 groups read, 5 records written to stdout, ")
+
+
+def _on_a_terminal(cwd: Path, *args: str | Path) -> tuple[int, str]:
+    """Run ``convert ARGS`` with stdout and stderr on one pseudo-terminal; its status and all
+    the terminal showed."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "converter", *map(str, args)],
+        stdout=slave, stderr=slave, cwd=cwd, env={**os.environ, "CONVERTER_LOAD_PLUGINS": ""},
+    )  # fmt: skip
+    os.close(slave)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once the terminal's last writer is gone
+        while chunk := os.read(master, 65536):
+            shown += chunk
+    os.close(master)
+    return proc.wait(timeout=60), shown.decode("utf-8", "replace")
+
+
+def test_no_progress_bar_by_default_where_the_records_go_to_the_terminal(tmp_path: Path) -> None:
+    """The bar on stderr and the records on stdout, one terminal: the bar was drawn into the
+    records. By default it shows on a terminal only when the records go elsewhere."""
+    status, shown = _on_a_terminal(tmp_path, "stream", f"en={SAMPLE_EN}")
+    assert status == 0
+    assert '"4EN"' in shown and "━" not in shown
+    status, shown = _on_a_terminal(tmp_path, "stream", f"en={SAMPLE_EN}", "-o", "o.json")
+    assert status == 0
+    assert "━" in shown

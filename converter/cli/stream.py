@@ -187,7 +187,8 @@ def stream(
         bool | None,
         typer.Option(
             "--progress/--no-progress",
-            help="Progress on stderr: a bar on a terminal (the default there), else a line "
+            help="Progress on stderr: a bar on a terminal (the default there, unless the records "
+            "go to it too), else a line "
             f"every {LINE_EVERY:.0f} s; given, it shows even with -q.",
         ),
     ] = None,
@@ -265,7 +266,9 @@ def stream(
         split=parse_split(split) if split is not None else (),
         seed=seed,
     )
-    show = sys.stderr.isatty() and not quiet if progress is None else progress
+    if progress is None:  # by default on a terminal, unless the records go to it too
+        to_terminal = job.output == STDOUT and sys.stdout.isatty()
+        progress = sys.stderr.isatty() and not quiet and not to_terminal
     if jobs is not None or engine is Engine.ray or parts is not None:
         from converter.scale.run import Parallel, run_parallel
 
@@ -273,7 +276,7 @@ def stream(
             raise UsageError(f"--parts {parts}: is a file; --parts takes a folder (made if new)")
         jobs = 1 if jobs is None else jobs
         options = Parallel(engine.value, jobs, address, range_records, parts, merge, resume)
-        with progress_reporter(job, show) as update:
+        with progress_reporter(job, progress) as update:
             result, status = run_parallel(job, options, progress=update)
     else:
         if address or range_records or resume or not merge:
@@ -281,7 +284,7 @@ def stream(
                 "--address, --range-records, --resume and --no-merge are range mode's: "
                 "add --jobs N (or --parts DIR, --engine ray)"
             )
-        with progress_reporter(job, show) as update:
+        with progress_reporter(job, progress) as update:
             result, status = run_stream(job, progress=update)
     if not quiet:
         sys.stderr.write(result.summary() + "\n")
