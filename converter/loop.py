@@ -202,7 +202,7 @@ class GroupLoop:
         if not self.job.keep_tags:
             for member, s in zip(group, self.report.sources):
                 if member.tags:
-                    s.dropped_keys.update(member.tags.keys())
+                    s.count_dropped(member.tags.keys())
         if self.renumber:
             _renumber(group)
         return self._process(list(group))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,12 @@ EXAMPLES = 5
 def counted(n: int, noun: str) -> str:
     """``n`` and ``noun`` for a summary: ``1 group``, ``2,048 groups``."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+#: Names of input keys not written that a source's stats count one by one...
+KEY_NAMES = 1000
+#: ... the others counted together under this one.
+OTHER_KEYS = "(other names)"
 
 
 def _named(path: str) -> str:
@@ -49,6 +56,18 @@ class SourceStats:
     dropped_keys: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
     sha256: str | None = None
+
+    def count_dropped(self, names: Collection[str] | Mapping[str, int]) -> None:
+        """Count input keys not written (``names``, once each, or a mapping of name to count):
+        KEY_NAMES names at most, the others together as OTHER_KEYS (names unique to each
+        record grew memory and the report without bound)."""
+        dropped = self.dropped_keys
+        if len(dropped) + len(names) <= KEY_NAMES:
+            dropped.update(names)
+            return
+        counts = names if isinstance(names, Mapping) else dict.fromkeys(names, 1)
+        for name, times in counts.items():
+            dropped[name if name in dropped or len(dropped) < KEY_NAMES else OTHER_KEYS] += times
 
     def count_rejected(self, reasons: list[str]) -> None:
         """Count a rejected record under each kind of reason it carries, once a kind (two

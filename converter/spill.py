@@ -21,8 +21,10 @@ from converter.errors import OutputError
 
 #: Bytes of groups held in memory before they move to disk (tests lower it).
 SPILL_BYTES = 16 << 20
-#: Rows written to (or deleted from) SQLite at a time.
+#: Rows written to (or deleted from, or read from) SQLite at a time...
 ROWS = 1024
+#: ... or fewer, so that they hold about this many bytes: huge groups never pile up.
+ROWS_BYTES = 4 << 20
 #: What one group costs in memory beyond its pickled bytes (key, tuple, dict entry).
 OVERHEAD = 150
 
@@ -39,11 +41,14 @@ class GroupStore:
         self.size = 0
         self.db: sqlite3.Connection | None = None
         self.inserts: dict[int, tuple[int, float, bytes]] = {}
+        self.inserted = 0  # the bytes of the pending inserts
+        self.largest = 1  # the bytes of the largest group held
         self.deletes: list[tuple[int]] = []
 
     def add(self, ordinal: int, key: float, item: Any) -> None:
         """Hold ``item`` (picklable) under ``ordinal``."""
         data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+        self.largest = max(self.largest, len(data))
         if self.db is None:
             self.memory[ordinal] = (key, data)
             self.size += len(data) + OVERHEAD
@@ -51,7 +56,8 @@ class GroupStore:
                 self._spill()
             return
         self.inserts[ordinal] = (ordinal, key, data)
-        if len(self.inserts) >= ROWS:
+        self.inserted += len(data)
+        if len(self.inserts) >= ROWS or self.inserted >= ROWS_BYTES:
             self._flush()
 
     def remove(self, ordinal: int) -> None:
@@ -59,7 +65,9 @@ class GroupStore:
         if self.db is None:
             _key, data = self.memory.pop(ordinal)
             self.size -= len(data) + OVERHEAD
-        elif self.inserts.pop(ordinal, None) is None:
+        elif (pending := self.inserts.pop(ordinal, None)) is not None:
+            self.inserted -= len(pending[2])
+        else:
             self.deletes.append((ordinal,))
             if len(self.deletes) >= ROWS:
                 self._flush()
@@ -80,9 +88,10 @@ class GroupStore:
                 self.db.execute("CREATE INDEX by_key ON groups (key, ordinal)")
             order = "key, ordinal" if by_key else "ordinal"
             rows = self.db.execute(f"SELECT data FROM groups ORDER BY {order}")
+        at_once = max(1, min(ROWS, ROWS_BYTES // self.largest))
         while True:
             with self._disk():
-                batch = rows.fetchmany(ROWS)
+                batch = rows.fetchmany(at_once)
             if not batch:
                 return
             for (data,) in batch:
@@ -117,7 +126,7 @@ class GroupStore:
         with self._disk(), self.db:
             self.db.executemany("INSERT INTO groups VALUES (?, ?, ?)", self.inserts.values())
             self.db.executemany("DELETE FROM groups WHERE ordinal = ?", self.deletes)
-        self.inserts, self.deletes = {}, []
+        self.inserts, self.inserted, self.deletes = {}, 0, []
 
     @contextmanager
     def _disk(self) -> Iterator[None]:

@@ -48,8 +48,31 @@ from converter.selection import Group, Selection
 from converter.spill import GroupStore
 from converter.stage_report import run_report
 
-#: Encoded records gathered before one write call (and groups between progress updates).
+#: Encoded records gathered before one write call (and groups between progress updates)...
 BATCH = 512
+#: ... or fewer, once they hold this many bytes: huge records never pile up in memory.
+BATCH_BYTES = 1 << 20
+
+
+class WriteBatch:
+    """Encoded records gathered for one write call: BATCH of them or BATCH_BYTES, whichever
+    comes first (a single run and a range merge batch alike: some writers' files show it)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunks: list[bytes]) -> bool:
+        """Gather one group's ``chunks``; whether the batch is full now."""
+        self.chunks += chunks
+        self.size += sum(map(len, chunks))
+        return len(self.chunks) >= BATCH or self.size >= BATCH_BYTES
+
+    def take(self) -> list[bytes]:
+        """The chunks gathered; the batch starts empty again."""
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        return chunks
+
 
 #: How stages are combined: in order, or drawn by weight with the seed.
 Mix = Literal["concat", "weights"]
@@ -332,17 +355,14 @@ def _write(
     records written."""
     counts = [[0] * len(writers) for _ in range(stages)]
     records = [[0] * len(writers) for _ in range(stages)]
-    pending: list[list[bytes]] = [[] for _ in writers]
+    pending = [WriteBatch() for _ in writers]
     for split, (stage, _index, chunks) in selected:
         counts[stage][split] += 1
         records[stage][split] += len(chunks)
-        batch = pending[split]
-        batch += chunks
-        if len(batch) >= BATCH:
-            writers[split].write(batch)
-            pending[split] = []
+        if pending[split].add(chunks):
+            writers[split].write(pending[split].take())
     for writer, batch in zip(writers, pending):
-        writer.write(batch)
+        writer.write(batch.take())
     return [list(zip(g, r)) for g, r in zip(counts, records)]
 
 

@@ -378,3 +378,21 @@ def test_dataset_info_gets_one_entry_per_split(tmp_path: Path, checks_off: dict[
         "out.train": "out.train.json",
         "out.eval": "out.eval.json",
     }
+
+
+def test_groups_on_disk_are_written_and_read_a_few_mib_at_a_time(tmp_path: Path) -> None:
+    """Huge groups (1 MiB each) once on disk: the inserts waiting in memory, and the rows read
+    back at once, hold a few MiB, not ``ROWS`` groups (1,024 MiB: the memory of --shuffle grew
+    with the records' size); every group comes back, in order."""
+    store = GroupStore(str(tmp_path), limit=0)
+    big = [bytes([k]) * (1 << 20) for k in range(12)]
+    try:
+        for k, data in enumerate(big):
+            store.add(k, float(-k), data)
+            assert store.inserted <= spill.ROWS_BYTES
+        store.remove(3)
+        kept = [data for k, data in enumerate(big) if k != 3]
+        assert list(store.items(by_key=True)) == kept[::-1]  # keys -k: the last first
+        assert list(store.items(by_key=False)) == kept
+    finally:
+        store.close()

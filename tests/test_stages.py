@@ -17,7 +17,7 @@ from test_filters import excerpt_pair
 from converter.errors import UsageError
 from converter.pipeline import StreamJob, run_stream
 from converter.selection import parse_split
-from converter.stages import Stage, run_stages
+from converter.stages import BATCH, BATCH_BYTES, Stage, WriteBatch, run_stages
 
 PAIR = [("en", str(ALPACA_EN)), ("ja", str(ALPACA_JA))]
 
@@ -195,3 +195,16 @@ def test_mixed_shuffled_split_output_validates(tmp_path: Path, checks_off: dict[
     files = [tmp_path / "o.a.json", tmp_path / "o.b.json"]
     done = run_cli("validate", "--languages", "en,ja", *files)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_write_batch_is_full_at_batch_records_or_batch_bytes() -> None:
+    """A write gathers BATCH records, or fewer once they hold BATCH_BYTES (512 records of
+    1 MiB each were held at once: memory grew with the records' size)."""
+    records = WriteBatch()
+    assert not any(records.add([b"{}", b"{}"]) for _ in range(BATCH // 2 - 1))
+    assert records.add([b"{}", b"{}"])
+    assert len(records.take()) == BATCH and records.take() == []
+    huge = WriteBatch()
+    assert not huge.add([b"x" * (BATCH_BYTES // 2)])
+    assert huge.add([b"x" * (BATCH_BYTES // 2)])
+    assert len(huge.take()) == 2

@@ -23,6 +23,8 @@ from helpers import (
     run_cli,
 )
 
+from converter.report import KEY_NAMES, OTHER_KEYS, SourceStats
+
 RECORD_SCHEMA = json.loads((ROOT / "schemas" / "record.schema.json").read_text())
 
 
@@ -388,3 +390,17 @@ def test_unequal_sources_say_which_have_more(tmp_path: Path, mode: tuple[str, ..
         f"convert: error: en={en}: ends after 3 records but ja={ja}, zh={ja} have more; "
         "pair the first 3 with --unequal shortest (or --limit 3)\n"
     )
+
+
+def test_input_keys_not_written_are_counted_by_name_up_to_key_names() -> None:
+    """Names unique to each record (ids as keys) grew the counts, and the report, without
+    bound: past KEY_NAMES names the others are counted together."""
+    stats = SourceStats("en", "en.jsonl")
+    for k in range(KEY_NAMES + 50):
+        stats.count_dropped({f"id_{k}": "v", "id": 1}.keys())
+    assert len(stats.dropped_keys) == KEY_NAMES + 1
+    assert stats.dropped_keys["id"] == KEY_NAMES + 50
+    assert stats.dropped_keys["id_0"] == 1 and "id_999" not in stats.dropped_keys
+    assert stats.dropped_keys[OTHER_KEYS] == 51
+    stats.count_dropped({"id": 5, "id_2000": 7})  # a range's counts, merged
+    assert (stats.dropped_keys["id"], stats.dropped_keys[OTHER_KEYS]) == (KEY_NAMES + 55, 58)

@@ -9,7 +9,7 @@ what it adds between two writes and at the ends (``[``, ``\\n]``): the merged fi
 byte-identical to a single run's. For a writer whose output depends on how the chunks are
 batched (Parquet's row groups), the chunks are stored plainly joined and the merge cuts them
 out again, by the block's index, and batches them exactly as a single run does (whole groups,
-written once ``BATCH`` chunks are gathered).
+written once ``BATCH`` chunks or ``BATCH_BYTES`` are gathered: converter.stages.WriteBatch).
 
 On disk (``part-00003.out``): the magic line ``converter-part 2``, then per block a head (the
 payload's bytes as uint64, the groups and the chunks as uint32), the chunks of each group
@@ -40,7 +40,7 @@ from converter.errors import InputError, UsageError
 from converter.model import Writer
 from converter.output import AtomicOutput, commit_all, json_document, open_output, start_output
 from converter.scale.engines import run_tasks
-from converter.stages import BATCH
+from converter.stages import WriteBatch
 
 MAGIC = b"converter-part 2\n"
 MANIFEST = "manifest.json"
@@ -449,7 +449,7 @@ class StreamMerge:
         self.out = start_output(stack, output)
         self.writer = make_writer(self.out.stream)
         self.joins = separator_of(self.writer)
-        self.batch: list[bytes] = []
+        self.batch = WriteBatch()
         self.groups = 0
 
     def add(self, entry: PartEntry) -> None:
@@ -465,26 +465,24 @@ class StreamMerge:
 
     def _copy(self, path: str, part: PartFile) -> None:
         """Hand each block's payload to the writer as it is."""
-        if self.batch:
-            self.writer.write(self.batch)
-            self.batch = []
+        if self.batch.chunks:
+            self.writer.write(self.batch.take())
         for block in read_blocks(path, part):
             if block.lengths:
                 self.writer.write([block.payload])
             self.groups += len(block.counts)
 
     def _batch(self, path: str, part: PartFile) -> None:
-        """Gather the part's groups into batches of ``BATCH`` chunks, each written once full."""
+        """Gather the part's groups into batches (:class:`converter.stages.WriteBatch`), each
+        written once full."""
         for group in read_groups(path, part):
-            self.batch += group
             self.groups += 1
-            if len(self.batch) >= BATCH:
-                self.writer.write(self.batch)
-                self.batch = []
+            if self.batch.add(group):
+                self.writer.write(self.batch.take())
 
     def finish(self) -> AtomicOutput:
         """Write the last batch and finish the output; it is put in place once committed."""
-        self.writer.write(self.batch)
+        self.writer.write(self.batch.take())
         self.writer.close()
         return self.out
 

@@ -410,7 +410,7 @@ def _apply(report: RunReport, totals: dict[str, Any], selection: Selection) -> N
         for name in ("read", "written", "rejected", "filtered", "unpaired", "skipped"):
             setattr(stats, name, counts.get(name, 0))
         stats.reasons.update(counts.get("reasons", {}))
-        stats.dropped_keys.update(counts.get("dropped_keys", {}))
+        stats.count_dropped(counts.get("dropped_keys", {}))
     for name, check in report.checks.items():
         counts = totals.get("checks", {}).get(name, {})
         check.warned, check.rejected = counts.get("warned", 0), counts.get("rejected", 0)
