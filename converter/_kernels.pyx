@@ -342,10 +342,19 @@ cdef class Scorer:
             numbers, urls = anchors[0], anchors[1]
         cdef Py_ssize_t kept, total = 0
         cdef str item
+        cdef tuple theirs  # (many anchors: compared with the target's own as sets)
         if numbers:
-            kept = _numbers_held(_runs_of(target), numbers, False, &total)
+            if _many(numbers, 0):
+                theirs = _anchors_of(target)
+                total = numbers.count(b" ") - 1
+                kept = len(_number_set(numbers) & _number_set(theirs[0] if theirs else b""))
+            else:
+                kept = _numbers_held(_runs_of(target), numbers, False, &total)
             score += 2.0 * kept / total - 0.5
         if urls:
+            if len(urls) > _MAX_SEARCHED:
+                theirs = _anchors_of(target)
+                return score + (1.0 if urls <= (theirs[1] if theirs else _NO_STRINGS) else -1.0)
             for item in urls:
                 if not _contains_any(item, ti, tin, to):
                     return score - 1.0
@@ -568,16 +577,10 @@ cdef bytes _scan_texts(str a, str b, str c, int *triggers):
 
 
 cdef bytes _without(bytes numbers, bytes drop):
-    """The numbers text ``numbers`` without those in the numbers text ``drop``."""
-    cdef const char *base = numbers
-    cdef const char *gone = drop
-    cdef Py_ssize_t size = len(numbers), at = 1, end
-    cdef list kept = []
-    while at < size:
-        end = _token_end(base, at)
-        if memmem(gone, len(drop), base + at - 1, end - at + 2) == NULL:
-            kept.append(numbers[at:end])
-        at = end + 1
+    """The numbers text ``numbers`` without those in the numbers text ``drop`` (as sets: in
+    time linear in both, however many there are)."""
+    cdef set gone = set(drop.split())
+    cdef list kept = [number for number in numbers.split() if number not in gone]
     return b" " + b" ".join(kept) + b" " if kept else b""
 
 
@@ -1132,6 +1135,27 @@ def code_rules(tuple words not None, str symbols not None, double share):
         if ord(symbol) >= 128:
             raise ValueError(f"not an ASCII symbol: {symbol!r}")
         _CODE_SYMBOL[ord(symbol)] = 1
+
+
+cdef Py_ssize_t _MAX_SEARCHED = 64  # set by anchor_rules
+
+
+def anchor_rules(Py_ssize_t max_searched):
+    """Take converter.anchors.MAX_SEARCHED: the most anchors of a source looked for one by one
+    in a translation's text; more are compared with the translation's own as sets."""
+    global _MAX_SEARCHED
+    _MAX_SEARCHED = max_searched
+
+
+cdef inline bint _many(bytes numbers, Py_ssize_t others) except -1:
+    """Whether the numbers of a numbers text and ``others`` anchors are more than
+    _MAX_SEARCHED (counted only when they may be: a number takes three bytes at least)."""
+    cdef Py_ssize_t room = _MAX_SEARCHED - others
+    if room < 0:
+        return True
+    if numbers is None or len(numbers) <= 3 * room + 1:
+        return False
+    return numbers.count(b" ") - 1 > room
 
 
 cdef inline bint _word(Py_UCS4 c) noexcept nogil:
@@ -1975,6 +1999,8 @@ cdef class GroupScreen:
         cdef str a, b, c, token
         cdef bytes numbers = anchors[0]
         cdef Py_ssize_t k, fences = anchors[3], found, total = 0
+        if _many(numbers, len(anchors[1]) + len(anchors[2])):
+            return PRESERVED  # compared as sets (converter.anchors.lost_in): not screened
         for k in range(1, len(group)):
             record = group[k]
             a, b, c = _text(record, INSTRUCTION), _text(record, INPUT), _text(record, OUTPUT)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from itertools import chain, islice, zip_longest
 from typing import Any, Protocol
 
-from converter.anchors import record_anchors
+from converter.anchors import MAX_SEARCHED, record_anchors
 from converter.kernels import NATIVE
 from converter.model import Record
 
@@ -155,11 +155,19 @@ class Scorer:
         anchors = self.anchors_of(source)
         # the target's fields as one text (no anchor holds a newline, so none spans two)
         text = f"{target.instruction}\n{target.input}\n{target.output}"
+        # (many anchors: compared with the target's own as sets, not searched for one by one)
         if anchors.numbers:  # the share of the source's numbers the target holds too
-            kept = sum(number in text for number in anchors.numbers)
+            if len(anchors.numbers) > MAX_SEARCHED:
+                kept = len(anchors.numbers & self.anchors_of(target).numbers)
+            else:
+                kept = sum(number in text for number in anchors.numbers)
             score += 2.0 * kept / len(anchors.numbers) - 0.5
         if anchors.urls:
-            score += 1.0 if all(url in text for url in anchors.urls) else -1.0
+            if len(anchors.urls) > MAX_SEARCHED:
+                held = anchors.urls <= self.anchors_of(target).urls
+            else:
+                held = all(url in text for url in anchors.urls)
+            score += 1.0 if held else -1.0
         elif "://" in text:
             score -= 1.0
         return score

@@ -28,6 +28,10 @@ _PLACEHOLDER = re.compile(r"\[_+\]|\{[A-Za-z0-9_]*\}|%[sdif]|\$\{[A-Za-z0-9_]+\}
 #: The one placeholder without "{" or "[_" (a "%" alone is mostly a percentage).
 _PRINTF = re.compile("%[sdif]")
 _FENCE = "```"
+#: A source's anchors looked for one by one in a translation's text, as written, at most: one
+#: with more (a table, a log: thousands of numbers) has them compared with the translation's
+#: own anchors as sets, in time linear in the texts (each search reads the whole text).
+MAX_SEARCHED = 64
 #: Digits and separators as a number may be written around another (full-width ones too: they
 #: are read as ASCII when numbers are compared).
 _DIGITS = "0123456789０１２３４５６７８９"
@@ -119,6 +123,11 @@ def missing(source: Anchors, target: Anchors) -> list[str]:
     return found
 
 
+def searched(anchors: Anchors) -> int:
+    """How many of ``anchors`` would be looked for in a translation's text one by one."""
+    return len(anchors.numbers) + len(anchors.urls) + len(anchors.placeholders)
+
+
 def whole_number_in(text: str, number: str) -> bool:
     """Whether ``text`` holds ``number`` as a whole number, not as part of a longer one ("12"
     is not in "2012" nor in "12.5")."""
@@ -141,6 +150,8 @@ def _joins(text: str, at: int, step: int) -> bool:
     return char in _SEPARATORS and 0 <= beyond < len(text) and text[beyond] in _DIGITS
 
 
+if NATIVE is not None:
+    NATIVE.anchor_rules(MAX_SEARCHED)
 #: The compiled twin where built (the same results).
 holds_number: Callable[[str, str], bool] = NATIVE.holds_number if NATIVE else whole_number_in
 
@@ -154,6 +165,8 @@ def lost_in(source: Anchors, target: Record) -> list[str]:
     if not source:
         return []
     text = record_text(target)
+    if searched(source) > MAX_SEARCHED:
+        return missing(source, find_anchors(text))
     kept = all(holds_number(text, n) for n in source.numbers) and all(
         token in text for token in (*source.urls, *source.placeholders)
     )

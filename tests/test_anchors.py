@@ -8,7 +8,15 @@ from helpers import DOLLY_DIR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from converter.anchors import find_anchors, holds_number, lost_in, missing, record_anchors
+from converter.anchors import (
+    MAX_SEARCHED,
+    find_anchors,
+    holds_number,
+    lost_in,
+    missing,
+    record_anchors,
+    searched,
+)
 from converter.model import Record
 
 #: Texts made of the characters that decide where numbers start and end.
@@ -73,3 +81,18 @@ def test_a_comma_joins_digits_only_as_a_thousands_separator() -> None:
     english = _record(source["response"], source["instruction"], source["context"])
     japanese = _record(target["output"], target["instruction"], target["input"])
     assert lost_in(record_anchors(english), japanese) == []
+
+
+def test_a_table_of_many_numbers_is_compared_as_sets() -> None:
+    """Past MAX_SEARCHED anchors the translation's own are found and compared (each number
+    looked for in the whole text made the check quadratic on tables): a number dropped from
+    a 200-row table is found, the intact table passes, a re-expressed one is not flagged."""
+    rows = [f"| {2000 + k % 25} | {100_000 + 37 * k} |" for k in range(200)]
+    source = record_anchors(Record("en", 0, "Sum the table.", "\n".join(rows), "Done.", {}))
+    assert searched(source) > MAX_SEARCHED
+    intact = Record(
+        "ja", 0, "表を合計して。", "\n".join(r.replace(" |", "年 |", 1) for r in rows), "完了。", {}
+    )
+    assert lost_in(source, intact) == []
+    dropped = Record("ja", 0, "表を合計して。", "\n".join(rows[:150] + rows[151:]), "完了。", {})
+    assert lost_in(source, dropped) == [f"number {100_000 + 37 * 150}"]

@@ -605,6 +605,12 @@ NUMBER_PIECES = st.lists(
 ).map("".join)
 
 
+def _preserved_screen() -> Any:
+    """A compiled screen of the preserved check alone, English then Japanese."""
+    languages = {"en": (True, False, frozenset()), "ja": (False, False, frozenset())}
+    return native.GroupScreen(languages, 0.9, 12, 3, native.PRESERVED)
+
+
 @settings(max_examples=2000, deadline=None)
 @given(st.lists(NUMBER_PIECES, min_size=6, max_size=6))
 def test_screen_preserved_bit_is_the_substring_tests(fields: list[str]) -> None:
@@ -612,13 +618,7 @@ def test_screen_preserved_bit_is_the_substring_tests(fields: list[str]) -> None:
     the translation as written: a number found in the translation's digit runs as the Python
     code's whole-number test finds it in the joined text."""
     source, target = Record("en", 0, *fields[:3], {}), Record("ja", 0, *fields[3:], {})
-    screen = native.GroupScreen(
-        {"en": (True, False, frozenset()), "ja": (False, False, frozenset())},
-        0.9,
-        12,
-        3,
-        native.PRESERVED,
-    )
+    screen = _preserved_screen()
     found = _python_record_anchors(source)
     text = "\n".join(fields[3:])
     kept = (
@@ -1003,3 +1003,29 @@ def test_trailing_median_over_long_runs(draw: Callable[[random.Random, int], flo
         assert compiled.value == reference.value, index
         recomputed += learned
     assert recomputed >= 20_000 // alignment.REFRESH
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(50, 90),
+    st.integers(0, 90),
+    st.booleans(),
+    st.sampled_from(["{v%d}", "see https://ex.com/p%d/q now", "row %d. "]),
+)
+def test_many_anchors_twins_agree(count: int, kept: int, urls: bool, form: str) -> None:
+    """A source with more anchors than MAX_SEARCHED (a table, a list of links) is compared as
+    sets, not searched: the compiled scorer, screen and anchors give what the Python code
+    gives, around the limit, with some anchors kept and the URLs' own digits left out."""
+    items = [form % (1000 + k) for k in range(count)]
+    link = " https://ex.com/a1234 x" if urls else ""  # a URL both hold, its digits its own
+    text = " ".join(items) + link
+    source = Record("en", 0, "List them.", "", text, {})
+    target = Record("ja", 0, "一覧。", "", " ".join(items[:kept]) + link, {})
+    assert _native_anchors(text) == _python_anchors(text)
+    want = alignment.Scorer(Record, _python_record_anchors).score(source, target, 0.0, 0.0)
+    assert native.Scorer(Record, alignment.LINES_AGREE).score(source, target, 0.0, 0.0) == want
+    screen = _preserved_screen()
+    found = _python_record_anchors(source)
+    many = anchors.searched(found) > anchors.MAX_SEARCHED
+    # many anchors: never screened out (the compare, as sets, decides); else the substring tests
+    assert bool(screen.screen([source, target]) & native.PRESERVED) == (many or kept < count)
