@@ -419,11 +419,12 @@ def test_a_worker_whose_parent_is_gone_ends_quietly(tasks: int) -> None:
     for _ in range(tasks):
         parent.send(partial(int, "7"))
     parent.close()
-    handler = signal.getsignal(signal.SIGINT)
+    handlers = {signum: signal.getsignal(signum) for signum in engines_module.GROUP_SIGNALS}
     try:
         engines_module._serve(child)  # returns, raises nothing
     finally:
-        signal.signal(signal.SIGINT, handler)
+        for signum, handler in handlers.items():  # (it ignores them, as a worker does)
+            signal.signal(signum, handler)
 
 
 def test_resume_remakes_a_part_whose_entry_is_another_parts(tmp_path: Path) -> None:

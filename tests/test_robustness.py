@@ -1099,13 +1099,20 @@ def big_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folder / "big.en.jsonl", folder / "big.ja.jsonl"
 
 
+def _signals_by_default() -> None:
+    """In the child: the stop signals at their defaults, whatever the test runner ignores (a
+    runner started under nohup ignores SIGHUP, which converter then leaves ignored)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def start(tmp_path: Path, *args: str | Path, **popen: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "converter", *map(str, args)],
         cwd=tmp_path,
         env={**os.environ, "CONVERTER_LOAD_PLUGINS": ""},
         stderr=subprocess.PIPE,
-        **popen,
+        **{"preexec_fn": _signals_by_default, **popen},
     )
 
 
