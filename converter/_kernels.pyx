@@ -1220,16 +1220,25 @@ def looks_like_code(str text not None):
 
 
 cdef inline bint _unspaced(Py_UCS4 c) noexcept:
-    """converter.builtin.checks._UNSPACED: kana, CJK ideographs, half-width katakana."""
+    """converter.builtin.checks._UNSPACED: kana, CJK ideographs (beyond the BMP too),
+    half-width katakana."""
     return (
         0x3041 <= c <= 0x30FF or 0x3400 <= c <= 0x4DBF or 0x4E00 <= c <= 0x9FFF
-        or 0xF900 <= c <= 0xFAFF or 0xFF66 <= c <= 0xFF9F
+        or 0xF900 <= c <= 0xFAFF or 0xFF66 <= c <= 0xFF9F or 0x20000 <= c <= 0x3134F
+    )
+
+
+cdef inline bint _cjk_gap(Py_UCS4 c) noexcept:
+    """converter.builtin.checks._CJK_GAP: CJK punctuation and full-width symbols."""
+    return (
+        0x3000 <= c <= 0x303F or 0xFF01 <= c <= 0xFF0F or 0xFF1A <= c <= 0xFF20
+        or 0xFF3B <= c <= 0xFF40 or 0xFF5B <= c <= 0xFF65
     )
 
 
 cdef bint _is_prose(str text, Py_ssize_t words) noexcept:
     """``prose_words(text) >= words and not looks_like_code(text)`` (converter.builtin.checks):
-    a run between spaces is a word; a kana or CJK character ends a run, two make a word."""
+    a run between spaces is a word; a kana or CJK character ends a run, three make a word."""
     cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text), found = 0, unspaced = 0
     cdef int kind = PyUnicode_KIND(text)
     cdef void *data = PyUnicode_DATA(text)
@@ -1242,14 +1251,14 @@ cdef bint _is_prose(str text, Py_ssize_t words) noexcept:
         if _unspaced(c):
             gap = True
             unspaced += 1
-            if found + unspaced // 2 >= words:
+            if found + unspaced // 3 >= words:
                 return not _looks_like_code(text)
-        elif Py_UNICODE_ISSPACE(c):
+        elif Py_UNICODE_ISSPACE(c) or _cjk_gap(c):
             gap = True
         elif gap:
             gap = False
             found += 1
-            if found + unspaced // 2 >= words:
+            if found + unspaced // 3 >= words:
                 return not _looks_like_code(text)
     return False
 

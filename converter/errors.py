@@ -35,9 +35,10 @@ def unequal_sources(
 ) -> InputError:
     """The error for sources that end unequally: ``short`` (``lang=path``) end after
     ``records`` records, ``longer`` go on; ``pairs`` groups can be paired (``hint`` ends it)."""
+    ends = "ends" if len(short) == 1 else "end"
     more = "has" if len(longer) == 1 else "have"
     return InputError(
-        f"{', '.join(short)}: ends after {records} records but {', '.join(longer)} {more} more; "
+        f"{', '.join(short)}: {ends} after {records} records but {', '.join(longer)} {more} more; "
         f"pair the first {pairs:,} with --unequal shortest (or --limit {pairs}){hint}"
     )
 

@@ -180,6 +180,16 @@ def is_special(path: str) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+@contextmanager
+def stdout_closed_stops() -> Iterator[None]:
+    """What a command writes to stdout itself: once stdout's reader is gone (``| head``),
+    OutputClosed, the CLI's quiet stop (exit 141), not the broken pipe click ends with 1."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise OutputClosed(STDOUT) from None
+
+
 def is_stdout(path: str) -> bool:
     """Whether ``path`` goes to stdout: ``-``, or a special file that is stdout's open file
     (``/dev/stdout``, ``/proc/self/fd/1``, the terminal or pipe stdout is)."""

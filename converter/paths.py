@@ -13,6 +13,7 @@ number of outputs.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -98,9 +99,10 @@ def check_paths(
             f"{on_stdout[0].shown} and {on_stdout[1].shown} would both go to stdout: "
             "give one of them a file"
         )
-    for write in written:
+    for write in [*written, *folders]:
         if not write.path:
             raise UsageError(f"{write.shown.rstrip()}: the path is empty")
+    for write in written:
         if write.path.endswith(("/", os.sep)):
             raise UsageError(f"{write.shown}: names a folder; name the file")
     for write in [*written, *folders]:
@@ -112,8 +114,8 @@ def check_paths(
             )
     files = [w for w in written if w.path != STDOUT]
     for k, write in enumerate(files):
-        for earlier in files[:k]:
-            if same_file(write.path, earlier.path):
+        for earlier in [*files[:k], *(w for w in on_stdout if w.path == STDOUT)]:
+            if same_file(earlier.path, write.path):
                 raise UsageError(
                     f"{earlier.shown} and {write.shown} are the same file: "
                     "give each output its own path"
@@ -134,7 +136,7 @@ def _check_apart(write: Named, reads: Sequence[Named]) -> None:
     """UsageError when ``write`` is one of ``reads`` or inside an input folder among them."""
     for read in reads:
         folder = shard_folder(read.path) if read.path != STDOUT else None
-        if folder is not None and inside(write.path, folder):
+        if folder is not None and write.path != STDOUT and inside(write.path, folder):
             raise UsageError(
                 f"{write.shown} is inside the folder of {read.shown}: write it elsewhere"
             )
@@ -152,14 +154,13 @@ def same_file(a: str, b: str) -> bool:
     """Whether ``a`` and ``b`` are (or, written, would be) the same file. ``a`` may be ``-``,
     the file stdout is (``convert stream en=x.jsonl >> x.jsonl``), and ``b`` ``-``, the file
     stdin is (``convert stream en=- < x.jsonl >> x.jsonl``)."""
-    if STDOUT in (a, b):
+    if STDOUT in (a, b):  # (a terminal or /dev/null on both is no file written over)
         try:
-            return os.path.samestat(
-                os.fstat(1) if a == STDOUT else os.stat(a),
-                os.fstat(0) if b == STDOUT else os.stat(b),
-            )
+            first = os.fstat(1) if a == STDOUT else os.stat(a)
+            second = os.fstat(0) if b == STDOUT else os.stat(b)
         except OSError:  # a standard stream closed, or a file not there
             return False
+        return stat.S_ISREG(first.st_mode) and os.path.samestat(first, second)
     try:
         return os.path.samefile(a, b)
     except OSError:  # one is not there (yet)

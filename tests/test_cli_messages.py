@@ -447,3 +447,31 @@ def test_no_progress_bar_by_default_where_the_records_go_to_the_terminal(tmp_pat
     status, shown = _on_a_terminal(tmp_path, "stream", f"en={SAMPLE_EN}", "-o", "o.json")
     assert status == 0
     assert "━" in shown
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "-f", "json", str(SAMPLE_EN), "--schema", "alpaca"],
+        ["plugins"],
+        ["--version"],
+        ["stream", f"en={SAMPLE_EN}"],
+    ],
+    ids=["validate json", "plugins", "version", "stream"],
+)
+def test_every_command_stops_alike_when_stdout_s_reader_is_gone(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """`convert ... | head` with the reader gone: 141, quietly, for each command (stream
+    ended 141, the others 1 through click, which for validate reads as findings)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "converter", *args],
+            cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, check=False,
+            env={**os.environ, "CONVERTER_LOAD_PLUGINS": ""},
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, b"")

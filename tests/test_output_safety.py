@@ -19,6 +19,7 @@ from helpers import ALPACA_EN, ALPACA_JA, DOLLY_DIR, run_cli
 
 from converter.errors import OutputError, UsageError
 from converter.paths import Named, check_paths
+from converter.scale.shard import shard
 
 DOLLY_EN = DOLLY_DIR / "en-excerpts" / "databricks-dolly-15k.en.mid_01140-01159.jsonl"
 DOLLY_JA = DOLLY_DIR / "ja-excerpts" / "databricks-dolly-15k-ja.mid_01140-01159.jsonl"
@@ -465,3 +466,39 @@ def test_upper_case_suffixes_tell_compression_and_format(folder: Path) -> None:
     code, stderr = stream(folder, "-o", "O.JSON")
     assert code == 0, stderr
     assert len(json.loads((folder / "O.JSON").read_bytes())) == 10
+
+
+def test_stdout_and_another_output_on_one_file_are_refused(folder: Path) -> None:
+    """`-o - --rejects c.jsonl > c.jsonl`: the rejects file replaced what stdout wrote."""
+    with open(folder / "c.jsonl", "wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "converter", "stream", "en=en.json", "-o", "-", "--rejects", "c.jsonl"],
+            cwd=folder, stdout=stdout, stderr=subprocess.PIPE, timeout=60,
+            preexec_fn=_files_of_at_most_64_mib,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "convert: error: -o - and --rejects c.jsonl are the same file: give each output its own path\n"
+    )
+
+
+def test_stdout_is_no_file_inside_a_shard_folder_read(tmp_path: Path) -> None:
+    """Reading a shard folder given as `.` (the current one), stdout is not written inside it
+    (it was refused: `-` taken for a path there)."""
+    shard(str(ALPACA_EN), str(tmp_path / "en"))
+    shard(str(ALPACA_JA), str(tmp_path / "ja"))
+    done = run_cli(
+        "stream", "en=.", "ja=../ja", "--jobs", "2", "--rejects", "../rejects.jsonl",
+        cwd=tmp_path / "en",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 2 * 175
+
+
+def test_dev_null_on_stdin_and_stdout_is_no_input_written_over(tmp_path: Path) -> None:
+    with open(os.devnull, "rb") as stdin, open(os.devnull, "wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "converter", "stream", "en=-"],
+            cwd=tmp_path, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, timeout=60,
+        )  # fmt: skip
+    assert (done.returncode, done.stderr) == (3, b"convert: error: en=-: empty file\n")

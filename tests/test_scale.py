@@ -274,20 +274,33 @@ def test_a_pool_started_ahead_runs_task_lists_and_ends_its_workers(tmp_path: Pat
     assert pool.workers == [] and not multiprocessing.active_children()
 
 
-def test_workers_start_with_the_terminal_s_signals_ignored() -> None:
+def _signal_masks(pid: int) -> dict[str, int]:
+    """A process's blocked and ignored signals, as bit masks (from /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return {k: int(v, 16) for k, v in re.findall(r"^(SigBlk|SigIgn):\s*([0-9a-f]+)$", status, re.M)}
+
+
+def _has(mask: int, signums: tuple[int, ...]) -> bool:
+    return all(mask >> (signum - 1) & 1 for signum in signums)
+
+
+def test_workers_start_with_the_stop_signals_held_and_then_ignore_the_terminal_s() -> None:
     """Ctrl-C, a hang-up or Ctrl-\\ reach every process of the terminal's group: a worker
-    ignores them from its first instant (one still starting printed a KeyboardInterrupt
-    traceback), and the parent answers them as before."""
+    holds them from its first instant (one still starting printed a KeyboardInterrupt
+    traceback), then ignores them and holds none; the parent answers them as before."""
+    group = (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
     pool = LocalPool(1).start()
     try:
-        status = Path(f"/proc/{pool.workers[0].process.pid}/status").read_text()
-        ignored = int(re.search(r"^SigIgn:\s*([0-9a-f]+)$", status, re.MULTILINE)[1], 16)
-        assert all(
-            ignored >> (signum - 1) & 1 for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
-        )
+        fresh = _signal_masks(pool.workers[0].process.pid)
+        assert _has(fresh["SigBlk"] | fresh["SigIgn"], group)
+        assert run_tasks([Square(3)], jobs=1, pool=pool) == [9]
+        served = _signal_masks(pool.workers[0].process.pid)
+        assert _has(served["SigIgn"], group)
+        assert not served["SigBlk"] >> (signal.SIGTERM - 1) & 1
     finally:
         pool.close()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 
 def test_the_first_task_to_raise_is_the_one_raised_and_the_pool_goes_on() -> None:

@@ -376,19 +376,26 @@ ALPACA_EN_LINES = [json.dumps(r) + "\n" for r in json.loads(ALPACA_EN.read_text(
 
 
 @pytest.mark.parametrize("mode", [(), ("--jobs", "2")])
-def test_unequal_sources_say_which_have_more(tmp_path: Path, mode: tuple[str, ...]) -> None:
-    en = tmp_path / "en.jsonl"
-    en.write_text("".join(ALPACA_EN_LINES[:3]))
-    ja = tmp_path / "ja.jsonl"
-    ja.write_text("".join(ALPACA_EN_LINES[:4]))
+@pytest.mark.parametrize(("en_records", "ja_records"), [(3, 4), (4, 3)])
+def test_unequal_sources_say_which_end_and_which_have_more(
+    tmp_path: Path, mode: tuple[str, ...], en_records: int, ja_records: int
+) -> None:
+    """Three sources, one or two of them shorter: "ends"/"end", "has"/"have" as they are."""
+    en, ja = tmp_path / "en.jsonl", tmp_path / "ja.jsonl"
+    en.write_text("".join(ALPACA_EN_LINES[:en_records]))
+    ja.write_text("".join(ALPACA_EN_LINES[:ja_records]))
     done = run_cli(
         "stream", f"en={en}", f"ja={ja}", f"zh={ja}", "--plugin", "converter_zh",
         "-o", tmp_path / "o.jsonl", *mode,
     )  # fmt: skip
     assert done.returncode == 3
+    said = (
+        f"en={en}: ends after 3 records but ja={ja}, zh={ja} have more"
+        if en_records == 3
+        else f"ja={ja}, zh={ja}: end after 3 records but en={en} has more"
+    )
     assert done.stderr.decode() == (
-        f"convert: error: en={en}: ends after 3 records but ja={ja}, zh={ja} have more; "
-        "pair the first 3 with --unequal shortest (or --limit 3)\n"
+        f"convert: error: {said}; pair the first 3 with --unequal shortest (or --limit 3)\n"
     )
 
 

@@ -701,3 +701,19 @@ def test_findings_quoting_what_stdout_cannot_encode_are_escaped(tmp_path: Path) 
     assert done.stdout.decode("ascii").startswith(
         "jp.json:record 0: /seq: '\\u65e5\\u672c\\u8a9e' does not match"
     )
+
+
+def test_findings_appended_to_a_file_validated_are_refused(tmp_path: Path) -> None:
+    """`convert validate a.jsonl >> a.jsonl` read its own findings back as records, on and
+    on (a 3-line file grew to 100,003 lines)."""
+    (tmp_path / "a.jsonl").write_bytes(ALPACA_EN.read_bytes())
+    with open(tmp_path / "a.jsonl", "ab") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "converter", "validate", "a.jsonl", "--schema", "record"],
+            cwd=tmp_path, stdout=stdout, stderr=subprocess.PIPE, check=False, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "convert: error: stdout would write into a.jsonl, which it validates: write it elsewhere\n"
+    )
+    assert (tmp_path / "a.jsonl").read_bytes() == ALPACA_EN.read_bytes()

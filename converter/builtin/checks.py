@@ -35,10 +35,15 @@ _MAYBE_LETTERS = re.compile(
     "\uff01\uff0c\uff0e\uff1a\uff1b\uff1f]"
 )
 _WORD = re.compile("[A-Za-z]{3}")
-#: Characters of scripts written without spaces between words (kana, CJK ideographs): each
-#: ends a word, and every ``UNSPACED_PER_WORD`` of them count as one word of prose.
-_UNSPACED = re.compile("[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
-UNSPACED_PER_WORD = 2
+#: Characters of scripts written without spaces between words (kana, CJK ideographs, those
+#: beyond the BMP too): each ends a word, and every ``UNSPACED_PER_WORD`` of them count as one
+#: word of prose.
+_UNSPACED = re.compile(
+    "[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
+)
+UNSPACED_PER_WORD = 3
+#: CJK punctuation and full-width symbols: between words, as a space is.
+_CJK_GAP = re.compile("[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
 #: Words a line of code starts with (after any indentation).
 CODE_WORDS = (
     *("def", "class", "import", "from", "return", "SELECT", "INSERT", "UPDATE", "for"),
@@ -59,9 +64,10 @@ def looks_like_code(text: str) -> bool:
 
 
 def prose_words(text: str) -> int:
-    """The words of ``text``: runs of characters between spaces, where a character of a script
-    written without spaces (Japanese, Chinese) ends a run and two of them count as a word."""
-    spaced, unspaced = _UNSPACED.subn(" ", text)
+    """The words of ``text``: runs of characters between spaces (CJK punctuation counts as
+    one), where a character of a script written without spaces (Japanese, Chinese) ends a run
+    and three of them count as a word (a short name is left alone)."""
+    spaced, unspaced = _UNSPACED.subn(" ", _CJK_GAP.sub(" ", text))
     return len(spaced.split()) + unspaced // UNSPACED_PER_WORD
 
 

@@ -25,6 +25,7 @@ from converter.errors import (
     handled_signals,
 )
 from converter.hookcalls import plugins_blamed
+from converter.output import stdout_closed_stops
 
 app = typer.Typer(
     name="convert",
@@ -51,10 +52,13 @@ def _print_version(asked: bool) -> None:
 
     from converter import __version__, kernels
 
-    typer.echo(
-        f"convert (langpair-converter) {__version__}; pair-check kernels {kernels.describe()}, "
-        f"ijson backend {ijson.backend}, Python {platform.python_version()}"
-    )
+    with stdout_closed_stops():
+        sys.stdout.write(
+            f"convert (langpair-converter) {__version__}; pair-check kernels "
+            f"{kernels.describe()}, ijson backend {ijson.backend}, "
+            f"Python {platform.python_version()}\n"
+        )
+        sys.stdout.flush()
     raise typer.Exit(EXIT_OK)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from converter.cli.options import Debug, Plugins
+from converter.output import stdout_closed_stops
 from converter.plugins import Registry, build_manager, build_registry
 from converter.scaffold import new_plugin
 
@@ -108,10 +109,12 @@ def plugins(
     if ctx.invoked_subcommand is not None:
         return
     entries = list_plugins(plugins=tuple(plugin or ()), include_builtins=all_)
-    if format is Format.json:
-        sys.stdout.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(render(entries))
+    with stdout_closed_stops():
+        if format is Format.json:
+            sys.stdout.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(render(entries))
+        sys.stdout.flush()
 
 
 @app.command("new")

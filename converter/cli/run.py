@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from converter.cli.options import Debug, Plugins, Quiet
+from converter.output import stdout_closed_stops
 from converter.recipe import Overrides
 from converter.recipe_run import RecipeRun, plan, run_recipe
 
@@ -78,7 +79,9 @@ def run(
     for warning in result.warnings:
         sys.stderr.write(f"convert: warning: {warning}\n")
     if dry_run:
-        sys.stdout.write(plan(result) + "\n")
+        with stdout_closed_stops():
+            sys.stdout.write(plan(result) + "\n")
+            sys.stdout.flush()
     elif not quiet:
         sys.stderr.write(result.report.summary() + "\n")
     return result.status

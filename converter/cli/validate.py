@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 
 from converter.cli.options import Debug, Plugins, Quiet
-from converter.output import json_document
+from converter.errors import UsageError
+from converter.output import json_document, stdout_closed_stops
+from converter.paths import same_file
 from converter.validate import DEFAULT_MAX_ERRORS, Finding, validate_files
 
 
@@ -69,24 +71,29 @@ def validate(
     """Validate every record of each file; exit 0 all valid, 1 findings, 2 bad command line,
     3 a file unreadable."""
     as_text = format is ReportFormat.text
+    for path in files:  # its findings would be read back as records, on and on
+        if path != "-" and same_file("-", path):
+            raise UsageError(
+                f"stdout would write into {path}, which it validates: write it elsewhere"
+            )
     if as_text and isinstance(sys.stdout, io.TextIOWrapper):
         # a finding quotes the data: where stdout's encoding lacks a character (LC_ALL=C), an
         # escape, as on stderr, not a failure
         sys.stdout.reconfigure(errors="backslashreplace")
-    result = validate_files(
-        paths=files,
-        schema=schema,
-        max_errors=max_errors,
-        languages=[code.strip() for code in (languages or "").split(",") if code.strip()],
-        plugins=tuple(plugin or ()),
-        on_finding=_print if as_text else None,
-    )
-    if as_text:
+    with stdout_closed_stops():
+        result = validate_files(
+            paths=files,
+            schema=schema,
+            max_errors=max_errors,
+            languages=[code.strip() for code in (languages or "").split(",") if code.strip()],
+            plugins=tuple(plugin or ()),
+            on_finding=_print if as_text else None,
+        )
+        if not as_text:
+            sys.stdout.buffer.write(json_document(result.to_json()))
         sys.stdout.flush()
-        if not quiet:
-            sys.stderr.write(result.summary() + "\n")
-    else:
-        sys.stdout.buffer.write(json_document(result.to_json()))
+    if as_text and not quiet:
+        sys.stderr.write(result.summary() + "\n")
     return result.exit_status
 
 

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -86,10 +87,11 @@ def _serve(conn: Connection) -> None:
     ``(False, exception, traceback text)``; stop at None, or quietly once the parent is gone
     (killed: its end of the pipe closed)."""
     # The parent decides on Ctrl-C, a closed terminal or Ctrl-\\ (sent to every process of the
-    # terminal's group) and ends its workers; they start with these ignored already
+    # terminal's group) and ends its workers; they start with the stop signals blocked
     # (:meth:`LocalPool.start`), so that none stops them while they start either.
     for signum in GROUP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
         while (task := conn.recv()) is not None:
             try:
@@ -104,16 +106,15 @@ def _serve(conn: Connection) -> None:
 
 
 @contextmanager
-def _group_signals_ignored() -> Iterator[None]:
-    """GROUP_SIGNALS ignored while a worker starts (a process started keeps what is ignored),
-    and held meanwhile: one that comes then is answered once they are not (none is lost)."""
+def _stop_signals_blocked() -> Iterator[None]:
+    """The stop signals blocked while a worker starts: it starts with them blocked (a process
+    keeps its parent's mask) until it ignores GROUP_SIGNALS (:func:`_serve`); the parent
+    answers one that came meanwhile once they are unblocked here (none is lost)."""
+    resource_tracker.ensure_running()  # (started inside, it would unblock SIGINT and SIGTERM)
     held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    handlers = {signum: signal.signal(signum, signal.SIG_IGN) for signum in GROUP_SIGNALS}
     try:
         yield
     finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
@@ -192,7 +193,7 @@ class LocalPool:
         while len(self.workers) < count:
             parent, child = self.context.Pipe()
             process = self.context.Process(target=_serve, args=(child,), daemon=True)
-            with _group_signals_ignored():
+            with _stop_signals_blocked():
                 process.start()
             child.close()
             self.workers.append(_Worker(process, parent))

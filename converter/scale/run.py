@@ -125,7 +125,9 @@ def run_parallel(
     status, as :func:`converter.pipeline.run_stream` does. ``progress`` gets the input bytes
     done (the ranges merged so far, as a share of the sources' size) as each part is merged."""
     check_parallel(job, options)
-    check_run_paths(job, folders=[option("--parts", options.parts)] if options.parts else [])
+    check_run_paths(
+        job, folders=[option("--parts", options.parts)] if options.parts is not None else []
+    )
     began = time.perf_counter()
     try:
         with ExitStack() as stack:

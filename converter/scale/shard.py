@@ -90,6 +90,8 @@ def shard(
     """
     if records < 1:
         raise UsageError(f"--records must be at least 1, got {records}")
+    if not directory:
+        raise UsageError("-o: the path is empty")
     if directory == "-":
         raise UsageError("-o -: convert shard writes a folder of files, not stdout: name it")
     if name is not None and (name in ("", ".", "..") or os.path.basename(name) != name):
