@@ -9,7 +9,6 @@ EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_FATAL = 3
 EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
 #: stdout's reader went away (``convert stream ... | head``): 128 + SIGPIPE, as Unix tools end.
 EXIT_OUTPUT_CLOSED = 141
 

@@ -135,7 +135,7 @@ def check_paths(
 def _check_apart(write: Named, reads: Sequence[Named]) -> None:
     """UsageError when ``write`` is one of ``reads`` or inside an input folder among them."""
     for read in reads:
-        folder = shard_folder(read.path) if read.path != STDOUT else None
+        folder = shard_folder(read.path)  # (none for stdin)
         if folder is not None and write.path != STDOUT and inside(write.path, folder):
             raise UsageError(
                 f"{write.shown} is inside the folder of {read.shown}: write it elsewhere"
