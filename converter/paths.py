@@ -78,6 +78,8 @@ def check_run_paths(
     """:func:`check_paths` for a run: ``output_job``'s outputs, ``writes`` and the folders
     ``folders`` (``--parts DIR``) against the sources of ``stages`` (default: ``output_job``'s
     own) and ``reads``."""
+    if output_job.split:  # each split's file is named from -o: it must name a file too
+        _names_file(option("-o", output_job.output))
     read = [*run_reads(stages or [output_job]), *reads]
     check_paths([*run_writes(output_job), *writes], read, folders)
 
@@ -99,12 +101,11 @@ def check_paths(
             f"{on_stdout[0].shown} and {on_stdout[1].shown} would both go to stdout: "
             "give one of them a file"
         )
-    for write in [*written, *folders]:
-        if not write.path:
-            raise UsageError(f"{write.shown.rstrip()}: the path is empty")
+    for folder in folders:
+        if not folder.path:
+            raise UsageError(f"{folder.shown.rstrip()}: the path is empty")
     for write in written:
-        if write.path.endswith(("/", os.sep)):
-            raise UsageError(f"{write.shown}: names a folder; name the file")
+        _names_file(write)
     for write in [*written, *folders]:
         foreign = foreign_compression(write.path) if write.path != STDOUT else None
         if foreign is not None:
@@ -130,6 +131,14 @@ def check_paths(
                 raise UsageError(f"{write.shown} is inside {folder.shown}: write it elsewhere")
     for write in files:
         check_writable(write.path, write.shown)
+
+
+def _names_file(write: Named) -> None:
+    """UsageError when the output ``write`` is empty or ends in a separator (names a folder)."""
+    if not write.path:
+        raise UsageError(f"{write.shown.rstrip()}: the path is empty")
+    if write.path.endswith(("/", os.sep)):
+        raise UsageError(f"{write.shown}: names a folder; name the file")
 
 
 def _check_apart(write: Named, reads: Sequence[Named]) -> None:

@@ -131,6 +131,9 @@ def test_an_output_through_a_hard_link_to_an_input_is_refused(folder: Path) -> N
         (("-o", "out.json/"), "-o out.json/: names a folder; name the file"),
         (("-o", ""), "-o: the path is empty"),
         (("-o", "out.json", "--report", ""), "--report: the path is empty"),
+        # the split files are named from -o (they were written as hidden .train, .test files)
+        (("-o", "new/", "--split", "train=0.8,test=0.2"), "-o new/: names a folder; name the file"),
+        (("-o", "", "--split", "train=0.8,test=0.2"), "-o: the path is empty"),
     ],
 )
 def test_an_output_path_that_names_no_file_is_a_usage_error(
