@@ -79,6 +79,17 @@ def rows() -> list[tuple[str, str, str]]:
                 f"{exact}/{len(hits)} ({exact / len(hits):.1%})",
             )
         )
+    positions = list(range(0, 165, 3))
+    for gap in (3, 4, 8):
+        for lost_first, what in ((True, "lost, one gained"), (False, "gained, one lost")):
+            exact = len(F.short_shift_hits(positions, gap, lost_first))
+            table.append(
+                (
+                    f"JA record {what} {gap} groups later: both repaired exactly by --realign",
+                    "misalignment",
+                    f"{exact}/{len(positions)} ({exact / len(positions):.1%})",
+                )
+            )
     return table
 
 

@@ -2239,7 +2239,13 @@ cdef class Aligner:
         cdef long d = self.shift[k]
         offsets = (d, 0) if d > 0 else (0, -d)  # alignment.shift_offsets
         diagonal, shifted = self._score(k, 0, 0, n), self._score(k, offsets[0], offsets[1], n)
-        if sum(diagonal) > sum(shifted[: len(diagonal)]):
+        cdef double gain = 0.0, best = -1.0  # the shifted pairing's best lead from the front
+        cdef Py_ssize_t j
+        for j in range(min(len(diagonal), len(shifted))):
+            gain += <double>shifted[j] - <double>diagonal[j]
+            if j == 0 or gain > best:
+                best = gain
+        if best < 0:
             self.shift[k] = 0
             return 0
         self._mark(k)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
-from itertools import chain, islice, zip_longest
+from itertools import accumulate, chain, islice, zip_longest
 from typing import Any, Protocol
 
 from converter.anchors import MAX_SEARCHED, record_anchors
@@ -193,7 +193,11 @@ def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[flo
     (``diagonal``) and ``shifted(offset_source, offset_target)``, the scores of the pairings
     shifted: +d (the target lost d records, d up to MAX_SHIFT) or -d (it has d extra ones) when
     that pairing wins by MARGIN a pair from the front on (the best one; the smaller shift on a
-    tie), else 0 (none, or one that starts later)."""
+    tie), else 0 (none, or one that starts later).
+
+    The shifted pairs may end inside the window (a record lost and another gained a few
+    groups apart: the pairs after them are positional again); they need the same evidence,
+    MARGIN for each pair from where they start to the window's end."""
     best = None
     for d in (s * sign for s in range(1, MAX_SHIFT + 1) for sign in (1, -1)):
         scores = shifted(*shift_offsets(d))
@@ -201,8 +205,11 @@ def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[flo
         if m == 0:
             continue
         gains = [scores[j] - diagonal[j] for j in range(m)]
-        # the change point c: before it pairs are right, from it on they are shifted
-        c, gain = max(((c, sum(gains[c:])) for c in range(m)), key=lambda t: t[1])
+        # the change points: before c pairs are right, from c to e they are shifted
+        c, gain = max(
+            ((c, sum(gains[c:e])) for c in range(m) for e in range(c + 1, m + 1)),
+            key=lambda t: t[1],
+        )
         if gain > MARGIN * (m - c) and (best is None or gain > best[2]):
             best = (d, c, gain)
     return 0 if best is None or best[1] > 0 else best[0]
@@ -377,9 +384,12 @@ class Aligner:
         return Gap(f"misalignment: no {self.langs[k]} partner (the shifted pairing was repaired)")
 
     def _continue_shift(self, k: int, n: int) -> None:
+        """Mark target ``k``'s front record as shifted while the shifted pairing wins the pairs
+        from the front to some point of the window (a short shift ends inside it), else end
+        the shift."""
         diagonal = self._score(k, 0, 0, n)
         shifted = self._score(k, *shift_offsets(self.shift[k]), n)
-        if sum(diagonal) > sum(shifted[: len(diagonal)]):
+        if max(accumulate(s - p for s, p in zip(shifted, diagonal)), default=-1.0) < 0:
             self.shift[k] = 0
             return
         self._mark(k)

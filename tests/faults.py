@@ -143,6 +143,29 @@ def insertion_hits(positions: list[int]) -> list[tuple[int, int | None]]:
     return [(p, _repaired_at([*JA[:p], JA[(p + 70) % len(JA)], *JA[p:]], -1)) for p in positions]
 
 
+def short_shift(p: int, gap: int, lost_first: bool = True) -> Records:
+    """The Japanese records with record ``p`` lost and an unrelated one (the one 70 further
+    on) put in ``gap`` records later (``lost_first``), or the other way round: a shift by one
+    that ends ``gap`` groups after it starts."""
+    q, unrelated = p + gap, JA[(p + 70) % len(JA)]
+    if lost_first:
+        return [*JA[:p], *JA[p + 1 : q], unrelated, *JA[q:]]
+    return [*JA[:p], unrelated, *JA[p:q], *JA[q + 1 :]]
+
+
+def short_shift_hits(positions: list[int], gap: int, lost_first: bool = True) -> list[int]:
+    """The positions of ``positions`` whose :func:`short_shift` ``--realign`` repairs exactly:
+    the shift where it starts and the way back where it ends, nothing else."""
+    exact = []
+    for p in positions:
+        _, report = flagged(EN, short_shift(p, gap, lost_first), "misalignment", realign=True)
+        repairs = [(r["shift"], r["from_index"]) for r in report["repairs"]]
+        sign = 1 if lost_first else -1
+        if repairs == [(sign, p), (-sign, p + gap)]:
+            exact.append(p)
+    return exact
+
+
 def _repaired_at(ja: Records, shift: int) -> int | None:
     """Where ``--realign`` repairs the first shift by ``shift`` of ``ja`` against EN (None:
     it repairs none): the index of the first group it pairs shifted."""

@@ -744,6 +744,21 @@ def test_aligner_twins_repair_shifts_by_one_and_two(count: int) -> None:
             assert _run_aligner(_native_aligner, [faults.EN, ja], realign) == want
 
 
+def test_aligner_twins_follow_a_shift_that_ends_inside_the_window() -> None:
+    """Japanese record 60 lost, an unrelated one put in before 64: both twins find the shift
+    at 60 (its pairs end inside the window), warn on each group it leaves mispaired (60-63)
+    and, repairing, find the way back at 64."""
+    ja = faults.short_shift(60, 4)
+    warned = _run_aligner(_python_aligner, [faults.EN, ja], False)
+    assert [(r["shift"], r["from_index"]) for r in warned[1]] == [(1, 60)]
+    marked = [g[1][2] for g in warned[0] if g[1][3] is not None]
+    assert marked == [60, 61, 62, 63]
+    assert _run_aligner(_native_aligner, [faults.EN, ja], False) == warned
+    repaired = _run_aligner(_python_aligner, [faults.EN, ja], True)
+    assert [(r["shift"], r["from_index"]) for r in repaired[1]] == [(1, 60), (-1, 64)]
+    assert _run_aligner(_native_aligner, [faults.EN, ja], True) == repaired
+
+
 def test_length_ratio_twins_agree_on_real_pairs_with_truncations() -> None:
     """The compiled length-ratio compare finds what the Python one finds, group by group, on
     the real pair with truncated translations (and learns the same ratios)."""

@@ -97,6 +97,17 @@ def test_realign_repairs_a_lost_or_extra_record_exactly_at_95_percent_of_positio
     assert len(exact) >= 0.955 * len(found), [h for h in found if h[0] not in exact]
 
 
+@pytest.mark.parametrize("lost_first", [True, False], ids=["lost-gained", "gained-lost"])
+def test_realign_repairs_a_record_lost_and_one_gained_four_groups_apart(lost_first: bool) -> None:
+    """A Japanese record lost and an unrelated one put in four records later (or the other way
+    round): the pairs between are shifted for four groups only. Both ends are repaired exactly
+    at 80% of positions or more (2 and 13 of 55 when a shift had to last to the window's end:
+    the pairs between were written mispaired, without a misalignment warning)."""
+    positions = list(range(0, 165, 3))
+    exact = F.short_shift_hits(positions, 4, lost_first)
+    assert len(exact) >= 0.8 * len(positions), sorted(set(positions) - set(exact))
+
+
 def test_two_deleted_records_in_a_row_are_located_within_one_at_90_percent_of_positions() -> None:
     """A shift by two (two records lost in a row, as between revisions) is found as one, by
     +2, where it starts (the window also scores the pairings two records over)."""
