@@ -26,6 +26,9 @@ from converter.model import Record
 WINDOW = 8
 #: Score a shifted pairing must win by, per pair, to count as a shift.
 MARGIN = 0.8
+#: The fewest pairs whose MARGIN a shift must win by, however few pairs are left to score (the
+#: window shrinks at the sources' end, where one pair's score alone is noise).
+MIN_EVIDENCE = 3
 #: The most records in a row a source may lose or gain for the shift to be found (the buffers,
 #: topped up at WINDOW + 2, hold the window's pairings shifted that far).
 MAX_SHIFT = 2
@@ -197,7 +200,8 @@ def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[flo
 
     The shifted pairs may end inside the window (a record lost and another gained a few
     groups apart: the pairs after them are positional again); they need the same evidence,
-    MARGIN for each pair from where they start to the window's end."""
+    MARGIN for each pair from where they start to the window's end, and never less than
+    MIN_EVIDENCE pairs' worth."""
     best = None
     for d in (s * sign for s in range(1, MAX_SHIFT + 1) for sign in (1, -1)):
         scores = shifted(*shift_offsets(d))
@@ -210,7 +214,7 @@ def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[flo
             ((c, sum(gains[c:e])) for c in range(m) for e in range(c + 1, m + 1)),
             key=lambda t: t[1],
         )
-        if gain > MARGIN * (m - c) and (best is None or gain > best[2]):
+        if gain > MARGIN * max(m - c, MIN_EVIDENCE) and (best is None or gain > best[2]):
             best = (d, c, gain)
     return 0 if best is None or best[1] > 0 else best[0]
 

@@ -146,7 +146,11 @@ def _import_file(path: Path) -> Any:
         raise ImportError(f"a module named {path.stem!r} is already loaded; rename {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:  # not left half-made for the next import to take
+        del sys.modules[path.stem]
+        raise
     return module
 
 

@@ -70,7 +70,8 @@ PLUGIN_FAILURES = (Exception, SystemExit)
 
 
 class OutputClosed(Exception):
-    """The reader of stdout went away (``convert stream ... | head``): a quiet stop (exit 0).
+    """The reader of stdout went away (``convert stream ... | head``): a quiet stop (exit 141,
+    ``EXIT_OUTPUT_CLOSED``, as a shell reports a command a broken pipe stopped).
 
     Not an OSError, so that click's own broken-pipe handling (exit 1) does not take it.
     """

@@ -56,7 +56,12 @@ def make_tagger(
     """Return a per-run tagger that always runs: a callable that sets ``seq``/``reasoning`` or
     adds ``tags`` on each record, or None to stay out of this run (opt-in taggers use
     ``register_taggers``). Collect-all: every tagger returned runs on
-    every record, built-ins first (they are registered first and marked ``tryfirst``)."""
+    every record, built-ins first (they are registered first and marked ``tryfirst``).
+
+    ``options`` holds ``keep_tags`` (``--keep-tags``: tags are written), ``tags_used`` (tags
+    are written or a ``--where`` condition reads one: a tagger whose tags nothing reads may stay
+    out) and ``seq_prefix`` (a stage's ``name/`` prefix of ``seq``, ``""`` for ``convert
+    stream``)."""
 
 
 @hookspec(firstresult=True)
@@ -65,4 +70,5 @@ def make_interleaver(
 ) -> Callable[[list[Record]], list[Record]] | None:
     """Return a per-run interleaver: given one aligned group (records in source order), return
     the records in output order. First-result: the first plugin to return a callable wins; the
-    built-in one (the order the sources were given) is ``trylast``, so any plugin overrides it."""
+    built-in one (the order the sources were given) is ``trylast``, so any plugin overrides it.
+    ``options`` is ``make_tagger``'s."""

@@ -27,6 +27,8 @@ from converter.compression import (
 )
 from converter.errors import InputError, MalformedInput
 
+#: The path of a source read from standard input.
+STDIN = "-"
 UTF8_BOM = b"\xef\xbb\xbf"
 JSON_WHITESPACE = b" \t\r\n"
 #: The most a settings file (a recipe, a template, a check configuration, a dataset_info.json)
@@ -115,7 +117,7 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
     shape; InputError if bad."""
     closers: list[BinaryIO] = []
     try:
-        if path == "-":
+        if path == STDIN:
             if sys.stdin is None:  # closed (<&-)
                 raise InputError(f"{label}: stdin is closed")
             raw: BinaryIO = sys.stdin.buffer
@@ -131,6 +133,8 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
     except PermissionError:
         raise InputError(f"{label}: permission denied") from None
     except OSError as exc:
+        for f in closers:  # (opened, then not readable)
+            f.close()
         raise InputError(f"{label}: cannot open: {exc.strerror or exc}") from None
     disk = DiskReader(raw, hash_it)
     if strip_compression(path).lower().endswith(".parquet"):
@@ -145,7 +149,7 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
         closers.append(stream)
     try:
         head, skip, whole = _read_head(label, stream)
-        shape = _shape(label, head, skip, path == "-", whole)
+        shape = _shape(label, head, skip, path == STDIN, whole)
     except READ_ERRORS as exc:
         for f in reversed(closers):
             f.close()
@@ -189,14 +193,14 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool, whole: bool) -> str:
     ``whole``: all of it); MalformedInput saying why when it is none."""
     first = head[skip : skip + 1]
     if not first:
-        return _fail(
+        raise _malformed(
             label,
             "empty file" if not head.strip(UTF8_BOM) else "file holds only whitespace",
             "empty",
         )
     compressed = sniff_compression(head[skip:])
     if compressed is not None:
-        return _fail(label, _compression_hint(*compressed, stdin), "malformed")
+        raise _malformed(label, _compression_hint(*compressed, stdin), "malformed")
     encoding = _nul_encoding(head[skip : skip + 4])
     if encoding is not None:
         raise MalformedInput(
@@ -209,13 +213,14 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool, whole: bool) -> str:
         return "jsonl" if _json_lines(head[skip:], whole) else "concatenated"
     if first not in b'"-0123456789tfn':
         what = _first_character(head[skip : skip + 4])
-        return _fail(label, f"byte {skip}: {what} cannot start JSON", "malformed")
+        raise _malformed(label, f"byte {skip}: {what} cannot start JSON", "malformed")
     if whole:  # say whether the scalar itself is valid
         try:
             orjson.loads(head.removeprefix(UTF8_BOM))
         except orjson.JSONDecodeError as exc:
-            return _fail(label, f"line {exc.lineno}, column {exc.colno}: {exc.msg}", "malformed")
-    return _fail(
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise _malformed(label, f"{where}: {exc.msg}", "malformed") from None
+    raise _malformed(
         label,
         f"byte {skip}: top-level {_scalar_kind(first)} is not a record container "
         "(expected a JSON array or JSON Lines)",
@@ -241,7 +246,7 @@ def is_shard_folder(path: str) -> bool:
     never ``-``, which is stdin whatever the current folder holds."""
     from converter.scale.shard import SHARDS_INDEX  # (converter.scale.shard imports this module)
 
-    return path != "-" and os.path.isfile(os.path.join(path, SHARDS_INDEX))
+    return path != STDIN and os.path.isfile(os.path.join(path, SHARDS_INDEX))
 
 
 def _compression_hint(name: str, suffix: str | None, stdin: bool) -> str:
@@ -303,5 +308,6 @@ def _scalar_kind(first: bytes) -> str:
     return "literal (true/false/null)"
 
 
-def _fail(label: str, message: str, kind: str) -> str:
-    raise MalformedInput(f"{label}: {message}", kind)
+def _malformed(label: str, message: str, kind: str) -> MalformedInput:
+    """The error for the input ``label`` that is no record container: ``message`` says why."""
+    return MalformedInput(f"{label}: {message}", kind)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from converter.compression import compression_of, strip_compression
 from converter.dataset_info import check_dataset_info
 from converter.errors import UsageError
+from converter.inputs import STDIN
 from converter.model import ALL_CHECKS, POLICIES, Language, WriterOptions, WriterSpec
 from converter.output import STDOUT, descriptor_of
 from converter.plugins import Registry
@@ -99,7 +100,7 @@ def check_options(job: StreamJob) -> None:
 
 def reads_stdin(path: str) -> bool:
     """Whether a source at ``path`` reads stdin: ``-``, ``/dev/stdin``, ``/proc/self/fd/0``."""
-    return path == STDOUT or descriptor_of(path) == 0
+    return path == STDIN or descriptor_of(path) == 0
 
 
 def resolve_writer(job: StreamJob, registry: Registry) -> WriterSpec:

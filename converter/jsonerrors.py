@@ -25,7 +25,7 @@ import orjson
 
 from converter.chunks import CHUNK, PositionedReader, escaped_backslash
 from converter.errors import ConverterError
-from converter.inputs import Input, open_input
+from converter.inputs import JSON_WHITESPACE, STDIN, Input, open_input
 
 NOT_UTF8 = "not valid UTF-8"
 _LEGACY_HINT = "is the file Latin-1 or another legacy encoding? converter reads UTF-8 only"
@@ -154,7 +154,7 @@ def _locate_in_chunk(
     chunk's byte range and, for stdin, why."""
     start, end = stream.chunk_start, stream.chunk_start + len(stream.chunk)
     between = f"between bytes {start} and {end}"
-    if source is None or source.path == "-":
+    if source is None or source.path == STDIN:
         return f"{between} ({_STDIN_AGAIN})"
     last = _locate(source, start, end, stops, consume)
     return between if last is None or not start <= last <= end else last - start
@@ -191,6 +191,9 @@ def _place(stream: PositionedReader, offset: int, what: str) -> tuple[str, str]:
     for token in _NON_FINITE:
         if chunk.startswith(token, offset):
             what = f"{token.decode()}: {NO_NON_FINITE}"
+    closing = chunk[offset : offset + 1]
+    if closing in (b"]", b"}") and chunk[:offset].rstrip(JSON_WHITESPACE).endswith(b","):
+        what = f"a comma before {closing.decode()} (a trailing comma: JSON has none)"
     return stream.where(offset), what
 
 
@@ -272,7 +275,7 @@ def _disambiguate(
     candidate is the last one not beyond that byte + 1 (the others around it would repeat the
     60 bytes of context inside the very token that failed).
     """
-    if source is None or source.path == "-":
+    if source is None or source.path == STDIN:
         return found
     start = stream.chunk_start
     span = start + found[0] - 2, start + found[-1] + 2 * _CONTEXT

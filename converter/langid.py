@@ -341,5 +341,5 @@ def classify(text: str) -> Guess:
     7. otherwise ``zh``, variant ``Hans``/``Hant`` by the larger of the two counts, ``None``
        when they are equal (e.g. ``你好`` has neither).
     """
-    counts = _count_clean(strip_noise(text))
+    counts = count_scripts(text)
     return _new(Guess, (*_decide(counts), counts))

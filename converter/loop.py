@@ -7,7 +7,7 @@ import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from converter.alignment import Aligner, Gap, new_aligner, positional, too_many_shifts
 from converter.builtin.checks import duplicate_key
@@ -77,6 +77,18 @@ class RangeView:
     def holds(self, index: int) -> bool:
         """Whether group ``index`` is counted by this range."""
         return self.start <= index and (self.stop is None or index < self.stop)
+
+
+class LoopPieces(NamedTuple):
+    """What the plugins give a stage's loop, resolved once: the taggers, the interleaver, each
+    check's policy, the ``--where`` conditions and the stage's name (None: ``convert stream``),
+    in :class:`GroupLoop`'s order."""
+
+    taggers: list[Callable[[Record], None]]
+    interleave: Callable[[list[Record]], list[Record]]
+    policies: dict[str, str]
+    conditions: list[Condition]
+    stage: str | None
 
 
 class _NoRejects:
@@ -325,7 +337,6 @@ class GroupLoop:
             except (TypeError, ValueError) as exc:
                 self._unwritable(group, record, exc)
                 return None
-        self.report.records_written += len(chunks)
         return chunks
 
     def _unwritable(self, group: list[Record], record: Record, exc: Exception) -> None:
@@ -385,15 +396,15 @@ class GroupLoop:
             read = [totals[k] if totals else done - self.gaps[k] - self.skip_gaps[k] for k in ended]
             records = " and ".join(dict.fromkeys(f"{n:,}" for n in read))
             hint = ""
-            if self.aligner is not None and self.aligner.repairs and not self.job.realign:
-                shifts = self.aligner.repairs
-                first = shifts[0]["from_index"]
+            shifts = self.aligner.repairs if self.aligner is not None else []
+            first = shifts[0]["from_index"] if shifts else None
+            if shifts and too_many_shifts(len(shifts), done):  # (repaired or not)
+                hint = (
+                    f"; pairs look shifted at {len(shifts):,} places from index {first}: "
+                    "are these sources translations of each other, in the same order?"
+                )
+            elif shifts and not self.job.realign:
                 hint = f"; pairs look shifted from index {first}: --realign repairs that"
-                if too_many_shifts(len(shifts), done):
-                    hint = (
-                        f"; pairs look shifted at {len(shifts):,} places from index {first}: "
-                        "are these sources translations of each other, in the same order?"
-                    )
             raise unequal_sources(names, others, records, done, hint)
         most = None if end is None else end - done - 1  # past this group's member
         for k, (member, stream, stats) in enumerate(zip(group, self.streams, self.report.sources)):

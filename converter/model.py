@@ -176,9 +176,9 @@ class Check:
     ``compare``: it is called once per run and returns the run's compare callable.
 
     Range mode (``--jobs``) configures such a check once per range, and a range reads only the
-    98 groups before it first (its margin). So it refuses a check with ``configure`` unless the
-    check says ``range_safe=True``: its findings on a group depend on no group further back
-    than that (or on none: it needs only the languages).
+    groups of its margin before it first (``converter.scale.run.MARGIN``, 98). So it refuses a
+    check with ``configure`` unless the check says ``range_safe=True``: its findings on a group
+    depend on no group further back than that (or on none: it needs only the languages).
     """
 
     name: str

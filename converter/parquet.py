@@ -1,6 +1,6 @@
 """Parquet sources: a ``.parquet`` file is read row by row, a batch of rows at a time.
 
-pyarrow is an optional dependency (``pip install 'langpair-converter[parquet]'``), imported only
+pyarrow is an optional dependency (the ``parquet`` extra), imported only
 when a Parquet file is read or written. Memory holds one row group at a time, so it stays flat
 for files written in row groups of sensible size (converter's own are about 4 MiB of text).
 """
@@ -31,7 +31,8 @@ def require_pyarrow() -> tuple[ModuleType, ModuleType]:
         import pyarrow.parquet
     except ImportError:
         raise UsageError(
-            "Parquet needs pyarrow: pip install 'langpair-converter[parquet]'"
+            "Parquet needs pyarrow: install the parquet extra "
+            "(pip install -e '.[parquet]' in a clone)"
         ) from None
     return pyarrow, pyarrow.parquet
 

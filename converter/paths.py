@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from converter.compression import SUFFIXES, foreign_compression
 from converter.errors import UsageError
+from converter.inputs import STDIN
 from converter.job import StreamJob
 from converter.output import STDOUT, check_writable, is_stdout
 from converter.rejects import default_rejects_path
@@ -92,8 +93,8 @@ def check_paths(
     output on an input or inside an input folder, a written folder (``folders``) that is or is
     inside an input or holds an output, naming both; OutputError (exit 3) for an output that
     cannot be written (a directory, a missing folder, no permission)."""
-    stdin = [r for r in reads if r.path == STDOUT]
-    reads = [r for r in reads if r.path != STDOUT]
+    stdin = [r for r in reads if r.path == STDIN]
+    reads = [r for r in reads if r.path != STDIN]
     written = [w for w in writes if w.path == STDOUT or not same_file(w.path, os.devnull)]
     on_stdout = [w for w in written if is_stdout(w.path)]
     if len(on_stdout) > 1:
@@ -163,10 +164,10 @@ def same_file(a: str, b: str) -> bool:
     """Whether ``a`` and ``b`` are (or, written, would be) the same file. ``a`` may be ``-``,
     the file stdout is (``convert stream en=x.jsonl >> x.jsonl``), and ``b`` ``-``, the file
     stdin is (``convert stream en=- < x.jsonl >> x.jsonl``)."""
-    if STDOUT in (a, b):  # (a terminal or /dev/null on both is no file written over)
+    if a == STDOUT or b == STDIN:  # (a terminal or /dev/null on both: no file written over)
         try:
             first = os.fstat(1) if a == STDOUT else os.stat(a)
-            second = os.fstat(0) if b == STDOUT else os.stat(b)
+            second = os.fstat(0) if b == STDIN else os.stat(b)
         except OSError:  # a standard stream closed, or a file not there
             return False
         return stat.S_ISREG(first.st_mode) and os.path.samestat(first, second)

@@ -81,7 +81,8 @@ def to_records(
                 reasons = _type_reasons(zip(names, (instruction, input_, output)))
                 yield Rejected(lang, at, reasons, obj, None, line)
                 continue
-            tags = {k: v for k, v in obj.items() if k not in own} if len(obj) > len(own) else {}
+            # (a format may go without some of its own keys: their number tells nothing)
+            tags = {} if own.issuperset(obj) else {k: v for k, v in obj.items() if k not in own}
             yield Record(lang, at, instruction, input_, output, tags, original=obj, line=line)
         index += len(values)
 

@@ -84,7 +84,6 @@ class RejectsFile:
         self.path = path
         self.stack = stack
         self.out = start_output(stack, path) if forced else None
-        self.count = 0
 
     def write(
         self, source: Input, member: Record | Rejected, reasons: list[str], stage: str | None = None
@@ -94,9 +93,3 @@ class RejectsFile:
             self.out = start_output(self.stack, self.path)
         data = reject_line(source, member, reasons, stage)
         self.out.stream.write(data)
-        self.count += 1
-
-    def commit(self) -> None:
-        """Put the rejects file in place (if it was opened)."""
-        if self.out is not None:
-            self.out.commit()

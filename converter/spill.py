@@ -110,11 +110,10 @@ class GroupStore:
         """Move the groups in memory to a new SQLite file."""
         with self._disk():
             self.folder = tempfile.mkdtemp(prefix=".convert-spill-", dir=self.parent)
-            db = sqlite3.connect(os.path.join(self.folder, "groups.sqlite"))
+            self.db = db = sqlite3.connect(os.path.join(self.folder, "groups.sqlite"))
             for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -8192"):
                 db.execute(f"PRAGMA {pragma}")
             db.execute("CREATE TABLE groups (ordinal INTEGER PRIMARY KEY, key REAL, data BLOB)")
-            self.db = db
         rows = ((ordinal, key, data) for ordinal, (key, data) in self.memory.items())
         with self._disk(), db:
             db.executemany("INSERT INTO groups VALUES (?, ?, ?)", rows)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from itertools import accumulate, chain
-from typing import Any, BinaryIO, Literal, cast
+from typing import Any, BinaryIO, Literal, cast, get_args
 
 from converter.dataset_info import dataset_info_file
 from converter.errors import EXIT_OK, EXIT_REJECTED, ConverterError, UsageError
@@ -31,7 +31,7 @@ from converter.job import (
     resolve_writer,
     resolve_writer_options,
 )
-from converter.loop import GroupLoop
+from converter.loop import GroupLoop, LoopPieces
 from converter.output import Companion, commit_all, is_special, json_document, start_output
 from converter.paths import check_run_paths
 from converter.plugins import (
@@ -76,7 +76,7 @@ class WriteBatch:
 
 #: How stages are combined: in order, or drawn by weight with the seed.
 Mix = Literal["concat", "weights"]
-MIXES: tuple[str, ...] = ("concat", "weights")
+MIXES: tuple[str, ...] = get_args(Mix)
 #: A stage name: also the ``seq`` prefix, so it follows the record schema's pattern.
 STAGE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -221,8 +221,7 @@ class StagePlan:
     name: str
     job: StreamJob
     report: RunReport
-    #: GroupLoop's taggers, interleave, policies, conditions and stage name.
-    pieces: tuple[Any, ...]
+    pieces: LoopPieces
 
 
 @contextmanager
@@ -282,7 +281,7 @@ def plan_stage(
             filters={condition.text: 0 for condition in conditions},
             plugins=pm.describe(),
         )
-        pieces = (taggers, interleave, policies, conditions, stage.name or None)
+        pieces = LoopPieces(taggers, interleave, policies, conditions, stage.name or None)
         return StagePlan(stage.name, job, report, pieces)
 
 

@@ -25,7 +25,7 @@ from converter.errors import (
     MalformedInput,
     UsageError,
 )
-from converter.inputs import open_input
+from converter.inputs import STDIN, open_input
 from converter.readers import Batch, Item, read_batches
 from converter.report import counted
 from converter.seqchecks import NONE, Issue, SeqChecks, checks_for
@@ -37,7 +37,6 @@ HELD = 10_000
 _DISAGREE = "rejected by the compiled validator; jsonschema names no violation"
 #: What a file of each shape that can hold no records is flagged ``empty`` with.
 _NO_RECORDS = {"array": "the array holds no records", "parquet": "the Parquet file holds no rows"}
-STDIN = "-"
 
 
 @dataclass(frozen=True)
@@ -196,12 +195,14 @@ def validate_files(
     languages: Sequence[str] = (),
     plugins: Sequence[str] = (),
     on_finding: Callable[[Finding], None] | None = None,
+    items_path: str | None = None,
 ) -> ValidationResult:
     """Validate every record of each file in ``paths`` against ``schema`` (a bundled name or a
     schema file); ``on_finding`` sees each listed finding as it is found.
 
     ``max_errors`` bounds the listing (file-level problems are always listed), not the counting.
     ``languages`` (codes such as ``en``) must all be present at every index of converter output.
+    ``items_path`` (``data.item``) reads the records of files that wrap them in an object.
     Raises UsageError for a bad schema or option; problems with the files are findings.
     """
     if not paths:
@@ -217,7 +218,8 @@ def validate_files(
     for path in paths:
         file = FileResult(path)
         result.files.append(file)
-        _validate_file(file, validator, make_checks, _Sink(result, file, on_finding))
+        sink = _Sink(result, file, on_finding)
+        _validate_file(file, validator, make_checks, sink, items_path)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -285,6 +287,7 @@ def _validate_file(
     validator: RecordValidator,
     make_checks: Callable[[], SeqChecks] | None,
     sink: _Sink,
+    items_path: str | None,
 ) -> None:
     try:
         source = open_input(file.path, file.path)
@@ -297,7 +300,7 @@ def _validate_file(
         sink.unsettled = checks.unsettled
     try:
         file.shape = source.shape
-        _validate_records(read_batches(source), validator, checks, sink)
+        _validate_records(read_batches(source, items_path), validator, checks, sink)
         if checks is not None:
             _report_groups(checks.finish(), sink)
         if file.records == 0 and file.shape in _NO_RECORDS:

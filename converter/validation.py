@@ -9,6 +9,7 @@ pass never loads it, ~10 MiB less.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -149,14 +150,29 @@ class RecordValidator:
             with room_for_deep_records():
                 return [
                     Violation(_pointer(e.absolute_path), cut(e.message), str(e.validator))
-                    for e in sorted(self.reference.iter_errors(obj), key=_document_order)
+                    for e in sorted(self.reference.iter_errors(obj), key=_document_order(obj))
                 ]
         except RecursionError:
             return [Violation("", "invalid, nested too deep for jsonschema to say where", "depth")]
 
 
-def _document_order(error: Any) -> list[str]:
-    return list(map(str, error.path))
+def _document_order(obj: Any) -> Callable[[Any], list[int]]:
+    """A sort key putting the errors of ``obj`` in document order: an error's place is the
+    position, level by level, of each key (in its object's order) or item on its path."""
+
+    def place(error: Any) -> list[int]:
+        where, node = [], obj
+        for part in error.absolute_path:
+            if isinstance(node, dict) and part in node:
+                where.append(next(k for k, key in enumerate(node) if key == part))
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                where.append(part)
+            else:
+                break
+            node = node[part]
+        return where
+
+    return place
 
 
 def _compile(schema: dict[str, Any], path: Path, base_dir: Path) -> jsonschema_rs.Validator:

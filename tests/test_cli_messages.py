@@ -57,6 +57,15 @@ def test_an_option_without_its_value_points_at_its_command(args: list[str], comm
     fails(run_cli(*args), 2, f"requires an argument (see 'convert {command} --help')")
 
 
+def test_debug_is_the_flag_not_a_value_that_looks_like_it(tmp_path: Path) -> None:
+    """``--system --debug`` gives --system the text "--debug": no traceback for the error
+    (any "--debug" among the arguments used to turn them on); the flag itself still does."""
+    args = ["stream", f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}", "-o", tmp_path / "o.json"]
+    fails(run_cli(*args, "--system", "--debug"), 2, "--system does not apply to --format json")
+    debug = run_cli(*args, "--system", "x", "--debug")
+    assert debug.returncode != 0 and b"Traceback" in debug.stderr
+
+
 def test_no_command_is_named_missing() -> None:
     done = run_cli()
     fails(done, 2, "Missing command (see 'convert --help')")

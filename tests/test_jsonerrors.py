@@ -62,6 +62,20 @@ def test_a_later_copy_is_placed_where_the_stdlib_parser_places_it(tmp_path: Path
     assert placed(error, data) == stdlib.value.pos
 
 
+@pytest.mark.parametrize("closing", [b"]", b"}"])
+def test_a_trailing_comma_is_named(tmp_path: Path, closing: bytes) -> None:
+    """A comma before the closing bracket (or brace) is said as such, at the bracket (yajl's
+    own words were "unallowed token at this point in JSON text")."""
+    records = json.dumps([RECORD] * 3, indent=2).encode()
+    commas = {b"]": records[:-2] + b",\n]", b"}": records.replace(b'"\n  }', b'",\n  }', 2)}
+    data = commas[closing]
+    error = read_error(tmp_path / "in.json", data)
+    assert f"a comma before {closing.decode()} (a trailing comma: JSON has none)" in (error or "")
+    with pytest.raises(json.JSONDecodeError) as stdlib:
+        json.loads(data)
+    assert placed(error, data) == stdlib.value.pos
+
+
 def test_validate_names_the_broken_copy(tmp_path: Path) -> None:
     data = damaged_copy(8, 4)
     (tmp_path / "in.json").write_bytes(data)

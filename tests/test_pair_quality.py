@@ -97,6 +97,18 @@ def test_realign_repairs_a_lost_or_extra_record_exactly_at_95_percent_of_positio
     assert len(exact) >= 0.955 * len(found), [h for h in found if h[0] not in exact]
 
 
+@pytest.mark.parametrize(
+    ("size", "start"), [(3, 49), (4, 7), (6, 112), (7, 119), (8, 0), (8, 70), (10, 42)]
+)
+def test_no_shift_is_found_at_the_end_of_small_aligned_sources(size: int, start: int) -> None:
+    """Slices of the real aligned pair (the first 8 records: a user's first try). At their end
+    the window holds one shifted pair, whose score alone is noise: a shift was found there,
+    and --realign rejected good pairs (7 of 494 slices of 2-40 records)."""
+    en, ja = F.EN[start : start + size], F.JA[start : start + size]
+    found, report = F.flagged(en, ja, "misalignment", realign=True)
+    assert (found, report["repairs"], report["groups"]["rejected"]) == (set(), [], 0)
+
+
 @pytest.mark.parametrize("lost_first", [True, False], ids=["lost-gained", "gained-lost"])
 def test_realign_repairs_a_record_lost_and_one_gained_four_groups_apart(lost_first: bool) -> None:
     """A Japanese record lost and an unrelated one put in four records later (or the other way
@@ -250,6 +262,12 @@ def test_sources_that_are_not_translations_are_not_sent_to_realign(tmp_path: Pat
     done = run_cli("stream", f"en={en}", f"ja={ja}", "-o", tmp_path / "o.json", *realigned)
     said = done.stderr.decode()
     assert "suggest that the sources are not translations of each other: check the pairs" in said
+    # --realign alone: the sources end unequally after its many repairs; the error asks the
+    # same (it gave only the --unequal advice, for more groups than either source has)
+    done = run_cli("stream", f"en={en}", f"ja={ja}", "-o", tmp_path / "o.json", "--realign")
+    said = done.stderr.decode()
+    assert done.returncode == 3 and said.count("\n") == 1, said
+    assert "are these sources translations of each other, in the same order?" in said
 
 
 def test_without_realign_a_shift_is_reported_and_suggested(tmp_path: Path) -> None:

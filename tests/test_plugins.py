@@ -52,14 +52,17 @@ def test_hook_register_languages(tmp_path: Path) -> None:
 
 
 def test_hook_register_input_formats(tmp_path: Path) -> None:
+    """A plugin's format, with a key it may go without ("hint"): the records' other keys are
+    their tags, as many as the missing keys or not (one record of as many keys as the
+    format's own had its "src" dropped, neither kept nor counted)."""
     qa = plugin_file(tmp_path, "qa_format", """
         from converter import InputFormat, hookimpl
 
         @hookimpl
         def register_input_formats(register):
             register(InputFormat(
-                name="qa", own_keys=frozenset({"q", "a"}), detect=lambda obj: "q" in obj,
-                fields=lambda obj: (obj["q"], "", obj["a"]),
+                name="qa", own_keys=frozenset({"q", "hint", "a"}), detect=lambda obj: "q" in obj,
+                fields=lambda obj: (obj["q"], obj.get("hint", ""), obj["a"]),
             ))
     """)  # fmt: skip
     en = jsonl(tmp_path / "en.jsonl", [{"q": "Capital of France?", "a": "Paris", "src": "x"}])
@@ -968,3 +971,14 @@ def test_guide_minimal_plugin_runs(tmp_path: Path) -> None:
     assert [r["seq"] for r in records] == ["0EN", "0FR", "1EN", "1FR"]
     assert records[1]["reasoning"] == "AI assistant should reply in French language."
     assert "guillemets" in records[1]["tags"] and "guillemets" not in records[0]["tags"]
+
+
+def test_a_plugin_file_that_fails_to_import_is_not_kept_half_made(tmp_path: Path) -> None:
+    """Loading it again (a second run in the same process) fails the same way: the module it
+    left half made in sys.modules was taken as loaded, its hooks missing."""
+    broken = tmp_path / "half_made_plugin.py"
+    broken.write_text("from converter import hookimpl\nraise RuntimeError('broken at import')\n")
+    for _ in range(2):
+        with pytest.raises(PluginError, match="failed to import: RuntimeError: broken at import"):
+            build_manager([str(broken)])
+    assert "half_made_plugin" not in sys.modules

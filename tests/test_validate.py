@@ -717,3 +717,19 @@ def test_findings_appended_to_a_file_validated_are_refused(tmp_path: Path) -> No
         "convert: error: stdout would write into a.jsonl, which it validates: write it elsewhere\n"
     )
     assert (tmp_path / "a.jsonl").read_bytes() == ALPACA_EN.read_bytes()
+
+
+def test_a_wrapped_file_is_validated_with_the_items_path_its_finding_names(
+    tmp_path: Path,
+) -> None:
+    """The finding for records wrapped in an object names --items-path, which validate takes
+    too (it was stream's option only: "No such option")."""
+    wrapped = tmp_path / "wrapped.json"
+    records = json.loads(ALPACA_EN.read_text())[:5]
+    wrapped.write_text(json.dumps({"data": records}))
+    plain = run_cli("validate", wrapped, "--schema", "alpaca")
+    assert plain.returncode == 1
+    assert b"read them with --items-path data.item" in plain.stdout
+    done = run_cli("validate", wrapped, "--schema", "alpaca", "--items-path", "data.item")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert b"5 records against alpaca" in done.stderr and b"5 valid, 0 invalid" in done.stderr

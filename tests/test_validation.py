@@ -94,6 +94,17 @@ def test_violations_name_the_field_and_cut_huge_values() -> None:
     assert len(cut("a" * 1000)) <= 200
 
 
+def test_violations_are_in_document_order(tmp_path: Path) -> None:
+    """Item 2 before item 10, keys in the record's order (they were sorted as text)."""
+    schema = tmp_path / "s.schema.json"
+    strings = {"type": "string"}
+    properties = {"b": strings, "items": {"type": "array", "items": strings}, "a": strings}
+    schema.write_text(json.dumps({"type": "object", "properties": properties}))
+    row = {"b": 1, "items": [1 if i in (2, 10) else "x" for i in range(12)], "a": 2}
+    found = [v.pointer for v in validator_for(str(schema)).violations(row)]
+    assert found == ["/b", "/items/2", "/items/10", "/a"]
+
+
 def test_bundled_schemas_are_listed() -> None:
     assert {"record", "record-tags"} <= set(bundled_schema_names())
 

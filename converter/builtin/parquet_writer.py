@@ -3,7 +3,7 @@
 Each row is encoded as a JSON line (orjson, which also rejects what cannot be UTF-8); the lines
 gather until about ``ROW_GROUP_BYTES`` and are then parsed by pyarrow's JSON reader into one
 table, written as one row group. Memory holds one row group at most. pyarrow is optional
-(``pip install 'langpair-converter[parquet]'``).
+(the ``parquet`` extra).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from converter.cli import plugins, run, shard, stream, validate
+from converter.cli.options import DEBUG_GIVEN
 from converter.errors import (
     EXIT_FATAL,
     EXIT_INTERRUPTED,
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _status_of(args: list[str]) -> int:
     """Run the command ``args`` name; its exit status, every failure said in one line."""
-    debug = "--debug" in args
+    DEBUG_GIVEN.set(False)  # (set again as the command's options are parsed)
     try:
         with plugins_blamed():
             status = app(args=args, prog_name="convert", standalone_mode=False)
@@ -157,7 +158,7 @@ def _status_of(args: list[str]) -> int:
         _say(f"error: {_usage_message(exc, args)}")
         status = EXIT_USAGE
     except ConverterError as exc:
-        if debug:
+        if DEBUG_GIVEN.get():
             raise
         _say(f"error: {exc}")
         status = exc.exit_code
@@ -177,7 +178,7 @@ def _status_of(args: list[str]) -> int:
     except Exception as exc:  # a bug (or a signal's exception wrapped by Python): one line
         if SIGNALS_RECEIVED:
             status = _stopped(SIGNALS_RECEIVED[0])
-        elif debug:
+        elif DEBUG_GIVEN.get():
             raise
         else:
             _say(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")

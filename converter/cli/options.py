@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from contextvars import ContextVar
 from typing import Annotated
 
 import typer
@@ -10,7 +11,20 @@ import typer
 from converter.errors import UsageError
 from converter.inputs import read_settings
 
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+#: Whether the command's options include ``--debug`` (set as they are parsed; a value that
+#: only looks like it, ``--system --debug``, is not the flag).
+DEBUG_GIVEN: ContextVar[bool] = ContextVar("DEBUG_GIVEN", default=False)
+
+
+def _note_debug(given: bool) -> bool:
+    """Remember whether ``--debug`` was given, for the CLI's error handling."""
+    DEBUG_GIVEN.set(given)
+    return given
+
+
+Debug = Annotated[
+    bool, typer.Option("--debug", help="Show tracebacks for errors.", callback=_note_debug)
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")]
 Plugins = Annotated[
     list[str] | None,

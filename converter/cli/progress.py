@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from converter.inputs import STDIN
 from converter.job import StreamJob
-from converter.output import STDOUT
 
 #: Seconds between two plain progress lines.
 LINE_EVERY = 10.0
@@ -38,7 +38,7 @@ def progress_reporter(job: StreamJob, show: bool) -> Iterator[Update | None]:
 
 def _total_bytes(job: StreamJob) -> int | None:
     """The sources' sizes on disk summed, or None when one is stdin or not a regular file."""
-    sizes = [os.path.getsize(p) for _, p in job.sources if p != STDOUT and os.path.isfile(p)]
+    sizes = [os.path.getsize(p) for _, p in job.sources if p != STDIN and os.path.isfile(p)]
     return sum(sizes) if len(sizes) == len(job.sources) else None
 
 

@@ -64,6 +64,14 @@ def validate(
             "--format", "-f", help="text: one line per finding; json: one object on stdout."
         ),
     ] = ReportFormat.text,
+    items_path: Annotated[
+        str | None,
+        typer.Option(
+            "--items-path",
+            metavar="PREFIX",
+            help='Where the records are in a wrapping object, e.g. data.item for {"data": [...]}.',
+        ),
+    ] = None,
     quiet: Quiet = False,
     plugin: Plugins = None,
     debug: Debug = False,
@@ -88,6 +96,7 @@ def validate(
             languages=[code.strip() for code in (languages or "").split(",") if code.strip()],
             plugins=tuple(plugin or ()),
             on_finding=_print if as_text else None,
+            items_path=items_path,
         )
         if not as_text:
             sys.stdout.buffer.write(json_document(result.to_json()))

@@ -312,7 +312,9 @@ def _run_ray(
         import ray
         from ray.exceptions import RayError, RayTaskError
     except ImportError:
-        raise UsageError("--engine ray needs Ray: pip install 'langpair-converter[ray]'") from None
+        raise UsageError(
+            "--engine ray needs Ray: install the ray extra (pip install -e '.[ray]' in a clone)"
+        ) from None
     started = not ray.is_initialized()
     if started:
         options: dict[str, Any] = {

@@ -154,18 +154,18 @@ def _run_ranges(
     writer_options = resolve_writer_options(job, spec)
     rejects_path = job.rejects or default_rejects_path(job.output)
     stage = plan_stage(Stage("", job), job, registry, pm, spec.name, rejects_path)
-    if stage.pieces[2].get("duplicate") == "reject":
+    if stage.pieces.policies.get("duplicate") == "reject":
         raise UsageError(
             "the duplicate check cannot reject in range mode yet (it settles duplicates at the "
             "merge): --check duplicate=warn (off with --strict), or run without --jobs/--parts"
         )
-    _check_checks_run_in_ranges(stage.pieces[2], registry)
+    _check_checks_run_in_ranges(stage.pieces.policies, registry)
     selection = Selection.of(job)
     unit = math.gcd(options.range_records, UNIT) if options.range_records else UNIT
     scan = partial(run_tasks, pool=workers, jobs=options.jobs) if workers else None
     first_only = job.key is not None
     # past --limit, what a single run's aligner reads ahead
-    ahead = LOOKAHEAD if aligns(job, stage.pieces[2]) else 0
+    ahead = LOOKAHEAD if aligns(job, stage.pieces.policies) else 0
     planned = plan(job.sources, unit, job.limit, first_only, scan, ahead=ahead)
     shortest = min(s.records for s in planned.sources)
     paired_all = job.limit is None or job.limit > shortest

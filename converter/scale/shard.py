@@ -31,7 +31,7 @@ import orjson
 
 from converter.compression import strip_compression
 from converter.errors import InputError, OutputError, UsageError, stop_if_signalled
-from converter.inputs import open_input
+from converter.inputs import STDIN, open_input
 from converter.output import STDOUT, GuardedStream, json_document, shown
 from converter.readers import Item, read_items
 from converter.rejects import stdlib_line
@@ -74,7 +74,7 @@ class ShardSet:
 
 def shard_name(source: str) -> str:
     """The default shard name: the source's file name without compression and extension."""
-    if source == STDOUT:
+    if source == STDIN:
         return "stdin"
     base = os.path.basename(strip_compression(source))
     return os.path.splitext(base)[0] or base
@@ -92,7 +92,7 @@ def shard(
         raise UsageError(f"--records must be at least 1, got {records}")
     if not directory:
         raise UsageError("-o: the path is empty")
-    if directory == "-":
+    if directory == STDOUT:
         raise UsageError("-o -: convert shard writes a folder of files, not stdout: name it")
     if name is not None and (name in ("", ".", "..") or os.path.basename(name) != name):
         raise UsageError(f"--name {name!r} must be a file name, without a folder")
@@ -233,6 +233,6 @@ def _cuts(source: str, lines: Iterable[bytes], records: int) -> Iterator[tuple[b
 def shard_folder(path: str) -> str | None:
     """The folder a source ``path`` reads as shards: itself when a directory, its folder when
     it is the shard index (``DIR/shards.json``); None for a plain file or ``-`` (stdin)."""
-    if path != "-" and os.path.isdir(path):
+    if path != STDIN and os.path.isdir(path):
         return path
     return (os.path.dirname(path) or ".") if os.path.basename(path) == SHARDS_INDEX else None
