@@ -465,14 +465,17 @@ def test_no_progress_bar_by_default_where_the_records_go_to_the_terminal(tmp_pat
         ["plugins"],
         ["--version"],
         ["stream", f"en={SAMPLE_EN}"],
+        ["--help"],
+        ["stream", "--help"],
     ],
-    ids=["validate json", "plugins", "version", "stream"],
+    ids=["validate json", "plugins", "version", "stream", "help", "stream help"],
 )
 def test_every_command_stops_alike_when_stdout_s_reader_is_gone(
     tmp_path: Path, args: list[str]
 ) -> None:
     """`convert ... | head` with the reader gone: 141, quietly, for each command (stream
-    ended 141, the others 1 through click, which for validate reads as findings)."""
+    ended 141, the others 1 through click, which for validate reads as findings; --help 1
+    through rich)."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:

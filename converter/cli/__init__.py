@@ -143,6 +143,16 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(status)
 
 
+def _output_closed() -> int:
+    """The reader of stdout went away (``convert stream ... | head``): stop quietly, as Unix
+    tools do, nothing else written; stdout points at /dev/null then, so that flushing it at
+    exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OUTPUT_CLOSED
+
+
 def _status_of(args: list[str]) -> int:
     """Run the command ``args`` name; its exit status, every failure said in one line."""
     DEBUG_GIVEN.set(False)  # (set again as the command's options are parsed)
@@ -168,13 +178,11 @@ def _status_of(args: list[str]) -> int:
     except Terminated as exc:
         status = _stopped(exc.args[0])
     except (OutputClosed, BrokenPipeError):
-        # The reader of stdout went away (``convert stream ... | head``): stop quietly, as Unix
-        # tools do, nothing else written; point stdout at /dev/null so that flushing it at exit
-        # cannot fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(devnull, sys.stdout.fileno())
-        status = EXIT_OUTPUT_CLOSED
+        status = _output_closed()
+    except SystemExit as exc:  # rich's own end (1) for a broken stdout: ``convert --help | head``
+        if not isinstance(exc.__context__, BrokenPipeError):
+            raise
+        status = _output_closed()
     except Exception as exc:  # a bug (or a signal's exception wrapped by Python): one line
         if SIGNALS_RECEIVED:
             status = _stopped(SIGNALS_RECEIVED[0])
