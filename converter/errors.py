@@ -42,6 +42,16 @@ def unequal_sources(
     )
 
 
+#: The largest count, index or seed an option takes: a 64-bit integer, as a report holds it.
+COUNT_MAX = 2**63 - 1
+
+
+def refuse_huge(name: str, value: int | None) -> None:
+    """UsageError for an option's integer beyond 64 bits (None: not given)."""
+    if value is not None and abs(value) > COUNT_MAX:
+        raise UsageError(f"{name} {value} does not fit in 64 bits (at most {COUNT_MAX:,})")
+
+
 class MalformedInput(InputError):
     """An input was read but its content is not a record container.
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from converter.compression import compression_of, strip_compression
 from converter.dataset_info import check_dataset_info
-from converter.errors import UsageError
+from converter.errors import UsageError, refuse_huge
 from converter.inputs import STDIN
 from converter.model import ALL_CHECKS, POLICIES, Language, WriterOptions, WriterSpec
 from converter.output import STDOUT, descriptor_of
@@ -87,6 +87,7 @@ def check_options(job: StreamJob) -> None:
     for name, value in (("--limit", job.limit), ("--start", job.start), ("--stop", job.stop)):
         if value is not None and value < 0:
             raise UsageError(f"{name} must be >= 0, not {value}")
+        refuse_huge(name, value)
     if job.stop is not None and job.stop <= job.start:
         raise UsageError(
             f"--stop {job.stop} is not past --start {job.start}: that selects no group"

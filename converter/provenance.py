@@ -112,6 +112,11 @@ def load_report(path: str) -> dict[str, Any]:
         raise UsageError(
             f"{path}: not a 'convert run --report' report: provenance{where}: {problem.message}"
         )
+    if section.get("dry_run") is True:
+        raise UsageError(
+            f"{path}: the report of a dry run (--dry-run) records no outputs to check: "
+            "verify against a real run's report"
+        )
     tool = document.get("tool")
     return {**section, "tool": tool if isinstance(tool, dict) else {}}
 

@@ -6,6 +6,7 @@ described with the table and the key it is in: ``[[stage]] 2 ('dolly'): unknown 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 _POLICY = {"enum": list(POLICIES)}
 _NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _COUNT = {"type": "integer", "minimum": 0}
+_SPLIT_PATTERN = f"^{SPLIT_NAME.pattern}$"
 _SOURCE = {
     "type": "object",
     "properties": {
@@ -51,7 +53,7 @@ RECIPE_SCHEMA: dict[str, Any] = {
                 "split": {
                     "type": "object",
                     "minProperties": 2,
-                    "propertyNames": {"pattern": f"^{SPLIT_NAME.pattern}$"},
+                    "propertyNames": {"pattern": _SPLIT_PATTERN},
                     "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
                 },
             },
@@ -106,7 +108,15 @@ def structure_problem(table: Mapping[str, Any]) -> str | None:
     """The first structural problem of a decoded recipe, as one line (None: it has none)."""
     import jsonschema  # only recipes need it: imported here, not by every command
 
-    validator = jsonschema.Draft202012Validator(RECIPE_SCHEMA)
+    draft = jsonschema.Draft202012Validator
+    # TOML tells 3 from 3.0: a count is an integer (3.0 is not); a number is a finite one
+    types = draft.TYPE_CHECKER.redefine_many(
+        {
+            "integer": lambda _, value: type(value) is int,
+            "number": lambda _, value: type(value) in (int, float) and math.isfinite(value),
+        }
+    )
+    validator = jsonschema.validators.extend(draft, type_checker=types)(RECIPE_SCHEMA)
     # A missing key last: ``[[stages]]`` is first an unknown key, then a missing ``stage``.
     errors = sorted(
         validator.iter_errors(table),
@@ -139,10 +149,14 @@ def _problem(error: jsonschema.ValidationError) -> str:
     value, rule, schema = error.instance, error.validator, error.schema
     if rule == "anyOf":  # a source: a path, or a table with a path
         return f"a source is a path string or a table with 'path', not {_kind(value)}"
+    if rule == "type" and type(value) is float and not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
     if rule == "type":
         return f"must be {_a(schema['type'])}, not {_kind(value)} ({value!r})"
     if rule == "enum":
         return f"must be one of {', '.join(map(str, schema['enum']))}, not {value!r}"
+    if rule == "pattern" and error.validator_value == _SPLIT_PATTERN:
+        return f"{value!r}: split names are letters, digits, '_' or '-' (they name the files)"
     if rule == "pattern":
         return f"{value!r} must be lowercase letters, digits, '_' or '-' (it prefixes seq)"
     if rule == "propertyNames":
@@ -158,7 +172,8 @@ def _problem(error: jsonschema.ValidationError) -> str:
 
 
 def _a(kind: str) -> str:
-    return {"integer": "an integer", "array": "an array"}.get(kind, f"a {kind}")
+    words = {"integer": "an integer", "array": "an array", "object": "a table"}
+    return words.get(kind, f"a {kind}")
 
 
 def _kind(value: Any) -> str:

@@ -50,11 +50,19 @@ _FILES = {
 
 @dataclass(frozen=True)
 class Scaffold:
-    """What :func:`new_plugin` wrote: the package directory, its files, the plugin module."""
+    """What :func:`new_plugin` wrote: the package directory, its files, the plugin module, and
+    whether its script and test sample are placeholders (a language the scaffold does not
+    know: the Latin script assumed)."""
 
     root: Path
     files: list[Path]
     module: Path
+    placeholders: bool = False
+
+    @property
+    def test(self) -> Path:
+        """The generated test module."""
+        return next(path for path in self.files if path.parent.name == "tests")
 
 
 def new_plugin(
@@ -79,6 +87,8 @@ def new_plugin(
             f"seq suffix {suffix!r} is language {taken!r}'s: give {lang!r} another with --suffix"
         )
     known = KNOWN.get(lang)
+    if name is not None and not name.strip():
+        raise UsageError("--name is empty: give the language's English name, or leave it out")
     name = name or (known.name if known else None)
     if not name:
         raise UsageError(f"give the language's English name for {lang!r} with --name")
@@ -99,7 +109,7 @@ def new_plugin(
         text = Template(templates.joinpath(template).read_text(encoding="utf-8"))
         path.write_text(text.substitute(fields), encoding="utf-8")
         written.append(path)
-    return Scaffold(root, written, written[0])
+    return Scaffold(root, written, written[0], placeholders=known is None)
 
 
 def _fields(lang: str, name: str, suffix: str, script: str, sample: str) -> dict[str, str]:

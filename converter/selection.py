@@ -21,7 +21,7 @@ from hashlib import blake2b
 from itertools import accumulate
 
 from converter.compression import strip_compression
-from converter.errors import UsageError
+from converter.errors import UsageError, refuse_huge
 from converter.job import StreamJob
 from converter.output import STDOUT
 from converter.spill import GroupStore
@@ -86,6 +86,8 @@ class Selection:
         cannot be done."""
         if job.sample is not None and job.sample < 0:
             raise UsageError(f"--sample must be >= 0, not {job.sample}")
+        refuse_huge("--sample", job.sample)
+        refuse_huge("--seed", job.seed if seed is None else seed)
         if job.split and job.output == STDOUT:
             raise UsageError("--split writes one file per split: give -o FILE")
         names = [name for name, _ in job.split]

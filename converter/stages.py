@@ -9,6 +9,7 @@ job's. See docs/selection.md.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
@@ -27,6 +28,7 @@ from converter.job import (
     StreamJob,
     check_options,
     check_policies,
+    reads_stdin,
     resolve_languages,
     resolve_writer,
     resolve_writer_options,
@@ -111,6 +113,15 @@ def check_stages(stages: Sequence[Stage], mix: str) -> None:
                 raise UsageError(f"{lang}={path}: {SHARD_FOLDER}")
     if mix not in MIXES:
         raise UsageError(f"mix must be one of {', '.join(MIXES)}, not {mix!r}")
+    on_stdin = [
+        f"stage {stage.name!r}: {lang}={path}"
+        for stage in stages
+        for lang, path in stage.job.sources
+        if reads_stdin(path)
+    ]
+    # (the first would read all of it; a lone stage's sources are checked with the stage)
+    if len(on_stdin) > 1 and len(stages) > 1:
+        raise UsageError(f"only one source can read stdin: {', '.join(on_stdin)}")
     seen: set[str] = set()
     for stage in stages:
         if stage.name == "" and len(stages) == 1:  # ``convert stream``: no seq prefix
@@ -122,8 +133,10 @@ def check_stages(stages: Sequence[Stage], mix: str) -> None:
         if stage.name in seen:
             raise UsageError(f"stage name {stage.name!r} is given twice")
         seen.add(stage.name)
-        if not stage.weight > 0:
-            raise UsageError(f"stage {stage.name!r}: weight must be > 0, not {stage.weight}")
+        if not 0 < stage.weight < math.inf:
+            raise UsageError(
+                f"stage {stage.name!r}: weight must be > 0 and finite, not {stage.weight}"
+            )
 
 
 def run_stages(
@@ -307,8 +320,9 @@ def _mix(
     streams = [_numbered(k, loop) for k, loop in enumerate(loops)]
     if weights is None:
         mixed: Iterator[Group] = chain.from_iterable(streams)
-    else:
-        mixed = _draw(streams, list(weights), random.Random(f"mix\0{seed}"))
+    else:  # (as shares of the largest: huge weights cannot add up to infinity)
+        shares = [weight / max(weights) for weight in weights]
+        mixed = _draw(streams, shares, random.Random(f"mix\0{seed}"))
     if progress is None:
         return mixed
     return _reporting(mixed, loops, progress)

@@ -24,6 +24,7 @@ from converter.errors import (
     InputError,
     MalformedInput,
     UsageError,
+    refuse_huge,
 )
 from converter.inputs import STDIN, open_input
 from converter.readers import Batch, Item, read_batches
@@ -209,6 +210,7 @@ def validate_files(
         raise UsageError("give at least one file to validate ('-' for stdin)")
     if sum(p == STDIN for p in paths) > 1:
         raise UsageError("stdin ('-') can be given once")
+    refuse_huge("--max-errors", max_errors)
     if max_errors < 0:
         raise UsageError(f"--max-errors must be 0 or more, not {max_errors}")
     validator = validator_for(schema)

@@ -66,6 +66,36 @@ def test_debug_is_the_flag_not_a_value_that_looks_like_it(tmp_path: Path) -> Non
     assert debug.returncode != 0 and b"Traceback" in debug.stderr
 
 
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "before"),
+    [
+        ("stream", "--limit", []),
+        ("stream", "--start", []),
+        ("stream", "--sample", []),
+        ("stream", "--seed", []),
+        ("stream", "--jobs", []),
+        ("stream", "--range-records", ["--jobs", "1"]),
+        ("shard", "--records", []),
+        ("validate", "--max-errors", []),
+    ],
+)
+def test_an_integer_beyond_64_bits_is_a_usage_error(
+    tmp_path: Path, command: str, option: str, before: list[str]
+) -> None:
+    """It was an internal error (islice's limit, or orjson writing the report or shards.json)."""
+    given = {
+        "stream": [f"en={SAMPLE_EN}", f"ja={SAMPLE_JA}", "-o", tmp_path / "o.json"],
+        "shard": [SAMPLE_EN, "-o", tmp_path / "shards"],
+        "validate": [SAMPLE_EN],
+    }[command]
+    done = run_cli(command, *given, *before, option, HUGE)
+    fails(done, 2, f"{option} {HUGE} does not fit in 64 bits (at most 9,223,372,036,854,775,807)")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_no_command_is_named_missing() -> None:
     done = run_cli()
     fails(done, 2, "Missing command (see 'convert --help')")

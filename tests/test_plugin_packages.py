@@ -178,3 +178,24 @@ def test_scaffold_refuses_taken_codes_and_unknown_names(tmp_path: Path) -> None:
         new_plugin(lang="xx", name="Klingon", directory=tmp_path / "xx")
     with pytest.raises(UsageError, match="plain language name"):
         new_plugin(lang="yy", name='Bad "quoted" name', directory=tmp_path / "yy")
+
+
+def test_scaffold_says_what_it_assumed_for_a_language_it_does_not_know(tmp_path: Path) -> None:
+    """For an unknown code it assumes the Latin script and writes a placeholder sample, and
+    its tests pass all the same: the command says so (it said nothing; a Thai plugin then
+    never flagged English text in its files). An empty --name is refused (it fell back)."""
+    done = run_convert("plugins", "new", "th", "--name", "Thai", "--dir", tmp_path / "th")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "note: 'th' is not a language the scaffold knows: it assumed the Latin script and wrote "
+        f"a placeholder test sample; set scripts (or accepts) in {tmp_path}/th/converter_th/"
+        f"__init__.py and SAMPLE in {tmp_path}/th/tests/test_th.py to a real Thai text"
+    )
+    done = run_convert("plugins", "new", "fr", "--dir", tmp_path / "fr")
+    assert done.returncode == 0 and "note:" not in done.stdout  # a language it knows
+    done = run_convert("plugins", "new", "de", "--name", "", "--dir", tmp_path / "de")
+    assert (done.returncode, done.stderr) == (
+        2,
+        "convert: error: --name is empty: give the language's English name, or leave it out\n",
+    )
+    assert not (tmp_path / "de").exists()

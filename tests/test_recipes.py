@@ -241,6 +241,22 @@ def test_verify_against_a_report_of_another_shape_is_one_line(
     assert not list(tmp_path.glob("b.*"))
 
 
+def test_verify_against_a_dry_run_s_report_is_refused_before_the_rebuild(tmp_path: Path) -> None:
+    """A dry run's report records no outputs: the whole rebuild ran, then failed on its first
+    output ("which the report has not")."""
+    recipe = write_recipe(tmp_path, two_stages())
+    report = tmp_path / "dry.json"
+    done = run_cli("run", recipe, "-o", tmp_path / "a.jsonl", "--dry-run", "--report", report)
+    assert done.returncode == 0, done.stderr
+    done = run_cli("run", recipe, "-o", tmp_path / "b.jsonl", "--verify", report)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        f"convert: error: {report}: the report of a dry run (--dry-run) records no outputs to "
+        "check: verify against a real run's report\n"
+    )
+    assert not list(tmp_path.glob("b.*"))
+
+
 def test_the_dry_run_prints_the_plan_and_counts_and_writes_nothing(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, two_stages())
     before = sorted(tmp_path.iterdir())
@@ -376,6 +392,14 @@ BAD = [
     ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\nstart = 5\nstop = 2", "[[stage]] 1 ('a'): 'stop' (2) is not past 'start' (5): that selects no group"),
     ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\nstart = 5\nstop = 5", "[[stage]] 1 ('a'): 'stop' (5) is not past 'start' (5): that selects no group"),
     ("[[stage]\nname = 'a'", "not valid TOML: "),
+    # TOML tells 3 from 3.0 (3.0 was taken for a count, and islice refused it: internal error)
+    ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\nlimit = 3.0", "[[stage]] 1 ('a'): key 'limit': must be an integer, not a number (3.0)"),
+    ("[output]\nsample = 3.0\n[[stage]]\nname = 'a'\nsources = { en = 'x' }", "[output]: key 'sample': must be an integer, not a number (3.0)"),
+    # an infinite weight drew the other stages first
+    ("[[stage]]\nname = 'a'\nsources = { en = 'x' }\nweight = inf", "[[stage]] 1 ('a'): key 'weight': must be a finite number, not inf"),
+    ("[output]\nsplit = { train = inf, eval = 1 }\n[[stage]]\nname = 'a'\nsources = { en = 'x' }", "[output.split]: key 'train': must be a finite number, not inf"),
+    ("[output]\nsplit = { 'tr ain' = 1, eval = 1 }\n[[stage]]\nname = 'a'\nsources = { en = 'x' }", "[output]: key 'split': 'tr ain': split names are letters, digits, '_' or '-' (they name the files)"),
+    ("[output]\nsplit = 'train=0.9,eval=0.1'\n[[stage]]\nname = 'a'\nsources = { en = 'x' }", "[output]: key 'split': must be a table, not a string"),
 ]  # fmt: skip
 
 

@@ -5,6 +5,7 @@ and the Dolly excerpts."""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -175,6 +176,7 @@ def test_stage_ranges_and_the_dolly_tail(tmp_path: Path, checks_off: dict[str, s
         (["a", "a"], [1.0, 1.0], "concat", "given twice"),
         (["a/b"], [1.0], "concat", "must match"),
         (["a"], [0.0], "weights", "weight must be > 0"),
+        (["a", "b"], [math.inf, 1.0], "weights", "weight must be > 0 and finite, not inf"),
         (["a"], [1.0], "random", "mix must be one of"),
     ],
 )
@@ -184,6 +186,26 @@ def test_bad_stages_are_usage_errors(
     stages = [Stage(n, StreamJob(PAIR), w) for n, w in zip(names, weights)]
     with pytest.raises(UsageError, match=message):
         run_stages(stages, StreamJob([]), mix)
+
+
+def test_two_stages_reading_stdin_are_refused_before_anything_is_read() -> None:
+    """The first stage would read all of stdin, the second an empty file (found only then)."""
+    on_stdin = StreamJob([("en", "-"), ("ja", str(ALPACA_JA))])
+    stages = [Stage("a", on_stdin), Stage("b", on_stdin)]
+    with pytest.raises(UsageError, match="only one source can read stdin: stage 'a': en=-, "):
+        run_stages(stages, StreamJob([]), "concat")
+
+
+def test_huge_weights_mix_as_their_shares(tmp_path: Path, checks_off: dict[str, str]) -> None:
+    """Weights of 1e308 each mix as weights of 1 do (they added up to infinity: every draw
+    took the last stage, and the stages came out one after the other)."""
+    outputs = []
+    for weight in (1.0, 1e308):
+        stages = [replace(stage, weight=weight) for stage in stages_of(tmp_path, checks_off)]
+        out = tmp_path / f"{weight}.jsonl"
+        assert run_stages(stages, StreamJob([], str(out)), "weights", 1)[1] == 0
+        outputs.append(records(out))
+    assert outputs[0] == outputs[1]
 
 
 def test_mixed_shuffled_split_output_validates(tmp_path: Path, checks_off: dict[str, str]) -> None:

@@ -143,3 +143,9 @@ def new(
     sys.stdout.write(
         f"next: edit {made.module}, then: pip install -e {made.root} && pytest {made.root}\n"
     )
+    if made.placeholders:
+        sys.stdout.write(
+            f"note: {lang!r} is not a language the scaffold knows: it assumed the Latin script "
+            f"and wrote a placeholder test sample; set scripts (or accepts) in {made.module} "
+            f"and SAMPLE in {made.test} to a real {name or lang} text\n"
+        )

@@ -27,7 +27,7 @@ import orjson
 
 from converter import __version__
 from converter.alignment import HISTORY, MAX_SHIFT, WINDOW
-from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
+from converter.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError, refuse_huge
 from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import aligns
 from converter.output import Companion, is_special, json_document
@@ -98,6 +98,8 @@ def check_parallel(job: StreamJob, options: Parallel) -> None:
         raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
     if options.range_records is not None and options.range_records < 1:
         raise UsageError(f"--range-records must be at least 1, not {options.range_records}")
+    refuse_huge("--jobs", options.jobs)
+    refuse_huge("--range-records", options.range_records)
     if options.parts is None and (options.resume or not options.merge):
         raise UsageError("--resume and --no-merge need --parts DIR (where the parts are kept)")
     if options.address is not None and options.engine != "ray":

@@ -30,7 +30,13 @@ from typing import Any
 import orjson
 
 from converter.compression import strip_compression
-from converter.errors import InputError, OutputError, UsageError, stop_if_signalled
+from converter.errors import (
+    InputError,
+    OutputError,
+    UsageError,
+    refuse_huge,
+    stop_if_signalled,
+)
 from converter.inputs import STDIN, open_input
 from converter.output import STDOUT, GuardedStream, json_document, shown
 from converter.readers import Item, read_items
@@ -88,6 +94,7 @@ def shard(
     ``directory`` must not exist or be empty. Raises InputError for a source that cannot be
     read (nothing is written), OutputError when the folder cannot be written.
     """
+    refuse_huge("--records", records)
     if records < 1:
         raise UsageError(f"--records must be at least 1, got {records}")
     if not directory:
