@@ -208,15 +208,24 @@ def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[flo
         m = min(len(scores), len(diagonal))
         if m == 0:
             continue
-        gains = [scores[j] - diagonal[j] for j in range(m)]
-        # the change points: before c pairs are right, from c to e they are shifted
-        c, gain = max(
-            ((c, sum(gains[c:e])) for c in range(m) for e in range(c + 1, m + 1)),
-            key=lambda t: t[1],
-        )
+        c, gain = _best_stretch([scores[j] - diagonal[j] for j in range(m)])
         if gain > MARGIN * max(m - c, MIN_EVIDENCE) and (best is None or gain > best[2]):
             best = (d, c, gain)
     return 0 if best is None or best[1] > 0 else best[0]
+
+
+def _best_stretch(gains: list[float]) -> tuple[int, float]:
+    """Where the stretch of ``gains`` with the largest sum starts, and that sum (the first such
+    stretch): the change points of a shift, before which pairs are right and after which, to
+    the stretch's end, they are shifted."""
+    start, best = 0, gains[0]
+    for c in range(len(gains)):
+        total = 0.0
+        for gain in gains[c:]:
+            total += gain
+            if total > best:
+                start, best = c, total
+    return start, best
 
 
 def trailing_median(warmup: int = WARMUP, default: float = 0.0) -> Median:

@@ -13,7 +13,7 @@ from helpers import DOLLY_DIR, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from converter.alignment import HISTORY, TrailingMedian
+from converter.alignment import HISTORY, TrailingMedian, _best_stretch
 from converter.builtin.checks import LANGUAGE
 from converter.builtin.languages import ENGLISH
 from converter.model import Language, Record
@@ -95,6 +95,16 @@ def test_realign_repairs_a_lost_or_extra_record_exactly_at_95_percent_of_positio
     found = hits(list(range(173)))
     exact = [p for p, at in found if at == p]
     assert len(exact) >= 0.955 * len(found), [h for h in found if h[0] not in exact]
+
+
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=10))
+def test_the_best_stretch_is_the_first_of_the_largest_sum(gains: list[float]) -> None:
+    """Every stretch [c, e) tried (summed as ``sum`` does), the first of the largest sum kept:
+    the shift detector's change points, in time linear in the stretches."""
+    stretches = [
+        (c, sum(gains[c:e])) for c in range(len(gains)) for e in range(c + 1, len(gains) + 1)
+    ]
+    assert _best_stretch(gains) == max(stretches, key=lambda stretch: stretch[1])
 
 
 @pytest.mark.parametrize(
