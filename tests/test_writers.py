@@ -422,6 +422,20 @@ def test_parquet_wrapped_in_gzip_or_zstd_is_refused(tmp_path: Path, name: str) -
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_parquet_run_says_one_line(tmp_path: Path) -> None:
+    """A run that fails (a truncated source) leaves no file and one line: pyarrow wrote the
+    file's footer into the closed output as it let go of its writer, a traceback after it."""
+    cut = tmp_path / "en.json"
+    cut.write_bytes(ALPACA_EN.read_bytes()[:3000])
+    done = run_cli("stream", f"en={cut}", f"ja={ALPACA_JA}", "-o", tmp_path / "out.parquet")
+    assert done.returncode == 3
+    assert done.stderr.decode() == (
+        f"convert: error: en={cut}: end of input (byte 3000): truncated JSON (premature end of "
+        "input)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["en.json"]
+
+
 # --- Hugging Face datasets --------------------------------------------------------------------
 
 LOADS = """

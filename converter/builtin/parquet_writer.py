@@ -34,8 +34,13 @@ class _Sink:
         self.stream = stream
 
     def write(self, data: bytes) -> int:
-        """Write ``data`` to the stream."""
-        return self.stream.write(bytes(data))
+        """Write ``data`` to the stream; nothing once the core has closed it (a failed run,
+        its output thrown away: pyarrow still writes the file's footer as it lets go of the
+        writer, which printed a traceback after the run's error line)."""
+        try:
+            return self.stream.write(bytes(data))
+        except ValueError:  # "write to closed file"
+            return len(data)
 
     def flush(self) -> None:
         """Nothing to do: the core flushes the stream."""
