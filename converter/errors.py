@@ -30,15 +30,22 @@ class InputError(ConverterError):
 
 
 def unequal_sources(
-    short: list[str], longer: list[str], records: str, pairs: int, hint: str = ""
+    short: list[str],
+    longer: list[str],
+    records: str,
+    pairs: int,
+    hint: str = "",
+    limit: bool = True,
 ) -> InputError:
     """The error for sources that end unequally: ``short`` (``lang=path``) end after
-    ``records`` records, ``longer`` go on; ``pairs`` groups can be paired (``hint`` ends it)."""
+    ``records`` records, ``longer`` go on; ``pairs`` groups can be paired (``hint`` ends it;
+    ``limit``: the run could take ``--limit`` instead)."""
     ends = "ends" if len(short) == 1 else "end"
     more = "has" if len(longer) == 1 else "have"
+    instead = f" (or --limit {pairs})" if limit else ""
     return InputError(
         f"{', '.join(short)}: {ends} after {records} records but {', '.join(longer)} {more} more; "
-        f"pair the first {pairs:,} with --unequal shortest (or --limit {pairs}){hint}"
+        f"pair the first {pairs:,} with --unequal shortest{instead}{hint}"
     )
 
 

@@ -405,7 +405,9 @@ class GroupLoop:
                 )
             elif shifts and not self.job.realign:
                 hint = f"; pairs look shifted from index {first}: --realign repairs that"
-            raise unequal_sources(names, others, records, done, hint)
+            # (range mode takes no --limit with --realign)
+            limit = self.view is None or not self.job.realign
+            raise unequal_sources(names, others, records, done, hint, limit)
         most = None if end is None else end - done - 1  # past this group's member
         for k, (member, stream, stats) in enumerate(zip(group, self.streams, self.report.sources)):
             if member is None:

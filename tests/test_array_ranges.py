@@ -783,6 +783,26 @@ def test_realign_generated_arrays(tmp_path: Path) -> None:
     assert [r["from_index"] for r in single["repairs"]] == [296]
 
 
+def test_realign_ranges_on_sources_that_end_unequally_advise_what_range_mode_takes(
+    tmp_path: Path,
+) -> None:
+    """The Japanese side without its last record: the error a single run gives, less its
+    "--limit" advice, which range mode refuses with --realign (a usage error)."""
+    ja = tmp_path / "ja.json"
+    ja.write_text(json.dumps(json.loads(ALPACA_JA.read_text())[:-1], ensure_ascii=False))
+    sources = [f"en={ALPACA_EN}", f"ja={ja}", "--realign"]
+    said = f"ja={ja}: ends after 174 records but en={ALPACA_EN} has more; pair the first 174"
+    single = run_cli("stream", *sources, "-o", tmp_path / "single.jsonl")
+    assert single.returncode == EXIT_FATAL
+    assert single.stderr.decode() == (
+        f"convert: error: {said} with --unequal shortest (or --limit 174)\n"
+    )
+    ranged = run_cli("stream", *sources, "-o", tmp_path / "ranged.jsonl", *_ranges(50))
+    assert ranged.returncode == EXIT_FATAL
+    assert ranged.stderr.decode() == f"convert: error: {said} with --unequal shortest\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ja.json"]
+
+
 def test_realign_ranges_stop_where_they_lose_track_of_records_lost_then_regained(
     tmp_path: Path,
 ) -> None:
