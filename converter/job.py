@@ -3,6 +3,7 @@ the languages, the writer and its options, the check policies."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from converter.compression import compression_of, strip_compression
@@ -71,9 +72,7 @@ def resolve_languages(job: StreamJob, registry: Registry) -> list[Language]:
             raise UsageError(f"language {lang!r} is given twice")
         seen.add(lang)
         languages.append(registry.languages[lang])
-    on_stdin = [f"{lang}={path}" for lang, path in job.sources if reads_stdin(path)]
-    if len(on_stdin) > 1:
-        raise UsageError(f"only one source can read stdin: {', '.join(on_stdin)}")
+    check_stdin_once((f"{lang}={path}", path) for lang, path in job.sources)
     for lang in job.input_formats:
         if lang not in seen:
             raise UsageError(f"--input-format names {lang!r}, which is not a source")
@@ -97,6 +96,14 @@ def check_options(job: StreamJob) -> None:
             "--key and --realign exclude each other: --realign repairs shifts in pairing by "
             "position, --key pairs by a field"
         )
+
+
+def check_stdin_once(sources: Iterable[tuple[str, str]]) -> None:
+    """UsageError when more than one of ``sources`` (how a message names it, its path) reads
+    stdin: the first would read all of it."""
+    on_stdin = [shown for shown, path in sources if reads_stdin(path)]
+    if len(on_stdin) > 1:
+        raise UsageError(f"only one source can read stdin: {', '.join(on_stdin)}")
 
 
 def reads_stdin(path: str) -> bool:

@@ -159,8 +159,6 @@ def _problem(error: jsonschema.ValidationError) -> str:
         return f"{value!r}: split names are letters, digits, '_' or '-' (they name the files)"
     if rule == "pattern":
         return f"{value!r} must be lowercase letters, digits, '_' or '-' (it prefixes seq)"
-    if rule == "propertyNames":
-        return "split names are letters, digits, '_' or '-' (they go into the file names)"
     if rule in ("minimum", "exclusiveMinimum"):
         bound = "at least" if rule == "minimum" else "more than"
         return f"must be {bound} {error.validator_value}, not {value!r}"

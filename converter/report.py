@@ -11,6 +11,7 @@ from typing import Any
 
 from converter import __version__, kernels
 from converter.alignment import too_many_shifts
+from converter.output import STDOUT
 
 #: Examples kept per check and per rejection kind in the report.
 EXAMPLES = 5
@@ -29,7 +30,7 @@ OTHER_KEYS = "(other names)"
 
 def _named(path: str) -> str:
     """``path`` as the summary names it: ``-`` is stdout."""
-    return "stdout" if path == "-" else path
+    return "stdout" if path == STDOUT else path
 
 
 def reason_kind(reason: str) -> str:

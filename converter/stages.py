@@ -28,7 +28,7 @@ from converter.job import (
     StreamJob,
     check_options,
     check_policies,
-    reads_stdin,
+    check_stdin_once,
     resolve_languages,
     resolve_writer,
     resolve_writer_options,
@@ -113,15 +113,12 @@ def check_stages(stages: Sequence[Stage], mix: str) -> None:
                 raise UsageError(f"{lang}={path}: {SHARD_FOLDER}")
     if mix not in MIXES:
         raise UsageError(f"mix must be one of {', '.join(MIXES)}, not {mix!r}")
-    on_stdin = [
-        f"stage {stage.name!r}: {lang}={path}"
-        for stage in stages
-        for lang, path in stage.job.sources
-        if reads_stdin(path)
-    ]
-    # (the first would read all of it; a lone stage's sources are checked with the stage)
-    if len(on_stdin) > 1 and len(stages) > 1:
-        raise UsageError(f"only one source can read stdin: {', '.join(on_stdin)}")
+    if len(stages) > 1:  # (a lone stage's sources are checked with the stage)
+        check_stdin_once(
+            (f"stage {stage.name!r}: {lang}={path}", path)
+            for stage in stages
+            for lang, path in stage.job.sources
+        )
     seen: set[str] = set()
     for stage in stages:
         if stage.name == "" and len(stages) == 1:  # ``convert stream``: no seq prefix
