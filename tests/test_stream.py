@@ -282,6 +282,21 @@ def test_report_holds_checksums_versions_and_counts(tmp_path: Path) -> None:
         (["stream", f"en={ALPACA_EN}", f"en={ALPACA_JA}"], "language 'en' is given twice"),
         (["stream", f"en={ALPACA_EN}", "--limit", "-1"], "--limit"),
         (["stream", f"en={ALPACA_EN}", "--input-format", "en=csv"], "unknown input format 'csv'"),
+        (
+            [
+                "stream",
+                f"en={ALPACA_EN}",
+                "--input-format",
+                "en=alpaca",
+                "--input-format",
+                "en=dolly",
+            ],
+            "--input-format gives en two values, alpaca and dolly: keep one",
+        ),
+        (
+            ["stream", f"en={ALPACA_EN}", "--check", "empty=off", "--check", "empty = reject"],
+            "--check gives empty two values, off and reject",
+        ),
     ],
 )
 def test_bad_command_lines_exit_2_with_one_line(args: list[str], message: str) -> None:

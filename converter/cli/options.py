@@ -37,13 +37,16 @@ Plugins = Annotated[
 
 
 def pairs(values: list[str] | None, what: str) -> dict[str, str]:
-    """Parse repeated ``KEY=VALUE`` options into a dict; UsageError naming ``what`` if malformed."""
+    """Parse repeated ``KEY=VALUE`` options into a dict; UsageError naming ``what`` if one is
+    malformed or gives a key two different values (which one was meant is not known)."""
     result: dict[str, str] = {}
     for value in values or []:
         key, sep, val = value.partition("=")
+        key, val = key.strip(), val.strip()
         if not sep or not key or not val:
             raise UsageError(f"{what} takes KEY=VALUE, got {value!r}")
-        result[key.strip()] = val.strip()
+        if result.setdefault(key, val) != val:
+            raise UsageError(f"{what} gives {key} two values, {result[key]} and {val}: keep one")
     return result
 
 
