@@ -135,7 +135,7 @@ cdef class TrailingMedian:
     cdef readonly double value
     cdef readonly Py_ssize_t warmup
     cdef double default
-    cdef long block
+    cdef long block, last
     cdef Py_ssize_t head, count, capacity
     cdef long *indexes
     cdef double *values
@@ -143,6 +143,7 @@ cdef class TrailingMedian:
 
     def __cinit__(self, Py_ssize_t warmup=16, double default=0.0):
         self.warmup, self.default, self.value, self.block = warmup, default, default, -1
+        self.last = -1  # the index of the last group learned
         self.head = self.count = 0
         self.capacity = 128  # a power of two (doubled when full): ring positions are masked
         while self.capacity < 2 * RATIO_GROUPS:
@@ -183,9 +184,17 @@ cdef class TrailingMedian:
         value was recomputed."""
         return self._add(index, 0.0 if value is None else <double>value, value is not None)
 
+    cpdef double value_at(self, long index) except? -1.0:
+        """The typical value for group ``index``: first learned up to ``index - 1`` as groups
+        without a value when the last learned is further back (as alignment's twin)."""
+        if self.last < index - 1:
+            self._add(index - 1, 0.0, False)
+        return self.value
+
     cdef bint _add(self, long index, double value, bint known) except -1:
         """:meth:`add` from C: ``value`` counts only when ``known``."""
         cdef Py_ssize_t i, n
+        self.last = index
         if known:
             if self.count == self.capacity:
                 self._grow()
@@ -2127,12 +2136,14 @@ cdef class Aligner:
         cdef tuple medians
         first = self.buffers[0]
         source = first[0] if first else None
-        if type(source) is self.record_type:
+        cdef bint read = type(source) is self.record_type
+        if source is not None and type(source) is not self.gap_type:
             for k in range(1, self.sources):
                 buffer = self.buffers[k]
                 medians = self.medians[k]
-                if self.scorer.learn(source, buffer[0] if buffer else None, medians[0],
-                                     medians[1]):
+                # (an unread source record: learned as none, as the Python twin)
+                if self.scorer.learn(source, buffer[0] if buffer and read else None,
+                                     medians[0], medians[1]):
                     self.cache.clear()  # cached scores were made with the former ratios
         if len(self.cache) > 64 * self.window:
             self.cache.clear()
@@ -2303,7 +2314,7 @@ cdef class LengthRatios:
                     learned._add(index, 0.0, False)
                     continue
                 ratio = log(<double>b / <double>a)
-                if fabs(ratio - learned.value) > self.limit:
+                if fabs(ratio - learned.value_at(index)) > self.limit:
                     name = "instruction" if f == 0 else "output"
                     if findings is None:
                         findings = []

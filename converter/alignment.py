@@ -60,6 +60,9 @@ class Median(Protocol):
     def add(self, index: int, value: float | None) -> bool:
         """Learn ``value`` at group ``index``; True when the typical value was recomputed."""
 
+    def value_at(self, index: int) -> float:
+        """The typical value for group ``index`` (see :meth:`TrailingMedian.value_at`)."""
+
 
 class TrailingMedian:
     """A learned typical value: the median of the values seen at the last RATIO_GROUPS group
@@ -73,10 +76,22 @@ class TrailingMedian:
         self.warmup, self.default = warmup, default
         self.value = default
         self.block = -1
+        self.last = -1  # the index of the last group learned
+
+    def value_at(self, index: int) -> float:
+        """The typical value for group ``index``, for a learner that skips groups (those the
+        ``--where`` filter or a reject kept from a check): when the last group learned is
+        further back than ``index - 1``, the groups between are first learned as having no
+        value, so that the value comes from the recent groups only, not from one long ago
+        (which a range of a parallel run has not read)."""
+        if self.last < index - 1:
+            self.add(index - 1, None)
+        return self.value
 
     def add(self, index: int, value: float | None) -> bool:
         """Learn ``value`` (None: the group has none) at group ``index``; True when the typical
         value was recomputed."""
+        self.last = index
         indexes = self.indexes
         if value is not None:
             indexes.append(index)
@@ -175,9 +190,10 @@ class Scorer:
             score -= 1.0
         return score
 
-    def learn(self, source: Record, target: Any, instruction: Median, output: Median) -> bool:
+    def learn(self, source: Any, target: Any, instruction: Median, output: Median) -> bool:
         """Feed the pair's log length ratios at ``source.index`` to the learned medians (none
-        when ``target`` is no record); True when either was recomputed."""
+        when ``target`` is no record, nor when ``source`` is a record that could not be read);
+        True when either was recomputed."""
         ratios: tuple[float | None, ...] = (None, None)
         if type(target) is self.record_type:
             ratios = _log_ratios(source, target)
@@ -316,10 +332,12 @@ class Aligner:
     def _pop(self) -> tuple[Any, ...]:
         """Learn the length ratios of the front group's pairs, then let the group through."""
         source = self.buffers[0][0] if self.buffers[0] else None
-        if type(source) is Record:
-            learn = self.scorer.learn
+        if source is not None and type(source) is not Gap:
+            learn, read = self.scorer.learn, type(source) is Record
             for k in range(1, len(self.buffers)):
-                target = self.buffers[k][0] if self.buffers[k] else None
+                # (a source record that could not be read gives no ratios: learned as none,
+                # so that a long stretch of them leaves nothing learned from before it)
+                target = self.buffers[k][0] if self.buffers[k] and read else None
                 if learn(source, target, *self.ratios[k]):
                     self.cache.clear()  # cached scores were made with the former ratios
         if len(self.cache) > 64 * WINDOW:

@@ -313,18 +313,21 @@ def test_quick_script_on_real_texts() -> None:
 @given(
     st.lists(
         st.tuples(
-            st.integers(0, 3),  # step to the next group index (0: the same group again)
+            st.integers(0, 3) | st.integers(4, 200),  # to the next index (0: the same again)
             st.none() | st.floats(-3, 3, allow_nan=False) | st.sampled_from([0.0, 1.0, -0.5]),
+            st.booleans(),  # read the value for the index first
         ),
         max_size=400,
     ),
     st.sampled_from([16, 32, 1]),
 )
-def test_trailing_median(steps: list[tuple[int, float | None]], warmup: int) -> None:
+def test_trailing_median(steps: list[tuple[int, float | None, bool]], warmup: int) -> None:
     compiled, reference = native.TrailingMedian(warmup), alignment.TrailingMedian(warmup)
     index = 0
-    for step, value in steps:
+    for step, value, read in steps:
         index += step
+        if read:
+            assert compiled.value_at(index) == reference.value_at(index)
         assert compiled.add(index, value) == reference.add(index, value)
         assert compiled.value == reference.value
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import faults as F
 import pytest
 from helpers import DOLLY_DIR, run_cli
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from converter.alignment import HISTORY, TrailingMedian, _best_stretch
@@ -557,17 +557,27 @@ def test_a_languages_own_accepts_test_decides_before_the_script() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     values=st.lists(st.one_of(st.none(), st.floats(-3, 3)), min_size=1, max_size=400),
-    gaps=st.sets(st.integers(0, 399)),
+    gaps=st.lists(st.tuples(st.integers(0, 399), st.integers(1, 200)), max_size=4),
     start=st.integers(0, 399),
 )
-def test_learned_ratios_depend_only_on_the_recent_groups(values, gaps, start) -> None:
+@example(values=[1.0] * 10 + [0.5] * 300, gaps=[(10, 150)], start=120)  # a long gap
+def test_learned_ratios_depend_only_on_the_recent_groups(
+    values: list[float | None], gaps: list[tuple[int, int]], start: int
+) -> None:
     """A learned ratio read from HISTORY groups before ``start`` on equals the one learned from
     the first group: what a range of a parallel run relies on (groups in ``gaps`` never reach
-    the learner, as filtered or rejected groups)."""
-    steps = [(i, v) for i, v in enumerate(values) if i not in gaps]
+    the learner, as filtered or rejected groups). Each group reads the value for itself, then
+    learns, as the length-ratio check does: read as the value last learned, it came from
+    before a long gap, which a range has not read (a range wrote groups that the single run
+    rejected)."""
+    skipped = {i for first, length in gaps for i in range(first, first + length)}
+    steps = [(i, v) for i, v in enumerate(values) if i not in skipped]
     whole, late = TrailingMedian(), TrailingMedian()
     for index, value in steps:
+        read = whole.value_at(index)
         whole.add(index, value)
+        if index >= start:
+            assert late.value_at(index) == read, index
         if index >= start - HISTORY:
             late.add(index, value)
         if index >= start:

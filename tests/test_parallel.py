@@ -101,6 +101,54 @@ def test_realign_across_ranges_after_two_records_lost_in_a_row(
     assert [s["read"] for s in single["sources"]] == [175, 173]
 
 
+def test_a_long_filtered_stretch_leaves_nothing_learned_from_before_it(tmp_path: Path) -> None:
+    """The length-ratio check learns the typical ratio from the groups that reach it. After
+    more groups kept from it by ``--where`` than a range's margin holds, the single run judged
+    the next group by what it had learned before them, which a range has not read, and range
+    mode wrote a group that the single run rejected (an outside review's finding). Both now
+    judge it by the recent groups alone: none learned, so equal lengths are typical (and the
+    groups after it are judged as at a run's start)."""
+    en, ja = json.loads(ALPACA_EN.read_text()), json.loads(ALPACA_JA.read_text())
+    filler = [{"instruction": "Skip this group.", "input": "-", "output": "-"}] * 250
+    # three times the English output's length: far off the learned -0.77, not off 0
+    odd = dict(ja[100], output=ja[100]["output"] * 6)
+    sources = []
+    for lang, records in (
+        ("en", en[:100] + filler + en[100:]),
+        ("ja", ja[:100] + filler + [odd] + ja[101:]),
+    ):
+        (tmp_path / f"{lang}.json").write_text(json.dumps(records, ensure_ascii=False))
+        sources.append(f"{lang}={tmp_path / f'{lang}.json'}")
+    options = ("--where", "input!=-", "--check", "all=off", "--check", "length-ratio=reject")
+    parallel = ("--jobs", "2", "--range-records", "50")
+    single, ranged = _compare(tmp_path, sources, *options, parallel=parallel)
+    assert single == ranged
+    assert single["groups"]["filtered"] == 250
+    judged = single["checks"]["length-ratio"]["examples"]
+    assert 350 not in [example["index"] for example in judged]  # the odd group
+
+
+def test_realign_after_a_long_stretch_of_unreadable_records(tmp_path: Path) -> None:
+    """The aligner learned its length ratios only from groups whose first record could be
+    read: after 150 that could not, the single run scored the pairs after them with the ratios
+    learned before, which a range has not read, and repaired a lost record elsewhere than range
+    mode did (an outside review's finding, in the length-ratio check; this is its twin)."""
+    en, ja = json.loads(ALPACA_EN.read_text()), json.loads(ALPACA_JA.read_text())
+    stretch = 150
+    en = en[:100] + [17] * stretch + en[100:]
+    ja = ja[:100] + [{"instruction": "x", "input": "", "output": "y"}] * stretch + ja[100:]
+    del ja[256]  # six groups after the stretch
+    sources = []
+    for lang, records in (("en", en), ("ja", ja)):
+        (tmp_path / f"{lang}.json").write_text(json.dumps(records, ensure_ascii=False))
+        sources.append(f"{lang}={tmp_path / f'{lang}.json'}")
+    options = ("--realign", "--unequal", "shortest")
+    parallel = ("--jobs", "2", "--range-records", "50")
+    single, ranged = _compare(tmp_path, sources, *options, parallel=parallel)
+    assert single == ranged
+    assert single["groups"]["rejected"] >= stretch
+
+
 @pytest.mark.parametrize("lost", [6, 13])
 def test_realign_across_ranges_when_the_first_of_three_sources_lost_a_record_before_a_range(
     tmp_path: Path, lost: int

@@ -248,7 +248,8 @@ def _length_ratio_check(languages: Sequence[Language]) -> Callable[[list[Record]
                     learned.add(source.index, None)
                     continue
                 ratio = math.log(b / a)
-                if abs(ratio - learned.value) > limit:  # equal lengths until the ratio is known
+                # (equal lengths are typical until the ratio is learned)
+                if abs(ratio - learned.value_at(source.index)) > limit:
                     findings.append(
                         f"{record.lang}: {name} is {b} characters for {source.lang}'s {a}"
                     )
