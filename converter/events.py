@@ -105,9 +105,10 @@ def event_items(source: Input, target: tuple[str, ...], items_path: str | None) 
     except UnicodeDecodeError:  # yajl passes CESU-8 surrogates through; Python refuses them
         raise MalformedInput(f"{source.label}: {describe_bad_utf8(stream)}") from None
     if not opened[0]:
+        example = '{"data": [...]} is read with data.item'
+        hint = "no array is there" if items_path == "data.item" else example
         raise MalformedInput(
-            f"{source.label}: --items-path {items_path} matches nothing in this file "
-            '(for {"data": [...]} it is data.item)',
+            f"{source.label}: --items-path {items_path} matches nothing in this file ({hint})",
             "not-container",
         )
 

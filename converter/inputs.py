@@ -211,6 +211,9 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool, whole: bool) -> str:
         return "array"
     if first == b"{":
         return "jsonl" if _json_lines(head[skip:], whole) else "concatenated"
+    if head.startswith(PARQUET_MAGIC):
+        hint = "looks like Parquet, which converter reads from a file named .parquet"
+        raise _malformed(label, hint, "malformed")
     if first not in b'"-0123456789tfn':
         what = _first_character(head[skip : skip + 4])
         raise _malformed(label, f"byte {skip}: {what} cannot start JSON", "malformed")
@@ -247,6 +250,10 @@ def is_shard_folder(path: str) -> bool:
     from converter.scale.shard import SHARDS_INDEX  # (converter.scale.shard imports this module)
 
     return path != STDIN and os.path.isfile(os.path.join(path, SHARDS_INDEX))
+
+
+#: The first bytes of a Parquet file.
+PARQUET_MAGIC = b"PAR1"
 
 
 def _compression_hint(name: str, suffix: str | None, stdin: bool) -> str:

@@ -31,6 +31,15 @@ from converter.errors import OutputClosed, OutputError, handled_signals, stop_if
 
 STDOUT = "-"
 _MAX_LINKS = 40  # as the kernel's limit on symbolic links followed
+#: The most bytes of a name that the temporary file or folder written beside it repeats: a
+#: name may have 255, and the temporary adds a dot before, a random part and ``.tmp`` after.
+TEMPORARY_NAME_BYTES = 200
+
+
+def temporary_prefix(name: str) -> str:
+    """The prefix of a temporary file or folder made beside ``name``: hidden, and short enough
+    for the temporary of any legal name to be legal too."""
+    return f".{os.fsdecode(os.fsencode(name)[:TEMPORARY_NAME_BYTES])}."
 
 
 class GuardedStream:
@@ -263,7 +272,7 @@ def open_output(path: str) -> AtomicOutput:
         if mode is not None and not stat.S_ISREG(mode):  # /dev/null, a FIFO, a terminal
             return AtomicOutput(path, _guard(path, open(path, "wb")), None)
         folder, name = os.path.split(target)
-        fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        fd, temp = tempfile.mkstemp(prefix=temporary_prefix(name), suffix=".tmp", dir=folder)
     except PermissionError:
         raise OutputError(f"{path}: permission denied") from None
     except OSError as exc:

@@ -95,13 +95,21 @@ def _type_reasons(pairs: Iterable[tuple[str, Any]]) -> list[str]:
     ]
 
 
+#: What a reason calls a value of each type a reader gives (Parquet's too).
+_KINDS = {
+    dict: "an object",
+    list: "an array",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    bytes: "binary data",
+}
+
+
 def _kind(value: Any) -> str:
+    """What ``value`` is, as a reason names it: a JSON kind, binary data, or the type of a
+    value only a Parquet column holds (a date, a decimal)."""
     if value is None:
         return "null"
-    return {
-        dict: "an object",
-        list: "an array",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-    }.get(type(value), "a string")
+    return _KINDS.get(type(value)) or f"a {type(value).__name__} value"

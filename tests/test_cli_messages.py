@@ -517,3 +517,9 @@ def test_every_command_stops_alike_when_stdout_s_reader_is_gone(
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, b"")
+
+
+def test_a_line_break_in_a_file_name_keeps_the_error_on_one_line(tmp_path: Path) -> None:
+    """A name is said as given, its line break as ``\\n``: the error stays one line."""
+    done = run_cli("stream", f"en={tmp_path / 'a'}\nb.json", "-o", tmp_path / "o.jsonl")
+    fails(done, 3, f"en={tmp_path / 'a'}\\nb.json: no such file")

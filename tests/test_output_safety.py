@@ -505,3 +505,20 @@ def test_dev_null_on_stdin_and_stdout_is_no_input_written_over(tmp_path: Path) -
             cwd=tmp_path, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, timeout=60,
         )  # fmt: skip
     assert (done.returncode, done.stderr) == (3, b"convert: error: en=-: empty file\n")
+
+
+@pytest.mark.parametrize("letter", ["x", "é"])
+def test_an_output_whose_name_is_near_the_longest_is_written(folder: Path, letter: str) -> None:
+    """A 250-byte name (the longest a name may have: 255) failed with "File name too long":
+    the temporary file beside it repeated the whole name. A shard folder's likewise."""
+    name = letter * (244 // len(letter.encode())) + ".jsonl"
+    assert 245 <= len(name.encode()) <= 255
+    code, stderr = stream(folder, "-o", name, "--rejects", "r.jsonl")
+    assert code == 0, stderr
+    assert [json.loads(line)["seq"] for line in (folder / name).open()][:2] == ["0EN", "0JA"]
+    done = run_cli(
+        "shard", "en.json", "-o", name.removesuffix(".jsonl"), "--records", "2", cwd=folder
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert (folder / name.removesuffix(".jsonl") / "shards.json").is_file()
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]

@@ -758,6 +758,30 @@ def test_a_broken_array_is_refused_by_the_planner(tmp_path: Path) -> None:
     assert f"ja={broken}: line " in said[0][1][0] and f"(byte {byte})" in said[0][1][0]
 
 
+def test_an_array_the_scan_miscounts_gives_the_single_runs_error(tmp_path: Path) -> None:
+    """A string's closing quote missing, and a quote escaped in the next record: the planner's
+    scan, which follows strings without parsing them, finds the array whole and one record
+    short, and range mode said the sources end unequally (an outside review's finding). It
+    now gives the single run's line for the broken record; nothing written."""
+    ja = json.loads(ALPACA_JA.read_text())
+    ja[102] = dict(ja[102], output='「say "hi」')
+    lines = [json.dumps(record, ensure_ascii=False) for record in ja]
+    assert ja[101]["input"] == ""
+    lines[101] = lines[101].replace('"input": ""', '"input": "', 1)
+    broken = tmp_path / "ja.json"
+    broken.write_text("[\n" + ",\n".join(lines) + "\n]\n", "utf-8")
+    said = []
+    for name, extra in (("single", ()), ("parallel", ("--jobs", "2"))):
+        out = tmp_path / f"{name}.jsonl"
+        done = run_cli("stream", f"en={ALPACA_EN}", f"ja={broken}", "-o", out, *extra)
+        said.append((done.returncode, done.stderr.decode().strip().splitlines()))
+        assert not out.exists()
+    assert said[1] == said[0] and said[0][0] == EXIT_FATAL, said
+    assert said[0][1] == [
+        f"convert: error: ja={broken}: line 103, column 184 (byte 69448): invalid char in json text"
+    ]
+
+
 def test_the_first_range_to_fail_is_the_one_reported(tmp_path: Path) -> None:
     """Bad escapes at records 190 (range 0, read from record 0) and 205 (range 1, read from its
     margin at 200, so it meets its own first): the error reported is record 190's, the one the

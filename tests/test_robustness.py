@@ -13,6 +13,7 @@ memory limits) run ``python -m converter``.
 from __future__ import annotations
 
 import codecs
+import datetime
 import errno
 import json
 import os
@@ -437,7 +438,16 @@ def test_items_path_that_matches_nothing_is_fatal(convert) -> None:
     fatal(
         stream(convert, wrapped(EN_RECORDS, True), JA, "--items-path", "en=rows.item"),
         "en=en.json",
-        "--items-path rows.item matches nothing",
+        '--items-path rows.item matches nothing in this file ({"data": [...]} is read with',
+    )
+
+
+def test_items_path_data_item_on_no_array_says_so(convert) -> None:
+    """Its example named the very path given (data.item): it says what is missing instead."""
+    fatal(
+        stream(convert, b'{"data": {"x": 1}}', JA, "--items-path", "en=data.item"),
+        "en=en.json",
+        "--items-path data.item matches nothing in this file (no array is there)",
     )
 
 
@@ -940,6 +950,34 @@ def test_a_value_json_cannot_hold_rejects_its_group_with_a_readable_line(tmp_pat
     (rejected,) = map(json.loads, (tmp_path / "out.jsonl.rejects.jsonl").open())
     assert rejected["reasons"] == ["cannot encode: en: Type is not JSON serializable: bytes"]
     assert rejected["record"]["blob"] == repr(b"\x00\xff")
+
+
+def test_a_parquet_field_that_is_no_string_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """A binary instruction column and a date output column: each record is rejected naming
+    the value's kind (binary data was called "a string, not a string")."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    columns = {
+        "instruction": pa.array([b"hello", b"x"], pa.binary()),
+        "input": ["", ""],
+        "output": ["y", "z"],
+    }
+    pq.write_table(pa.table(columns), tmp_path / "bin.parquet")
+    dated = {"instruction": ["a"], "input": [""], "output": [datetime.date(2020, 1, 2)]}
+    pq.write_table(pa.table(dated), tmp_path / "date.parquet")
+    said = []
+    for name in ("bin", "date"):
+        proc = run_cli("stream", f"en={name}.parquet", "-o", f"{name}.jsonl", cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        lines = (tmp_path / f"{name}.jsonl.rejects.jsonl").open()
+        said.append([(r["reasons"], r["record"]) for r in map(json.loads, lines)])
+    binary = ["field 'instruction' is binary data, not a string"]
+    assert said[0] == [
+        (binary, {"instruction": "b'hello'", "input": "", "output": "y"}),
+        (binary, {"instruction": "b'x'", "input": "", "output": "z"}),
+    ]
+    record = {"instruction": "a", "input": "", "output": "2020-01-02"}
+    assert said[1] == [(["field 'output' is a date value, not a string"], record)]
 
 
 @pytest.mark.parametrize(

@@ -452,6 +452,7 @@ WHOLE_FILE_PROBLEMS = [
     (b'["a\x00a"]', "malformed", "line 1, column 4 (byte 3): control character 0x00"),
     ("日本語\n".encode(), "malformed", "byte 0: character '日' cannot start JSON"),
     (b"\xc0abc", "malformed", "byte 0: byte 0xc0 (not UTF-8) cannot start JSON"),
+    (b"PAR1\x15\x04", "malformed", "looks like Parquet, which converter reads from a file named"),
     (b'{\n  "seq": "0EN"\n}\n{"seq": "1EN"}\n3', "malformed", "a top-level int among the objects"),
 ]
 

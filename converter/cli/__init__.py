@@ -95,6 +95,9 @@ def _stopped(signum: int) -> int:
 
 
 def _say(message: str) -> None:
+    """Say ``message`` as one line: a line break in it (a file's name may hold one) is
+    written as its escape."""
+    message = message.replace("\r", "\\r").replace("\n", "\\n")
     sys.stderr.write(f"convert: {message}\n")
     sys.stderr.flush()
 

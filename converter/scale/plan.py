@@ -202,6 +202,13 @@ class Plan:
         done = min(counts)
         if done == max(counts):
             return
+        # the scan counts an array's values without parsing them: a broken string (a quote
+        # missing, another escaped later) can leave its structure whole and its count wrong,
+        # where a single run meets the broken record first
+        for source in self.sources:
+            for file in source.files:
+                if file.shape == "array":
+                    _reader_error(file.path, f"{source.lang}={source.given}")
         short = [f"{s.lang}={s.given}" for s in self.sources if s.records == done]
         longer = [f"{s.lang}={s.given}" for s in self.sources if s.records > done]
         raise unequal_sources(short, longer, f"{done:,}", done)

@@ -38,7 +38,7 @@ from converter.errors import (
     stop_if_signalled,
 )
 from converter.inputs import STDIN, open_input
-from converter.output import STDOUT, GuardedStream, json_document, shown
+from converter.output import STDOUT, GuardedStream, json_document, shown, temporary_prefix
 from converter.readers import Item, read_items
 from converter.rejects import stdlib_line
 
@@ -128,9 +128,8 @@ def _temporary_folder(directory: str) -> str:
     if not os.path.isdir(parent):
         raise OutputError(f"{directory}: folder {parent} does not exist")
     try:
-        return tempfile.mkdtemp(
-            prefix=f".{os.path.basename(directory)}.", suffix=".tmp", dir=parent
-        )
+        prefix = temporary_prefix(os.path.basename(directory))
+        return tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=parent)
     except OSError as exc:
         raise OutputError(f"{directory}: cannot write: {exc.strerror or exc}") from None
 
