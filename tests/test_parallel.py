@@ -740,6 +740,18 @@ def test_key_range_mode_refuses_array_sources(tmp_path: Path, first: str) -> Non
     assert not out.exists()
 
 
+def _fatal_in_both(tmp_path: Path, broken: Path) -> list[tuple[int, list[str]]]:
+    """The real EN seed tasks with ``broken`` as JA, in a single run and in range mode: each
+    one's exit status and stderr lines; neither wrote an output."""
+    said = []
+    for name, extra in (("single", ()), ("parallel", ("--jobs", "2"))):
+        out = tmp_path / f"{name}.jsonl"
+        done = run_cli("stream", f"en={ALPACA_EN}", f"ja={broken}", "-o", out, *extra)
+        said.append((done.returncode, done.stderr.decode().strip().splitlines()))
+        assert not out.exists()
+    return said
+
+
 def test_a_broken_array_is_refused_by_the_planner(tmp_path: Path) -> None:
     """Two records without a comma between them: the planner's scan finds the break and gives
     the single run's own line (line, column, byte); nothing written."""
@@ -747,12 +759,7 @@ def test_a_broken_array_is_refused_by_the_planner(tmp_path: Path) -> None:
     at = text.index("},", len(text) // 2)
     broken = tmp_path / "ja.json"
     broken.write_text(text[: at + 1] + text[at + 2 :], "utf-8")
-    said = []
-    for name, extra in (("single", ()), ("parallel", ("--jobs", "2"))):
-        out = tmp_path / f"{name}.jsonl"
-        done = run_cli("stream", f"en={ALPACA_EN}", f"ja={broken}", "-o", out, *extra)
-        said.append((done.returncode, done.stderr.decode().strip().splitlines()))
-        assert not out.exists()
+    said = _fatal_in_both(tmp_path, broken)
     assert said[1] == said[0] and said[0][0] == EXIT_FATAL and len(said[0][1]) == 1, said
     byte = len(text[: at + 1].encode()) + text[at + 2 :].encode().index(b"{")
     assert f"ja={broken}: line " in said[0][1][0] and f"(byte {byte})" in said[0][1][0]
@@ -770,12 +777,7 @@ def test_an_array_the_scan_miscounts_gives_the_single_runs_error(tmp_path: Path)
     lines[101] = lines[101].replace('"input": ""', '"input": "', 1)
     broken = tmp_path / "ja.json"
     broken.write_text("[\n" + ",\n".join(lines) + "\n]\n", "utf-8")
-    said = []
-    for name, extra in (("single", ()), ("parallel", ("--jobs", "2"))):
-        out = tmp_path / f"{name}.jsonl"
-        done = run_cli("stream", f"en={ALPACA_EN}", f"ja={broken}", "-o", out, *extra)
-        said.append((done.returncode, done.stderr.decode().strip().splitlines()))
-        assert not out.exists()
+    said = _fatal_in_both(tmp_path, broken)
     assert said[1] == said[0] and said[0][0] == EXIT_FATAL, said
     assert said[0][1] == [
         f"convert: error: ja={broken}: line 103, column 184 (byte 69448): invalid char in json text"
