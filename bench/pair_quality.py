@@ -79,17 +79,6 @@ def rows() -> list[tuple[str, str, str]]:
                 f"{exact}/{len(hits)} ({exact / len(hits):.1%})",
             )
         )
-    ends = list(range(6, 176))
-    for english, what in ((False, "JA"), (True, "EN")):
-        exact = len(F.tail_loss_hits(ends, 2, english))
-        table.append(
-            (
-                f"{what} record before the last lost, slices of 6-175 pairs: repaired exactly "
-                "by --realign",
-                "misalignment",
-                f"{exact}/{len(ends)} ({exact / len(ends):.1%})",
-            )
-        )
     positions = list(range(0, 165, 3))
     for gap in (3, 4, 8):
         for lost_first, what in ((True, "lost, one gained"), (False, "gained, one lost")):

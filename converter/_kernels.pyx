@@ -2175,8 +2175,7 @@ cdef class Aligner:
         front = [ring[(head + j) % self.window] for j in range(count)]
         if ring[head] > 0 and sum(front) >= 0:  # a sum near 0 as Python's sum rounds it
             return 0
-        tail = len(src) - len(tgt) if self.ended[0] and self.ended[k] else 0
-        d = self.shift_at_front(front[:n], lambda os_, ot: self._score(k, os_, ot, n), tail)
+        d = self.shift_at_front(front[:n], lambda os_, ot: self._score(k, os_, ot, n))
         if d:
             self._found(k, d)
         return 0

@@ -207,9 +207,7 @@ def shift_offsets(d: int) -> tuple[int, int]:
     return (d, 0) if d > 0 else (0, -d)
 
 
-def shift_at_front(
-    diagonal: list[float], shifted: Callable[[int, int], list[float]], tail: int = 0
-) -> int:
+def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[float]]) -> int:
     """The shift that starts at the front of the window, from the positional pairs' scores
     (``diagonal``) and ``shifted(offset_source, offset_target)``, the scores of the pairings
     shifted: +d (the target lost d records, d up to MAX_SHIFT) or -d (it has d extra ones) when
@@ -219,11 +217,7 @@ def shift_at_front(
     The shifted pairs may end inside the window (a record lost and another gained a few
     groups apart: the pairs after them are positional again); they need the same evidence,
     MARGIN for each pair from where they start to the window's end, and never less than
-    MIN_EVIDENCE pairs' worth. ``tail`` is the shift that pairs what is left of both sources
-    to their ends (both have ended, one with that many records more; 0: not so): the records
-    it leaves unpaired are as many as positional pairing leaves at the end, so that shift from
-    the front needs only the MARGIN of the pairs it has, and the sources' last pairs decide
-    where a record lost near their end was."""
+    MIN_EVIDENCE pairs' worth."""
     best = None
     for d in (s * sign for s in range(1, MAX_SHIFT + 1) for sign in (1, -1)):
         scores = shifted(*shift_offsets(d))
@@ -231,8 +225,7 @@ def shift_at_front(
         if m == 0:
             continue
         c, gain = _best_stretch([scores[j] - diagonal[j] for j in range(m)])
-        least = 1 if d == tail and c == 0 else MIN_EVIDENCE
-        if gain > MARGIN * max(m - c, least) and (best is None or gain > best[2]):
+        if gain > MARGIN * max(m - c, MIN_EVIDENCE) and (best is None or gain > best[2]):
             best = (d, c, gain)
     return 0 if best is None or best[1] > 0 else best[0]
 
@@ -376,8 +369,7 @@ class Aligner:
         front = self._diagonal(k, n)
         if front[0] > 0 and sum(front) >= 0:
             return
-        tail = len(src) - len(tgt) if self.ended[0] and self.ended[k] else 0
-        d = shift_at_front(list(front)[:n], lambda os_, ot: self._score(k, os_, ot, n), tail)
+        d = shift_at_front(list(front)[:n], lambda os_, ot: self._score(k, os_, ot, n))
         if d:
             self._found(k, d)
 

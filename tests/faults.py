@@ -166,23 +166,6 @@ def short_shift_hits(positions: list[int], gap: int, lost_first: bool = True) ->
     return exact
 
 
-def tail_loss_hits(ends: list[int], back: int, lost_in_english: bool = False) -> list[int]:
-    """The ends ``E`` of ``ends`` at which, the real pair cut to its first ``E`` records and
-    record ``E - back`` lost from the Japanese file (or the English one), ``--realign`` repairs
-    exactly that loss and nothing else."""
-    exact = []
-    for end in ends:
-        en, ja, p = EN[:end], JA[:end], end - back
-        if lost_in_english:
-            en, shift = en[:p] + en[p + 1 :], -1
-        else:
-            ja, shift = ja[:p] + ja[p + 1 :], 1
-        _, report = flagged(en, ja, "misalignment", realign=True)
-        if [(r["shift"], r["from_index"]) for r in report["repairs"]] == [(shift, p)]:
-            exact.append(end)
-    return exact
-
-
 def _repaired_at(ja: Records, shift: int) -> int | None:
     """Where ``--realign`` repairs the first shift by ``shift`` of ``ja`` against EN (None:
     it repairs none): the index of the first group it pairs shifted."""
