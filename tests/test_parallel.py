@@ -784,6 +784,64 @@ def test_an_array_the_scan_miscounts_gives_the_single_runs_error(tmp_path: Path)
     ]
 
 
+def _both_say(tmp_path: Path, sources: list[str]) -> list[tuple[int, list[str]]]:
+    """Each one's exit status and stderr lines, a single run and range mode of ``sources``;
+    neither wrote an output."""
+    said = []
+    for name, extra in (("single", ()), ("parallel", ("--jobs", "2", "--range-records", "100"))):
+        out = tmp_path / f"{name}.jsonl"
+        done = run_cli("stream", *sources, "-o", out, *extra)
+        said.append((done.returncode, done.stderr.decode().strip().splitlines()))
+        assert not out.exists()
+    return said
+
+
+def test_sources_ending_unequally_after_a_shift_get_the_single_runs_hint(tmp_path: Path) -> None:
+    """JA lost record 100 of the real seed tasks: the single run says where it ends and that
+    the pairs look shifted from index 100; range mode now says the same (the plan refused
+    them without the hint)."""
+    ja = json.loads(ALPACA_JA.read_text("utf-8"))
+    del ja[100]
+    (tmp_path / "ja.json").write_text(json.dumps(ja, ensure_ascii=False, indent=2), "utf-8")
+    said = _both_say(tmp_path, [f"en={ALPACA_EN}", f"ja={tmp_path / 'ja.json'}"])
+    assert said[1] == said[0] and said[0][0] == EXIT_FATAL and len(said[0][1]) == 1, said
+    assert "ends after 174 records" in said[0][1][0]
+    assert said[0][1][0].endswith("; pairs look shifted from index 100: --realign repairs that")
+
+
+def test_a_record_broken_past_the_shorter_sources_end_is_not_met(tmp_path: Path) -> None:
+    """EN's record 650 of 700 is broken (a bad escape), JA ends after 300: the single run
+    stops reading EN near record 300 and says the sources end unequally; range mode said the
+    syntax error (its plan read the whole array) and now says the same as the single run."""
+    sources = []
+    for lang, path, count in (("en", ALPACA_EN, 700), ("ja", ALPACA_JA, 300)):
+        records = (json.loads(path.read_text("utf-8")) * 4)[:count]
+        if lang == "en":
+            records[650] = {"output": "BAD"}
+        text = json.dumps(records, ensure_ascii=False, indent=4).replace("BAD", "\\q")
+        (tmp_path / f"{lang}.json").write_text(text, "utf-8")
+        sources.append(f"{lang}={tmp_path / f'{lang}.json'}")
+    said = _both_say(tmp_path, sources)
+    assert said[1] == said[0] and said[0][0] == EXIT_FATAL and len(said[0][1]) == 1, said
+    assert said[0][1][0].startswith(f"convert: error: {sources[1]}: ends after 300 records")
+
+
+def test_a_shard_folder_ending_unequally_is_refused_by_the_plan(tmp_path: Path) -> None:
+    """A shard folder the single run does not read: range mode refuses the sources itself,
+    naming the folder; nothing written."""
+    (tmp_path / "ja.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in json.loads(ALPACA_JA.read_text())[:170]), "utf-8"
+    )
+    assert run_cli("shard", tmp_path / "ja.jsonl", "-o", tmp_path / "ja", "-q").returncode == 0
+    out = tmp_path / "out.jsonl"
+    done = run_cli("stream", f"en={ALPACA_EN}", f"ja={tmp_path / 'ja'}", "-o", out, "--jobs", "2")
+    assert done.returncode == EXIT_FATAL and not out.exists()
+    assert done.stderr.decode().splitlines() == [
+        f"convert: error: ja={tmp_path / 'ja'}: ends after 170 records but en={ALPACA_EN} has "
+        "more; pair the first 170 with --unequal shortest (or --limit 170)"
+    ]
+
+
 def test_the_first_range_to_fail_is_the_one_reported(tmp_path: Path) -> None:
     """Bad escapes at records 190 (range 0, read from record 0) and 205 (range 1, read from its
     margin at 200, so it meets its own first): the error reported is record 190's, the one the

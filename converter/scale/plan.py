@@ -185,6 +185,11 @@ class SourcePlan:
         """Records in all its files."""
         return sum(f.records for f in self.files)
 
+    @property
+    def sharded(self) -> bool:
+        """True for a shard folder (or a list of files): a single run does not read it."""
+        return [f.path for f in self.files] != [self.given]
+
 
 @dataclass
 class Plan:
@@ -195,13 +200,19 @@ class Plan:
     groups: int
     ranges: list[Range] = field(default_factory=list)
 
+    @property
+    def equal(self) -> bool:
+        """True when every source holds as many records as the scan counted."""
+        counts = [s.records for s in self.sources]
+        return min(counts) == max(counts)
+
     def check_equal(self) -> None:
         """InputError naming the shorter sources when the record counts differ (as
-        ``convert stream`` says it); the caller decides (``--unequal shortest`` does not ask)."""
-        counts = [s.records for s in self.sources]
-        done = min(counts)
-        if done == max(counts):
+        ``convert stream`` says it, without the hint of a shift it met on its way); the caller
+        decides (``--unequal shortest`` does not ask)."""
+        if self.equal:
             return
+        done = min(s.records for s in self.sources)
         # the scan counts an array's values without parsing them: a broken string (a quote
         # missing, another escaped later) can leave its structure whole and its count wrong,
         # where a single run meets the broken record first

@@ -32,6 +32,7 @@ from converter.job import StreamJob, resolve_writer, resolve_writer_options
 from converter.loop import aligns
 from converter.output import Companion, is_special, json_document
 from converter.paths import check_run_paths, option
+from converter.pipeline import run_stream
 from converter.plugins import Registry, build_manager, build_registry
 from converter.records import detect_format
 from converter.rejects import default_rejects_path
@@ -172,7 +173,12 @@ def _run_ranges(
     shortest = min(s.records for s in planned.sources)
     paired_all = job.limit is None or job.limit > shortest
     if job.key is None and not job.realign and job.unequal == "error" and paired_all:
-        planned.check_equal()
+        if not planned.equal and not any(s.sharded for s in planned.sources):
+            # refused: the single run says where (where a source ends, with a shift's hint, or
+            # a record broken before that, which the scan, following strings without parsing
+            # them, may have counted wrong)
+            return run_stream(job, progress)
+        planned.check_equal()  # (shard folders: the single run does not read them)
     every = options.range_records or _default_range(planned.groups, options.jobs)
     formats = _formats(job, planned, registry)
     folder = _parts_folder(job, options)
