@@ -82,11 +82,11 @@ def event_items(source: Input, target: tuple[str, ...], items_path: str | None) 
     events = ijson.basic_parse(
         _ReadOnly(stream), use_float=True, multiple_values=source.shape != "array", buf_size=CHUNK
     )
-    opened = [not target]
+    seen = _Seen(not target)
     notes = _Notes(stream.lone_surrogates)
     objects_only = source.shape == "concatenated" and items_path is None
     try:
-        for value in _build(events, target, opened, notes):
+        for value in _build(events, target, seen, notes):
             if objects_only and type(value) is not dict and type(value) is not list:
                 raise MalformedInput(
                     f"{source.label}: between bytes {stream.chunk_start} and {stream.next_start}: "
@@ -96,7 +96,7 @@ def event_items(source: Input, target: tuple[str, ...], items_path: str | None) 
             yield Item(value) if not found else Item(value, None, _surrogate_reason(found))
     except _TooDeep:
         what = f"value nested deeper than {MAX_DEPTH} levels"
-        rebuild = partial(_build, target=target, opened=[not target], notes=_Notes(deque()))
+        rebuild = partial(_build, target=target, seen=_Seen(not target), notes=_Notes(deque()))
         described = describe_refused(stream, source, what, rebuild, _TooDeep)
         raise MalformedInput(f"{source.label}: {described}") from None
     except ijson.JSONError as exc:
@@ -104,13 +104,38 @@ def event_items(source: Input, target: tuple[str, ...], items_path: str | None) 
         raise MalformedInput(f"{source.label}: {described}") from None
     except UnicodeDecodeError:  # yajl passes CESU-8 surrogates through; Python refuses them
         raise MalformedInput(f"{source.label}: {describe_bad_utf8(stream)}") from None
-    if not opened[0]:
-        example = '{"data": [...]} is read with data.item'
-        hint = "no array is there" if items_path == "data.item" else example
+    if not seen.opened:
         raise MalformedInput(
-            f"{source.label}: --items-path {items_path} matches nothing in this file ({hint})",
+            f"{source.label}: --items-path {items_path} matches nothing in this file "
+            f"({seen.hint()})",
             "not-container",
         )
+
+
+class _Seen:
+    """What the event reader saw of a file's top level, outside the items: whether the
+    container of ``--items-path`` opened, the top-level value's kind and the keys of a
+    top-level object that hold arrays."""
+
+    def __init__(self, opened: bool) -> None:
+        self.opened = opened
+        self.top: str | None = None
+        self.arrays: list[str] = []
+
+    def container(self, depth: int, is_array: bool, path: list[str]) -> None:
+        """A container starts at ``depth`` (0 or 1) under the keys ``path``."""
+        if depth == 0:
+            self.top = "array" if is_array else "object"
+        elif is_array and self.top == "object" and len(self.arrays) < 3:
+            self.arrays.append(path[0])
+
+    def hint(self) -> str:
+        """What to give ``--items-path`` instead (or leave out), from what was seen."""
+        if self.top == "array":
+            return "the file is an array: its records are read without --items-path"
+        if self.arrays:
+            return "; ".join(f"an array at {key!r} is read with {key}.item" for key in self.arrays)
+        return "no top-level key holds an array"  # (a top-level scalar is refused before)
 
 
 class _Notes:
@@ -133,14 +158,15 @@ class _Notes:
 
 
 def _build(
-    events: Iterator[tuple[str, Any]], target: tuple[str, ...], opened: list[bool], notes: _Notes
+    events: Iterator[tuple[str, Any]], target: tuple[str, ...], seen: _Seen, notes: _Notes
 ) -> Iterator[Any]:
     """Build each value found at the ijson prefix ``target`` from parse events.
 
     ``target`` is the prefix split on dots: ``("item",)`` for the elements of a top-level array,
     ``()`` for each top-level value. Values elsewhere are skipped without being built; nesting
-    deeper than MAX_DEPTH inside an item raises _TooDeep. ``opened[0]`` is set once the
-    container holding the items was seen. ``notes`` takes the U+FFFF of every key and string.
+    deeper than MAX_DEPTH inside an item raises _TooDeep. ``seen`` notes the top level (and
+    ``seen.opened`` once the container holding the items was seen). ``notes`` takes the
+    U+FFFF of every key and string.
     """
     item_depth = len(target)
     limit = item_depth + MAX_DEPTH
@@ -191,10 +217,12 @@ def _build(
             else:
                 yield value
         elif event == "start_map" or event == "start_array":
+            is_array = event == "start_array"
+            if depth < 2 and item_depth:
+                seen.container(depth, is_array, path)
             if depth < item_depth:
-                is_array = event == "start_array"
                 if depth == item_depth - 1 and tuple(path) == target[:-1]:
-                    opened[0] = opened[0] or is_array == (target[-1] == "item")
+                    seen.opened = seen.opened or is_array == (target[-1] == "item")
                 path.append("item" if is_array else "")
             depth += 1
 

@@ -144,16 +144,18 @@ def open_input(label: str, path: str, hash_it: bool = False) -> Input:
     buffered = io.BufferedReader(disk, CHUNK)
     closers.append(buffered)
     stream: BinaryIO = buffered
-    if compression_of(path):
-        stream = decompressing(path, buffered)
-        closers.append(stream)
+    magic = b""  # a compressed file's first bytes, to say what it holds if it does not unpack
     try:
+        if compression_of(path):
+            magic = buffered.peek(SNIFF_MAGIC)[:SNIFF_MAGIC]
+            stream = decompressing(path, buffered)
+            closers.append(stream)
         head, skip, whole = _read_head(label, stream)
         shape = _shape(label, head, skip, path == STDIN, whole)
     except READ_ERRORS as exc:
         for f in reversed(closers):
             f.close()
-        raise InputError(f"{label}: cannot read: {exc}") from None
+        raise InputError(f"{label}: cannot read: {exc}{_misnamed(path, magic)}") from None
     except InputError:
         for f in reversed(closers):
             f.close()
@@ -254,6 +256,26 @@ def is_shard_folder(path: str) -> bool:
 
 #: The first bytes of a Parquet file.
 PARQUET_MAGIC = b"PAR1"
+
+
+#: Bytes a compressed file's start is sniffed for when it does not unpack.
+SNIFF_MAGIC = 8
+
+
+def _misnamed(path: str, magic: bytes) -> str:
+    """What a file that does not unpack as its suffix says holds, as ``; ...``: other
+    compressed data, Parquet or plain JSON, from its first bytes ``magic`` ("" if none)."""
+    suffix = compression_of(path)
+    if suffix is None or not magic:
+        return ""
+    other = sniff_compression(magic)
+    if other is not None:
+        return f"; it {_compression_hint(other[0], other[1], False)}"
+    if magic.startswith(PARQUET_MAGIC):
+        return "; it looks like Parquet, which converter reads from a file named .parquet"
+    if magic.lstrip(JSON_WHITESPACE + UTF8_BOM)[:1] in (b"[", b"{"):
+        return f"; it looks like uncompressed JSON: name it without {path[-len(suffix) :]}"
+    return ""
 
 
 def _compression_hint(name: str, suffix: str | None, stdin: bool) -> str:

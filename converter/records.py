@@ -112,4 +112,4 @@ def _kind(value: Any) -> str:
     value only a Parquet column holds (a date, a decimal)."""
     if value is None:
         return "null"
-    return _KINDS.get(type(value)) or f"a {type(value).__name__} value"
+    return _KINDS.get(type(value)) or f"a {type(value).__name__.lower()} value"

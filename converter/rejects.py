@@ -6,6 +6,7 @@ import json
 import os
 import re
 from contextlib import ExitStack
+from decimal import Decimal
 from typing import Any, Protocol
 
 import orjson
@@ -62,9 +63,14 @@ def reject_line(
     else:
         line["record"] = member.original
     try:
-        return orjson.dumps(line, default=repr, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(line, default=_as_text, option=orjson.OPT_APPEND_NEWLINE)
     except (TypeError, orjson.JSONEncodeError):  # lone surrogates, or what orjson cannot write
         return stdlib_line(line)
+
+
+def _as_text(value: Any) -> str:
+    """A value JSON cannot hold, as text: a decimal's digits exactly, else its Python text."""
+    return str(value) if type(value) is Decimal else repr(value)
 
 
 def stdlib_line(line: Any) -> bytes:
@@ -72,7 +78,7 @@ def stdlib_line(line: Any) -> bytes:
     record as read. It escapes lone surrogates, writes integers beyond 64 bits and, given the
     room, the deepest record a reader takes (orjson reads 1,024 levels, and writes 255)."""
     with room_for_deep_records():
-        text = json.dumps(line, default=repr, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(line, default=_as_text, ensure_ascii=False, separators=(",", ":"))
     # as orjson writes the others: compact UTF-8, only the lone surrogates as \uXXXX escapes
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode() + b"\n"
 

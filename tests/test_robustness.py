@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import codecs
 import datetime
+import decimal
 import errno
+import gzip
 import json
 import os
 import re
@@ -434,20 +436,34 @@ def test_items_path_streams_a_wrapped_array(convert, pretty: bool) -> None:
     reconciled(both.folder)
 
 
-def test_items_path_that_matches_nothing_is_fatal(convert) -> None:
+def test_items_path_that_matches_nothing_names_the_array_there(convert) -> None:
+    """The hint names the top-level key that holds an array (here data, not rows)."""
     fatal(
         stream(convert, wrapped(EN_RECORDS, True), JA, "--items-path", "en=rows.item"),
         "en=en.json",
-        '--items-path rows.item matches nothing in this file ({"data": [...]} is read with',
+        "--items-path rows.item matches nothing in this file "
+        "(an array at 'data' is read with data.item)",
     )
 
 
-def test_items_path_data_item_on_no_array_says_so(convert) -> None:
-    """Its example named the very path given (data.item): it says what is missing instead."""
+@pytest.mark.parametrize(
+    ("document", "hint"),
+    [
+        (b'{"data": {"x": 1}}', "no top-level key holds an array"),
+        (b'[{"instruction": "a"}]', "the file is an array: its records are read without"),
+        (b'{"a": [1], "b": {"c": [2]}, "d": []}', "an array at 'a' is read with a.item; an array"),
+    ],
+    ids=["object-of-objects", "top-level-array", "two-arrays"],
+)
+def test_items_path_that_matches_nothing_says_what_is_there(
+    convert, document: bytes, hint: str
+) -> None:
+    """data.item on a file that has no array there: the hint says what the top level holds
+    (it used to say "no array is there" even of a top-level array)."""
     fatal(
-        stream(convert, b'{"data": {"x": 1}}', JA, "--items-path", "en=data.item"),
+        stream(convert, document, JA, "--items-path", "en=data.item"),
         "en=en.json",
-        "--items-path data.item matches nothing in this file (no array is there)",
+        f"--items-path data.item matches nothing in this file ({hint}",
     )
 
 
@@ -952,6 +968,48 @@ def test_a_value_json_cannot_hold_rejects_its_group_with_a_readable_line(tmp_pat
     assert rejected["record"]["blob"] == repr(b"\x00\xff")
 
 
+NOT_GZIP = "Not a gzipped file"
+NOT_ZSTD = "zstd: Unable to decompress Zstandard data: Unknown frame descriptor"
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "said"),
+    [
+        (
+            b"PAR1\x15\x04" + bytes(64),
+            ".json.gz",
+            f"{NOT_GZIP} (b'PA'); it looks like Parquet, which converter reads from a file named "
+            ".parquet",
+        ),
+        (
+            EN,
+            ".json.gz",
+            f"{NOT_GZIP} (b'[\\n'); it looks like uncompressed JSON: name it without .gz",
+        ),
+        (
+            b"\n  " + EN,
+            ".json.zst",
+            f"{NOT_ZSTD}; it looks like uncompressed JSON: name it without .zst",
+        ),
+        (
+            gzip.compress(EN),
+            ".json.zst",
+            f"{NOT_ZSTD}; it looks gzip-compressed: name it .gz (compression is told by the suffix)",
+        ),
+        (b"plain text", ".json.gz", f"{NOT_GZIP} (b'pl')"),
+    ],
+    ids=["parquet", "plain-gz", "plain-zst", "gzip-as-zst", "neither"],
+)
+def test_a_file_that_does_not_unpack_as_named_says_what_it_holds(
+    convert, content: bytes, suffix: str, said: str
+) -> None:
+    """A Parquet file, plain JSON or gzip data named .gz/.zst: the decompressor's complaint,
+    then what the first bytes look like (a Parquet file named .json.gz was told only "Not a
+    gzipped file (b'PA')")."""
+    line = fatal(stream(convert, content, content, suffix=suffix))
+    assert line == f"convert: error: en=en{suffix}: cannot read: {said}"
+
+
 def test_a_parquet_field_that_is_no_string_is_named_for_what_it_is(tmp_path: Path) -> None:
     """A binary instruction column and a date output column: each record is rejected naming
     the value's kind (binary data was called "a string, not a string")."""
@@ -965,8 +1023,10 @@ def test_a_parquet_field_that_is_no_string_is_named_for_what_it_is(tmp_path: Pat
     pq.write_table(pa.table(columns), tmp_path / "bin.parquet")
     dated = {"instruction": ["a"], "input": [""], "output": [datetime.date(2020, 1, 2)]}
     pq.write_table(pa.table(dated), tmp_path / "date.parquet")
+    priced = {"instruction": ["a"], "input": [""], "output": [decimal.Decimal("1.50")]}
+    pq.write_table(pa.table(priced), tmp_path / "decimal.parquet")
     said = []
-    for name in ("bin", "date"):
+    for name in ("bin", "date", "decimal"):
         proc = run_cli("stream", f"en={name}.parquet", "-o", f"{name}.jsonl", cwd=tmp_path)
         assert proc.returncode == 1, proc.stderr
         lines = (tmp_path / f"{name}.jsonl.rejects.jsonl").open()
@@ -978,6 +1038,8 @@ def test_a_parquet_field_that_is_no_string_is_named_for_what_it_is(tmp_path: Pat
     ]
     record = {"instruction": "a", "input": "", "output": "2020-01-02"}
     assert said[1] == [(["field 'output' is a date value, not a string"], record)]
+    record = {"instruction": "a", "input": "", "output": "1.50"}
+    assert said[2] == [(["field 'output' is a decimal value, not a string"], record)]
 
 
 @pytest.mark.parametrize(
