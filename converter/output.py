@@ -136,6 +136,12 @@ class AtomicOutput:
         self.temp = None
 
 
+def one_line(text: str) -> str:
+    """``text`` kept to one line: its line breaks (a file's name may hold one) written as
+    their escapes."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def shown(path: str) -> str:
     """``path`` as UTF-8 text can hold it: the bytes of a file name that are not UTF-8 (which
     Python keeps as lone surrogates) written ``\\xff``."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from converter import __version__, kernels
 from converter.alignment import too_many_shifts
-from converter.output import STDOUT
+from converter.output import STDOUT, one_line
 
 #: Examples kept per check and per rejection kind in the report.
 EXAMPLES = 5
@@ -225,7 +225,7 @@ class RunReport:
         return lines
 
     def summary(self) -> str:
-        """One or a few lines for stderr."""
+        """One or a few lines for stderr (a line break in a name written as its escape)."""
         total = sum(s.bytes for s in self.sources)
         secs = max(self.seconds, 1e-9)
         target = counted(len(self.splits), "split file") if self.splits else self.output
@@ -280,4 +280,4 @@ class RunReport:
                 lines.append(
                     f"convert: check {name}: {c.warned:,} warned, {c.rejected:,} rejected{example}"
                 )
-        return "\n".join(lines)
+        return "\n".join(map(one_line, lines))

@@ -27,6 +27,7 @@ from converter.errors import (
     refuse_huge,
 )
 from converter.inputs import STDIN, open_input
+from converter.output import one_line
 from converter.readers import Batch, Item, read_batches
 from converter.report import counted
 from converter.seqchecks import NONE, Issue, SeqChecks, checks_for
@@ -52,9 +53,11 @@ class Finding:
     pointer: str | None = None
 
     def __str__(self) -> str:
+        """The finding as one line (a line break in the file's name written as its escape)."""
+        path = one_line(self.path)
         if self.record is None:
-            return f"{self.path}: {self.kind}: {self.message}"
-        where = f"{self.path}:record {self.record}"
+            return f"{path}: {self.kind}: {one_line(self.message)}"
+        where = f"{path}:record {self.record}"
         if self.line is not None:
             where += f" (line {self.line})"
         if self.pointer is not None:
@@ -185,7 +188,7 @@ class ValidationResult:
         if t["findings"] > t["listed"]:
             listed = f"listed {t['listed']:,} of {t['findings']:,} findings"
             lines.append(f"{listed} (--max-errors {self.max_errors})")
-        return "\n".join(lines)
+        return "\n".join(map(one_line, lines))
 
 
 def validate_files(

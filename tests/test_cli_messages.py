@@ -523,3 +523,24 @@ def test_a_line_break_in_a_file_name_keeps_the_error_on_one_line(tmp_path: Path)
     """A name is said as given, its line break as ``\\n``: the error stays one line."""
     done = run_cli("stream", f"en={tmp_path / 'a'}\nb.json", "-o", tmp_path / "o.jsonl")
     fails(done, 3, f"en={tmp_path / 'a'}\\nb.json: no such file")
+
+
+def test_a_line_break_in_a_file_name_keeps_the_summary_and_findings_lines_whole(
+    tmp_path: Path,
+) -> None:
+    """The summary of a run whose output (and rejects file) is named with a line break, and a
+    finding of a file so named, are one line each (the summary's first line was cut in two)."""
+    out = tmp_path / "o\nut.jsonl"
+    done = run_cli("stream", f"en={ALPACA_EN}", f"ja={ALPACA_JA}", "-o", out, "--limit", "3")
+    assert done.returncode == 0, done.stderr
+    [line] = done.stderr.decode().splitlines()
+    assert line.startswith(f"convert: 3 groups read, 6 records written to {tmp_path}/o\\nut.jsonl")
+    bad = tmp_path / "b\nad.json"
+    bad.write_text("[{}]")
+    done = run_cli("validate", bad)
+    assert done.returncode == 1
+    findings = done.stdout.decode().splitlines()  # the five fields missing
+    assert len(findings) == 5 and all(
+        f.startswith(f"{tmp_path}/b\\nad.json:record 0: /: '") for f in findings
+    )
+    assert len(done.stderr.decode().strip().splitlines()) == 2, done.stderr  # counts, kinds

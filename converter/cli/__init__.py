@@ -26,7 +26,7 @@ from converter.errors import (
     handled_signals,
 )
 from converter.hookcalls import plugins_blamed
-from converter.output import stdout_closed_stops
+from converter.output import one_line, stdout_closed_stops
 
 app = typer.Typer(
     name="convert",
@@ -97,8 +97,7 @@ def _stopped(signum: int) -> int:
 def _say(message: str) -> None:
     """Say ``message`` as one line: a line break in it (a file's name may hold one) is
     written as its escape."""
-    message = message.replace("\r", "\\r").replace("\n", "\\n")
-    sys.stderr.write(f"convert: {message}\n")
+    sys.stderr.write(f"convert: {one_line(message)}\n")
     sys.stderr.flush()
 
 
