@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import timeit
 
+from converter.hookcalls import guard
 from converter.model import Record
-from converter.plugins import _guard
 
 CALLS = 1_000_000
 
@@ -31,7 +31,7 @@ def main() -> None:
     """Print the bare and wrapped cost of a tagger call and the difference."""
     records = [Record("zh", i, "", "", "", {}) for i in range(1000)]
     bare = per_call(tag, records)
-    wrapped = per_call(_guard(tag, "bench", "make_tagger"), records)
+    wrapped = per_call(guard(tag, "bench", "make_tagger"), records)
     print(f"tagger call, bare:    {bare:6.1f} ns")
     print(f"tagger call, wrapped: {wrapped:6.1f} ns")
     print(f"wrapper overhead:     {wrapped - bare:6.1f} ns per call")

@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 from converter import __version__
 from converter.errors import UsageError
-from converter.plugins import CODE_RE, SUFFIX_RE, build_manager, build_registry
+from converter.plugins import build_manager, build_registry
+from converter.vetting import CODE_RE, SUFFIX_RE
 
 
 class Known(NamedTuple):
