@@ -21,14 +21,7 @@ from converter.discovery import (
 )
 from converter.errors import PluginError, UsageError
 from converter.hookcalls import call_hook, guard, trace
-from converter.model import (
-    Check,
-    InputFormat,
-    Language,
-    Record,
-    Tagger,
-    WriterSpec,
-)
+from converter.model import Check, InputFormat, Language, Record, Tagger, WriterSpec
 from converter.vetting import check_checks, check_languages, check_writers, uncallable, vetted
 
 #: Built-in behaviour, registered exactly like third-party plugins.
