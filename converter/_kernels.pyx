@@ -2046,40 +2046,44 @@ cdef class Aligner:
     cdef list streams, buffers, langs, medians, poplefts
     cdef readonly list repairs
     cdef bint realign
-    cdef Py_ssize_t sources, window
+    cdef Py_ssize_t sources, window, history
     cdef object record_type, gap_type, shift_at_front
     cdef Scorer scorer
     cdef dict cache
     cdef bint *ended
     cdef long *shift
+    cdef Py_ssize_t *quiet  # groups in a row let through without a pair of records, per target
     # each target's positional scores of its front pairs, a ring of ``window`` per source
     cdef double *diagonals
     cdef Py_ssize_t *heads
     cdef Py_ssize_t *counts
 
     def __init__(self, list streams, list langs, bint realign, record_type, gap_type,
-                 Scorer scorer, medians, Py_ssize_t window, shift_at_front):
-        """``medians()`` makes a learned ratio; ``window`` and ``shift_at_front`` (the rare
-        search for where a shift starts) as in alignment."""
+                 Scorer scorer, medians, Py_ssize_t window, Py_ssize_t history, shift_at_front):
+        """``medians()`` makes a learned ratio; ``window``, ``history`` and ``shift_at_front``
+        (the rare search for where a shift starts) as in alignment."""
         cdef Py_ssize_t n = len(streams)
         self.streams, self.langs, self.realign, self.sources = streams, langs, realign, n
         self.record_type, self.gap_type, self.scorer = record_type, gap_type, scorer
-        self.window, self.shift_at_front = window, shift_at_front
+        self.window, self.history, self.shift_at_front = window, history, shift_at_front
         self.buffers = [deque() for _ in range(n)]
         self.poplefts = [buffer.popleft for buffer in self.buffers]  # bound once
         self.medians = [(medians(), medians()) for _ in range(n)]
         self.repairs, self.cache = [], {}
         self.ended = <bint *>calloc(n, sizeof(bint))
         self.shift = <long *>calloc(n, sizeof(long))
+        self.quiet = <Py_ssize_t *>calloc(n, sizeof(Py_ssize_t))
         self.diagonals = <double *>calloc(n * window, sizeof(double))
         self.heads = <Py_ssize_t *>calloc(n, sizeof(Py_ssize_t))
         self.counts = <Py_ssize_t *>calloc(n, sizeof(Py_ssize_t))
-        if not (self.ended and self.shift and self.diagonals and self.heads and self.counts):
+        if not (self.ended and self.shift and self.quiet and self.diagonals and self.heads
+                and self.counts):
             raise MemoryError()
 
     def __dealloc__(self):
         free(self.ended)
         free(self.shift)
+        free(self.quiet)
         free(self.diagonals)
         free(self.heads)
         free(self.counts)
@@ -2137,6 +2141,12 @@ cdef class Aligner:
         first = self.buffers[0]
         source = first[0] if first else None
         cdef bint read = type(source) is self.record_type
+        for k in range(1, self.sources):
+            buffer = self.buffers[k]
+            if read and buffer and type(buffer[0]) is self.record_type:
+                self.quiet[k] = 0
+            else:
+                self.quiet[k] += 1
         if source is not None and type(source) is not self.gap_type:
             for k in range(1, self.sources):
                 buffer = self.buffers[k]
@@ -2162,8 +2172,10 @@ cdef class Aligner:
         if n == 0:
             return 0
         if self.shift[k]:
-            self._continue_shift(k, n)
-            return 0
+            if not self._forgotten(k, n):
+                self._continue_shift(k, n)
+                return 0
+            self.shift[k] = 0
         self._diagonal(k, n)
         cdef double *ring = self._ring(k)
         cdef Py_ssize_t head = self.heads[k], count = self.counts[k]
@@ -2245,6 +2257,18 @@ cdef class Aligner:
         return self.gap_type(
             f"misalignment: no {self.langs[k]} partner (the shifted pairing was repaired)"
         )
+
+    cdef bint _forgotten(self, Py_ssize_t k, Py_ssize_t n) except -1:
+        """alignment.Aligner._forgotten: no pair of records for ``history`` groups in a row,
+        nor in the window's ``n`` pairs."""
+        if self.quiet[k] < self.history:
+            return False
+        src, tgt = self.buffers[0], self.buffers[k]
+        cdef Py_ssize_t j
+        for j in range(n):
+            if type(src[j]) is self.record_type and type(tgt[j]) is self.record_type:
+                return False
+        return True
 
     cdef int _continue_shift(self, Py_ssize_t k, Py_ssize_t n) except -1:
         cdef long d = self.shift[k]

@@ -263,7 +263,7 @@ def new_scorer() -> Scorer:
 def new_aligner(streams: list[Iterator[Any]], langs: list[str], realign: bool) -> Aligner:
     """An :class:`Aligner` (the compiled one when the kernels are built)."""
     if NATIVE is not None:
-        pieces = (Record, Gap, new_scorer(), trailing_median, WINDOW, shift_at_front)
+        pieces = (Record, Gap, new_scorer(), trailing_median, WINDOW, HISTORY, shift_at_front)
         aligner: Aligner = NATIVE.Aligner(streams, langs, realign, *pieces)
         return aligner
     return Aligner(streams, langs, realign)
@@ -286,6 +286,8 @@ class Aligner:
         self.ratios = [(trailing_median(), trailing_median()) for _ in streams]
         self.scorer = new_scorer()
         self.shift = [0] * len(streams)  # current unrepaired shift per target (0 = aligned)
+        # groups in a row let through without a pair of records to score, per target
+        self.quiet = [0] * len(streams)
         self.repairs: list[dict[str, Any]] = []
         # scores by (target, id(source record), id(target record)); the records are kept in
         # the value so that their ids cannot be reused while the entry lives
@@ -325,8 +327,12 @@ class Aligner:
     def _pop(self) -> tuple[Any, ...]:
         """Learn the length ratios of the front group's pairs, then let the group through."""
         source = self.buffers[0][0] if self.buffers[0] else None
+        read = type(source) is Record
+        for k in range(1, len(self.buffers)):
+            paired = read and self.buffers[k] and type(self.buffers[k][0]) is Record
+            self.quiet[k] = 0 if paired else self.quiet[k] + 1
         if source is not None and type(source) is not Gap:
-            learn, read = self.scorer.learn, type(source) is Record
+            learn = self.scorer.learn
             for k in range(1, len(self.buffers)):
                 # (a source record that could not be read gives no ratios: learned as none,
                 # so that a long stretch of them leaves nothing learned from before it)
@@ -364,8 +370,10 @@ class Aligner:
         if n == 0:
             return
         if self.shift[k]:
-            self._continue_shift(k, n)
-            return
+            if not self._forgotten(k, n):
+                self._continue_shift(k, n)
+                return
+            self.shift[k] = 0
         front = self._diagonal(k, n)
         if front[0] > 0 and sum(front) >= 0:
             return
@@ -413,6 +421,16 @@ class Aligner:
 
     def _gap(self, k: int) -> Gap:
         return Gap(f"misalignment: no {self.langs[k]} partner (the shifted pairing was repaired)")
+
+    def _forgotten(self, k: int, n: int) -> bool:
+        """Whether target ``k``'s shift is over for want of evidence: HISTORY groups in a row
+        and the window's ``n`` pairs hold no pair of records (a range of a parallel run, which
+        reads HISTORY groups and the window before its start, would not know of it). It is
+        found again where records show it."""
+        if self.quiet[k] < HISTORY:
+            return False
+        src, tgt = self.buffers[0], self.buffers[k]
+        return not any(type(src[j]) is Record and type(tgt[j]) is Record for j in range(n))
 
     def _continue_shift(self, k: int, n: int) -> None:
         """Mark target ``k``'s front record as shifted while the shifted pairing wins the pairs

@@ -29,7 +29,7 @@ from converter.anchors import find_anchors, numbers_in, record_anchors, whole_nu
 from converter.builtin import checks
 from converter.builtin.languages import ENGLISH, JAPANESE
 from converter.kernels import NATIVE, describe
-from converter.model import Check, Record
+from converter.model import Check, Record, Rejected
 from converter.scale import plan, tail
 from converter.screening import group_screen, screen_bits
 from converter.seen import LINE_BITS, SeenSet, bloom_add
@@ -648,14 +648,16 @@ def test_screen_reads_each_records_language() -> None:
         screen([a, b])
 
 
-def _run_aligner(make: Any, columns: list[list[dict[str, Any]]], realign: bool) -> tuple:
-    """Everything an aligner gives on these sources: each group member as (kind, lang, index,
-    finding or reason), and the repairs."""
+def _run_aligner(make: Any, columns: list[list[dict[str, Any] | None]], realign: bool) -> tuple:
+    """Everything an aligner gives on these sources (None: a record that could not be read):
+    each group member as (kind, lang, index, finding or reason), and the repairs."""
     langs = ["en", "ja", "zh"][: len(columns)]
     streams = [
         iter(
             [
                 Record(lang, i, r["instruction"], r["input"], r["output"], {})
+                if r is not None
+                else Rejected(lang, i, ["unreadable"])
                 for i, r in enumerate(rows)
             ]
         )
@@ -693,6 +695,7 @@ def _native_aligner(streams: list, langs: list[str], realign: bool) -> Any:
         native.Scorer(Record, alignment.LINES_AGREE),
         native.TrailingMedian,
         alignment.WINDOW,
+        alignment.HISTORY,
         alignment.shift_at_front,
     )
 
@@ -745,6 +748,21 @@ def test_aligner_twins_repair_shifts_by_one_and_two(count: int) -> None:
             assert want[1] and want[1][0]["shift"] == shift
             assert abs(want[1][0]["from_index"] - 60) <= 1
             assert _run_aligner(_native_aligner, [faults.EN, ja], realign) == want
+
+
+@pytest.mark.parametrize(("stretch", "found"), [(60, [60]), (79, [60]), (150, [60, 250])])
+def test_aligner_twins_forget_a_shift_through_a_long_unreadable_stretch(
+    stretch: int, found: list[int]
+) -> None:
+    """Japanese record 60 lost, English records 100 on unreadable: without --realign both
+    twins keep the shift through a short stretch, and end it after HISTORY groups and a
+    window with no pair of records to tell by, finding it again where records show it."""
+    en: list[dict[str, Any] | None] = list(faults.EN * 2)
+    en[100 : 100 + stretch] = [None] * stretch
+    ja = [r for i, r in enumerate(faults.JA * 2) if i != 60]
+    want = _run_aligner(_python_aligner, [en, ja], False)
+    assert [r["from_index"] for r in want[1]] == found
+    assert _run_aligner(_native_aligner, [en, ja], False) == want
 
 
 def test_aligner_twins_follow_a_shift_that_ends_inside_the_window() -> None:

@@ -149,6 +149,38 @@ def test_realign_after_a_long_stretch_of_unreadable_records(tmp_path: Path) -> N
     assert single["groups"]["rejected"] >= stretch
 
 
+@pytest.mark.parametrize("kernels", ["compiled", "python"])
+@pytest.mark.parametrize(("side", "stretch", "found"), [("en", 250, [100, 394]), ("ja", 60, [100])])
+def test_a_shift_through_a_long_stretch_of_unreadable_records_is_listed_as_in_a_single_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kernels: str,
+    side: str,
+    stretch: int,
+    found: list[int],
+) -> None:
+    """JA lost record 100; records 150 on of one source cannot be read. Without --realign the
+    single run kept the shift through any stretch, and a range starting inside a long one
+    found it again after it: listed twice in range mode, once in the single run (an outside
+    review's finding). A shift with no pair of records to tell by for HISTORY groups (and the
+    window) is now over, and found again where records show it, in both: 250 unreadable
+    groups list it again at 394, 60 do not."""
+    if kernels == "python":
+        monkeypatch.setenv("CONVERTER_KERNELS", "python")
+    en, ja = json.loads(ALPACA_EN.read_text()) * 4, json.loads(ALPACA_JA.read_text()) * 4
+    del ja[100]
+    unreadable = en if side == "en" else ja
+    unreadable[150 : 150 + stretch] = [{"instruction": 1, "input": "", "output": "x"}] * stretch
+    sources = []
+    for lang, records in (("en", en), ("ja", ja)):
+        (tmp_path / f"{lang}.json").write_text(json.dumps(records, ensure_ascii=False))
+        sources.append(f"{lang}={tmp_path / f'{lang}.json'}")
+    parallel = ("--jobs", "2", "--range-records", "100")
+    single, ranged = _compare(tmp_path, sources, "--unequal", "shortest", parallel=parallel)
+    assert single == ranged
+    assert [r["from_index"] for r in single["repairs"]] == found
+
+
 @pytest.mark.parametrize("lost", [6, 13])
 def test_realign_across_ranges_when_the_first_of_three_sources_lost_a_record_before_a_range(
     tmp_path: Path, lost: int
