@@ -127,7 +127,9 @@ class _Seen:
         if depth == 0:
             self.top = "array" if is_array else "object"
         elif is_array and self.top == "object" and len(self.arrays) < 3:
-            self.arrays.append(path[0])
+            key = path[0]  # (one a path cannot name, holding a dot, is left out)
+            if key and "." not in key and key not in self.arrays:
+                self.arrays.append(key)
 
     def hint(self) -> str:
         """What to give ``--items-path`` instead (or leave out), from what was seen."""
@@ -135,7 +137,8 @@ class _Seen:
             return "the file is an array: its records are read without --items-path"
         if self.arrays:
             return "; ".join(f"an array at {key!r} is read with {key}.item" for key in self.arrays)
-        return "no top-level key holds an array"  # (a top-level scalar is refused before)
+        # (a top-level scalar is refused before)
+        return "no top-level key --items-path can name holds an array"
 
 
 class _Notes:

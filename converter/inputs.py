@@ -269,8 +269,8 @@ def _misnamed(path: str, magic: bytes) -> str:
     if suffix is None or not magic:
         return ""
     other = sniff_compression(magic)
-    if other is not None:
-        return f"; it {_compression_hint(other[0], other[1], False)}"
+    if other is not None:  # (of the suffix's own compression: damaged or cut short)
+        return f"; it {_compression_hint(other[0], other[1], False)}" if other[1] != suffix else ""
     if magic.startswith(PARQUET_MAGIC):
         return "; it looks like Parquet, which converter reads from a file named .parquet"
     if magic.lstrip(JSON_WHITESPACE + UTF8_BOM)[:1] in (b"[", b"{"):

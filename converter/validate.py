@@ -53,16 +53,16 @@ class Finding:
     pointer: str | None = None
 
     def __str__(self) -> str:
-        """The finding as one line (a line break in the file's name written as its escape)."""
-        path = one_line(self.path)
+        """The finding as one line (a line break in a name, a key or the message written as
+        its escape)."""
         if self.record is None:
-            return f"{path}: {self.kind}: {one_line(self.message)}"
-        where = f"{path}:record {self.record}"
+            return one_line(f"{self.path}: {self.kind}: {self.message}")
+        where = f"{self.path}:record {self.record}"
         if self.line is not None:
             where += f" (line {self.line})"
         if self.pointer is not None:
-            return f"{where}: {self.pointer or '/'}: {self.message}"
-        return f"{where}: {self.message}"
+            return one_line(f"{where}: {self.pointer or '/'}: {self.message}")
+        return one_line(f"{where}: {self.message}")
 
     def to_json(self) -> dict[str, Any]:
         """The finding as a JSON object."""

@@ -544,3 +544,17 @@ def test_a_line_break_in_a_file_name_keeps_the_summary_and_findings_lines_whole(
         f.startswith(f"{tmp_path}/b\\nad.json:record 0: /: '") for f in findings
     )
     assert len(done.stderr.decode().strip().splitlines()) == 2, done.stderr  # counts, kinds
+
+
+def test_a_line_break_in_a_key_keeps_a_finding_on_one_line(tmp_path: Path) -> None:
+    """A record key holding a line break, in the finding's JSON pointer, is written as its
+    escape: one finding, one line (an outside review's finding)."""
+    schema = tmp_path / "schema.json"
+    schema.write_text('{"properties": {"a": {"additionalProperties": {"type": "string"}}}}')
+    records = tmp_path / "nl.jsonl"
+    records.write_text('{"a": {"k\\ney": 1}}\n')
+    done = run_cli("validate", records, "--schema", schema)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.decode().splitlines() == [
+        f"{records}:record 0 (line 1): /a/k\\ney: 1 is not of type 'string'"
+    ]

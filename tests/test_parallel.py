@@ -785,8 +785,8 @@ def _fatal_in_both(tmp_path: Path, broken: Path) -> list[tuple[int, list[str]]]:
 
 
 def test_a_broken_array_is_refused_by_the_planner(tmp_path: Path) -> None:
-    """Two records without a comma between them: the planner's scan finds the break and gives
-    the single run's own line (line, column, byte); nothing written."""
+    """Two records without a comma between them: the planner's scan finds the break, and range
+    mode gives the single run's own line (line, column, byte); nothing written."""
     text = ALPACA_JA.read_text("utf-8")
     at = text.index("},", len(text) // 2)
     broken = tmp_path / "ja.json"
@@ -841,21 +841,51 @@ def test_sources_ending_unequally_after_a_shift_get_the_single_runs_hint(tmp_pat
     assert said[0][1][0].endswith("; pairs look shifted from index 100: --realign repairs that")
 
 
-def test_a_record_broken_past_the_shorter_sources_end_is_not_met(tmp_path: Path) -> None:
-    """EN's record 650 of 700 is broken (a bad escape), JA ends after 300: the single run
+#: Ways to break EN's array at record 650 of 700: a bad escape in a record, and the array's
+#: structure broken (which the planner's scan sees) after it.
+BREAKS = {
+    "bad escape": lambda text: text.replace('"BAD"', '"\\q"'),
+    "no comma": lambda text: text.replace('"BAD"\n    },', '"BAD"\n    }'),
+    "two commas": lambda text: text.replace('"BAD"\n    },', '"BAD"\n    },,'),
+    "not closed": lambda text: text.rstrip().removesuffix("]"),
+    "trailing text": lambda text: text + "\nxyz",
+}
+
+
+@pytest.mark.parametrize("broken", list(BREAKS))
+def test_an_array_broken_past_the_shorter_sources_end_is_not_met(
+    tmp_path: Path, broken: str
+) -> None:
+    """EN's array is broken at or after record 650 of 700, JA ends after 300: the single run
     stops reading EN near record 300 and says the sources end unequally; range mode said the
-    syntax error (its plan read the whole array) and now says the same as the single run."""
+    syntax error (its plan read the whole array, or its scan saw the structure broken) and now
+    says the same as the single run."""
     sources = []
     for lang, path, count in (("en", ALPACA_EN, 700), ("ja", ALPACA_JA, 300)):
         records = (json.loads(path.read_text("utf-8")) * 4)[:count]
         if lang == "en":
             records[650] = {"output": "BAD"}
-        text = json.dumps(records, ensure_ascii=False, indent=4).replace("BAD", "\\q")
+        text = json.dumps(records, ensure_ascii=False, indent=4)
+        if lang == "en":
+            text, whole = BREAKS[broken](text), text
+            assert text != whole
         (tmp_path / f"{lang}.json").write_text(text, "utf-8")
         sources.append(f"{lang}={tmp_path / f'{lang}.json'}")
     said = _both_say(tmp_path, sources)
     assert said[1] == said[0] and said[0][0] == EXIT_FATAL and len(said[0][1]) == 1, said
     assert said[0][1][0].startswith(f"convert: error: {sources[1]}: ends after 300 records")
+
+
+def test_an_array_broken_after_its_last_record_gives_the_single_runs_error(
+    tmp_path: Path,
+) -> None:
+    """Equal sources, the EN array not closed: range mode hands them to a single run, which
+    reads every record and says where the array breaks."""
+    text = ALPACA_EN.read_text("utf-8").rstrip().removesuffix("]")
+    (tmp_path / "en.json").write_text(text, "utf-8")
+    said = _both_say(tmp_path, [f"en={tmp_path / 'en.json'}", f"ja={ALPACA_JA}"])
+    assert said[1] == said[0] and said[0][0] == EXIT_FATAL and len(said[0][1]) == 1, said
+    assert said[0][1][0].startswith(f"convert: error: en={tmp_path / 'en.json'}: ")
 
 
 def test_a_shard_folder_ending_unequally_is_refused_by_the_plan(tmp_path: Path) -> None:

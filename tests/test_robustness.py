@@ -449,11 +449,13 @@ def test_items_path_that_matches_nothing_names_the_array_there(convert) -> None:
 @pytest.mark.parametrize(
     ("document", "hint"),
     [
-        (b'{"data": {"x": 1}}', "no top-level key holds an array"),
+        (b'{"data": {"x": 1}}', "no top-level key --items-path can name holds an array)"),
+        (b'{"a.b": [1], "": [2]}', "no top-level key --items-path can name holds an array)"),
+        (b'{"rows": [1]}\n{"rows": [2]}', "an array at 'rows' is read with rows.item)"),
         (b'[{"instruction": "a"}]', "the file is an array: its records are read without"),
         (b'{"a": [1], "b": {"c": [2]}, "d": []}', "an array at 'a' is read with a.item; an array"),
     ],
-    ids=["object-of-objects", "top-level-array", "two-arrays"],
+    ids=["object-of-objects", "unnamable-keys", "json-lines", "top-level-array", "two-arrays"],
 )
 def test_items_path_that_matches_nothing_says_what_is_there(
     convert, document: bytes, hint: str
@@ -997,8 +999,13 @@ NOT_ZSTD = "zstd: Unable to decompress Zstandard data: Unknown frame descriptor"
             f"{NOT_ZSTD}; it looks gzip-compressed: name it .gz (compression is told by the suffix)",
         ),
         (b"plain text", ".json.gz", f"{NOT_GZIP} (b'pl')"),
+        (
+            gzip.compress(EN)[:2000],
+            ".json.gz",
+            "Compressed file ended before the end-of-stream marker was reached",
+        ),
     ],
-    ids=["parquet", "plain-gz", "plain-zst", "gzip-as-zst", "neither"],
+    ids=["parquet", "plain-gz", "plain-zst", "gzip-as-zst", "neither", "cut-short"],
 )
 def test_a_file_that_does_not_unpack_as_named_says_what_it_holds(
     convert, content: bytes, suffix: str, said: str

@@ -185,11 +185,6 @@ class SourcePlan:
         """Records in all its files."""
         return sum(f.records for f in self.files)
 
-    @property
-    def sharded(self) -> bool:
-        """True for a shard folder (or a list of files): a single run does not read it."""
-        return [f.path for f in self.files] != [self.given]
-
 
 @dataclass
 class Plan:
@@ -448,8 +443,11 @@ def _index_array(
         offset += len(data)
     problem = scan.problem or scan.unfinished()
     if problem is not None:
-        _reader_error(path, label)  # the exact place, as a single run says it
-        raise InputError(  # the reader took what the scan did not: a single run reads it
+        try:
+            _reader_error(path, label)  # the exact place, as a single run says it
+        except InputError as exc:
+            raise BrokenArray(str(exc)) from None
+        raise BrokenArray(  # the reader took what the scan did not: a single run reads it
             f"{path}: not a JSON array that can be cut into ranges ({problem}); "
             "convert it without --jobs, or convert shard it first"
         )
@@ -573,6 +571,11 @@ class ArrayScan:
         if self.string:
             return "a string runs to the end of the file"
         return None if self.closed else "the array is not closed"
+
+
+class BrokenArray(InputError):
+    """An array whose structure the scan found broken, with the error a run reading it to the
+    end gives (a single run may stop before: range mode hands its sources to one)."""
 
 
 def _reader_error(path: str, label: str) -> None:

@@ -40,7 +40,15 @@ from converter.report import EXAMPLES, RunReport
 from converter.scale.engines import LocalPool, run_tasks
 from converter.scale.keys import KEY_INDEX, build_key_index
 from converter.scale.parts import InOrder, Manifest, PartEntry, remove_temporaries, run_parts
-from converter.scale.plan import Plan, SourcePlan, Span, plan, spans_of
+from converter.scale.plan import (
+    BrokenArray,
+    Plan,
+    SourcePlan,
+    Span,
+    plan,
+    source_files,
+    spans_of,
+)
 from converter.scale.ranges import RANGE_STREAMS, RangeTask, source_items
 from converter.scale.tail import Tail
 from converter.selection import Selection
@@ -169,16 +177,23 @@ def _run_ranges(
     first_only = job.key is not None
     # past --limit, what a single run's aligner reads ahead
     ahead = LOOKAHEAD if aligns(job, stage.pieces.policies) else 0
-    planned = plan(job.sources, unit, job.limit, first_only, scan, ahead=ahead)
+    # sources a single run refuses or stops on (ending unequally, an array broken) are handed
+    # to one, which says where it stops, unless it cannot read them (a shard folder)
+    readable = all(source_files(given) == [given] for _, given in job.sources)
+    try:
+        planned = plan(job.sources, unit, job.limit, first_only, scan, ahead=ahead)
+    except BrokenArray:
+        if not readable:
+            raise
+        return run_stream(job, progress)
     shortest = min(s.records for s in planned.sources)
     paired_all = job.limit is None or job.limit > shortest
     if job.key is None and not job.realign and job.unequal == "error" and paired_all:
-        if not planned.equal and not any(s.sharded for s in planned.sources):
-            # refused: the single run says where (where a source ends, with a shift's hint, or
-            # a record broken before that, which the scan, following strings without parsing
-            # them, may have counted wrong)
+        if not planned.equal and readable:
+            # (a shift's hint, or a record broken before the shorter source ends, which the
+            # scan, following strings without parsing them, may have counted wrong)
             return run_stream(job, progress)
-        planned.check_equal()  # (shard folders: the single run does not read them)
+        planned.check_equal()
     every = options.range_records or _default_range(planned.groups, options.jobs)
     formats = _formats(job, planned, registry)
     folder = _parts_folder(job, options)
