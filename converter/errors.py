@@ -43,9 +43,11 @@ def unequal_sources(
     ends = "ends" if len(short) == 1 else "end"
     more = "has" if len(longer) == 1 else "have"
     instead = f" (or --limit {pairs})" if limit else ""
+    # (repaired shifts make groups with a record of one source only: then the groups differ)
+    groups = "" if records == f"{pairs:,}" else " groups"
     return InputError(
         f"{', '.join(short)}: {ends} after {records} records but {', '.join(longer)} {more} more; "
-        f"pair the first {pairs:,} with --unequal shortest{instead}{hint}"
+        f"pair the first {pairs:,}{groups} with --unequal shortest{instead}{hint}"
     )
 
 
