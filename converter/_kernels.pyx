@@ -2046,26 +2046,31 @@ cdef class Aligner:
     cdef list streams, buffers, langs, medians, poplefts
     cdef readonly list repairs
     cdef bint realign
-    cdef Py_ssize_t sources, window, history
+    cdef Py_ssize_t sources, window, history, min_evidence
+    cdef double margin
     cdef object record_type, gap_type, shift_at_front
     cdef Scorer scorer
     cdef dict cache
     cdef bint *ended
     cdef long *shift
-    cdef Py_ssize_t *quiet  # groups in a row let through without a pair of records, per target
+    cdef Py_ssize_t *quiet  # groups since the window last showed a target's shift (see twin)
+    cdef double *gains  # the shifted pairing's gains over the window, scratch
     # each target's positional scores of its front pairs, a ring of ``window`` per source
     cdef double *diagonals
     cdef Py_ssize_t *heads
     cdef Py_ssize_t *counts
 
     def __init__(self, list streams, list langs, bint realign, record_type, gap_type,
-                 Scorer scorer, medians, Py_ssize_t window, Py_ssize_t history, shift_at_front):
-        """``medians()`` makes a learned ratio; ``window``, ``history`` and ``shift_at_front``
-        (the rare search for where a shift starts) as in alignment."""
+                 Scorer scorer, medians, Py_ssize_t window, Py_ssize_t history, double margin,
+                 Py_ssize_t min_evidence, shift_at_front):
+        """``medians()`` makes a learned ratio; ``window``, ``history``, ``margin``,
+        ``min_evidence`` and ``shift_at_front`` (the rare search for where a shift starts) as
+        in alignment (WINDOW, HISTORY, MARGIN, MIN_EVIDENCE)."""
         cdef Py_ssize_t n = len(streams)
         self.streams, self.langs, self.realign, self.sources = streams, langs, realign, n
         self.record_type, self.gap_type, self.scorer = record_type, gap_type, scorer
         self.window, self.history, self.shift_at_front = window, history, shift_at_front
+        self.margin, self.min_evidence = margin, min_evidence
         self.buffers = [deque() for _ in range(n)]
         self.poplefts = [buffer.popleft for buffer in self.buffers]  # bound once
         self.medians = [(medians(), medians()) for _ in range(n)]
@@ -2073,17 +2078,19 @@ cdef class Aligner:
         self.ended = <bint *>calloc(n, sizeof(bint))
         self.shift = <long *>calloc(n, sizeof(long))
         self.quiet = <Py_ssize_t *>calloc(n, sizeof(Py_ssize_t))
+        self.gains = <double *>calloc(window, sizeof(double))
         self.diagonals = <double *>calloc(n * window, sizeof(double))
         self.heads = <Py_ssize_t *>calloc(n, sizeof(Py_ssize_t))
         self.counts = <Py_ssize_t *>calloc(n, sizeof(Py_ssize_t))
-        if not (self.ended and self.shift and self.quiet and self.diagonals and self.heads
-                and self.counts):
+        if not (self.ended and self.shift and self.quiet and self.gains and self.diagonals
+                and self.heads and self.counts):
             raise MemoryError()
 
     def __dealloc__(self):
         free(self.ended)
         free(self.shift)
         free(self.quiet)
+        free(self.gains)
         free(self.diagonals)
         free(self.heads)
         free(self.counts)
@@ -2141,12 +2148,6 @@ cdef class Aligner:
         first = self.buffers[0]
         source = first[0] if first else None
         cdef bint read = type(source) is self.record_type
-        for k in range(1, self.sources):
-            buffer = self.buffers[k]
-            if read and buffer and type(buffer[0]) is self.record_type:
-                self.quiet[k] = 0
-            else:
-                self.quiet[k] += 1
         if source is not None and type(source) is not self.gap_type:
             for k in range(1, self.sources):
                 buffer = self.buffers[k]
@@ -2172,10 +2173,10 @@ cdef class Aligner:
         if n == 0:
             return 0
         if self.shift[k]:
-            if not self._forgotten(k, n):
+            if self.quiet[k] < self.history:
                 self._continue_shift(k, n)
                 return 0
-            self.shift[k] = 0
+            self.shift[k] = 0  # not shown for ``history`` groups: over (see the twin)
         self._diagonal(k, n)
         cdef double *ring = self._ring(k)
         cdef Py_ssize_t head = self.heads[k], count = self.counts[k]
@@ -2236,7 +2237,7 @@ cdef class Aligner:
             {"source": k, "shift": d, "from_index": where, "repaired": self.realign}
         )
         if not self.realign:
-            self.shift[k] = d
+            self.shift[k], self.quiet[k] = d, 0
             self._mark(k)
             return 0
         cdef Py_ssize_t j
@@ -2258,33 +2259,40 @@ cdef class Aligner:
             f"misalignment: no {self.langs[k]} partner (the shifted pairing was repaired)"
         )
 
-    cdef bint _forgotten(self, Py_ssize_t k, Py_ssize_t n) except -1:
-        """alignment.Aligner._forgotten: no pair of records for ``history`` groups in a row,
-        nor in the window's ``n`` pairs."""
-        if self.quiet[k] < self.history:
-            return False
-        src, tgt = self.buffers[0], self.buffers[k]
-        cdef Py_ssize_t j
-        for j in range(n):
-            if type(src[j]) is self.record_type and type(tgt[j]) is self.record_type:
-                return False
-        return True
-
     cdef int _continue_shift(self, Py_ssize_t k, Py_ssize_t n) except -1:
         cdef long d = self.shift[k]
         offsets = (d, 0) if d > 0 else (0, -d)  # alignment.shift_offsets
         diagonal, shifted = self._score(k, 0, 0, n), self._score(k, offsets[0], offsets[1], n)
         cdef double gain = 0.0, best = -1.0  # the shifted pairing's best lead from the front
-        cdef Py_ssize_t j
-        for j in range(min(len(diagonal), len(shifted))):
-            gain += <double>shifted[j] - <double>diagonal[j]
+        cdef Py_ssize_t j, m = min(len(diagonal), len(shifted))
+        for j in range(m):
+            self.gains[j] = <double>shifted[j] - <double>diagonal[j]
+            gain += self.gains[j]
             if j == 0 or gain > best:
                 best = gain
         if best < 0:
             self.shift[k] = 0
             return 0
+        if self._shown_from_front(m):
+            self.quiet[k] = 0
+        else:
+            self.quiet[k] += 1
         self._mark(k)
         return 0
+
+    cdef bint _shown_from_front(self, Py_ssize_t m):
+        """alignment.shown_from_front of the first ``m`` of ``self.gains``."""
+        if m == 0:
+            return False
+        cdef Py_ssize_t c, j, start = 0
+        cdef double best = self.gains[0], total
+        for c in range(m):  # alignment._best_stretch
+            total = 0.0
+            for j in range(c, m):
+                total += self.gains[j]
+                if total > best:
+                    start, best = c, total
+        return start == 0 and best > self.margin * max(m, self.min_evidence)
 
     cdef int _mark(self, Py_ssize_t k) except -1:
         target = self.buffers[k][0]

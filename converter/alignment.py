@@ -230,6 +230,15 @@ def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[flo
     return 0 if best is None or best[1] > 0 else best[0]
 
 
+def shown_from_front(gains: list[float]) -> bool:
+    """Whether a shifted pairing's ``gains`` over the positional pairs show it from the front
+    of the window as :func:`shift_at_front` needs to find it."""
+    if not gains:
+        return False
+    c, gain = _best_stretch(gains)
+    return c == 0 and gain > MARGIN * max(len(gains), MIN_EVIDENCE)
+
+
 def _best_stretch(gains: list[float]) -> tuple[int, float]:
     """Where the stretch of ``gains`` with the largest sum starts, and that sum (the first such
     stretch): the change points of a shift, before which pairs are right and after which, to
@@ -263,7 +272,8 @@ def new_scorer() -> Scorer:
 def new_aligner(streams: list[Iterator[Any]], langs: list[str], realign: bool) -> Aligner:
     """An :class:`Aligner` (the compiled one when the kernels are built)."""
     if NATIVE is not None:
-        pieces = (Record, Gap, new_scorer(), trailing_median, WINDOW, HISTORY, shift_at_front)
+        constants = (WINDOW, HISTORY, MARGIN, MIN_EVIDENCE)
+        pieces = (Record, Gap, new_scorer(), trailing_median, *constants, shift_at_front)
         aligner: Aligner = NATIVE.Aligner(streams, langs, realign, *pieces)
         return aligner
     return Aligner(streams, langs, realign)
@@ -286,7 +296,7 @@ class Aligner:
         self.ratios = [(trailing_median(), trailing_median()) for _ in streams]
         self.scorer = new_scorer()
         self.shift = [0] * len(streams)  # current unrepaired shift per target (0 = aligned)
-        # groups in a row let through without a pair of records to score, per target
+        # groups since the window last showed target k's shift as strongly as finding it needs
         self.quiet = [0] * len(streams)
         self.repairs: list[dict[str, Any]] = []
         # scores by (target, id(source record), id(target record)); the records are kept in
@@ -327,12 +337,8 @@ class Aligner:
     def _pop(self) -> tuple[Any, ...]:
         """Learn the length ratios of the front group's pairs, then let the group through."""
         source = self.buffers[0][0] if self.buffers[0] else None
-        read = type(source) is Record
-        for k in range(1, len(self.buffers)):
-            paired = read and self.buffers[k] and type(self.buffers[k][0]) is Record
-            self.quiet[k] = 0 if paired else self.quiet[k] + 1
         if source is not None and type(source) is not Gap:
-            learn = self.scorer.learn
+            learn, read = self.scorer.learn, type(source) is Record
             for k in range(1, len(self.buffers)):
                 # (a source record that could not be read gives no ratios: learned as none,
                 # so that a long stretch of them leaves nothing learned from before it)
@@ -370,9 +376,11 @@ class Aligner:
         if n == 0:
             return
         if self.shift[k]:
-            if not self._forgotten(k, n):
+            if self.quiet[k] < HISTORY:
                 self._continue_shift(k, n)
                 return
+            # not shown for HISTORY groups (a range, which reads HISTORY groups and the window
+            # before its start, would not know of it): over, to be found again where shown
             self.shift[k] = 0
         front = self._diagonal(k, n)
         if front[0] > 0 and sum(front) >= 0:
@@ -404,7 +412,7 @@ class Aligner:
             {"source": k, "shift": d, "from_index": where, "repaired": self.realign}
         )
         if not self.realign:
-            self.shift[k] = d
+            self.shift[k], self.quiet[k] = d, 0
             self._mark(k)
             return
         for scores in self.diagonals:
@@ -422,25 +430,17 @@ class Aligner:
     def _gap(self, k: int) -> Gap:
         return Gap(f"misalignment: no {self.langs[k]} partner (the shifted pairing was repaired)")
 
-    def _forgotten(self, k: int, n: int) -> bool:
-        """Whether target ``k``'s shift is over for want of evidence: HISTORY groups in a row
-        and the window's ``n`` pairs hold no pair of records (a range of a parallel run, which
-        reads HISTORY groups and the window before its start, would not know of it). It is
-        found again where records show it."""
-        if self.quiet[k] < HISTORY:
-            return False
-        src, tgt = self.buffers[0], self.buffers[k]
-        return not any(type(src[j]) is Record and type(tgt[j]) is Record for j in range(n))
-
     def _continue_shift(self, k: int, n: int) -> None:
         """Mark target ``k``'s front record as shifted while the shifted pairing wins the pairs
         from the front to some point of the window (a short shift ends inside it), else end
-        the shift."""
+        the shift; count the groups since the window showed it as finding it needs."""
         diagonal = self._score(k, 0, 0, n)
         shifted = self._score(k, *shift_offsets(self.shift[k]), n)
-        if max(accumulate(s - p for s, p in zip(shifted, diagonal)), default=-1.0) < 0:
+        gains = [s - p for s, p in zip(shifted, diagonal)]
+        if max(accumulate(gains), default=-1.0) < 0:
             self.shift[k] = 0
             return
+        self.quiet[k] = 0 if shown_from_front(gains) else self.quiet[k] + 1
         self._mark(k)
 
     def _mark(self, k: int) -> None:

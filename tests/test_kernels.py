@@ -696,6 +696,8 @@ def _native_aligner(streams: list, langs: list[str], realign: bool) -> Any:
         native.TrailingMedian,
         alignment.WINDOW,
         alignment.HISTORY,
+        alignment.MARGIN,
+        alignment.MIN_EVIDENCE,
         alignment.shift_at_front,
     )
 
@@ -750,15 +752,21 @@ def test_aligner_twins_repair_shifts_by_one_and_two(count: int) -> None:
             assert _run_aligner(_native_aligner, [faults.EN, ja], realign) == want
 
 
-@pytest.mark.parametrize(("stretch", "found"), [(60, [60]), (79, [60]), (150, [60, 250])])
+@pytest.mark.parametrize(
+    ("stretch", "every", "found"),
+    [(60, None, [60]), (79, None, [60]), (150, None, [60, 250]), (200, 40, [60, 294])],
+)
 def test_aligner_twins_forget_a_shift_through_a_long_unreadable_stretch(
-    stretch: int, found: list[int]
+    stretch: int, every: int | None, found: list[int]
 ) -> None:
-    """Japanese record 60 lost, English records 100 on unreadable: without --realign both
-    twins keep the shift through a short stretch, and end it after HISTORY groups and a
-    window with no pair of records to tell by, finding it again where records show it."""
+    """Japanese record 60 lost, English records 100 on unreadable (but for one in ``every``):
+    without --realign both twins keep the shift through a short stretch, and end it once the
+    window has not shown it as finding it needs for HISTORY groups, finding it again where
+    records show it."""
     en: list[dict[str, Any] | None] = list(faults.EN * 2)
-    en[100 : 100 + stretch] = [None] * stretch
+    for i in range(100, 100 + stretch):
+        if every is None or (i - 100) % every != every - 1:
+            en[i] = None
     ja = [r for i, r in enumerate(faults.JA * 2) if i != 60]
     want = _run_aligner(_python_aligner, [en, ja], False)
     assert [r["from_index"] for r in want[1]] == found

@@ -150,27 +150,34 @@ def test_realign_after_a_long_stretch_of_unreadable_records(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("kernels", ["compiled", "python"])
-@pytest.mark.parametrize(("side", "stretch", "found"), [("en", 250, [100, 394]), ("ja", 60, [100])])
+@pytest.mark.parametrize(
+    ("side", "stretch", "every", "found"),
+    [("en", 250, None, [100, 394]), ("ja", 60, None, [100]), ("en", 450, 40, [100, 600])],
+)
 def test_a_shift_through_a_long_stretch_of_unreadable_records_is_listed_as_in_a_single_run(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     kernels: str,
     side: str,
     stretch: int,
+    every: int | None,
     found: list[int],
 ) -> None:
-    """JA lost record 100; records 150 on of one source cannot be read. Without --realign the
-    single run kept the shift through any stretch, and a range starting inside a long one
-    found it again after it: listed twice in range mode, once in the single run (an outside
-    review's finding). A shift with no pair of records to tell by for HISTORY groups (and the
-    window) is now over, and found again where records show it, in both: 250 unreadable
-    groups list it again at 394, 60 do not."""
+    """JA lost record 100; records 150 on of one source cannot be read (but for one in
+    ``every``). Without --realign the single run kept the shift through any stretch (a lone
+    readable pair continues a shift but does not find one), and a range starting inside a long
+    one found it again after it: listed twice in range mode, once in the single run (outside
+    reviews' findings). A shift the window has not shown as finding it needs for HISTORY
+    groups is now over, and found again where records show it, in both: 250 unreadable groups
+    list it again at 394, 60 do not, 450 with a readable one in 40 again at 600."""
     if kernels == "python":
         monkeypatch.setenv("CONVERTER_KERNELS", "python")
     en, ja = json.loads(ALPACA_EN.read_text()) * 4, json.loads(ALPACA_JA.read_text()) * 4
     del ja[100]
     unreadable = en if side == "en" else ja
-    unreadable[150 : 150 + stretch] = [{"instruction": 1, "input": "", "output": "x"}] * stretch
+    for i in range(150, 150 + stretch):
+        if every is None or (i - 150) % every != every - 1:
+            unreadable[i] = {"instruction": 1, "input": "", "output": "x"}
     sources = []
     for lang, records in (("en", en), ("ja", ja)):
         (tmp_path / f"{lang}.json").write_text(json.dumps(records, ensure_ascii=False))
