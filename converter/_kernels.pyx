@@ -2273,7 +2273,9 @@ cdef class Aligner:
         if best < 0:
             self.shift[k] = 0
             return 0
-        if self._shown_from_front(m):
+        # (shown only where a search for it would run: alignment.Aligner._continue_shift)
+        searched = not (m and <double>diagonal[0] > 0 and sum(diagonal) >= 0)
+        if searched and self._shown_from_front(m):
             self.quiet[k] = 0
         else:
             self.quiet[k] += 1

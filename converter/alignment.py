@@ -232,7 +232,8 @@ def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[flo
 
 def shown_from_front(gains: list[float]) -> bool:
     """Whether a shifted pairing's ``gains`` over the positional pairs show it from the front
-    of the window as :func:`shift_at_front` needs to find it."""
+    of the window as :func:`shift_at_front` needs to find it (where :meth:`Aligner._watch`
+    searches)."""
     if not gains:
         return False
     c, gain = _best_stretch(gains)
@@ -440,7 +441,9 @@ class Aligner:
         if max(accumulate(gains), default=-1.0) < 0:
             self.shift[k] = 0
             return
-        self.quiet[k] = 0 if shown_from_front(gains) else self.quiet[k] + 1
+        # (shown only where a search for it would run: the front pair scoring poorly)
+        searched = not (diagonal and diagonal[0] > 0 and sum(diagonal) >= 0)
+        self.quiet[k] = 0 if searched and shown_from_front(gains) else self.quiet[k] + 1
         self._mark(k)
 
     def _mark(self, k: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import random
 import re
 import signal
 import socket
@@ -186,6 +187,44 @@ def test_a_shift_through_a_long_stretch_of_unreadable_records_is_listed_as_in_a_
     single, ranged = _compare(tmp_path, sources, "--unequal", "shortest", parallel=parallel)
     assert single == ranged
     assert [r["from_index"] for r in single["repairs"]] == found
+
+
+@pytest.mark.parametrize("kernels", ["compiled", "python"])
+def test_a_shift_whose_wrong_pairs_score_well_is_judged_as_in_a_single_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernels: str
+) -> None:
+    """After 40 real pairs, 200 made-up sums ("Compute 12 plus 34.", the same in Japanese):
+    with JA record 10 lost, the wrong pairs still score well (empty inputs, like lengths), so
+    no search for a shift runs there, while the numbers keep the shift found at 10 going. The
+    single run flagged (and, rejecting, dropped) the groups to the end; a range starting past
+    the shift never found it, and kept them (an outside review's finding). A shift that the
+    window does not show where a search would run is over after HISTORY groups in both."""
+    if kernels == "python":
+        monkeypatch.setenv("CONVERTER_KERNELS", "python")
+    en, ja = json.loads(ALPACA_EN.read_text())[:40], json.loads(ALPACA_JA.read_text())[:40]
+    numbers = random.Random(1)
+    for _ in range(200):
+        a, b = numbers.randint(10, 99), numbers.randint(10, 99)
+        en.append({"instruction": f"Compute {a} plus {b}.", "input": "", "output": f"{a + b}."})
+        ja.append(
+            {
+                "instruction": f"{a} 足す {b} を計算してください。",
+                "input": "",
+                "output": f"{a + b}。",
+            }
+        )
+    del ja[10]
+    ja.append({"instruction": "余分", "input": "", "output": "余分"})
+    sources = []
+    for lang, records in (("en", en), ("ja", ja)):
+        (tmp_path / f"{lang}.json").write_text(json.dumps(records, ensure_ascii=False))
+        sources.append(f"{lang}={tmp_path / f'{lang}.json'}")
+    options = ("--check", "misalignment=reject")
+    parallel = ("--jobs", "2", "--range-records", "50")
+    single, ranged = _compare(tmp_path, sources, *options, parallel=parallel)
+    assert single == ranged
+    assert [r["from_index"] for r in single["repairs"]] == [10]
+    assert 80 < single["checks"]["misalignment"]["rejected"] < 200
 
 
 @pytest.mark.parametrize("lost", [6, 13])
