@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, chain, islice, zip_longest
 from typing import Any, Protocol
 
@@ -230,6 +230,12 @@ def shift_at_front(diagonal: list[float], shifted: Callable[[int, int], list[flo
     return 0 if best is None or best[1] > 0 else best[0]
 
 
+def searched(diagonal: Sequence[float]) -> bool:
+    """Whether the window's positional pairs (their scores, ``diagonal``) score poorly enough
+    for :meth:`Aligner._watch` to search for a shift: the front pair, or all of them."""
+    return not diagonal or diagonal[0] <= 0 or sum(diagonal) < 0
+
+
 def shown_from_front(gains: list[float]) -> bool:
     """Whether a shifted pairing's ``gains`` over the positional pairs show it from the front
     of the window as :func:`shift_at_front` needs to find it (where :meth:`Aligner._watch`
@@ -384,7 +390,7 @@ class Aligner:
             # before its start, would not know of it): over, to be found again where shown
             self.shift[k] = 0
         front = self._diagonal(k, n)
-        if front[0] > 0 and sum(front) >= 0:
+        if not searched(front):
             return
         d = shift_at_front(list(front)[:n], lambda os_, ot: self._score(k, os_, ot, n))
         if d:
@@ -441,9 +447,8 @@ class Aligner:
         if max(accumulate(gains), default=-1.0) < 0:
             self.shift[k] = 0
             return
-        # (shown only where a search for it would run: the front pair scoring poorly)
-        searched = not (diagonal and diagonal[0] > 0 and sum(diagonal) >= 0)
-        self.quiet[k] = 0 if searched and shown_from_front(gains) else self.quiet[k] + 1
+        shown = searched(diagonal) and shown_from_front(gains)  # (as a search would find it)
+        self.quiet[k] = 0 if shown else self.quiet[k] + 1
         self._mark(k)
 
     def _mark(self, k: int) -> None:

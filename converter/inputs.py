@@ -214,8 +214,7 @@ def _shape(label: str, head: bytes, skip: int, stdin: bool, whole: bool) -> str:
     if first == b"{":
         return "jsonl" if _json_lines(head[skip:], whole) else "concatenated"
     if head.startswith(PARQUET_MAGIC):
-        hint = "looks like Parquet, which converter reads from a file named .parquet"
-        raise _malformed(label, hint, "malformed")
+        raise _malformed(label, PARQUET_HINT, "malformed")
     if first not in b'"-0123456789tfn':
         what = _first_character(head[skip : skip + 4])
         raise _malformed(label, f"byte {skip}: {what} cannot start JSON", "malformed")
@@ -254,8 +253,9 @@ def is_shard_folder(path: str) -> bool:
     return path != STDIN and os.path.isfile(os.path.join(path, SHARDS_INDEX))
 
 
-#: The first bytes of a Parquet file.
+#: The first bytes of a Parquet file, and what a file starting so is told.
 PARQUET_MAGIC = b"PAR1"
+PARQUET_HINT = "looks like Parquet, which converter reads from a file named .parquet"
 
 
 #: Bytes a compressed file's start is sniffed for when it does not unpack.
@@ -272,7 +272,7 @@ def _misnamed(path: str, magic: bytes) -> str:
     if other is not None:  # (of the suffix's own compression: damaged or cut short)
         return f"; it {_compression_hint(other[0], other[1], False)}" if other[1] != suffix else ""
     if magic.startswith(PARQUET_MAGIC):
-        return "; it looks like Parquet, which converter reads from a file named .parquet"
+        return f"; it {PARQUET_HINT}"
     if magic.lstrip(JSON_WHITESPACE + UTF8_BOM)[:1] in (b"[", b"{"):
         return f"; it looks like uncompressed JSON: name it without {path[-len(suffix) :]}"
     return ""

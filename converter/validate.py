@@ -61,7 +61,7 @@ class Finding:
         if self.line is not None:
             where += f" (line {self.line})"
         if self.pointer is not None:
-            return one_line(f"{where}: {self.pointer or '/'}: {self.message}")
+            where += f": {self.pointer or '/'}"
         return one_line(f"{where}: {self.message}")
 
     def to_json(self) -> dict[str, Any]:

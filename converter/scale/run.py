@@ -129,6 +129,12 @@ def _check_checks_run_in_ranges(policies: dict[str, str], registry: Registry) ->
             )
 
 
+def _single_reads(job: StreamJob) -> bool:
+    """Whether a single run reads ``job``'s sources (not a shard folder): range mode hands it
+    sources it would refuse or stop on (ending unequally, an array broken), to say where."""
+    return all(source_files(given) == [given] for _, given in job.sources)
+
+
 def run_parallel(
     job: StreamJob, options: Parallel, progress: Callable[[int], None] | None = None
 ) -> tuple[RunReport, int]:
@@ -177,19 +183,16 @@ def _run_ranges(
     first_only = job.key is not None
     # past --limit, what a single run's aligner reads ahead
     ahead = LOOKAHEAD if aligns(job, stage.pieces.policies) else 0
-    # sources a single run refuses or stops on (ending unequally, an array broken) are handed
-    # to one, which says where it stops, unless it cannot read them (a shard folder)
-    readable = all(source_files(given) == [given] for _, given in job.sources)
     try:
         planned = plan(job.sources, unit, job.limit, first_only, scan, ahead=ahead)
     except BrokenArray:
-        if not readable:
+        if not _single_reads(job):
             raise
         return run_stream(job, progress)
     shortest = min(s.records for s in planned.sources)
     paired_all = job.limit is None or job.limit > shortest
     if job.key is None and not job.realign and job.unequal == "error" and paired_all:
-        if not planned.equal and readable:
+        if not planned.equal and _single_reads(job):
             # (a shift's hint, or a record broken before the shorter source ends, which the
             # scan, following strings without parsing them, may have counted wrong)
             return run_stream(job, progress)
